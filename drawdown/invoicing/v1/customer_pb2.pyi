@@ -1,0 +1,65 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Customer(_message.Message):
+    __slots__ = ("id", "name", "email", "metadata", "test_clock_id", "invoice_settings", "create_time", "update_time")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    TEST_CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    email: str
+    metadata: _containers.ScalarMap[str, str]
+    test_clock_id: str
+    invoice_settings: CustomerInvoiceSettings
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., test_clock_id: _Optional[str] = ..., invoice_settings: _Optional[_Union[CustomerInvoiceSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CustomerInvoiceSettings(_message.Message):
+    __slots__ = ("grace_period",)
+    GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    grace_period: _duration_pb2.Duration
+    def __init__(self, grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class CustomerLiveBalance(_message.Message):
+    __slots__ = ("customer_id", "as_of_time", "balances")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    BALANCES_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    as_of_time: _timestamp_pb2.Timestamp
+    balances: _containers.RepeatedCompositeFieldContainer[LiveBalance]
+    def __init__(self, customer_id: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., balances: _Optional[_Iterable[_Union[LiveBalance, _Mapping]]] = ...) -> None: ...
+
+class LiveBalance(_message.Message):
+    __slots__ = ("available_credits", "unbilled_usage", "live_balance")
+    AVAILABLE_CREDITS_FIELD_NUMBER: _ClassVar[int]
+    UNBILLED_USAGE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    available_credits: _money_pb2.Money
+    unbilled_usage: _money_pb2.Money
+    live_balance: _money_pb2.Money
+    def __init__(self, available_credits: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., unbilled_usage: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., live_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
