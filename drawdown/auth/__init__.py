@@ -1,0 +1,1 @@
+"""API keys: roles, permissions, the hashed key store."""

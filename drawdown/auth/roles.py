@@ -1,0 +1,40 @@
+"""Roles of API keys and the permissions each grants.
+
+RPCs declare the permission they need in the contracts (``drawdown.type.v1.access``); a
+key may call an RPC when its role grants that permission.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from drawdown.type.v1 import access_pb2
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # everything
+    INGEST = "ingest"  # send and cancel meter events (app servers)
+    READ = "read"  # read-only dashboards and operators
+    SERVICE = "service"  # Drawdown services calling each other
+
+
+Permission = int  # a drawdown.type.v1.Permission value
+
+_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {access_pb2.PERMISSION_READ, access_pb2.PERMISSION_INGEST, access_pb2.PERMISSION_WRITE, access_pb2.PERMISSION_SERVICE}
+    ),
+    Role.INGEST: frozenset({access_pb2.PERMISSION_INGEST}),
+    Role.READ: frozenset({access_pb2.PERMISSION_READ}),
+    Role.SERVICE: frozenset({access_pb2.PERMISSION_READ, access_pb2.PERMISSION_SERVICE}),
+}
+
+
+def role_allows(role: Role, permission: Permission) -> bool:
+    """Whether a key of ``role`` may call an RPC that requires ``permission``.
+
+    An RPC that declares no permission (PERMISSION_UNSPECIFIED) is for admins only.
+    """
+    if role is Role.ADMIN:
+        return True
+    return permission in _GRANTS[role]

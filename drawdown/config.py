@@ -1,0 +1,58 @@
+"""Configuration from ``DRAWDOWN_*`` environment variables, with defaults for a laptop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["metering", "credits", "invoicing"]
+SERVICES: tuple[ServiceName, ...] = ("metering", "credits", "invoicing")
+
+
+class Settings(BaseSettings):
+    """Every setting a Drawdown process reads. The README's configuration table mirrors it."""
+
+    model_config = SettingsConfigDict(env_prefix="DRAWDOWN_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Unset: an embedded "
+        "PostgreSQL is started with its data under DRAWDOWN_HOME.",
+    )
+    home: Path = Field(default=Path(".drawdown"), description="Local state: embedded PostgreSQL data, dev keys.")
+    host: str = Field(default="127.0.0.1", description="Interface the gRPC servers bind to.")
+    metering_port: int = Field(default=50051, description="gRPC port of the metering service.")
+    credits_port: int = Field(default=50052, description="gRPC port of the credits service.")
+    invoicing_port: int = Field(default=50053, description="gRPC port of the invoicing service.")
+    metering_address: str = Field(default="127.0.0.1:50051", description="Where invoicing reaches metering.")
+    credits_address: str = Field(default="127.0.0.1:50052", description="Where invoicing reaches credits.")
+    service_api_key: str | None = Field(
+        default=None, description="API key (role service) invoicing sends to metering and credits."
+    )
+    metrics_port: int = Field(
+        default=0, description="Prometheus /metrics port; 0 disables. `drawdown up` gives each service port+i."
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["console", "json"] = Field(default="console", description="console or json.")
+    db_pool_size: int = Field(default=10, description="Connections per service process.")
+    migrate_on_start: bool = Field(default=True, description="Apply pending migrations when a service starts.")
+    shutdown_grace_seconds: float = Field(
+        default=10.0, description="On SIGTERM: seconds in-flight calls get to finish before they are cancelled."
+    )
+    tls_cert_file: Path | None = Field(default=None, description="Server certificate (PEM); enables TLS.")
+    tls_key_file: Path | None = Field(default=None, description="Server private key (PEM).")
+    tls_client_ca_file: Path | None = Field(default=None, description="CA for client certificates; enables mTLS.")
+    auth_cache_seconds: float = Field(default=30.0, description="How long a verified API key is trusted unchecked.")
+
+    def port_of(self, service: ServiceName) -> int:
+        return {"metering": self.metering_port, "credits": self.credits_port, "invoicing": self.invoicing_port}[
+            service
+        ]
+
+    @property
+    def shutdown_grace(self) -> timedelta:
+        return timedelta(seconds=self.shutdown_grace_seconds)

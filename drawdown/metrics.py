@@ -1,0 +1,21 @@
+"""Prometheus metrics shared by every service, served on an HTTP port when configured."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+RPC_REQUESTS = Counter(
+    "drawdown_rpc_requests_total", "gRPC calls handled, by method and status code.", ["service", "method", "code"]
+)
+RPC_LATENCY = Histogram(
+    "drawdown_rpc_duration_seconds",
+    "gRPC call latency, by method.",
+    ["service", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Expose /metrics on ``port`` (0: do nothing)."""
+    if port:
+        start_http_server(port, addr=host)

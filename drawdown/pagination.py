@@ -1,0 +1,74 @@
+"""Lists: page sizes and opaque keyset page tokens (SPEC X-4).
+
+A token carries the sort key of the last row returned plus a digest of the query's
+filters, so a token is refused when reused with other filters instead of silently
+returning a wrong page. Keyset (not offset) pagination keeps every page O(page size).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from drawdown.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+
+
+def page_size(requested: int, field: str = "page_size") -> int:
+    """0 means the default (10); more than 100 is capped at 100; negative is invalid."""
+    if requested < 0:
+        raise InvalidArgument.for_field(field, "must not be negative", reason="INVALID_PAGE_SIZE")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _query_digest(filters: Sequence[Any]) -> str:
+    return hashlib.sha256(json.dumps([str(f) for f in filters]).encode()).hexdigest()[:16]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"t"}:
+        return datetime.fromisoformat(value["t"])
+    return value
+
+
+def encode_page_token(last_key: Sequence[Any], filters: Sequence[Any] = ()) -> str:
+    """The token for the page after the row whose sort key is ``last_key``."""
+    payload = {"k": [_encode_value(v) for v in last_key], "q": _query_digest(filters)}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, filters: Sequence[Any] = (), field: str = "page_token") -> list[Any] | None:
+    """The sort key a token continues after; None for an empty token (first page)."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key, digest = payload["k"], payload["q"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument.for_field(field, "is not a token this service issued", reason="INVALID_PAGE_TOKEN") from None
+    if digest != _query_digest(filters):
+        raise InvalidArgument.for_field(
+            field, "was issued for a list with other filters", reason="INVALID_PAGE_TOKEN"
+        )
+    return [_decode_value(v) for v in key]
+
+
+def next_page(rows: list[Any], size: int, key_of: Any, filters: Sequence[Any] = ()) -> tuple[list[Any], str]:
+    """Given up to ``size + 1`` rows fetched, the page and the next token ("" on the last page)."""
+    if len(rows) <= size:
+        return rows, ""
+    page = rows[:size]
+    return page, encode_page_token(key_of(page[-1]), filters)

@@ -1,0 +1,212 @@
+"""The server interceptor every Drawdown service runs: auth, errors, access log, metrics.
+
+One wrapper around each of our RPC handlers (health and reflection are left alone and
+need no key) that, in order: authenticates the bearer API key and checks its role
+against the permission the RPC declares in the contracts; runs the handler; maps a
+domain error to a rich status (``drawdown.rpc.errors``) and anything unexpected to
+INTERNAL with the traceback logged; then logs one access line and records metrics.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf import descriptor_pool
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from drawdown.auth import store
+from drawdown.auth.roles import role_allows
+from drawdown.errors import DomainError, PermissionDenied, Unauthenticated
+from drawdown.metrics import RPC_LATENCY, RPC_REQUESTS
+from drawdown.rpc import errors as rpc_errors
+from drawdown.type.v1 import access_pb2
+
+PUBLIC_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+
+current_principal: ContextVar[store.Principal | None] = ContextVar("current_principal", default=None)
+
+log = structlog.get_logger("drawdown.rpc")
+
+
+@lru_cache(maxsize=None)
+def required_permission(method: str) -> int:
+    """The permission ``/pkg.Service/Method`` declares with ``(drawdown.type.v1.access)``."""
+    full_name = method.lstrip("/").replace("/", ".")
+    try:
+        descriptor = descriptor_pool.Default().FindMethodByName(full_name)
+    except KeyError:
+        return access_pb2.PERMISSION_UNSPECIFIED
+    return descriptor.GetOptions().Extensions[access_pb2.access].permission
+
+
+class Authenticator:
+    """Verifies bearer tokens against the key store, trusting a verified key for a while."""
+
+    def __init__(self, engine: AsyncEngine, cache_seconds: float) -> None:
+        self._engine = engine
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[store.Principal, float]] = {}
+
+    async def principal(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> store.Principal:
+        token = _bearer_token(metadata or ())
+        if token is None:
+            raise Unauthenticated(
+                "missing API key: send metadata 'authorization: Bearer <key>'", reason="API_KEY_MISSING"
+            )
+        cached = self._cache.get(token)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal = await store.authenticate(self._engine, token)
+        if principal is None:
+            self._cache.pop(token, None)
+            raise Unauthenticated("API key is invalid or revoked", reason="API_KEY_INVALID")
+        self._cache[token] = (principal, now + self._cache_seconds)
+        return principal
+
+
+def _bearer_token(metadata: tuple[tuple[str, str | bytes], ...]) -> str | None:
+    for key, value in metadata:
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str, authenticator: Authenticator) -> None:
+        self._service = service
+        self._authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(PUBLIC_SERVICES):
+            return handler
+        call = _GuardedCall(self._service, details.method, required_permission(details.method), self._authenticator)
+        return _wrap_handler(handler, call)
+
+
+class _GuardedCall:
+    """What happens around one RPC of a given method."""
+
+    def __init__(self, service: str, method: str, permission: int, authenticator: Authenticator) -> None:
+        self.service = service
+        self.method = method
+        self.permission = permission
+        self.authenticator = authenticator
+
+    async def unary(self, behavior: Callable[..., Awaitable[Any]], request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            await self._authorize(context)
+            result = behavior(request, context)
+            return await result if inspect.isawaitable(result) else result
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            code = await self._abort(exc, context)
+        finally:
+            self._record(code, started, context)
+
+    async def streaming(
+        self, behavior: Callable[..., Any], request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            await self._authorize(context)
+            result = behavior(request, context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            elif inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # noqa: BLE001
+            code = await self._abort(exc, context)
+        finally:
+            self._record(code, started, context)
+
+    async def _authorize(self, context: grpc.aio.ServicerContext) -> None:
+        principal = await self.authenticator.principal(context.invocation_metadata())
+        if not role_allows(principal.role, self.permission):
+            raise PermissionDenied(
+                f"API key role '{principal.role}' may not call {self.method}",
+                reason="PERMISSION_DENIED",
+                metadata={"role": principal.role.value, "method": self.method},
+            )
+        current_principal.set(principal)
+
+    async def _abort(self, exc: Exception, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+        if isinstance(exc, grpc.aio.AbortError):
+            raise exc  # the handler aborted on purpose; its status stands
+        error = rpc_errors.domain_error_from_exception(exc)
+        if error is None:
+            log.exception("rpc.internal_error", method=self.method)
+            status = rpc_errors.internal_status()
+        else:
+            status = rpc_errors.to_status(error)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+        return status.code  # not reached: abort raises
+
+    def _record(self, code: grpc.StatusCode, started: float, context: grpc.aio.ServicerContext) -> None:
+        final = context.code() or code
+        if isinstance(final, int):  # some grpc versions report a raw int here
+            final = next((c for c in grpc.StatusCode if c.value[0] == final), grpc.StatusCode.UNKNOWN)
+        elapsed = time.perf_counter() - started
+        RPC_REQUESTS.labels(self.service, self.method, final.name).inc()
+        RPC_LATENCY.labels(self.service, self.method).observe(elapsed)
+        principal = current_principal.get()
+        log.info(
+            "rpc",
+            method=self.method,
+            code=final.name,
+            ms=round(elapsed * 1000, 2),
+            key=principal.key_id if principal else None,
+        )
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, call: _GuardedCall) -> grpc.RpcMethodHandler:
+    serializers = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await call.unary(inner_uu, request, context)
+
+        return grpc.unary_unary_rpc_method_handler(unary_unary, **serializers)
+    if handler.stream_unary:
+        inner_su = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await call.unary(inner_su, requests, context)
+
+        return grpc.stream_unary_rpc_method_handler(stream_unary, **serializers)
+    if handler.unary_stream:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async for response in call.streaming(inner_us, request, context):
+                yield response
+
+        return grpc.unary_stream_rpc_method_handler(unary_stream, **serializers)
+    inner_ss = handler.stream_stream
+
+    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for response in call.streaming(inner_ss, requests, context):
+            yield response
+
+    return grpc.stream_stream_rpc_method_handler(stream_stream, **serializers)

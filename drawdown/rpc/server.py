@@ -1,0 +1,169 @@
+"""Server bootstrap shared by the three services.
+
+``start_server`` applies migrations, opens the database, registers the service's
+servicers behind the interceptor, adds grpc.health.v1 and server reflection, binds
+(TLS/mTLS when configured) and starts. ``RunningServer.stop`` is the graceful shutdown:
+health turns NOT_SERVING, the server stops taking new calls and gives in-flight ones the
+grace period to finish, then background tasks end and the pool closes. ``run`` does all
+of that for a process, on SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from drawdown.auth import store as auth_store
+from drawdown.clock import Clock, SystemClock
+from drawdown.config import Settings
+from drawdown.db.engine import Database
+from drawdown.db.migrations import MigrationSet, upgrade
+from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
+
+log = structlog.get_logger("drawdown.server")
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a batch of 10,000 events with dimensions fits with room to spare
+
+SERVER_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+@dataclass
+class ServiceContext:
+    """What a service's servicers and background tasks are built from."""
+
+    settings: Settings
+    database: Database
+    clock: Clock
+    shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """A service: its name, its schema's migrations, and how it registers its servicers.
+
+    ``register`` adds the servicers to the server (and may start background tasks in
+    ``context.background``) and returns the full names of the gRPC services it added.
+    """
+
+    name: str
+    migrations: Sequence[MigrationSet]
+    register: Callable[[grpc.aio.Server, ServiceContext], Sequence[str]]
+
+
+@dataclass
+class RunningServer:
+    definition: ServiceDefinition
+    server: grpc.aio.Server
+    port: int
+    context: ServiceContext
+    health: health.aio.HealthServicer
+    _stopped: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.context.settings.host}:{self.port}"
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful shutdown: NOT_SERVING, drain in-flight calls, stop background work."""
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = self.context.settings.shutdown_grace_seconds if grace is None else grace
+        log.info("server.stopping", service=self.definition.name, grace_seconds=grace)
+        self.context.shutting_down.set()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self.context.background:
+            task.cancel()
+        await asyncio.gather(*self.context.background, return_exceptions=True)
+        for hook in self.context.on_stop:
+            await hook()
+        await self.context.database.dispose()
+        log.info("server.stopped", service=self.definition.name)
+
+    async def wait(self) -> None:
+        await self.server.wait_for_termination()
+
+
+def migrate(database_url: str, definition: ServiceDefinition) -> None:
+    """Apply the auth schema's and the service's migrations (idempotent)."""
+    for migration_set in (auth_store.MIGRATIONS, *definition.migrations):
+        upgrade(database_url, migration_set)
+
+
+async def start_server(
+    definition: ServiceDefinition,
+    settings: Settings,
+    database_url: str,
+    *,
+    port: int | None = None,
+    clock: Clock | None = None,
+) -> RunningServer:
+    """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port)."""
+    if settings.migrate_on_start:
+        await asyncio.to_thread(migrate, database_url, definition)
+    database = Database(database_url, pool_size=settings.db_pool_size)
+    context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
+    authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(definition.name, authenticator)], options=SERVER_OPTIONS
+    )
+    service_names = list(definition.register(server, context))
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+
+    bind_port = settings.port_of(definition.name) if port is None else port  # type: ignore[arg-type]
+    bound = server.add_secure_port(f"{settings.host}:{bind_port}", credentials) if (
+        credentials := _server_credentials(settings)
+    ) else server.add_insecure_port(f"{settings.host}:{bind_port}")
+    await server.start()
+    for name in ("", *service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("server.started", service=definition.name, address=f"{settings.host}:{bound}", tls=credentials is not None)
+    return RunningServer(definition, server, bound, context, health_servicer)
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    chain = settings.tls_cert_file.read_bytes()
+    key = settings.tls_key_file.read_bytes()
+    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+async def serve_until_signalled(
+    definition: ServiceDefinition, settings: Settings, database_url: str, *, port: int | None = None
+) -> None:
+    """Run one service until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start_server(definition, settings, database_url, port=port)
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop_requested.set)
+    print(f"{definition.name} listening on {running.address}", flush=True)
+    await stop_requested.wait()
+    await running.stop()

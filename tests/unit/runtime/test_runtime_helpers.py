@@ -1,0 +1,90 @@
+"""Ids, page tokens, API key tokens, roles and the error table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+
+from drawdown import errors, ids
+from drawdown.auth.keys import issue_key, parse_token, secret_matches
+from drawdown.auth.roles import Role, role_allows
+from drawdown.pagination import decode_page_token, encode_page_token, next_page, page_size
+from drawdown.rpc.errors import domain_error_from_exception, status_code_of
+from drawdown.type.v1 import access_pb2
+
+
+def test_ids_are_prefixed_and_sort_by_time() -> None:
+    earlier, later = ids.new_id("cg", at_ms=1_000), ids.new_id("cg", at_ms=2_000)
+    assert earlier < later
+    assert ids.has_prefix(earlier, "cg") and not ids.has_prefix(earlier, "cus")
+
+
+def test_page_size_defaults_caps_and_rejects_negative() -> None:
+    assert (page_size(0), page_size(5), page_size(1000)) == (10, 5, 100)
+    with pytest.raises(errors.InvalidArgument):
+        page_size(-1)
+
+
+def test_page_token_round_trip_and_refuses_other_filters() -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    token = encode_page_token([moment, "cg_1"], filters=["cus_1"])
+    assert decode_page_token(token, filters=["cus_1"]) == [moment, "cg_1"]
+    with pytest.raises(errors.InvalidArgument):
+        decode_page_token(token, filters=["cus_2"])
+    with pytest.raises(errors.InvalidArgument):
+        decode_page_token("garbage!", filters=["cus_1"])
+    assert decode_page_token("") is None
+
+
+def test_next_page_returns_a_token_only_when_more_rows_exist() -> None:
+    assert next_page([1, 2], 2, key_of=lambda r: [r]) == ([1, 2], "")
+    page, token = next_page([1, 2, 3], 2, key_of=lambda r: [r])
+    assert page == [1, 2] and decode_page_token(token) == [2]
+
+
+def test_api_key_tokens_verify_only_their_own_secret() -> None:
+    issued = issue_key()
+    key_id, secret = parse_token(issued.token)
+    assert key_id == issued.key_id
+    assert secret_matches(secret, issued.secret_hash)
+    assert not secret_matches(secret + "x", issued.secret_hash)
+    assert parse_token("Bearer nonsense") is None
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.ADMIN, {"READ", "INGEST", "WRITE", "SERVICE", "UNSPECIFIED"}),
+        (Role.INGEST, {"INGEST"}),
+        (Role.READ, {"READ"}),
+        (Role.SERVICE, {"READ", "SERVICE"}),
+    ],
+)
+def test_roles_grant_their_permissions_only(role: Role, allowed: set[str]) -> None:
+    for name in ("READ", "INGEST", "WRITE", "SERVICE", "UNSPECIFIED"):
+        assert role_allows(role, access_pb2.Permission.Value(f"PERMISSION_{name}")) == (name in allowed), name
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (errors.InvalidArgument("x"), grpc.StatusCode.INVALID_ARGUMENT),
+        (errors.NotFound("x"), grpc.StatusCode.NOT_FOUND),
+        (errors.AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS),
+        (errors.FailedPrecondition("x"), grpc.StatusCode.FAILED_PRECONDITION),
+        (errors.ResourceExhausted("x"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (errors.Aborted("x"), grpc.StatusCode.ABORTED),
+        (errors.Unavailable("x"), grpc.StatusCode.UNAVAILABLE),
+        (errors.Unauthenticated("x"), grpc.StatusCode.UNAUTHENTICATED),
+        (errors.PermissionDenied("x"), grpc.StatusCode.PERMISSION_DENIED),
+    ],
+)
+def test_each_error_kind_has_one_status_code(error: errors.DomainError, code: grpc.StatusCode) -> None:
+    assert status_code_of(error) == code
+
+
+def test_unknown_exceptions_are_not_domain_errors() -> None:
+    assert domain_error_from_exception(RuntimeError("bug")) is None
+    assert status_code_of(domain_error_from_exception(NotImplementedError())) == grpc.StatusCode.UNIMPLEMENTED
