@@ -1,0 +1,3 @@
+from drawdown.db.migrations import run_env
+
+run_env()

@@ -1,0 +1,178 @@
+"""The ``drawdown`` command: run the suite or one service, migrate, manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from drawdown import suite
+from drawdown.auth import store as auth_store
+from drawdown.auth.roles import Role
+from drawdown.config import SERVICES, Settings
+from drawdown.logs import configure_logging
+from drawdown.rpc.server import serve_until_signalled
+
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.port is not None:
+        settings = settings.model_copy(update={f"{args.service}_port": args.port})
+    url = suite.database_url(settings)
+    asyncio.run(serve_until_signalled(suite.definition(args.service), settings, url))
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    suite.migrate_all(suite.database_url(settings))
+    print("Migrations applied: auth, " + ", ".join(SERVICES))
+    return 0
+
+
+def _create_key(args: argparse.Namespace, settings: Settings) -> int:
+    url = suite.database_url(settings)
+    suite.migrate_all(url)
+    issued = auth_store.create_key(url, Role(args.role), label=args.label or f"{args.role} key")
+    print(f"Created {args.role} key {issued.key_id}. It is shown once; store it now:\n{issued.token}")
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the database (embedded unless configured) and the three services; stop on a signal."""
+    url = suite.database_url(settings)
+    suite.migrate_all(url)
+    dev_key = suite.local_key(url, settings.home, Role.ADMIN, "dev-api-key")
+    service_key = settings.service_api_key or suite.local_key(url, settings.home, Role.SERVICE, "service-api-key")
+
+    env = {
+        **os.environ,
+        "DRAWDOWN_DATABASE_URL": url,
+        "DRAWDOWN_SERVICE_API_KEY": service_key,
+        "DRAWDOWN_MIGRATE_ON_START": "false",
+        "DRAWDOWN_METERING_ADDRESS": f"{settings.host}:{settings.metering_port}",
+        "DRAWDOWN_CREDITS_ADDRESS": f"{settings.host}:{settings.credits_port}",
+    }
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stop = _StopSignal()
+    try:
+        for index, service in enumerate(SERVICES):
+            child_env = dict(env)
+            if settings.metrics_port:
+                child_env["DRAWDOWN_METRICS_PORT"] = str(settings.metrics_port + index)
+            children[service] = subprocess.Popen(
+                [sys.executable, "-m", "drawdown.cli", "serve", service], env=child_env, stdout=subprocess.DEVNULL
+            )
+        for service in SERVICES:
+            _wait_until_serving(service, f"{settings.host}:{settings.port_of(service)}", children[service])
+        _print_banner(settings, dev_key, url)
+        while not stop.requested:
+            exited = [name for name, child in children.items() if child.poll() is not None]
+            if exited:
+                print(f"drawdown: {', '.join(exited)} exited unexpectedly; stopping the suite", file=sys.stderr)
+                return 1
+            stop.wait(0.5)
+        return 0
+    finally:
+        _stop_children(children, settings.shutdown_grace_seconds + 5)
+
+
+class _StopSignal:
+    """SIGINT/SIGTERM as a flag the supervising loop polls."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def wait(self, seconds: float) -> None:
+        if not self.requested:
+            time.sleep(seconds)
+
+
+def _wait_until_serving(service: str, address: str, child: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise SystemExit(f"drawdown: {service} exited during startup (code {child.returncode})")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1, wait_for_ready=True)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                continue
+    raise SystemExit(f"drawdown: {service} did not become healthy on {address} within {STARTUP_TIMEOUT_SECONDS}s")
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children.values():
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _print_banner(settings: Settings, dev_key: str, url: str) -> None:
+    database = "embedded PostgreSQL under " + str(settings.home.resolve()) if not settings.database_url else "configured PostgreSQL"
+    print("Drawdown is up.")
+    for service in SERVICES:
+        print(f"  {service:<10} {settings.host}:{settings.port_of(service)}")
+    print(f"  database   {database}")
+    print(f"\nDevelopment API key (admin): {dev_key}")
+    print(f"  kept in {settings.home / 'dev-api-key'}; send it as 'authorization: Bearer <key>'")
+    print(f"\nTry: grpcurl -plaintext {settings.host}:{settings.metering_port} list")
+    print("Stop with Ctrl-C.", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drawdown", description="Usage-based billing with prepaid credits.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the database (embedded unless configured) and all three services")
+    up.set_defaults(run=_up)
+
+    serve = commands.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--port", type=int, help="override the service's configured port (0: any free port)")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations for every schema")
+    migrate.set_defaults(run=_migrate)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create an API key (stored hashed; the token is shown once)")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--label", help="what the key is for")
+    create.set_defaults(run=_create_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    from drawdown.metrics import serve_metrics
+
+    if args.command == "serve":
+        serve_metrics(settings.metrics_port, settings.host)
+    return args.run(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The request_id idempotency store against PostgreSQL (SPEC X-1)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from drawdown.db.engine import Database
+from drawdown.db.idempotency import IdempotencyStore, fingerprint
+from drawdown.errors import AlreadyExists, InvalidArgument
+from metering_service.store.schema import idempotency_keys
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(database_url: str):
+    db = Database(database_url, pool_size=4)
+    yield db
+    await db.dispose()
+
+
+async def _call(db: Database, store: IdempotencyStore, request: bytes, work_done: list[bytes]) -> bytes:
+    async with db.unit_of_work() as uow:
+        replay = await store.claim(uow.session, "CreateMeter", "req-1", fingerprint(request), NOW)
+        if replay is not None:
+            return replay
+        response = b"response-for-" + request
+        work_done.append(response)
+        await store.complete(uow.session, "CreateMeter", "req-1", response)
+        await uow.commit()
+        return response
+
+
+async def test_retry_returns_the_first_response_and_does_the_work_once(database: Database) -> None:
+    store, work = IdempotencyStore(idempotency_keys), []
+    first = await _call(database, store, b"a", work)
+    assert await _call(database, store, b"a", work) == first
+    assert work == [first]
+
+
+async def test_concurrent_calls_with_one_request_id_do_the_work_once(database: Database) -> None:
+    store, work = IdempotencyStore(idempotency_keys), []
+    results = await asyncio.gather(*(_call(database, store, b"a", work) for _ in range(4)))
+    assert len(set(results)) == 1 and len(work) == 1
+
+
+async def test_same_request_id_with_a_different_request_is_refused(database: Database) -> None:
+    store = IdempotencyStore(idempotency_keys)
+    await _call(database, store, b"a", [])
+    with pytest.raises(AlreadyExists) as raised:
+        await _call(database, store, b"b", [])
+    assert raised.value.reason == "REQUEST_ID_REUSED"
+
+
+async def test_rolled_back_claim_leaves_the_id_free(database: Database) -> None:
+    store, work = IdempotencyStore(idempotency_keys), []
+    async with database.unit_of_work() as uow:
+        assert await store.claim(uow.session, "CreateMeter", "req-1", fingerprint(b"a"), NOW) is None
+        # no commit: the work failed
+    assert await _call(database, store, b"a", work) == b"response-for-a"
+
+
+async def test_overlong_request_id_is_invalid(database: Database) -> None:
+    store = IdempotencyStore(idempotency_keys)
+    async with database.unit_of_work() as uow:
+        with pytest.raises(InvalidArgument):
+            await store.claim(uow.session, "CreateMeter", "x" * 256, fingerprint(b"a"), NOW)
