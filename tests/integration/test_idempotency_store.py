@@ -68,3 +68,24 @@ async def test_overlong_request_id_is_invalid(database: Database) -> None:
     async with database.unit_of_work() as uow:
         with pytest.raises(InvalidArgument):
             await store.claim(uow.session, "CreateMeter", "x" * 256, fingerprint(b"a"), NOW)
+
+
+async def test_mutations_replay_a_proto_response_and_ignore_the_request_id_in_the_fingerprint(
+    database: Database,
+) -> None:
+    from drawdown.clock import FrozenClock
+    from drawdown.metering.v1 import meter_pb2, meter_service_pb2
+    from drawdown.rpc.idempotent import Mutations, request_fingerprint
+
+    mutations = Mutations(database, IdempotencyStore(idempotency_keys), FrozenClock(NOW))
+    calls = []
+
+    async def work(uow):
+        calls.append(1)
+        return meter_service_pb2.CreateMeterResponse(meter=meter_pb2.Meter(id=f"mtr_{len(calls)}"))
+
+    request = meter_service_pb2.CreateMeterRequest(request_id="r1")
+    first = await mutations.run("CreateMeter", request, meter_service_pb2.CreateMeterResponse, work)
+    again = await mutations.run("CreateMeter", request, meter_service_pb2.CreateMeterResponse, work)
+    assert first == again and len(calls) == 1
+    assert request_fingerprint(request) == request_fingerprint(meter_service_pb2.CreateMeterRequest(request_id="r2"))

@@ -88,3 +88,20 @@ def test_each_error_kind_has_one_status_code(error: errors.DomainError, code: gr
 def test_unknown_exceptions_are_not_domain_errors() -> None:
     assert domain_error_from_exception(RuntimeError("bug")) is None
     assert status_code_of(domain_error_from_exception(NotImplementedError())) == grpc.StatusCode.UNIMPLEMENTED
+
+
+class _Context:
+    def __init__(self, remaining: float | None) -> None:
+        self._remaining = remaining
+
+    def time_remaining(self) -> float | None:
+        return self._remaining
+
+
+def test_outbound_deadline_is_the_smaller_of_remaining_time_and_cap() -> None:
+    from drawdown.rpc.clients import deadline
+
+    assert deadline(_Context(9e18), cap=2.0) == 2.0  # no caller deadline
+    assert deadline(_Context(0.5), cap=2.0) == 0.5
+    assert deadline(None, cap=2.0) == 2.0
+    assert deadline(_Context(-1), cap=2.0) > 0
