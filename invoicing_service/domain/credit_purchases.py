@@ -1,0 +1,126 @@
+"""Credit purchases: a one-off invoice that, once paid, becomes a paid credit grant (I-15).
+
+The purchase is checked against the grant rules (C-1) before the customer is invoiced,
+because a grant refused after the customer has paid would leave money without credits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from drawdown.clock import ensure_utc
+from drawdown.errors import FailedPrecondition, InvalidArgument
+from drawdown.money import Money
+from invoicing_service.domain.invoices import InvoiceLine, InvoiceStatus, LineKind
+from invoicing_service.domain.periods import Period
+
+# Grant rules from C-1, mirrored so that a paid purchase never fails to become a grant.
+MAX_NAME_LENGTH = 100
+MAX_APPLICABLE_PRICES = 20
+MIN_PRIORITY, MAX_PRIORITY = 0, 100
+DEFAULT_PRIORITY = 50
+DEFAULT_NAME = "Purchased credits"
+
+
+@dataclass(frozen=True)
+class CreditPurchase:
+    """Credits a customer buys. No ``applicable_price_ids`` means all metered prices (C-1);
+    ``expires_after`` counts from the moment the invoice is paid."""
+
+    customer_id: str
+    amount: Money
+    name: str = DEFAULT_NAME
+    priority: int = DEFAULT_PRIORITY
+    applicable_price_ids: tuple[str, ...] = ()
+    expires_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class CreditGrantRequest:
+    """The paid grant a paid purchase creates. ``request_id`` is the invoice id, so that
+    however often it is sent, the credits service creates the grant once (C-5, X-1)."""
+
+    request_id: str
+    customer_id: str
+    amount: Money
+    name: str
+    priority: int
+    applicable_price_ids: tuple[str, ...]
+    effective_at: datetime
+    expires_at: datetime | None
+    metadata: Mapping[str, str]
+    category: str = field(default="paid", init=False)
+
+
+def validate_credit_purchase(purchase: CreditPurchase) -> CreditPurchase:
+    """Check a purchase before invoicing it (I-15, with the grant rules of C-1).
+
+    Amount > 0 (INVALID_AMOUNT); name 1..100 characters (INVALID_NAME); priority 0..100
+    (INVALID_PRIORITY); at most 20 distinct price ids (INVALID_APPLICABILITY); a positive
+    expiry (INVALID_EXPIRY).
+    """
+    if purchase.amount.minor <= 0:
+        raise InvalidArgument.for_field("amount", "must be greater than zero", reason="INVALID_AMOUNT")
+    if not purchase.name or len(purchase.name) > MAX_NAME_LENGTH:
+        raise InvalidArgument.for_field(
+            "name", f"must be 1 to {MAX_NAME_LENGTH} characters", reason="INVALID_NAME"
+        )
+    if not MIN_PRIORITY <= purchase.priority <= MAX_PRIORITY:
+        raise InvalidArgument.for_field(
+            "priority", f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}", reason="INVALID_PRIORITY"
+        )
+    if len(purchase.applicable_price_ids) > MAX_APPLICABLE_PRICES:
+        raise InvalidArgument.for_field(
+            "applicable_price_ids", f"at most {MAX_APPLICABLE_PRICES} prices", reason="INVALID_APPLICABILITY"
+        )
+    if len(set(purchase.applicable_price_ids)) != len(purchase.applicable_price_ids):
+        raise InvalidArgument.for_field(
+            "applicable_price_ids", "lists a price more than once", reason="INVALID_APPLICABILITY"
+        )
+    if purchase.expires_after is not None and purchase.expires_after <= timedelta(0):
+        raise InvalidArgument.for_field("expires_after", "must be positive", reason="INVALID_EXPIRY")
+    return purchase
+
+
+def purchase_line(purchase: CreditPurchase, *, line_id: str, at: datetime) -> InvoiceLine:
+    """The single line of a credit purchase invoice: the amount bought, once, at ``at``
+    (I-15). It is not a metered line, so credits never pay for credits (C-10)."""
+    return InvoiceLine(
+        id=line_id,
+        kind=LineKind.CREDIT_PURCHASE,
+        period=Period(at, at),
+        quantity=Decimal(1),
+        unit_amount_decimal=Decimal(purchase.amount.minor),
+        amount=purchase.amount,
+    )
+
+
+def grant_request(
+    purchase: CreditPurchase, *, invoice_id: str, invoice_status: InvoiceStatus, paid_at: datetime
+) -> CreditGrantRequest:
+    """The paid credit grant a paid purchase invoice creates, effective when paid (I-15).
+
+    Only a paid invoice grants credits (FailedPrecondition INVOICE_NOT_PAID otherwise).
+    The request id is the invoice id, so retries create the grant exactly once.
+    """
+    if invoice_status is not InvoiceStatus.PAID:
+        raise FailedPrecondition(
+            f"credit purchase invoice {invoice_id} is {invoice_status}, not paid",
+            reason="INVOICE_NOT_PAID",
+            metadata={"invoice_id": invoice_id, "status": invoice_status},
+        )
+    paid_at = ensure_utc(paid_at)
+    return CreditGrantRequest(
+        request_id=invoice_id,
+        customer_id=purchase.customer_id,
+        amount=purchase.amount,
+        name=purchase.name,
+        priority=purchase.priority,
+        applicable_price_ids=purchase.applicable_price_ids,
+        effective_at=paid_at,
+        expires_at=None if purchase.expires_after is None else paid_at + purchase.expires_after,
+        metadata={"invoice_id": invoice_id},
+    )

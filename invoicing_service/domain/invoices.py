@@ -1,0 +1,252 @@
+"""Invoices: their lines, totals, credits and statuses (I-10 .. I-14)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from drawdown.errors import FailedPrecondition
+from drawdown.money import Money
+from invoicing_service.domain.periods import Period
+from invoicing_service.domain.prices import BillingScheme, UsageType, billable_quantity, line_amount
+from invoicing_service.domain.subscriptions import SubscriptionItem
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+class InvoiceAction(StrEnum):
+    """What a caller (or the scheduler) asks of an invoice."""
+
+    FINALIZE = "finalize"
+    PAY = "pay"
+    VOID = "void"
+    MARK_UNCOLLECTIBLE = "mark_uncollectible"
+
+
+class LineKind(StrEnum):
+    """Metered lines bill usage in arrears, licensed lines a quantity in advance; only
+    metered lines can be paid with credits (C-10)."""
+
+    METERED = "metered"
+    LICENSED = "licensed"
+    CREDIT_PURCHASE = "credit_purchase"
+
+
+# I-12: the statuses each action may lead to, by the status it starts from. Finalization
+# leads to open or paid depending on the amount due (see status_after_finalization).
+TRANSITIONS: Mapping[tuple[InvoiceStatus, InvoiceAction], frozenset[InvoiceStatus]] = {
+    (InvoiceStatus.DRAFT, InvoiceAction.FINALIZE): frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID}),
+    (InvoiceStatus.OPEN, InvoiceAction.PAY): frozenset({InvoiceStatus.PAID}),
+    (InvoiceStatus.OPEN, InvoiceAction.VOID): frozenset({InvoiceStatus.VOID}),
+    (InvoiceStatus.OPEN, InvoiceAction.MARK_UNCOLLECTIBLE): frozenset({InvoiceStatus.UNCOLLECTIBLE}),
+}
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """One line: what was billed, for which period, at what unit amount.
+
+    ``unit_amount_decimal`` (minor units) is None for tiered prices, whose amount has no
+    single unit amount. Subscription lines name their price and item; a credit purchase
+    line names neither.
+    """
+
+    id: str
+    kind: LineKind
+    period: Period
+    quantity: Decimal
+    unit_amount_decimal: Decimal | None
+    amount: Money
+    price_id: str | None = None
+    subscription_item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MeteredUsage:
+    """A meter's aggregate for one customer over ``period``, as metering reported it."""
+
+    period: Period
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class CreditApplication:
+    """Credits of one grant paying (part of) one line.
+
+    ``transaction_id`` names the posted ``credits_applied`` transaction; it is None while
+    the credits are only held for a draft or shown in a preview (C-13).
+    """
+
+    line_id: str
+    grant_id: str
+    amount: Money
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineTotal:
+    line: InvoiceLine
+    credits: tuple[CreditApplication, ...]
+    credits_total: Money
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    """The figures an invoice shows (I-13)."""
+
+    lines: tuple[LineTotal, ...]
+    subtotal: Money
+    credits_total: Money
+    total: Money
+    amount_due: Money
+
+
+def draft_lines(
+    items: Sequence[SubscriptionItem],
+    usage: Mapping[str, MeteredUsage],
+    *,
+    usage_period: Period | None,
+    advance_period: Period | None,
+    new_line_id: Callable[[], str],
+) -> tuple[InvoiceLine, ...]:
+    """The lines of a subscription invoice, one per item in item order (I-10).
+
+    A metered item bills its usage (``usage`` by item id) for exactly ``usage_period``,
+    in arrears; a negative total bills as zero. A licensed item bills quantity × unit
+    amount for ``advance_period``, in advance. A None period leaves that kind out: the
+    invoice at creation has no usage yet, and a subscription's final invoice bills no
+    next period. Usage measured over any other range than ``usage_period`` is refused
+    (ValueError), as is a metered item without usage: both are caller bugs.
+    """
+    lines = []
+    for item in items:
+        if item.price.usage_type is UsageType.METERED and usage_period is not None:
+            quantity = _usage_for(item, usage, usage_period)
+            lines.append(_line(item, LineKind.METERED, usage_period, quantity, new_line_id()))
+        elif item.price.usage_type is UsageType.LICENSED and advance_period is not None:
+            assert item.quantity is not None, "licensed item without quantity"
+            lines.append(
+                _line(item, LineKind.LICENSED, advance_period, Decimal(item.quantity), new_line_id())
+            )
+    return tuple(lines)
+
+
+def invoice_totals(
+    currency: str, lines: Sequence[InvoiceLine], credits: Iterable[CreditApplication] = ()
+) -> InvoiceTotals:
+    """Subtotal, credits (per line and in all), total and amount due (I-11, I-13).
+
+    Total is the subtotal (no discounts or taxes yet); credits apply before tax (C-12);
+    amount_due = total − credits. Credits must name lines of this invoice, be positive,
+    be in its currency and never exceed a line's amount, so amount_due is never below
+    zero; anything else is a bug in the allocation (ValueError).
+    """
+    credits_by_line: dict[str, list[CreditApplication]] = {line.id: [] for line in lines}
+    for application in credits:
+        if application.line_id not in credits_by_line:
+            raise ValueError(f"credits for {application.line_id}, which is not a line of this invoice")
+        if application.amount.currency != currency or application.amount.minor <= 0:
+            raise ValueError(f"credit application of {application.amount} on a {currency} invoice")
+        credits_by_line[application.line_id].append(application)
+    line_totals = tuple(_line_total(currency, line, credits_by_line[line.id]) for line in lines)
+    subtotal = _sum(currency, (line.amount for line in lines))
+    credits_total = _sum(currency, (line_total.credits_total for line_total in line_totals))
+    return InvoiceTotals(
+        lines=line_totals,
+        subtotal=subtotal,
+        credits_total=credits_total,
+        total=subtotal,
+        amount_due=subtotal - credits_total,
+    )
+
+
+def status_after_finalization(amount_due: Money) -> InvoiceStatus:
+    """A finalized invoice with nothing due is paid, otherwise open (I-11)."""
+    if amount_due.is_negative():
+        raise ValueError(f"amount due {amount_due} is negative")
+    return InvoiceStatus.PAID if amount_due.is_zero() else InvoiceStatus.OPEN
+
+
+def next_status(
+    current: InvoiceStatus, action: InvoiceAction, *, amount_due: Money | None = None
+) -> InvoiceStatus:
+    """The status ``action`` leads to from ``current`` (I-12).
+
+    Finalize only from draft (to paid or open, by ``amount_due``, which it requires);
+    pay, void and mark-uncollectible only from open. Anything else is FailedPrecondition
+    INVALID_INVOICE_STATUS naming the status and the action.
+    """
+    targets = TRANSITIONS.get((current, action))
+    if targets is None:
+        allowed_from = sorted(status for status, allowed_action in TRANSITIONS if allowed_action is action)
+        raise FailedPrecondition(
+            f"cannot {action.replace('_', ' ')} an invoice that is {current};"
+            f" allowed only from {', '.join(allowed_from)}",
+            reason="INVALID_INVOICE_STATUS",
+            metadata={"status": current, "action": action},
+        )
+    if action is InvoiceAction.FINALIZE:
+        if amount_due is None:
+            raise TypeError("finalization needs the amount due")
+        return status_after_finalization(amount_due)
+    (target,) = targets
+    return target
+
+
+def auto_finalize_at(period_end: datetime, grace_period: timedelta) -> datetime:
+    """When a draft for a period ending at ``period_end`` finalizes by itself: after the
+    grace period, during which late usage for the period is still billed (I-11)."""
+    return period_end + grace_period
+
+
+def _usage_for(item: SubscriptionItem, usage: Mapping[str, MeteredUsage], period: Period) -> Decimal:
+    measured = usage.get(item.id)
+    if measured is None:
+        raise ValueError(f"no usage for metered item {item.id}")
+    if measured.period != period:
+        raise ValueError(f"usage of item {item.id} measured over {measured.period}, not the billed {period}")
+    return billable_quantity(measured.quantity)
+
+
+def _line(
+    item: SubscriptionItem, kind: LineKind, period: Period, quantity: Decimal, line_id: str
+) -> InvoiceLine:
+    price = item.price
+    return InvoiceLine(
+        id=line_id,
+        kind=kind,
+        period=period,
+        quantity=quantity,
+        unit_amount_decimal=price.unit_amount_decimal
+        if price.billing_scheme is BillingScheme.PER_UNIT
+        else None,
+        amount=line_amount(price, quantity),
+        price_id=item.price_id,
+        subscription_item_id=item.id,
+    )
+
+
+def _line_total(currency: str, line: InvoiceLine, credits: list[CreditApplication]) -> LineTotal:
+    if line.amount.currency != currency:
+        raise ValueError(f"line {line.id} is in {line.amount.currency}, the invoice in {currency}")
+    credited = _sum(currency, (application.amount for application in credits))
+    if credited.minor > line.amount.minor:
+        # C-12: a line is never credited below zero.
+        raise ValueError(f"line {line.id} of {line.amount} credited {credited}")
+    return LineTotal(line=line, credits=tuple(credits), credits_total=credited)
+
+
+def _sum(currency: str, amounts: Iterable[Money]) -> Money:
+    total = Money.zero(currency)
+    for amount in amounts:
+        total += amount
+    return total

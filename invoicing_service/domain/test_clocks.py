@@ -1,0 +1,114 @@
+"""Test clocks and the billing schedule they drive (I-16, I-10, I-11).
+
+The scheduler runs the same ``due_actions`` against the wall clock; a test clock only
+moves time forward and runs, in order, every action due up to its new time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from drawdown.clock import ensure_utc
+from drawdown.errors import InvalidArgument
+from invoicing_service.domain.invoices import auto_finalize_at
+from invoicing_service.domain.periods import Interval, Period, next_period
+
+
+class ActionKind(StrEnum):
+    CLOSE_PERIOD = "close_period"
+    FINALIZE_INVOICE = "finalize_invoice"
+
+
+@dataclass(frozen=True)
+class PendingDraft:
+    """A draft invoice already created for ``period``, waiting to finalize."""
+
+    period: Period
+    finalize_at: datetime
+
+
+@dataclass(frozen=True)
+class BillingSchedule:
+    """What the scheduler needs to know about one subscription.
+
+    ``current_period`` is None once the subscription has ended; ``cancel_at`` is the end
+    of the period a cancel-at-period-end request lets run out.
+    """
+
+    subscription_id: str
+    anchor: datetime
+    interval: Interval
+    interval_count: int
+    grace_period: timedelta
+    current_period: Period | None
+    cancel_at: datetime | None = None
+    pending_drafts: tuple[PendingDraft, ...] = ()
+
+
+@dataclass(frozen=True)
+class DueAction:
+    """One billing action due ``at``. A draft is identified by its subscription and
+    ``period``, so a finalization may refer to a draft an earlier action creates.
+    ``ends_subscription`` marks the close of a subscription's last period."""
+
+    at: datetime
+    kind: ActionKind
+    subscription_id: str
+    period: Period
+    ends_subscription: bool = False
+
+
+_KIND_ORDER = {ActionKind.CLOSE_PERIOD: 0, ActionKind.FINALIZE_INVOICE: 1}
+
+
+def validate_advance(frozen_time: datetime, new_time: datetime) -> datetime:
+    """The clock's new frozen time, which must be later than the current one (I-16;
+    InvalidArgument TEST_CLOCK_BACKWARDS on ``frozen_time`` otherwise)."""
+    frozen_time, new_time = ensure_utc(frozen_time), ensure_utc(new_time)
+    if new_time <= frozen_time:
+        raise InvalidArgument.for_field(
+            "frozen_time",
+            f"a test clock only moves forward: {new_time.isoformat()} is not after {frozen_time.isoformat()}",
+            reason="TEST_CLOCK_BACKWARDS",
+        )
+    return new_time
+
+
+def due_actions(schedules: Iterable[BillingSchedule], until: datetime) -> list[DueAction]:
+    """Every billing action due at or before ``until``, in the order to run them (I-16).
+
+    Each period that has ended closes (its draft is created) at its end, and each draft
+    finalizes at its period end plus the grace period (I-11), period after period when
+    the clock jumps over several. Closing stops after the period a cancellation ends.
+    Actions run in time order; at the same instant the earlier period first, and a
+    period's close before its finalization (a zero grace period).
+    """
+    until = ensure_utc(until)
+    actions = [action for schedule in schedules for action in _actions_for(schedule, until)]
+    return sorted(
+        actions,
+        key=lambda action: (action.at, action.period.start, _KIND_ORDER[action.kind], action.subscription_id),
+    )
+
+
+def _actions_for(schedule: BillingSchedule, until: datetime) -> Iterable[DueAction]:
+    for draft in schedule.pending_drafts:
+        if draft.finalize_at <= until:
+            yield DueAction(
+                draft.finalize_at, ActionKind.FINALIZE_INVOICE, schedule.subscription_id, draft.period
+            )
+    period = schedule.current_period
+    while period is not None and period.end <= until:
+        ends = schedule.cancel_at is not None and period.end >= schedule.cancel_at
+        yield DueAction(
+            period.end, ActionKind.CLOSE_PERIOD, schedule.subscription_id, period, ends_subscription=ends
+        )
+        finalize_at = auto_finalize_at(period.end, schedule.grace_period)
+        if finalize_at <= until:
+            yield DueAction(finalize_at, ActionKind.FINALIZE_INVOICE, schedule.subscription_id, period)
+        if ends:
+            return
+        period = next_period(schedule.anchor, schedule.interval, schedule.interval_count, period)
