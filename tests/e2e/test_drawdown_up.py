@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -35,6 +36,8 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update({f"DRAWDOWN_{s.upper()}_PORT": str(p) for s, p in ports.items()})
     env["DRAWDOWN_HOME"] = str(tmp_path / "home")
+    metrics_port = _free_port()
+    env["DRAWDOWN_METRICS_PORT"] = str(metrics_port)
     if database == "configured":
         env["DRAWDOWN_DATABASE_URL"] = database_url
     process = subprocess.Popen(
@@ -65,6 +68,11 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
             with pytest.raises(grpc.RpcError) as raised:
                 stub.ListMeters(meter_service_pb2.ListMetersRequest(), timeout=10)
             assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        assert (
+            'drawdown_rpc_requests_total{code="UNAUTHENTICATED",'
+            'method="/drawdown.metering.v1.MeterService/ListMeters",service="metering"} 1.0'
+        ) in metrics
         if database == "configured":
             assert auth_store.key_is_valid(database_url, dev_key)
 
