@@ -85,7 +85,7 @@ class FailedPrecondition(DomainError):
 
 
 class ResourceExhausted(DomainError):
-    """A documented limit was reached (for example 100 unused grants per customer)."""
+    """A quota or capacity limit was hit (rate limits, message sizes); retry later or smaller."""
 
     default_reason = "RESOURCE_EXHAUSTED"
 

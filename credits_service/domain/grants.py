@@ -1,0 +1,335 @@
+"""Credit grants: the value object, its validation, its lifecycle (SPEC C-1..C-4).
+
+A grant is immutable once created except for ``expires_at`` and ``metadata``; its amount
+never changes. Everything that happens to its money is a ledger posting (``ledger``):
+expiring and voiding return the changed grant together with the debit to append.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
+from drawdown.clock import ensure_utc
+from drawdown.errors import FailedPrecondition, InvalidArgument
+from drawdown.money import Money, validate_currency
+
+MAX_NAME_LENGTH = 100
+MIN_PRIORITY = 0
+MAX_PRIORITY = 100
+DEFAULT_PRIORITY = 50
+MAX_SCOPED_PRICES = 20
+MAX_UNUSED_GRANTS_PER_CUSTOMER = 100
+# Amounts land in 64-bit ledger columns; a larger one must be refused here, not overflow there.
+MAX_AMOUNT_MINOR = 2**63 - 1
+UPDATABLE_FIELDS = frozenset({"expires_at", "metadata"})
+
+
+class GrantCategory(StrEnum):
+    """Why the customer has the credits (C-1); promotional ones are drawn first on a tie (C-11)."""
+
+    PAID = "paid"
+    PROMOTIONAL = "promotional"
+
+
+class GrantState(StrEnum):
+    """Where a grant is in its life at a given moment (C-2)."""
+
+    PENDING = "pending"
+    AVAILABLE = "available"
+    DEPLETED = "depleted"
+    EXPIRED = "expired"
+    VOIDED = "voided"
+
+
+@dataclass(frozen=True)
+class Applicability:
+    """Which invoice lines a grant may pay (C-1): every metered price, or listed prices."""
+
+    all_metered_prices: bool = False
+    price_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def every_metered_price(cls) -> Applicability:
+        return cls(all_metered_prices=True)
+
+    @classmethod
+    def only_prices(cls, *price_ids: str) -> Applicability:
+        return cls(price_ids=tuple(price_ids))
+
+    def covers(self, price_id: str) -> bool:
+        """Whether a metered line with this price is in scope (C-10)."""
+        return self.all_metered_prices or price_id in self.price_ids
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditGrant:
+    """A customer's grant of credits (C-1). Build new ones with ``validate_new_grant``."""
+
+    id: str
+    customer_id: str
+    amount: Money
+    name: str
+    category: GrantCategory = GrantCategory.PAID
+    priority: int = DEFAULT_PRIORITY
+    applicability: Applicability
+    effective_at: datetime
+    expires_at: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
+    voided_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    def __post_init__(self) -> None:
+        # A read-only copy, so that a frozen grant cannot be changed through its metadata.
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+
+def validate_new_grant(
+    *,
+    grant_id: str,
+    customer_id: str,
+    currency: str,
+    amount_minor: int,
+    name: str,
+    applicability: Applicability,
+    category: GrantCategory = GrantCategory.PAID,
+    priority: int = DEFAULT_PRIORITY,
+    effective_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    metadata: Mapping[str, str] | None = None,
+    now: datetime,
+) -> CreditGrant:
+    """C-1: check a grant request and build the grant, effective ``now`` unless told otherwise.
+
+    Refuses with InvalidArgument naming the field: CUSTOMER_ID_REQUIRED; INVALID_CURRENCY
+    (not ISO 4217); INVALID_AMOUNT (not > 0, or beyond 64 bits); NAME_TOO_LONG (over 100
+    characters); INVALID_PRIORITY (outside 0-100); INVALID_APPLICABILITY (neither or both of
+    all-metered and a price list, more than 20 prices, blank or repeated ids); INVALID_EXPIRY
+    (expires_at not after effective_at).
+    """
+    if not customer_id:
+        raise InvalidArgument.for_field("customer_id", "is required", reason="CUSTOMER_ID_REQUIRED")
+    validate_currency(currency, "amount.currency")
+    if isinstance(amount_minor, bool) or not 0 < amount_minor <= MAX_AMOUNT_MINOR:
+        raise InvalidArgument.for_field(
+            "amount", "must be a positive whole number of minor units", reason="INVALID_AMOUNT"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument.for_field(
+            "name", f"must be at most {MAX_NAME_LENGTH} characters", reason="NAME_TOO_LONG"
+        )
+    if isinstance(priority, bool) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidArgument.for_field(
+            "priority", f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}", reason="INVALID_PRIORITY"
+        )
+    _validate_applicability(applicability)
+    effective_at = ensure_utc(effective_at or now)
+    if expires_at is not None:
+        expires_at = ensure_utc(expires_at)
+        _validate_expiry(expires_at, effective_at)
+    now = ensure_utc(now)
+    return CreditGrant(
+        id=grant_id,
+        customer_id=customer_id,
+        amount=Money(currency, amount_minor),
+        name=name,
+        category=category,
+        priority=priority,
+        applicability=applicability,
+        effective_at=effective_at,
+        expires_at=expires_at,
+        metadata=metadata or {},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _validate_applicability(applicability: Applicability) -> None:
+    if applicability.all_metered_prices == bool(applicability.price_ids):
+        raise InvalidArgument.for_field(
+            "applicability",
+            "must be exactly one of: all metered prices, or a list of price ids",
+            reason="INVALID_APPLICABILITY",
+        )
+    price_ids = applicability.price_ids
+    if len(price_ids) > MAX_SCOPED_PRICES:
+        raise InvalidArgument.for_field(
+            "applicability.price_ids",
+            f"lists {len(price_ids)} prices; at most {MAX_SCOPED_PRICES} are allowed",
+            reason="INVALID_APPLICABILITY",
+        )
+    if any(not price_id for price_id in price_ids) or len(set(price_ids)) != len(price_ids):
+        raise InvalidArgument.for_field(
+            "applicability.price_ids",
+            "price ids must be non-empty and distinct",
+            reason="INVALID_APPLICABILITY",
+        )
+
+
+def _validate_expiry(expires_at: datetime, effective_at: datetime) -> None:
+    if expires_at <= effective_at:
+        raise InvalidArgument.for_field("expires_at", "must be after effective_at", reason="INVALID_EXPIRY")
+
+
+def grant_state(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> GrantState:
+    """C-2: the grant's state at ``as_of`` given its ledger balance.
+
+    Voided once voided (voiding is recorded, never scheduled); expired from ``expires_at``
+    on, even if depleted before, because expiry ends the grant for good; pending before
+    ``effective_at``; depleted when nothing is left on the ledger; available otherwise.
+    """
+    if grant.voided_at is not None:
+        return GrantState.VOIDED
+    if grant.expires_at is not None and as_of >= grant.expires_at:
+        return GrantState.EXPIRED
+    if as_of < grant.effective_at:
+        return GrantState.PENDING
+    if ledger_balance.minor <= 0:
+        return GrantState.DEPLETED
+    return GrantState.AVAILABLE
+
+
+def update_grant(
+    grant: CreditGrant,
+    update_mask: Iterable[str],
+    *,
+    ledger_balance: Money,
+    expires_at: datetime | None = None,
+    metadata: Mapping[str, str] | None = None,
+    as_of: datetime,
+) -> CreditGrant:
+    """C-3: change only ``expires_at`` (``None`` clears it) and ``metadata`` (replaced whole).
+
+    Only the fields named in ``update_mask`` change. Any other field is InvalidArgument
+    IMMUTABLE_FIELD naming it; an ``expires_at`` not after ``effective_at`` is INVALID_EXPIRY.
+    The expiry of a voided or expired grant is final (FailedPrecondition GRANT_VOIDED or
+    GRANT_EXPIRED): moving it would revive credits already written off. Metadata stays
+    editable in every state, since it only annotates.
+    """
+    paths = set(update_mask)
+    immutable = sorted(paths - UPDATABLE_FIELDS)
+    if immutable:
+        raise InvalidArgument.for_field(
+            immutable[0], "cannot be changed after creation", reason="IMMUTABLE_FIELD"
+        )
+    changes: dict[str, object] = {}
+    if "expires_at" in paths:
+        if expires_at is not None:
+            expires_at = ensure_utc(expires_at)
+            _validate_expiry(expires_at, grant.effective_at)
+        _ensure_not_ended(grant, ledger_balance, as_of)
+        changes["expires_at"] = expires_at
+    if "metadata" in paths:
+        changes["metadata"] = metadata or {}
+    if not changes:
+        return grant
+    return dataclasses.replace(grant, **changes, updated_at=as_of)
+
+
+def expire_grant(
+    grant: CreditGrant, ledger_balance: Money, as_of: datetime
+) -> tuple[CreditGrant, Posting | None]:
+    """C-3: end the grant now; its remaining ledger balance goes in a credits_expired debit.
+
+    Returns the grant with ``expires_at = as_of`` and the debit (``None`` when nothing is
+    left). A voided or expired grant is FailedPrecondition GRANT_VOIDED or GRANT_EXPIRED; a
+    pending one is GRANT_PENDING, because an expiry before ``effective_at`` would break C-1
+    (void it instead).
+    """
+    _ensure_not_ended(grant, ledger_balance, as_of)
+    if grant_state(grant, ledger_balance, as_of) is GrantState.PENDING:
+        raise FailedPrecondition(
+            f"grant {grant.id} is not effective yet; void it instead",
+            reason="GRANT_PENDING",
+            metadata={"grant_id": grant.id},
+        )
+    expired = dataclasses.replace(grant, expires_at=as_of, updated_at=as_of)
+    return expired, _expiry_debit(grant, ledger_balance, effective_at=as_of)
+
+
+def due_expiry(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> Posting | None:
+    """C-3, C-20: the credits_expired debit an expiry sweep must post at ``as_of``, if any.
+
+    Due when the grant reached ``expires_at`` and still has a ledger balance: the whole
+    remaining balance expires, dated at ``expires_at``. Once posted the ledger is at zero,
+    so a repeated sweep finds nothing due. Voided grants have nothing left to expire.
+    """
+    if grant_state(grant, ledger_balance, as_of) is not GrantState.EXPIRED:
+        return None
+    assert grant.expires_at is not None
+    return _expiry_debit(grant, ledger_balance, effective_at=grant.expires_at)
+
+
+def _expiry_debit(grant: CreditGrant, ledger_balance: Money, *, effective_at: datetime) -> Posting | None:
+    if ledger_balance.minor <= 0:
+        return None
+    return Posting(
+        grant_id=grant.id,
+        kind=TransactionKind.CREDITS_EXPIRED,
+        amount=ledger_balance,
+        effective_at=effective_at,
+    )
+
+
+def void_grant(grant: CreditGrant, totals: LedgerTotals, as_of: datetime) -> tuple[CreditGrant, Posting]:
+    """C-3: void a grant none of whose credits was ever applied; debit its whole amount.
+
+    Returns the grant with ``voided_at = as_of`` and the credits_voided debit. Refused with
+    FailedPrecondition: GRANT_VOIDED or GRANT_EXPIRED when the grant has already ended;
+    GRANT_ALREADY_APPLIED when any credit was ever applied, even if later reinstated, since
+    an invoice once relied on it.
+    """
+    _ensure_not_ended(grant, totals.ledger_balance, as_of)
+    if totals.applied.minor > 0:
+        raise FailedPrecondition(
+            f"credits of grant {grant.id} were applied to an invoice; it can no longer be voided",
+            reason="GRANT_ALREADY_APPLIED",
+            metadata={"grant_id": grant.id},
+        )
+    voided = dataclasses.replace(grant, voided_at=as_of, updated_at=as_of)
+    # Never applied and not expired, so the ledger still holds exactly the granted amount.
+    debit = Posting(
+        grant_id=grant.id, kind=TransactionKind.CREDITS_VOIDED, amount=grant.amount, effective_at=as_of
+    )
+    return voided, debit
+
+
+def _ensure_not_ended(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> None:
+    state = grant_state(grant, ledger_balance, as_of)
+    if state is GrantState.VOIDED:
+        raise FailedPrecondition(
+            f"grant {grant.id} is voided", reason="GRANT_VOIDED", metadata={"grant_id": grant.id}
+        )
+    if state is GrantState.EXPIRED:
+        raise FailedPrecondition(
+            f"grant {grant.id} has expired", reason="GRANT_EXPIRED", metadata={"grant_id": grant.id}
+        )
+
+
+def is_unused(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> bool:
+    """C-4: a grant counts against the limit while it is pending or available.
+
+    That is: not voided, not expired, and either pending or with a positive ledger balance.
+    """
+    return grant_state(grant, ledger_balance, as_of) in (GrantState.PENDING, GrantState.AVAILABLE)
+
+
+def ensure_grant_limit(unused_grants: int) -> None:
+    """C-4: a customer with 100 unused grants gets no more (FailedPrecondition GRANT_LIMIT_REACHED).
+
+    ``unused_grants`` counts the customer's grants for which ``is_unused`` holds, before
+    the new one.
+    """
+    if unused_grants >= MAX_UNUSED_GRANTS_PER_CUSTOMER:
+        raise FailedPrecondition(
+            f"the customer already has {unused_grants} unused credit grants; "
+            f"at most {MAX_UNUSED_GRANTS_PER_CUSTOMER} are allowed",
+            reason="GRANT_LIMIT_REACHED",
+            metadata={"limit": str(MAX_UNUSED_GRANTS_PER_CUSTOMER)},
+        )
