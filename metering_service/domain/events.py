@@ -1,0 +1,248 @@
+"""Meter events: validation and normalisation (M-10..M-13) and cancellation (M-16).
+
+``validate_event`` runs once per ingested event on a path meant to carry tens of thousands
+of events a second in one process, so it does only what each event needs: dictionary
+look-ups, one precompiled regex match, one decimal parse and one small hash. Per-meter
+facts (keys, formula, status) are read from the ``Meter`` the caller's look-up returns,
+typically from an in-memory map by event name.
+
+Refusals are typed errors whose ``reason`` is what a batch result reports. Field paths are
+those of the ``MeterEvent`` message (``event_name``, ``identifier``, ``timestamp``,
+``payload.<key>`` such as ``payload.value``); the API layer prefixes the request field
+(``meter_event.``, ``events[3].``). Datetimes must be timezone-aware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from drawdown import ids
+from drawdown.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from metering_service.domain.meters import Aggregation, Meter
+
+MAX_IDENTIFIER_LENGTH = 100
+MAX_SIGNIFICANT_DIGITS = 15
+# Beyond M-12: at most 15 decimal places, so that with at most 15 significant digits every
+# value fits NUMERIC(30, 15) and sums of up to 10^20 values stay exact in MONEY_CONTEXT.
+MAX_DECIMAL_PLACES = 15
+MAX_EVENT_AGE = timedelta(days=35)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+CANCELLATION_WINDOW = timedelta(hours=24)
+
+# The documented value format: optional sign, ASCII digits, optional fraction; no
+# exponent, spaces, NaN or infinity (which ``Decimal`` alone would accept).
+_VALUE_PATTERN = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+# A count event is one occurrence whatever its payload says (M-2), so it is recorded as 1.
+_COUNTED_ONCE = Decimal(1)
+_ZERO = Decimal(0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+# PostgreSQL text and jsonb cannot hold NUL, so no stored string may contain it.
+_NUL = "\x00"
+
+MeterLookup = Callable[[str], Meter | None]
+"""Finds the meter for an event name, or None; ``dict.get`` on a map by event name will do."""
+
+
+class EventInput(NamedTuple):
+    """A meter event as the client sent it (M-10): "" and None mean "not given"."""
+
+    event_name: str
+    payload: Mapping[str, str]
+    identifier: str = ""
+    timestamp: datetime | None = None
+
+
+class MeterEvent(NamedTuple):
+    """A valid event, ready to store.
+
+    ``payload`` is kept as sent, extra keys included. ``dimensions`` holds every dimension
+    key of the meter, "" where the payload lacks it (such events group under ""). A count
+    event's ``value`` is 1. ``timestamp_sent`` says whether the client chose the timestamp
+    (else it is the receipt time). ``fingerprint`` identifies the content for replay
+    detection (M-13): BLAKE2b-128 of the UTF-8 of the event name and the payload's keys and
+    values in key order, separated by NUL. It is persisted: changing this encoding makes
+    stored events look different on replay.
+    """
+
+    meter_id: str
+    event_name: str
+    customer_id: str
+    value: Decimal
+    dimensions: dict[str, str]
+    payload: Mapping[str, str]
+    identifier: str
+    timestamp: datetime
+    timestamp_sent: bool
+    fingerprint: bytes
+
+
+def validate_event(meter_lookup: MeterLookup, event: EventInput, received_at: datetime) -> MeterEvent:
+    """The event ready to store, or the reason it is refused (M-10, M-11, M-12).
+
+    Checked in this order, each with its own reason:
+    - event_name names no meter: NOT_FOUND UNKNOWN_EVENT_NAME; the meter is inactive:
+      FAILED_PRECONDITION METER_INACTIVE (M-3).
+    - identifier longer than 100 characters: IDENTIFIER_TOO_LONG. Absent: a new ``mev_`` id.
+    - timestamp more than 35 days before ``received_at``: TIMESTAMP_TOO_FAR_IN_PAST; more
+      than 5 minutes after it: TIMESTAMP_TOO_FAR_IN_FUTURE (exactly 35 days and exactly 5
+      minutes are accepted). Absent: ``received_at``.
+    - customer key missing or empty: MISSING_CUSTOMER.
+    - value, except for count meters (which neither require nor read it): missing or empty:
+      MISSING_VALUE; not ``[+-]digits[.digits]``: INVALID_VALUE; more than 15 significant
+      digits, leading zeros and trailing fractional zeros not counted:
+      TOO_MANY_SIGNIFICANT_DIGITS; more than 15 decimal places once trailing zeros are
+      dropped: TOO_MANY_DECIMAL_PLACES. Negative values are corrections and allowed.
+    - NUL in the identifier or anywhere in the payload: INVALID_CHARACTER.
+    All are INVALID_ARGUMENT unless said otherwise.
+    """
+    meter = meter_lookup(event.event_name)
+    if meter is None:
+        message = f"no meter has the event_name {event.event_name!r}"
+        raise NotFound(
+            f"event_name: {message}",
+            reason="UNKNOWN_EVENT_NAME",
+            metadata={"field": "event_name"},
+            field_violations=[FieldViolation("event_name", message)],
+        )
+    if not meter.is_active:
+        raise FailedPrecondition(
+            f"meter {meter.id} of {event.event_name!r} is inactive",
+            reason="METER_INACTIVE",
+            metadata={"meter_id": meter.id},
+        )
+
+    identifier = event.identifier
+    if len(identifier) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidArgument.for_field(
+            "identifier", f"is longer than {MAX_IDENTIFIER_LENGTH} characters", reason="IDENTIFIER_TOO_LONG"
+        )
+    if _NUL in identifier:
+        raise _nul_character("identifier")
+    if not identifier:
+        identifier = ids.new_id(ids.METER_EVENT, at_ms=(received_at - _EPOCH) // _MILLISECOND)
+
+    timestamp = event.timestamp
+    if timestamp is None:
+        timestamp = received_at
+    elif received_at - timestamp > MAX_EVENT_AGE:
+        raise InvalidArgument.for_field(
+            "timestamp", "is more than 35 days before the time of receipt", reason="TIMESTAMP_TOO_FAR_IN_PAST"
+        )
+    elif timestamp - received_at > MAX_CLOCK_SKEW:
+        raise InvalidArgument.for_field(
+            "timestamp",
+            "is more than 5 minutes after the time of receipt",
+            reason="TIMESTAMP_TOO_FAR_IN_FUTURE",
+        )
+
+    payload = event.payload
+    customer_id = payload.get(meter.customer_key)
+    if not customer_id:
+        raise InvalidArgument.for_field(
+            f"payload.{meter.customer_key}", "is required: it names the customer", reason="MISSING_CUSTOMER"
+        )
+    if meter.aggregation is Aggregation.COUNT:
+        value = _COUNTED_ONCE
+    else:
+        value = _parse_value(payload.get(meter.value_key), f"payload.{meter.value_key}")
+
+    content_fields = [event.event_name]
+    for key_and_value in sorted(payload.items()):
+        content_fields += key_and_value
+    content = _NUL.join(content_fields)
+    # With NUL-free fields the joined content is unambiguous; one count over it checks
+    # every key and value at once.
+    if content.count(_NUL) != len(content_fields) - 1:
+        raise _nul_character(_field_with_nul(payload))
+    dimensions = {key: payload.get(key, "") for key in meter.dimension_keys}
+    fingerprint = hashlib.blake2b(content.encode(), digest_size=16).digest()
+    # Positional: keyword construction of a NamedTuple costs twice as much on this path.
+    return MeterEvent(
+        meter.id,
+        event.event_name,
+        customer_id,
+        value,
+        dimensions,
+        payload,
+        identifier,
+        timestamp,
+        event.timestamp is not None,
+        fingerprint,
+    )
+
+
+def check_replay(event: MeterEvent, stored_fingerprint: bytes, stored_timestamp: datetime) -> None:
+    """Accept a replayed identifier only with the same content (M-13).
+
+    Called when ``event.identifier`` is already recorded for the meter. The same event name
+    and payload, and the same timestamp if the replay carries one, make it a duplicate: an
+    idempotent success, counted once. Anything else is ALREADY_EXISTS with reason
+    EVENT_IDENTIFIER_CONFLICT.
+    """
+    if event.fingerprint != stored_fingerprint or (
+        event.timestamp_sent and event.timestamp != stored_timestamp
+    ):
+        raise AlreadyExists(
+            f"identifier {event.identifier!r} was already used for an event with different content",
+            reason="EVENT_IDENTIFIER_CONFLICT",
+            metadata={"identifier": event.identifier, "meter_id": event.meter_id},
+        )
+
+
+def check_cancellable(received_at: datetime, now: datetime) -> None:
+    """An event can be cancelled until 24 hours after its receipt, inclusive (M-16).
+
+    Later: FAILED_PRECONDITION with reason CANCELLATION_WINDOW_PASSED.
+    """
+    if now - received_at > CANCELLATION_WINDOW:
+        raise FailedPrecondition(
+            "events can be cancelled only within 24 hours of their receipt",
+            reason="CANCELLATION_WINDOW_PASSED",
+            metadata={"received_at": received_at.isoformat()},
+        )
+
+
+def _parse_value(text: str | None, field: str) -> Decimal:
+    if not text:
+        raise InvalidArgument.for_field(field, "is required", reason="MISSING_VALUE")
+    if not _VALUE_PATTERN.fullmatch(text):
+        raise InvalidArgument.for_field(
+            field, f"{text!r} is not a decimal number such as 12, -3 or 0.25", reason="INVALID_VALUE"
+        )
+    integer, _, fraction = text.lstrip("+-").partition(".")
+    integer = integer.lstrip("0")
+    fraction = fraction.rstrip("0")
+    significant = len(integer) + len(fraction) if integer else len(fraction.lstrip("0"))
+    if significant > MAX_SIGNIFICANT_DIGITS:
+        raise InvalidArgument.for_field(
+            field,
+            f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits",
+            reason="TOO_MANY_SIGNIFICANT_DIGITS",
+        )
+    if len(fraction) > MAX_DECIMAL_PLACES:
+        raise InvalidArgument.for_field(
+            field, f"has more than {MAX_DECIMAL_PLACES} decimal places", reason="TOO_MANY_DECIMAL_PLACES"
+        )
+    # "-0" and "0.000" are zero too; one spelling keeps stored values uniform.
+    return Decimal(text) or _ZERO
+
+
+def _field_with_nul(payload: Mapping[str, str]) -> str:
+    for key, text in payload.items():
+        if _NUL in key:
+            return "payload"
+        if _NUL in text:
+            return f"payload.{key}"
+    raise AssertionError("called only when the payload holds a NUL")
+
+
+def _nul_character(field: str) -> InvalidArgument:
+    return InvalidArgument.for_field(
+        field, "must not contain the NUL character (U+0000)", reason="INVALID_CHARACTER"
+    )
