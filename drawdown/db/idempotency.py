@@ -23,17 +23,20 @@ from drawdown.errors import AlreadyExists, InvalidArgument
 MAX_REQUEST_ID_LENGTH = 255
 
 
-def idempotency_table(metadata: sa.MetaData) -> sa.Table:
-    """The ``idempotency_keys`` table for a service's schema (declared in its metadata)."""
-    return sa.Table(
-        "idempotency_keys",
-        metadata,
+def idempotency_columns() -> list[sa.Column]:
+    """The columns of ``idempotency_keys``: one definition for the table and its migrations."""
+    return [
         sa.Column("operation", sa.Text, primary_key=True),
         sa.Column("request_id", sa.Text, primary_key=True),
         sa.Column("fingerprint", sa.LargeBinary, nullable=False),
         sa.Column("response", sa.LargeBinary),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    ]
+
+
+def idempotency_table(metadata: sa.MetaData) -> sa.Table:
+    """The ``idempotency_keys`` table for a service's schema (declared in its metadata)."""
+    return sa.Table("idempotency_keys", metadata, *idempotency_columns())
 
 
 def fingerprint(request_bytes: bytes) -> bytes:

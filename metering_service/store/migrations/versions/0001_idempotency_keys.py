@@ -4,8 +4,9 @@ Revision ID: 0001
 Revises:
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from drawdown.db.idempotency import idempotency_columns
 
 revision = "0001"
 down_revision = None
@@ -14,15 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("operation", sa.Text, primary_key=True),
-        sa.Column("request_id", sa.Text, primary_key=True),
-        sa.Column("fingerprint", sa.LargeBinary, nullable=False),
-        sa.Column("response", sa.LargeBinary),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        schema="metering",
-    )
+    op.create_table("idempotency_keys", *idempotency_columns(), schema="metering")
 
 
 def downgrade() -> None:
