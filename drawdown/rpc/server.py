@@ -115,15 +115,19 @@ async def start_server(
     *,
     port: int | None = None,
     clock: Clock | None = None,
+    extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningServer:
-    """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port)."""
+    """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port).
+
+    ``extra_interceptors`` run before the standard one (tests use it to inject faults).
+    """
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
     database = Database(database_url, pool_size=settings.db_pool_size)
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(definition.name, authenticator)], options=SERVER_OPTIONS
+        interceptors=[*extra_interceptors, ServerInterceptor(definition.name, authenticator)], options=SERVER_OPTIONS
     )
     service_names = list(definition.register(server, context))
 

@@ -28,7 +28,22 @@ class Suite:
     database_url: str
     servers: dict[str, RunningServer]
     admin_key: str
+    clock: Clock | None = None
+    faults: dict[str, grpc.aio.ServerInterceptor] = field(default_factory=dict)
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    async def stop(self, service: str) -> None:
+        """Stop one service (its port stays known, so ``restart`` brings it back there)."""
+        await self.servers[service].stop(grace=1)
+
+    async def restart(self, service: str) -> None:
+        """Start a stopped service again on the same port with the same settings."""
+        old = self.servers[service]
+        extra = [self.faults[service]] if service in self.faults else []
+        self.servers[service] = await start_server(
+            old.definition, old.context.settings, self.database_url, port=old.port, clock=self.clock,
+            extra_interceptors=extra,
+        )
 
     def address(self, service: str) -> str:
         return self.servers[service].address
@@ -50,8 +65,16 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 
 
 @asynccontextmanager
-async def start_suite(database_url: str, clock: Clock | None = None) -> AsyncIterator[Suite]:
-    """Metering and credits first, then invoicing pointed at them; stopped in reverse."""
+async def start_suite(
+    database_url: str,
+    clock: Clock | None = None,
+    faults: dict[str, grpc.aio.ServerInterceptor] | None = None,
+) -> AsyncIterator[Suite]:
+    """Metering and credits first, then invoicing pointed at them; stopped in reverse.
+
+    ``faults`` maps a service name to an interceptor placed in front of it (see
+    ``tests.support.faults``).
+    """
     service_key = auth_store.create_key(database_url, Role.SERVICE, label="test service").token
     servers: dict[str, RunningServer] = {}
     started: Suite | None = None
@@ -62,9 +85,12 @@ async def start_suite(database_url: str, clock: Clock | None = None) -> AsyncIte
                 metering_address=servers["metering"].address if "metering" in servers else "127.0.0.1:50051",
                 credits_address=servers["credits"].address if "credits" in servers else "127.0.0.1:50052",
             )
-            servers[service] = await start_server(suite.definition(service), settings, database_url, port=0, clock=clock)
+            extra = [faults[service]] if faults and service in faults else []
+            servers[service] = await start_server(
+                suite.definition(service), settings, database_url, port=0, clock=clock, extra_interceptors=extra
+            )
         admin_key = auth_store.create_key(database_url, Role.ADMIN, label="test admin").token
-        started = Suite(database_url, servers, admin_key)
+        started = Suite(database_url, servers, admin_key, clock=clock, faults=faults or {})
         yield started
     finally:
         if started is not None:
