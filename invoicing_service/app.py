@@ -1,11 +1,18 @@
-"""The invoicing service: customers, catalog, subscriptions, invoices, test clocks."""
+"""The invoicing service: customers, catalog, subscriptions, invoices, test clocks.
+
+``register`` builds the use cases on one Downstream (channels to metering and credits)
+and starts the billing scheduler as a background task; every replica runs it (I-10,
+I-11, I-16).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import grpc
 
+from drawdown.db.idempotency import IdempotencyStore
 from drawdown.invoicing.v1 import (
     catalog_service_pb2,
     catalog_service_pb2_grpc,
@@ -18,27 +25,50 @@ from drawdown.invoicing.v1 import (
     test_clock_service_pb2,
     test_clock_service_pb2_grpc,
 )
+from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
-from invoicing_service.store.schema import MIGRATIONS
+from invoicing_service.api.catalog import CatalogServicer
+from invoicing_service.api.customers import CustomerServicer, TestClockServicer
+from invoicing_service.api.invoices import InvoiceServicer
+from invoicing_service.api.subscriptions import SubscriptionServicer
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.catalog import CatalogUseCases
+from invoicing_service.service.customers import CustomerUseCases, TestClockUseCases
+from invoicing_service.service.downstream import Downstream
+from invoicing_service.service.purchases import PurchaseUseCases
+from invoicing_service.service.scheduler import Scheduler, TestClockAdvance
+from invoicing_service.service.subscriptions import SubscriptionUseCases
+from invoicing_service.store.schema import MIGRATIONS, idempotency_keys
+
+
+def build_billing(context: ServiceContext) -> Billing:
+    """The billing core on this process's database, clock and outbound channels."""
+    downstream = Downstream(context.settings)
+    context.on_stop.append(downstream.close)
+    return Billing(context.database, downstream, context.clock)
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
+    billing = build_billing(context)
+    mutations = Mutations(context.database, IdempotencyStore(idempotency_keys), context.clock)
+    subscriptions = SubscriptionUseCases(billing)
     customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
-        customer_service_pb2_grpc.CustomerServiceServicer(), server
+        CustomerServicer(CustomerUseCases(billing), mutations), server
     )
     catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(
-        catalog_service_pb2_grpc.CatalogServiceServicer(), server
+        CatalogServicer(CatalogUseCases(billing), mutations), server
     )
     subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-        subscription_service_pb2_grpc.SubscriptionServiceServicer(), server
+        SubscriptionServicer(subscriptions, mutations), server
     )
     invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-        invoice_service_pb2_grpc.InvoiceServiceServicer(), server
+        InvoiceServicer(billing, subscriptions, PurchaseUseCases(billing), mutations), server
     )
     test_clock_service_pb2_grpc.add_TestClockServiceServicer_to_server(
-        test_clock_service_pb2_grpc.TestClockServiceServicer(), server
+        TestClockServicer(TestClockUseCases(billing), TestClockAdvance(billing), mutations), server
     )
+    context.background.append(asyncio.create_task(Scheduler(billing).run(context.shutting_down)))
     return [
         service_full_name(customer_service_pb2, "CustomerService"),
         service_full_name(catalog_service_pb2, "CatalogService"),

@@ -110,3 +110,21 @@ def _add_months(moment: datetime, months: int) -> datetime:
     month = month_index + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def metering_range(period: Period) -> Period:
+    """The range usage is read over for ``period`` (I-10, M-20): metering answers on whole
+    minutes, so the start is floored and the end raised to the minute. Billing periods
+    already lie on minutes (anchors are taken on the minute); only an immediate
+    cancellation or a preview ends mid-minute, and then the usage of that minute counts."""
+    start = period.start.replace(second=0, microsecond=0)
+    end = period.end.replace(second=0, microsecond=0)
+    if end < period.end:
+        end += timedelta(minutes=1)
+    return Period(start, end)
+
+
+def anchor_at(moment: datetime) -> datetime:
+    """The billing-cycle anchor of a subscription created at ``moment``: the moment,
+    on the minute (I-3), so that every period boundary is a whole minute."""
+    return ensure_utc(moment).replace(second=0, microsecond=0)

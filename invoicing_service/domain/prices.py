@@ -142,6 +142,13 @@ def rate(price: Price, quantity: Decimal) -> Decimal:
         return _graduated_rate(price.tiers, units)
 
 
+def billed_units(price: Price, quantity: Decimal) -> Decimal:
+    """The quantity an invoice line shows (I-2, I-10): the usage clamped at zero, then
+    divided and rounded by ``transform_quantity`` (1,001 tokens per 1,000 rounded up: 2)."""
+    with localcontext(MONEY_CONTEXT):
+        return _transformed(price.transform_quantity, billable_quantity(quantity))
+
+
 def line_amount(price: Price, quantity: Decimal) -> Money:
     """The amount of one invoice line: ``rate`` rounded once, half-up, to a whole minor
     unit of the price's currency (I-10)."""

@@ -1,6 +1,11 @@
-"""The invoicing schema's tables (SQLAlchemy Core) and its migration history."""
+"""The invoicing schema's tables (SQLAlchemy Core) and its migration history.
+
+Amounts are BIGINT minor units, unit prices and quantities NUMERIC; the rules the
+database can hold (statuses, ranges, one draft per subscription period) are constraints.
+"""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from drawdown.db.idempotency import idempotency_table
 from drawdown.db.migrations import MigrationSet
@@ -10,3 +15,211 @@ MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="invoicing_service.stor
 
 metadata = sa.MetaData(schema=SCHEMA)
 idempotency_keys = idempotency_table(metadata)
+
+_TS = sa.DateTime(timezone=True)
+_AMOUNT = sa.Numeric(38, 12)
+_QUANTITY = sa.Numeric(60, 15)
+
+test_clocks = sa.Table(
+    "test_clocks",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("frozen_time", _TS, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint("status IN ('ready', 'advancing', 'internal_failure')", name="test_clocks_status"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("metadata", JSONB, nullable=False),
+    sa.Column("test_clock_id", sa.Text, sa.ForeignKey("test_clocks.id"), nullable=True),
+    sa.Column("grace_period_seconds", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint("grace_period_seconds BETWEEN 0 AND 259200", name="customers_grace_period"),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("metadata", JSONB, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+)
+
+prices = sa.Table(
+    "prices",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("product_id", sa.Text, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("nickname", sa.Text, nullable=False),
+    sa.Column("metadata", JSONB, nullable=False),
+    sa.Column("usage_type", sa.Text, nullable=False),
+    sa.Column("interval", sa.Text, nullable=False),
+    sa.Column("interval_count", sa.Integer, nullable=False),
+    sa.Column("meter_id", sa.Text, nullable=True),
+    sa.Column("billing_scheme", sa.Text, nullable=False),
+    sa.Column("unit_amount_decimal", _AMOUNT, nullable=True),
+    sa.Column("tiers_mode", sa.Text, nullable=True),
+    sa.Column("tiers", JSONB, nullable=False),
+    sa.Column("transform_divide_by", sa.BigInteger, nullable=True),
+    sa.Column("transform_round", sa.Text, nullable=True),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint("usage_type IN ('metered', 'licensed')", name="prices_usage_type"),
+    sa.CheckConstraint("(usage_type = 'metered') = (meter_id IS NOT NULL)", name="prices_meter"),
+    sa.CheckConstraint("unit_amount_decimal IS NULL OR unit_amount_decimal >= 0", name="prices_unit_amount"),
+    sa.CheckConstraint("interval_count >= 1", name="prices_interval_count"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("interval", sa.Text, nullable=False),
+    sa.Column("interval_count", sa.Integer, nullable=False),
+    sa.Column("billing_cycle_anchor", _TS, nullable=False),
+    sa.Column("current_period_start", _TS, nullable=False),
+    sa.Column("current_period_end", _TS, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("cancel_at_period_end", sa.Boolean, nullable=False),
+    sa.Column("cancel_time", _TS, nullable=True),
+    sa.Column("grace_period_seconds", sa.BigInteger, nullable=True),
+    sa.Column("latest_invoice_id", sa.Text, nullable=True),
+    sa.Column("test_clock_id", sa.Text, nullable=True),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint("status IN ('active', 'canceled')", name="subscriptions_status"),
+    sa.CheckConstraint("current_period_end > current_period_start", name="subscriptions_period"),
+    sa.CheckConstraint(
+        "grace_period_seconds IS NULL OR grace_period_seconds BETWEEN 0 AND 259200",
+        name="subscriptions_grace",
+    ),
+)
+sa.Index(
+    "subscriptions_due",
+    subscriptions.c.current_period_end,
+    postgresql_where=sa.text("status = 'active' AND NOT deleted"),
+)
+
+subscription_items = sa.Table(
+    "subscription_items",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("subscription_id", sa.Text, sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("price_id", sa.Text, sa.ForeignKey("prices.id"), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("subscription_id", "position", name="subscription_items_position"),
+    sa.UniqueConstraint("subscription_id", "price_id", name="subscription_items_price"),
+)
+
+# Statuses: the five of I-12 plus three internal ones that mark a step of a saga whose
+# outbound call may not have completed (finalizing → draft, voiding / paying → open on
+# the API); the recovery sweep completes them.
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("subscription_id", sa.Text, sa.ForeignKey("subscriptions.id"), nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("billing_reason", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("period_start", _TS, nullable=False),
+    sa.Column("period_end", _TS, nullable=False),
+    sa.Column("subtotal", sa.BigInteger, nullable=False),
+    sa.Column("total_credits_applied", sa.BigInteger, nullable=False),
+    sa.Column("amount_due", sa.BigInteger, nullable=False),
+    sa.Column("amount_paid", sa.BigInteger, nullable=False),
+    sa.Column("credit_applications", JSONB, nullable=False),
+    sa.Column("auto_finalize_time", _TS, nullable=True),
+    sa.Column("finalize_time", _TS, nullable=True),
+    sa.Column("paid_time", _TS, nullable=True),
+    sa.Column("void_time", _TS, nullable=True),
+    sa.Column("uncollectible_time", _TS, nullable=True),
+    sa.Column("credit_purchase", JSONB(none_as_null=True), nullable=True),
+    sa.Column("test_clock_id", sa.Text, nullable=True),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    # Wall-clock time of the last write (update_time follows the customer's clock, which
+    # may be a test clock): the recovery sweep judges stuck sagas by it.
+    sa.Column("touched_at", _TS, nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint(
+        "status IN ('draft', 'finalizing', 'open', 'paying', 'paid', 'voiding', 'void', 'uncollectible')",
+        name="invoices_status",
+    ),
+    sa.CheckConstraint(
+        "billing_reason IN ('subscription_cycle', 'subscription_cancel', 'subscription_create', 'credit_purchase')",
+        name="invoices_billing_reason",
+    ),
+    sa.CheckConstraint("subtotal >= 0 AND total_credits_applied >= 0", name="invoices_amounts"),
+    sa.CheckConstraint(
+        "amount_due = subtotal - total_credits_applied AND amount_due >= 0", name="invoices_due"
+    ),
+    sa.CheckConstraint("amount_paid IN (0, amount_due)", name="invoices_paid"),
+    sa.CheckConstraint("period_end >= period_start", name="invoices_period"),
+    sa.CheckConstraint(
+        "(billing_reason = 'credit_purchase') = (credit_purchase IS NOT NULL)", name="invoices_purchase"
+    ),
+)
+# I-10: each subscription period is drafted once, whichever replica closes it.
+sa.Index(
+    "invoices_one_per_period",
+    invoices.c.subscription_id,
+    invoices.c.period_start,
+    unique=True,
+    postgresql_where=sa.text("billing_reason IN ('subscription_cycle', 'subscription_cancel')"),
+)
+sa.Index(
+    "invoices_due_drafts",
+    invoices.c.auto_finalize_time,
+    postgresql_where=sa.text("status = 'draft' AND NOT deleted"),
+)
+sa.Index(
+    "invoices_in_flight",
+    invoices.c.touched_at,
+    postgresql_where=sa.text("status IN ('finalizing', 'voiding', 'paying')"),
+)
+sa.Index("invoices_customer", invoices.c.customer_id, invoices.c.id)
+
+invoice_lines = sa.Table(
+    "invoice_lines",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("invoice_id", sa.Text, sa.ForeignKey("invoices.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("price_id", sa.Text, nullable=True),
+    sa.Column("subscription_item_id", sa.Text, nullable=True),
+    sa.Column("quantity", _QUANTITY, nullable=False),
+    sa.Column("usage_quantity", _QUANTITY, nullable=True),
+    sa.Column("unit_amount_decimal", _AMOUNT, nullable=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("period_start", _TS, nullable=False),
+    sa.Column("period_end", _TS, nullable=False),
+    sa.Column("credits", JSONB, nullable=False),
+    sa.Column("credits_applied", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("invoice_id", "position", name="invoice_lines_position"),
+    sa.CheckConstraint("kind IN ('metered', 'licensed', 'credit_purchase')", name="invoice_lines_kind"),
+    sa.CheckConstraint("amount >= 0 AND credits_applied BETWEEN 0 AND amount", name="invoice_lines_credits"),
+)

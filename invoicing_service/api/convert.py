@@ -1,0 +1,453 @@
+"""Invoicing protos ⇄ records and domain objects. Field paths in errors follow the proto."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from google.protobuf import duration_pb2
+
+from drawdown.errors import InvalidArgument
+from drawdown.invoicing.v1 import (
+    customer_pb2,
+    invoice_pb2,
+    price_pb2,
+    product_pb2,
+    subscription_pb2,
+    test_clock_pb2,
+)
+from drawdown.money import Money
+from drawdown.rpc.convert import decimal_from_proto, decimal_to_proto, money_to_proto, timestamp_to_proto
+from invoicing_service.domain.periods import Interval
+from invoicing_service.domain.prices import (
+    BillingScheme,
+    Price,
+    Rounding,
+    Tier,
+    TiersMode,
+    TransformQuantity,
+    UsageType,
+)
+from invoicing_service.service.billing import API_STATUS
+from invoicing_service.service.customers import LiveBalance, NewCustomer
+from invoicing_service.service.subscriptions import NewItem
+from invoicing_service.store.records import (
+    CustomerRecord,
+    InvoiceRecord,
+    PriceRecord,
+    ProductRecord,
+    SubscriptionRecord,
+    TestClockRecord,
+)
+
+_USAGE_TYPES = {
+    price_pb2.PRICE_TYPE_METERED: UsageType.METERED,
+    price_pb2.PRICE_TYPE_LICENSED: UsageType.LICENSED,
+}
+_INTERVALS = {
+    price_pb2.RECURRING_INTERVAL_DAY: Interval.DAY,
+    price_pb2.RECURRING_INTERVAL_WEEK: Interval.WEEK,
+    price_pb2.RECURRING_INTERVAL_MONTH: Interval.MONTH,
+    price_pb2.RECURRING_INTERVAL_YEAR: Interval.YEAR,
+}
+_SCHEMES = {
+    price_pb2.BILLING_SCHEME_UNSPECIFIED: BillingScheme.PER_UNIT,
+    price_pb2.BILLING_SCHEME_PER_UNIT: BillingScheme.PER_UNIT,
+    price_pb2.BILLING_SCHEME_TIERED: BillingScheme.TIERED,
+}
+_TIERS_MODES = {
+    price_pb2.TIERS_MODE_GRADUATED: TiersMode.GRADUATED,
+    price_pb2.TIERS_MODE_VOLUME: TiersMode.VOLUME,
+}
+_ROUNDINGS = {
+    price_pb2.TRANSFORM_QUANTITY_ROUND_UP: Rounding.UP,
+    price_pb2.TRANSFORM_QUANTITY_ROUND_DOWN: Rounding.DOWN,
+}
+_CLOCK_STATUSES = {
+    "ready": test_clock_pb2.TEST_CLOCK_STATUS_READY,
+    "advancing": test_clock_pb2.TEST_CLOCK_STATUS_ADVANCING,
+    "internal_failure": test_clock_pb2.TEST_CLOCK_STATUS_INTERNAL_FAILURE,
+}
+INVOICE_STATUSES = {
+    "draft": invoice_pb2.INVOICE_STATUS_DRAFT,
+    "open": invoice_pb2.INVOICE_STATUS_OPEN,
+    "paid": invoice_pb2.INVOICE_STATUS_PAID,
+    "void": invoice_pb2.INVOICE_STATUS_VOID,
+    "uncollectible": invoice_pb2.INVOICE_STATUS_UNCOLLECTIBLE,
+}
+STORED_STATUSES = {
+    proto: tuple(stored for stored, api in API_STATUS.items() if api.value == name)
+    for name, proto in INVOICE_STATUSES.items()
+}
+_REASONS = {
+    "subscription_cycle": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CYCLE,
+    "subscription_cancel": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CANCEL,
+    "subscription_create": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CREATE,
+    "credit_purchase": invoice_pb2.BILLING_REASON_CREDIT_PURCHASE,
+}
+_LINE_TYPES = {
+    "metered": invoice_pb2.INVOICE_LINE_TYPE_METERED,
+    "licensed": invoice_pb2.INVOICE_LINE_TYPE_LICENSED,
+    "credit_purchase": invoice_pb2.INVOICE_LINE_TYPE_CREDIT_PURCHASE,
+}
+USAGE_TYPE_NAMES = {proto: usage.value for proto, usage in _USAGE_TYPES.items()}
+
+
+def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
+    return message.ToTimedelta()
+
+
+def duration_to_proto(delta: timedelta) -> duration_pb2.Duration:
+    message = duration_pb2.Duration()
+    message.FromTimedelta(delta)
+    return message
+
+
+# -- test clocks, customers, products ----------------------------------------------
+
+
+def test_clock_to_proto(clock: TestClockRecord) -> test_clock_pb2.TestClock:
+    return test_clock_pb2.TestClock(
+        id=clock.id,
+        name=clock.name,
+        frozen_time=timestamp_to_proto(clock.frozen_time),
+        status=_CLOCK_STATUSES[clock.status],
+        create_time=timestamp_to_proto(clock.create_time),
+        update_time=timestamp_to_proto(clock.update_time),
+    )
+
+
+def new_customer_from_proto(customer: customer_pb2.Customer) -> NewCustomer:
+    settings = customer.invoice_settings
+    return NewCustomer(
+        name=customer.name,
+        email=customer.email,
+        metadata=dict(customer.metadata),
+        test_clock_id=customer.test_clock_id or None,
+        grace_period=duration_from_proto(settings.grace_period)
+        if settings.HasField("grace_period")
+        else None,
+    )
+
+
+def customer_to_proto(customer: CustomerRecord) -> customer_pb2.Customer:
+    return customer_pb2.Customer(
+        id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        metadata=dict(customer.metadata),
+        test_clock_id=customer.test_clock_id or "",
+        invoice_settings=customer_pb2.CustomerInvoiceSettings(
+            grace_period=duration_to_proto(customer.grace_period)
+        ),
+        create_time=timestamp_to_proto(customer.create_time),
+        update_time=timestamp_to_proto(customer.update_time),
+    )
+
+
+def live_balance_to_proto(
+    customer_id: str, as_of, balances: list[tuple[str, LiveBalance]]
+) -> customer_pb2.CustomerLiveBalance:
+    return customer_pb2.CustomerLiveBalance(
+        customer_id=customer_id,
+        as_of_time=timestamp_to_proto(as_of),
+        balances=[
+            customer_pb2.LiveBalance(
+                available_credits=money_to_proto(balance.available_credits),
+                unbilled_usage=money_to_proto(balance.unbilled_usage),
+                live_balance=money_to_proto(balance.live_balance),
+            )
+            for _, balance in balances
+        ],
+    )
+
+
+def product_to_proto(product: ProductRecord) -> product_pb2.Product:
+    return product_pb2.Product(
+        id=product.id,
+        name=product.name,
+        description=product.description,
+        active=product.active,
+        metadata=dict(product.metadata),
+        create_time=timestamp_to_proto(product.create_time),
+    )
+
+
+# -- prices -------------------------------------------------------------------------
+
+
+def price_from_proto(message: price_pb2.Price) -> Price:
+    """The domain price; enum and decimal problems name the proto field."""
+    if message.type not in _USAGE_TYPES:
+        raise InvalidArgument.for_field(
+            "price.type", "must be METERED or LICENSED", reason="INVALID_PRICE_TYPE"
+        )
+    usage_type = _USAGE_TYPES[message.type]
+    if usage_type is UsageType.METERED and not message.meter_id:
+        raise InvalidArgument.for_field(
+            "price.meter_id", "a metered price needs a meter", reason="INVALID_PRICE_TYPE"
+        )
+    if usage_type is UsageType.LICENSED and message.meter_id:
+        raise InvalidArgument.for_field(
+            "price.meter_id", "a licensed price takes no meter", reason="INVALID_PRICE_TYPE"
+        )
+    if message.recurring.interval not in _INTERVALS:
+        raise InvalidArgument.for_field("price.recurring.interval", "is required", reason="INVALID_INTERVAL")
+    scheme = _SCHEMES.get(message.billing_scheme)
+    if scheme is None:
+        raise InvalidArgument.for_field("price.billing_scheme", "unknown scheme")
+    unit = None
+    if message.HasField("unit_amount_decimal"):
+        unit = decimal_from_proto(
+            message.unit_amount_decimal, "price.unit_amount_decimal", reason="INVALID_UNIT_AMOUNT"
+        )
+    tiers = tuple(_tier_from_proto(tier, f"price.tiers[{i}]") for i, tier in enumerate(message.tiers))
+    transform = None
+    if message.HasField("transform_quantity"):
+        if scheme is BillingScheme.TIERED:
+            raise InvalidArgument.for_field(
+                "price.transform_quantity", "only with PER_UNIT", reason="INVALID_TRANSFORM_QUANTITY"
+            )
+        rounding = _ROUNDINGS.get(message.transform_quantity.round)
+        if rounding is None or message.transform_quantity.divide_by < 1:
+            raise InvalidArgument.for_field(
+                "price.transform_quantity",
+                "divide_by must be at least 1 and round UP or DOWN",
+                reason="INVALID_TRANSFORM_QUANTITY",
+            )
+        transform = TransformQuantity(message.transform_quantity.divide_by, rounding)
+    return Price(
+        currency=message.currency.upper(),
+        usage_type=usage_type,
+        interval=_INTERVALS[message.recurring.interval],
+        interval_count=message.recurring.interval_count,
+        meter_id=message.meter_id or None,
+        billing_scheme=scheme,
+        unit_amount_decimal=unit,
+        tiers_mode=_TIERS_MODES.get(message.tiers_mode),
+        tiers=tiers,
+        transform_quantity=transform,
+    )
+
+
+def _tier_from_proto(tier: price_pb2.PriceTier, field: str) -> Tier:
+    def amount(name: str) -> Decimal | None:
+        if not tier.HasField(name):
+            return None
+        return decimal_from_proto(getattr(tier, name), f"{field}.{name}", reason="INVALID_TIERS")
+
+    return Tier(
+        up_to=tier.up_to if tier.HasField("up_to") else None,
+        unit_amount_decimal=amount("unit_amount_decimal"),
+        flat_amount_decimal=amount("flat_amount_decimal"),
+    )
+
+
+def price_to_proto(record: PriceRecord) -> price_pb2.Price:
+    price = record.price
+    message = price_pb2.Price(
+        id=record.id,
+        product_id=record.product_id,
+        currency=price.currency,
+        active=record.active,
+        nickname=record.nickname,
+        metadata=dict(record.metadata),
+        type=next(p for p, u in _USAGE_TYPES.items() if u is price.usage_type),
+        recurring=price_pb2.Recurring(
+            interval=next(p for p, i in _INTERVALS.items() if i is price.interval),
+            interval_count=price.interval_count,
+        ),
+        meter_id=price.meter_id or "",
+        billing_scheme=price_pb2.BILLING_SCHEME_TIERED
+        if price.billing_scheme is BillingScheme.TIERED
+        else price_pb2.BILLING_SCHEME_PER_UNIT,
+        create_time=timestamp_to_proto(record.create_time),
+        update_time=timestamp_to_proto(record.update_time),
+    )
+    if price.unit_amount_decimal is not None:
+        message.unit_amount_decimal.CopyFrom(decimal_to_proto(price.unit_amount_decimal))
+    if price.tiers_mode is not None:
+        message.tiers_mode = next(p for p, m in _TIERS_MODES.items() if m is price.tiers_mode)
+    for tier in price.tiers:
+        out = message.tiers.add()
+        if tier.up_to is not None:
+            out.up_to = tier.up_to
+        if tier.unit_amount_decimal is not None:
+            out.unit_amount_decimal.CopyFrom(decimal_to_proto(tier.unit_amount_decimal))
+        if tier.flat_amount_decimal is not None:
+            out.flat_amount_decimal.CopyFrom(decimal_to_proto(tier.flat_amount_decimal))
+    if price.transform_quantity is not None:
+        message.transform_quantity.CopyFrom(
+            price_pb2.TransformQuantity(
+                divide_by=price.transform_quantity.divide_by,
+                round=next(p for p, r in _ROUNDINGS.items() if r is price.transform_quantity.round),
+            )
+        )
+    return message
+
+
+# -- subscriptions ----------------------------------------------------------------
+
+
+def new_items_from_proto(subscription: subscription_pb2.Subscription) -> list[NewItem]:
+    return [
+        NewItem(item.price_id, item.quantity if item.HasField("quantity") else None)
+        for item in subscription.items
+    ]
+
+
+def subscription_grace_from_proto(subscription: subscription_pb2.Subscription) -> timedelta | None:
+    settings = subscription.invoice_settings
+    return duration_from_proto(settings.grace_period) if settings.HasField("grace_period") else None
+
+
+def subscription_to_proto(record: SubscriptionRecord) -> subscription_pb2.Subscription:
+    price = record.items[0].price
+    message = subscription_pb2.Subscription(
+        id=record.id,
+        customer_id=record.customer_id,
+        items=[
+            subscription_pb2.SubscriptionItem(id=item.id, price_id=item.price_id, quantity=item.quantity)
+            for item in record.items
+        ],
+        currency=record.currency,
+        recurring=price_pb2.Recurring(
+            interval=next(p for p, i in _INTERVALS.items() if i is price.interval),
+            interval_count=price.interval_count,
+        ),
+        billing_cycle_anchor=timestamp_to_proto(record.billing_cycle_anchor),
+        current_period_start=timestamp_to_proto(record.current_period.start),
+        current_period_end=timestamp_to_proto(record.current_period.end),
+        status=subscription_pb2.SUBSCRIPTION_STATUS_ACTIVE
+        if record.status.value == "active"
+        else subscription_pb2.SUBSCRIPTION_STATUS_CANCELED,
+        cancel_at_period_end=record.cancel_at_period_end,
+        cancel_time=timestamp_to_proto(record.cancel_time),
+        latest_invoice_id=record.latest_invoice_id or "",
+        create_time=timestamp_to_proto(record.create_time),
+        update_time=timestamp_to_proto(record.update_time),
+    )
+    if record.grace_period is not None:
+        message.invoice_settings.grace_period.CopyFrom(duration_to_proto(record.grace_period))
+    return message
+
+
+# -- invoices -----------------------------------------------------------------------
+
+
+def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
+    """An invoice as the API shows it: saga states as the status they stand in for, and
+    transaction ids only once credits are posted (I-13)."""
+    currency = invoice.currency
+    status = API_STATUS[invoice.status]
+    preview = not invoice.id
+
+    def money(minor: int) -> object:
+        return money_to_proto(Money(currency, minor))
+
+    message = invoice_pb2.Invoice(
+        id=invoice.id,
+        customer_id=invoice.customer_id,
+        subscription_id=invoice.subscription_id or "",
+        status=INVOICE_STATUSES[status.value],
+        billing_reason=_REASONS[invoice.billing_reason],
+        currency=currency,
+        period_start=timestamp_to_proto(invoice.period.start),
+        period_end=timestamp_to_proto(invoice.period.end),
+        subtotal=money(invoice.subtotal),
+        total_credits_applied=money(invoice.total_credits_applied),
+        total=money(invoice.subtotal),
+        amount_due=money(invoice.amount_due),
+        amount_paid=money(invoice.amount_paid if invoice.status == "paid" else 0),
+        amount_remaining=money(invoice.amount_due - (invoice.amount_paid if invoice.status == "paid" else 0)),
+        create_time=timestamp_to_proto(invoice.create_time),
+        update_time=timestamp_to_proto(invoice.update_time),
+    )
+    for stored in invoice.lines:
+        line = stored.line
+        out = message.lines.add(
+            id="" if preview else line.id,
+            description=stored.description,
+            type=_LINE_TYPES[line.kind.value],
+            price_id=line.price_id or "",
+            subscription_item_id=line.subscription_item_id or "",
+            quantity=decimal_to_proto(line.quantity),
+            amount=money_to_proto(line.amount),
+            period_start=timestamp_to_proto(line.period.start),
+            period_end=timestamp_to_proto(line.period.end),
+            credits_applied=money(stored.credits_applied),
+        )
+        if stored.usage_quantity is not None:
+            out.usage_quantity.CopyFrom(decimal_to_proto(stored.usage_quantity))
+        if line.unit_amount_decimal is not None:
+            out.unit_amount_decimal.CopyFrom(decimal_to_proto(line.unit_amount_decimal))
+        for credit in stored.credits:
+            out.credits.add(
+                credit_grant_id=credit.grant_id,
+                amount=money(credit.amount),
+                credit_balance_transaction_id=credit.transaction_id,
+            )
+    for application in invoice.credit_applications:
+        message.credit_applications.add(
+            credit_grant_id=application.grant_id,
+            amount=money(application.amount),
+            credit_balance_transaction_ids=list(application.transaction_ids),
+            reinstate_credit_balance_transaction_id=application.reinstate_transaction_id,
+        )
+    if status.value == "draft" and invoice.auto_finalize_time is not None:
+        message.auto_finalize_time.CopyFrom(timestamp_to_proto(invoice.auto_finalize_time))
+    if status.value != "draft":
+        _set_time(message, "finalize_time", invoice.finalize_time)
+    if invoice.status == "paid":
+        _set_time(message, "paid_time", invoice.paid_time)
+    if invoice.status == "void":
+        _set_time(message, "void_time", invoice.void_time)
+    _set_time(message, "uncollectible_time", invoice.uncollectible_time)
+    if invoice.credit_purchase is not None:
+        message.credit_purchase.CopyFrom(credit_purchase_to_proto(invoice.credit_purchase))
+    return message
+
+
+def _set_time(message: invoice_pb2.Invoice, field: str, moment) -> None:
+    if moment is not None:
+        getattr(message, field).CopyFrom(timestamp_to_proto(moment))
+
+
+def credit_purchase_to_proto(purchase) -> invoice_pb2.CreditPurchase:
+    scope = (
+        invoice_pb2.CreditApplicabilityConfig(
+            prices=invoice_pb2.CreditApplicabilityPrices(price_ids=purchase["price_ids"])
+        )
+        if purchase["price_ids"]
+        else invoice_pb2.CreditApplicabilityConfig(price_type=invoice_pb2.CREDIT_PRICE_TYPE_METERED)
+    )
+    message = invoice_pb2.CreditPurchase(
+        name=purchase["name"],
+        priority=int(purchase["priority"]),
+        applicability_config=scope,
+        metadata=purchase["metadata"],
+        credit_grant_id=purchase.get("credit_grant_id", ""),
+    )
+    if purchase.get("expire_time"):
+        message.expire_time.CopyFrom(timestamp_to_proto(datetime.fromisoformat(purchase["expire_time"])))
+    return message
+
+
+def purchase_price_ids_from_proto(config: invoice_pb2.CreditApplicabilityConfig) -> list[str]:
+    """The purchase's price scope: [] for all metered prices (I-15)."""
+    scope = config.WhichOneof("scope")
+    if scope == "price_type":
+        if config.price_type != invoice_pb2.CREDIT_PRICE_TYPE_METERED:
+            raise InvalidArgument.for_field(
+                "applicability_config.price_type",
+                "must be CREDIT_PRICE_TYPE_METERED",
+                reason="INVALID_APPLICABILITY",
+            )
+        return []
+    if scope == "prices" and config.prices.price_ids:
+        return list(config.prices.price_ids)
+    raise InvalidArgument.for_field(
+        "applicability_config",
+        "exactly one scope is required: price_type or a list of prices",
+        reason="INVALID_APPLICABILITY",
+    )

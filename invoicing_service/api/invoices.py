@@ -1,0 +1,110 @@
+"""InvoiceService servicer: convert, call the use case, convert."""
+
+from __future__ import annotations
+
+from drawdown.invoicing.v1 import invoice_service_pb2 as pb
+from drawdown.invoicing.v1 import invoice_service_pb2_grpc
+from drawdown.rpc.convert import money_from_proto, optional_timestamp, timestamp_to_proto
+from drawdown.rpc.idempotent import Mutations
+from invoicing_service.api import convert
+from invoicing_service.api.pages import page
+from invoicing_service.domain.credit_purchases import DEFAULT_PRIORITY
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.purchases import NewCreditPurchase, PurchaseUseCases
+from invoicing_service.service.subscriptions import SubscriptionUseCases
+from invoicing_service.store.billing import InvoiceStore
+
+
+class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
+    def __init__(
+        self,
+        billing: Billing,
+        subscriptions: SubscriptionUseCases,
+        purchases: PurchaseUseCases,
+        mutations: Mutations,
+    ) -> None:
+        self._billing = billing
+        self._subscriptions = subscriptions
+        self._purchases = purchases
+        self._mutations = mutations
+
+    async def CreateInvoicePreview(self, request, context):
+        as_of = optional_timestamp(request, "as_of_time")
+        invoice, counted_to = await self._subscriptions.preview(request.subscription_id, as_of, context)
+        return pb.CreateInvoicePreviewResponse(
+            invoice=convert.invoice_to_proto(invoice), as_of_time=timestamp_to_proto(counted_to)
+        )
+
+    async def GetInvoice(self, request, context):
+        async with self._billing.database.unit_of_work() as uow:
+            invoice = await InvoiceStore(uow.session).get(request.id)
+        return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
+
+    async def ListInvoices(self, request, context):
+        statuses = convert.STORED_STATUSES.get(request.status, ())
+
+        async def fetch(after, limit):
+            async with self._billing.database.unit_of_work() as uow:
+                return await InvoiceStore(uow.session).list(
+                    customer_id=request.customer_id,
+                    subscription_id=request.subscription_id,
+                    statuses=statuses,
+                    after=after,
+                    limit=limit,
+                )
+
+        rows, token = await page(
+            request, [request.customer_id, request.subscription_id, request.status], fetch
+        )
+        return pb.ListInvoicesResponse(
+            invoices=[convert.invoice_to_proto(r) for r in rows], next_page_token=token
+        )
+
+    async def FinalizeInvoice(self, request, context):
+        async def work(uow):
+            invoice = await self._billing.finalize(request.id, caller=context, completion=uow.session)
+            return pb.FinalizeInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
+
+        return await self._mutations.run("FinalizeInvoice", request, pb.FinalizeInvoiceResponse, work)
+
+    async def VoidInvoice(self, request, context):
+        async def work(uow):
+            invoice = await self._billing.void(request.id, caller=context, completion=uow.session)
+            return pb.VoidInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
+
+        return await self._mutations.run("VoidInvoice", request, pb.VoidInvoiceResponse, work)
+
+    async def PayInvoice(self, request, context):
+        async def work(uow):
+            invoice = await self._billing.pay(request.id, caller=context, completion=uow.session)
+            return pb.PayInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
+
+        return await self._mutations.run("PayInvoice", request, pb.PayInvoiceResponse, work)
+
+    async def MarkInvoiceUncollectible(self, request, context):
+        async def work(uow):
+            invoice = await self._billing.mark_uncollectible(uow.session, request.id)
+            return pb.MarkInvoiceUncollectibleResponse(invoice=convert.invoice_to_proto(invoice))
+
+        return await self._mutations.run(
+            "MarkInvoiceUncollectible", request, pb.MarkInvoiceUncollectibleResponse, work
+        )
+
+    async def CreateCreditPurchase(self, request, context):
+        new = NewCreditPurchase(
+            customer_id=request.customer_id,
+            amount=money_from_proto(request.amount, "amount"),
+            name=request.name,
+            priority=request.priority if request.HasField("priority") else DEFAULT_PRIORITY,
+            price_ids=convert.purchase_price_ids_from_proto(request.applicability_config),
+            expire_time=optional_timestamp(request, "expire_time"),
+            metadata=dict(request.metadata),
+        )
+
+        async def work(uow):
+            invoice = await self._purchases.create(uow.session, new)
+            return pb.CreateCreditPurchaseResponse(invoice=convert.invoice_to_proto(invoice))
+
+        return await self._mutations.run(
+            "CreateCreditPurchase", request, pb.CreateCreditPurchaseResponse, work
+        )

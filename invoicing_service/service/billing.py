@@ -1,0 +1,648 @@
+"""Invoices through their life: drafted at period end, finalized, voided, paid (I-10..I-15).
+
+The same functions serve the RPCs, the wall-clock scheduler and test-clock advances
+(I-16); only "now" differs. Steps that call another service are a saga whose every state
+is stored before the call, so a crash or an UNAVAILABLE at any point leaves an invoice
+that a retry or the recovery sweep completes, and credits move once per invoice:
+
+  finalize: draft ─(lines recomputed from re-read usage)→ finalizing ─apply→ open | paid
+  void:     open ─→ voiding ─reinstate→ void
+  pay a credit purchase: open ─→ paying ─create grant (request id = invoice id)→ paid
+
+``finalizing`` shows as DRAFT and ``voiding`` / ``paying`` as OPEN on the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import grpc
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drawdown import ids
+from drawdown.clock import Clock
+from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
+from drawdown.db.engine import Database
+from drawdown.errors import DomainError, FailedPrecondition, Unavailable
+from drawdown.money import Money
+from drawdown.rpc.convert import money_to_proto, timestamp_to_proto
+from invoicing_service.domain.invoices import (
+    CreditApplication,
+    InvoiceAction,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+    MeteredUsage,
+    auto_finalize_at,
+    draft_lines,
+    invoice_totals,
+    next_status,
+    status_after_finalization,
+)
+from invoicing_service.domain.periods import Period, metering_range, next_period
+from invoicing_service.domain.prices import UsageType, billed_units
+from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
+from invoicing_service.service.downstream import CreditForLine, Downstream, InvoiceForCredits
+from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
+from invoicing_service.store.catalog import CatalogStore
+from invoicing_service.store.customers import CustomerStore, TestClockStore
+from invoicing_service.store.records import (
+    CreditApplicationRecord,
+    InvoiceRecord,
+    LineCredit,
+    StoredLine,
+    SubscriptionRecord,
+)
+
+log = structlog.get_logger("drawdown.invoicing.billing")
+
+Caller = grpc.aio.ServicerContext | None
+
+# The status the API shows for each stored status.
+API_STATUS = {
+    "draft": InvoiceStatus.DRAFT,
+    "finalizing": InvoiceStatus.DRAFT,
+    "open": InvoiceStatus.OPEN,
+    "paying": InvoiceStatus.OPEN,
+    "voiding": InvoiceStatus.OPEN,
+    "paid": InvoiceStatus.PAID,
+    "void": InvoiceStatus.VOID,
+    "uncollectible": InvoiceStatus.UNCOLLECTIBLE,
+}
+
+
+def apply_request_id(invoice_id: str) -> str:
+    """The request id of an invoice's credit application: derived from the invoice id, so
+    every retry of the finalization is the same request to credits (C-14, X-1)."""
+    return f"apply:{invoice_id}"
+
+
+def has_metered_lines(invoice: InvoiceRecord) -> bool:
+    """Only metered lines take credits (C-10): other invoices never touch credits."""
+    return any(stored.line.kind is LineKind.METERED for stored in invoice.lines)
+
+
+class Billing:
+    """Drafting, finalizing and settling invoices."""
+
+    def __init__(self, database: Database, downstream: Downstream, clock: Clock) -> None:
+        self.database = database
+        self.downstream = downstream
+        self.clock = clock
+
+    # -- time -----------------------------------------------------------------------
+
+    async def now_for(self, session: AsyncSession, test_clock_id: str | None) -> datetime:
+        """ "Now" for a customer: its test clock's frozen time, or the wall clock (X-3, I-16)."""
+        if test_clock_id is None:
+            return self.clock.now()
+        return (await TestClockStore(session).get(test_clock_id)).frozen_time
+
+    # -- lines ----------------------------------------------------------------------
+
+    async def subscription_lines(
+        self,
+        session: AsyncSession,
+        subscription: SubscriptionRecord,
+        items: Sequence[SubscriptionItem],
+        *,
+        usage_period: Period | None,
+        advance_period: Period | None,
+        line_ids: Sequence[str] = (),
+        caller: Caller = None,
+    ) -> tuple[StoredLine, ...]:
+        """Rated lines for ``items``: metered usage read from metering for exactly
+        ``usage_period`` (I-10), licensed quantities for ``advance_period``."""
+        metered = [item for item in items if item.price.usage_type is UsageType.METERED]
+        usage: dict[str, MeteredUsage] = {}
+        if usage_period is not None and metered:
+            query = metering_range(usage_period)
+            quantities = await asyncio.gather(
+                *(
+                    self.downstream.usage(item.price.meter_id or "", subscription.customer_id, query, caller)
+                    for item in metered
+                )
+            )
+            usage = {
+                item.id: MeteredUsage(usage_period, q) for item, q in zip(metered, quantities, strict=True)
+            }
+        reused = iter(line_ids)
+        lines = draft_lines(
+            items,
+            usage,
+            usage_period=usage_period,
+            advance_period=advance_period,
+            new_line_id=lambda: next(reused, None) or ids.new_id(ids.INVOICE_LINE),
+        )
+        names = await CatalogStore(session).product_names_of_prices(item.price_id for item in items)
+        prices = {item.id: item.price for item in items}
+        return tuple(
+            StoredLine(
+                line=replace(
+                    line, quantity=billed_units(prices[line.subscription_item_id or ""], line.quantity)
+                ),
+                description=_describe(names.get(line.price_id or "", line.price_id or ""), line),
+                usage_quantity=usage[line.subscription_item_id].quantity
+                if line.kind is LineKind.METERED and line.subscription_item_id in usage
+                else None,
+            )
+            for line in lines
+        )
+
+    # -- drafting -------------------------------------------------------------------
+
+    async def close_period(self, subscription_id: str, as_of: datetime) -> InvoiceRecord | None:
+        """Close the subscription's current period if it has ended by ``as_of`` (I-10):
+        its draft is created and its credits held. None when there was nothing to close."""
+        async with self.database.unit_of_work() as uow:
+            subscription = await SubscriptionStore(uow.session).get(subscription_id, for_update=True)
+            if (
+                subscription.status is not SubscriptionStatus.ACTIVE
+                or subscription.current_period.end > as_of
+            ):
+                return None
+            invoice = await self.close_locked(uow.session, subscription, as_of)
+            await uow.commit()
+        return await self.hold_for_draft(invoice)
+
+    async def close_due_periods(self, now: datetime) -> int:
+        """Close one wall-clock subscription period after another until none is due; each
+        claimed with SKIP LOCKED, so replicas share the work without doing any twice."""
+        closed = 0
+        while True:
+            async with self.database.unit_of_work() as uow:
+                subscription_id = await SubscriptionStore(uow.session).claim_due(now)
+                if subscription_id is None:
+                    return closed
+                subscription = await SubscriptionStore(uow.session).get(subscription_id)
+                invoice = await self.close_locked(uow.session, subscription, now)
+                await uow.commit()
+            await self.hold_for_draft(invoice)
+            closed += 1
+
+    async def close_locked(
+        self, session: AsyncSession, subscription: SubscriptionRecord, as_of: datetime
+    ) -> InvoiceRecord:
+        period = subscription.current_period
+        first = subscription.items[0].price
+        following = next_period(
+            subscription.billing_cycle_anchor, first.interval, first.interval_count, period
+        )
+        ends = subscription.cancel_at_period_end
+        lines = await self.subscription_lines(
+            session,
+            subscription,
+            subscription.items,
+            usage_period=period,
+            advance_period=None if ends else following,
+        )
+        grace = await self.grace_period(session, subscription)
+        invoice = self.new_invoice(
+            subscription,
+            billing_reason="subscription_cancel" if ends else "subscription_cycle",
+            period=period,
+            lines=lines,
+            status="draft",
+            now=as_of,
+            auto_finalize_time=auto_finalize_at(period.end, grace),
+        )
+        await InvoiceStore(session).insert(invoice)
+        changes: dict[str, Any] = {"latest_invoice_id": invoice.id, "update_time": as_of}
+        if ends:
+            changes.update(status=SubscriptionStatus.CANCELED.value, cancel_time=period.end)
+        else:
+            changes.update(current_period_start=following.start, current_period_end=following.end)
+        await SubscriptionStore(session).update(subscription.id, **changes)
+        log.info(
+            "invoice.drafted", invoice_id=invoice.id, subscription_id=subscription.id, period_end=period.end
+        )
+        return invoice
+
+    async def grace_period(self, session: AsyncSession, subscription: SubscriptionRecord) -> timedelta:
+        """The subscription's grace period, else its customer's (I-11)."""
+        if subscription.grace_period is not None:
+            return subscription.grace_period
+        return (await CustomerStore(session).get(subscription.customer_id)).grace_period
+
+    @staticmethod
+    def new_invoice(
+        subscription: SubscriptionRecord,
+        *,
+        billing_reason: str,
+        period: Period,
+        lines: tuple[StoredLine, ...],
+        status: str,
+        now: datetime,
+        auto_finalize_time: datetime | None = None,
+    ) -> InvoiceRecord:
+        subtotal = sum(stored.line.amount.minor for stored in lines)
+        return InvoiceRecord(
+            id=ids.new_id(ids.INVOICE),
+            customer_id=subscription.customer_id,
+            subscription_id=subscription.id,
+            status=status,
+            billing_reason=billing_reason,
+            currency=subscription.currency,
+            period=period,
+            lines=lines,
+            subtotal=subtotal,
+            total_credits_applied=0,
+            amount_due=subtotal,
+            amount_paid=0,
+            credit_applications=(),
+            auto_finalize_time=auto_finalize_time,
+            finalize_time=None,
+            paid_time=None,
+            void_time=None,
+            uncollectible_time=None,
+            credit_purchase=None,
+            test_clock_id=subscription.test_clock_id,
+            create_time=now,
+            update_time=now,
+        )
+
+    async def hold_for_draft(self, invoice: InvoiceRecord) -> InvoiceRecord:
+        """Hold the draft's credits (C-13) and show them on it, tentatively. Best effort:
+        if credits cannot be reached the draft stays without holds, and finalization
+        computes the allocation afresh anyway."""
+        if not has_metered_lines(invoice):
+            return invoice
+        try:
+            allocation = await self.downstream.hold(
+                _for_credits(invoice, invoice.create_time), request_id=f"hold:{invoice.id}"
+            )
+        except Unavailable:
+            log.warning("invoice.hold_failed", invoice_id=invoice.id)
+            return invoice
+        async with self.database.unit_of_work() as uow:
+            store = InvoiceStore(uow.session)
+            current = await store.get(invoice.id, for_update=True)
+            if current.status != "draft":
+                return current
+            held = with_credits(current, allocation, current.update_time)
+            await store.save(held)
+            await uow.commit()
+        return held
+
+    # -- finalization ---------------------------------------------------------------
+
+    async def finalize(
+        self,
+        invoice_id: str,
+        *,
+        as_of: datetime | None = None,
+        caller: Caller = None,
+        completion: AsyncSession | None = None,
+    ) -> InvoiceRecord:
+        """Finalize a draft (I-11): re-read usage and reprice (stored as ``finalizing``),
+        apply credits once (C-13, C-14), then store the allocation and set open or paid.
+
+        ``completion`` is the session the last step runs in (an RPC's, so the transition
+        and the request id commit together); without it the step commits on its own.
+        """
+        async with self.database.unit_of_work() as uow:
+            invoice = await InvoiceStore(uow.session).get(invoice_id, for_update=True)
+            invoice = await self._prepare_locked(uow.session, invoice, as_of, caller)
+            await uow.commit()
+        return await self._apply_and_complete(invoice, caller, completion)
+
+    async def finalize_due_drafts(self, now: datetime) -> int:
+        """Finalize wall-clock drafts past their grace period, one claim at a time (I-11)."""
+        finalized = 0
+        while True:
+            async with self.database.unit_of_work() as uow:
+                invoice_id = await InvoiceStore(uow.session).claim_due_draft(now)
+                if invoice_id is None:
+                    return finalized
+                invoice = await InvoiceStore(uow.session).get(invoice_id)
+                invoice = await self._prepare_locked(uow.session, invoice, now, None)
+                await uow.commit()
+            await self._apply_and_complete(invoice, None, None)
+            finalized += 1
+
+    async def _prepare_locked(
+        self, session: AsyncSession, invoice: InvoiceRecord, as_of: datetime | None, caller: Caller
+    ) -> InvoiceRecord:
+        if invoice.status == "finalizing":
+            return invoice
+        next_status(
+            API_STATUS[invoice.status], InvoiceAction.FINALIZE, amount_due=Money.zero(invoice.currency)
+        )
+        as_of = as_of or await self.now_for(session, invoice.test_clock_id)
+        lines = invoice.lines
+        if invoice.subscription_id is not None and has_metered_lines(invoice):
+            lines = await self._reread_usage(session, invoice, caller)
+        subtotal = sum(stored.line.amount.minor for stored in lines)
+        prepared = replace(
+            invoice,
+            status="finalizing",
+            lines=tuple(replace(stored, credits=()) for stored in lines),
+            subtotal=subtotal,
+            total_credits_applied=0,
+            amount_due=subtotal,
+            credit_applications=(),
+            finalize_time=as_of,
+            update_time=as_of,
+        )
+        await InvoiceStore(session).save(prepared)
+        return prepared
+
+    async def _reread_usage(
+        self, session: AsyncSession, invoice: InvoiceRecord, caller: Caller
+    ) -> tuple[StoredLine, ...]:
+        """The draft's metered lines recomputed from usage as it is now: late usage
+        reported in the grace period counts (I-11). Licensed lines stay as drafted."""
+        assert invoice.subscription_id is not None
+        subscription = await SubscriptionStore(session).get(invoice.subscription_id)
+        metered_ids = [s.line.subscription_item_id for s in invoice.lines if s.line.kind is LineKind.METERED]
+        items = [item for item in subscription.items if item.id in metered_ids]
+        fresh = iter(
+            await self.subscription_lines(
+                session,
+                subscription,
+                items,
+                usage_period=invoice.period,
+                advance_period=None,
+                line_ids=[s.line.id for s in invoice.lines if s.line.kind is LineKind.METERED],
+                caller=caller,
+            )
+        )
+        return tuple(next(fresh) if s.line.kind is LineKind.METERED else s for s in invoice.lines)
+
+    async def _apply_and_complete(
+        self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
+    ) -> InvoiceRecord:
+        allocation: list[CreditForLine] = []
+        if has_metered_lines(invoice):
+            assert invoice.finalize_time is not None
+            allocation = await self.downstream.apply(
+                _for_credits(invoice, invoice.finalize_time), apply_request_id(invoice.id), caller
+            )
+        return await self._in_session(
+            completion, lambda session: self._complete_finalization(session, invoice.id, allocation)
+        )
+
+    async def _complete_finalization(
+        self, session: AsyncSession, invoice_id: str, allocation: list[CreditForLine]
+    ) -> InvoiceRecord:
+        store = InvoiceStore(session)
+        invoice = await store.get(invoice_id, for_update=True)
+        if invoice.status != "finalizing":
+            return invoice  # another worker completed it
+        assert invoice.finalize_time is not None
+        credited = with_credits(invoice, allocation, invoice.finalize_time)
+        status = status_after_finalization(Money(invoice.currency, credited.amount_due))
+        finalized = replace(
+            credited,
+            status=status.value,
+            auto_finalize_time=None,
+            paid_time=invoice.finalize_time if status is InvoiceStatus.PAID else None,
+        )
+        await store.save(finalized)
+        log.info(
+            "invoice.finalized", invoice_id=invoice_id, status=status.value, amount_due=finalized.amount_due
+        )
+        return finalized
+
+    # -- void, pay, uncollectible -------------------------------------------------
+
+    async def void(
+        self, invoice_id: str, *, caller: Caller = None, completion: AsyncSession | None = None
+    ) -> InvoiceRecord:
+        """Void an open invoice and reinstate its credits (I-12, C-15)."""
+        async with self.database.unit_of_work() as uow:
+            store = InvoiceStore(uow.session)
+            invoice = await store.get(invoice_id, for_update=True)
+            if invoice.status != "voiding":
+                next_status(API_STATUS[invoice.status], InvoiceAction.VOID)
+                now = await self.now_for(uow.session, invoice.test_clock_id)
+                invoice = replace(invoice, status="voiding", void_time=now, update_time=now)
+                await store.save(invoice)
+            await uow.commit()
+        return await self._reinstate_and_complete(invoice, caller, completion)
+
+    async def _reinstate_and_complete(
+        self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
+    ) -> InvoiceRecord:
+        reinstated: dict[str, str] = {}
+        if has_metered_lines(invoice):
+            assert invoice.void_time is not None
+            reinstated = await self.downstream.reinstate(
+                invoice.id, invoice.customer_id, invoice.void_time, caller
+            )
+
+        async def complete(session: AsyncSession) -> InvoiceRecord:
+            store = InvoiceStore(session)
+            current = await store.get(invoice.id, for_update=True)
+            if current.status != "voiding":
+                return current
+            voided = replace(
+                current,
+                status=InvoiceStatus.VOID.value,
+                credit_applications=tuple(
+                    replace(a, reinstate_transaction_id=reinstated.get(a.grant_id, ""))
+                    for a in current.credit_applications
+                ),
+            )
+            await store.save(voided)
+            return voided
+
+        return await self._in_session(completion, complete)
+
+    async def pay(
+        self, invoice_id: str, *, caller: Caller = None, completion: AsyncSession | None = None
+    ) -> InvoiceRecord:
+        """Record an open invoice as paid (I-12); a credit purchase's grant is created once,
+        under the invoice id as request id, after the intent is stored (I-15)."""
+        async with self.database.unit_of_work() as uow:
+            store = InvoiceStore(uow.session)
+            invoice = await store.get(invoice_id, for_update=True)
+            if invoice.status != "paying":
+                next_status(API_STATUS[invoice.status], InvoiceAction.PAY)
+                now = await self.now_for(uow.session, invoice.test_clock_id)
+                purchase = invoice.credit_purchase
+                if (
+                    purchase is not None
+                    and purchase.get("expire_time")
+                    and _at(purchase["expire_time"]) <= now
+                ):
+                    raise FailedPrecondition(
+                        f"credit purchase {invoice_id} expired at {purchase['expire_time']}; void it instead",
+                        reason="CREDIT_PURCHASE_EXPIRED",
+                    )
+                invoice = replace(invoice, status="paying", paid_time=now, update_time=now)
+                await store.save(invoice)
+            await uow.commit()
+        try:
+            return await self._grant_and_complete(invoice, caller, completion)
+        except FailedPrecondition:
+            await self._back_to_open(invoice_id)
+            raise
+
+    async def _grant_and_complete(
+        self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
+    ) -> InvoiceRecord:
+        grant_id = ""
+        if invoice.credit_purchase is not None:
+            grant_id = await self.downstream.create_paid_grant(_purchased_grant(invoice), invoice.id, caller)
+
+        async def complete(session: AsyncSession) -> InvoiceRecord:
+            store = InvoiceStore(session)
+            current = await store.get(invoice.id, for_update=True)
+            if current.status != "paying":
+                return current
+            purchase = (
+                None
+                if current.credit_purchase is None
+                else {**current.credit_purchase, "credit_grant_id": grant_id}
+            )
+            paid = replace(current, status="paid", amount_paid=current.amount_due, credit_purchase=purchase)
+            await store.save(paid)
+            return paid
+
+        return await self._in_session(completion, complete)
+
+    async def _back_to_open(self, invoice_id: str) -> None:
+        async with self.database.unit_of_work() as uow:
+            store = InvoiceStore(uow.session)
+            invoice = await store.get(invoice_id, for_update=True)
+            if invoice.status == "paying":
+                await store.save(replace(invoice, status="open", paid_time=None))
+            await uow.commit()
+
+    async def mark_uncollectible(self, session: AsyncSession, invoice_id: str) -> InvoiceRecord:
+        """Write an open invoice off; its credits stay applied (I-12, C-15)."""
+        store = InvoiceStore(session)
+        invoice = await store.get(invoice_id, for_update=True)
+        status = next_status(API_STATUS[invoice.status], InvoiceAction.MARK_UNCOLLECTIBLE)
+        now = await self.now_for(session, invoice.test_clock_id)
+        marked = replace(invoice, status=status.value, uncollectible_time=now, update_time=now)
+        await store.save(marked)
+        return marked
+
+    # -- recovery -------------------------------------------------------------------
+
+    async def recover_in_flight(self, older_than: timedelta) -> int:
+        """Complete every saga untouched for ``older_than`` (a crash, or a peer
+        that was down): finalizing → apply, voiding → reinstate, paying → grant. Each
+        outbound call is idempotent per invoice, so completing twice changes nothing."""
+        recovered = 0
+        failed: list[str] = []
+        while True:
+            async with self.database.unit_of_work() as uow:
+                claimed = await InvoiceStore(uow.session).claim_in_flight(older_than, failed)
+                if claimed is None:
+                    return recovered
+                invoice = await InvoiceStore(uow.session).get(claimed)
+                try:
+                    if invoice.status == "finalizing":
+                        await self._apply_and_complete(invoice, None, uow.session)
+                    elif invoice.status == "voiding":
+                        await self._reinstate_and_complete(invoice, None, uow.session)
+                    else:
+                        await self._grant_and_complete(invoice, None, uow.session)
+                except DomainError as error:
+                    log.warning("invoice.recovery_failed", invoice_id=invoice.id, reason=error.reason)
+                    failed.append(invoice.id)
+                    continue
+                await uow.commit()
+            recovered += 1
+
+    async def _in_session(self, session: AsyncSession | None, work: Any) -> InvoiceRecord:
+        if session is not None:
+            return await work(session)
+        async with self.database.unit_of_work() as uow:
+            result = await work(uow.session)
+            await uow.commit()
+        return result
+
+
+def with_credits(invoice: InvoiceRecord, allocation: Sequence[CreditForLine], now: datetime) -> InvoiceRecord:
+    """The invoice with ``allocation`` on its lines and in its totals (I-13): per line in
+    allocation order, per grant in draw order (C-11). Totals come from the domain rule,
+    which refuses a line credited beyond its amount (C-12)."""
+    by_line: dict[str, list[LineCredit]] = {}
+    by_grant: dict[str, CreditApplicationRecord] = {}
+    for entry in allocation:
+        by_line.setdefault(entry.line_id, []).append(
+            LineCredit(entry.grant_id, entry.amount, entry.transaction_id)
+        )
+        previous = by_grant.get(entry.grant_id, CreditApplicationRecord(entry.grant_id, 0))
+        transactions = previous.transaction_ids + ((entry.transaction_id,) if entry.transaction_id else ())
+        by_grant[entry.grant_id] = replace(
+            previous, amount=previous.amount + entry.amount, transaction_ids=transactions
+        )
+    totals = invoice_totals(
+        invoice.currency,
+        [stored.line for stored in invoice.lines],
+        [
+            CreditApplication(
+                e.line_id, e.grant_id, Money(invoice.currency, e.amount), e.transaction_id or None
+            )
+            for e in allocation
+        ],
+    )
+    return replace(
+        invoice,
+        lines=tuple(
+            replace(stored, credits=tuple(by_line.get(stored.line.id, ()))) for stored in invoice.lines
+        ),
+        subtotal=totals.subtotal.minor,
+        total_credits_applied=totals.credits_total.minor,
+        amount_due=totals.amount_due.minor,
+        credit_applications=tuple(by_grant.values()),
+        update_time=now,
+    )
+
+
+def _for_credits(invoice: InvoiceRecord, as_of: datetime) -> InvoiceForCredits:
+    return InvoiceForCredits(
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        period_end=invoice.period.end,
+        as_of=as_of,
+        lines=[stored.line for stored in invoice.lines],
+    )
+
+
+def for_credits_preview(
+    customer_id: str, currency: str, period_end: datetime, as_of: datetime, lines: Sequence[InvoiceLine]
+) -> InvoiceForCredits:
+    return InvoiceForCredits("", customer_id, currency, period_end, as_of, lines)
+
+
+def _describe(product_name: str, line: InvoiceLine) -> str:
+    return f"{product_name} ({line.period.start:%Y-%m-%d %H:%M} – {line.period.end:%Y-%m-%d %H:%M} UTC)"
+
+
+def _at(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text))
+
+
+def _purchased_grant(invoice: InvoiceRecord) -> grant_pb.CreditGrant:
+    purchase = invoice.credit_purchase
+    assert purchase is not None and invoice.paid_time is not None
+    scope = (
+        grant_pb.ApplicabilityConfig(prices=grant_pb.ApplicabilityPrices(price_ids=purchase["price_ids"]))
+        if purchase["price_ids"]
+        else grant_pb.ApplicabilityConfig(price_type=grant_pb.PRICE_TYPE_METERED)
+    )
+    grant = grant_pb.CreditGrant(
+        customer_id=invoice.customer_id,
+        amount=money_to_proto(Money(invoice.currency, invoice.subtotal)),
+        name=purchase["name"],
+        category=grant_pb.CREDIT_GRANT_CATEGORY_PAID,
+        priority=int(purchase["priority"]),
+        applicability_config=scope,
+        effective_time=timestamp_to_proto(invoice.paid_time),
+        metadata={**purchase["metadata"], "invoice_id": invoice.id},
+    )
+    if purchase.get("expire_time"):
+        grant.expire_time.CopyFrom(timestamp_to_proto(_at(purchase["expire_time"])))
+    return grant

@@ -1,0 +1,300 @@
+"""The metering and credits services, as the invoicing use cases need them.
+
+Every call carries the service key, a deadline (``drawdown.rpc.clients.deadline``: the
+caller's remaining time, at most a cap) and, when it changes anything, a request id
+(X-1). Failures become domain errors: UNAVAILABLE (also a deadline, or a peer that does
+not serve the RPC yet) is ``<SERVICE>_SERVICE_UNAVAILABLE``, retryable; a peer's
+NOT_FOUND / FAILED_PRECONDITION / INVALID_ARGUMENT keeps its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from drawdown import errors
+from drawdown.config import Settings
+from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
+from drawdown.credits.v1 import credit_balance_service_pb2_grpc as balance_grpc
+from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
+from drawdown.credits.v1 import credit_grant_service_pb2 as grant_service_pb
+from drawdown.credits.v1 import credit_grant_service_pb2_grpc as grant_grpc
+from drawdown.credits.v1 import invoice_credit_pb2 as invoice_credit_pb
+from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_credit_service_pb
+from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_credit_grpc
+from drawdown.metering.v1 import meter_event_service_pb2 as meter_event_pb
+from drawdown.metering.v1 import meter_event_service_pb2_grpc as meter_event_grpc
+from drawdown.metering.v1 import meter_pb2
+from drawdown.metering.v1 import meter_service_pb2 as meter_service_pb
+from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
+from drawdown.money import Money
+from drawdown.rpc.clients import auth_metadata, deadline, service_channel
+from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
+from invoicing_service.domain.invoices import InvoiceLine, LineKind
+from invoicing_service.domain.periods import Period
+
+# Seconds an outbound call may take at most, whatever the caller's deadline.
+READ_CAP = 5.0
+WRITE_CAP = 10.0
+
+_RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNKNOWN,
+}
+_PASSED_THROUGH: dict[grpc.StatusCode, type[errors.DomainError]] = {
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+}
+
+
+@dataclass(frozen=True)
+class CreditForLine:
+    """One entry of a credit allocation: a grant's credit on a line (C-12)."""
+
+    line_id: str
+    grant_id: str
+    amount: int
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class InvoiceForCredits:
+    """What credits needs to allocate credits to an invoice (C-10..C-12)."""
+
+    invoice_id: str
+    customer_id: str
+    currency: str
+    period_end: datetime
+    as_of: datetime
+    lines: Sequence[InvoiceLine]
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str | None:
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    return None
+
+
+@asynccontextmanager
+async def _translated(service: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except grpc.aio.AioRpcError as error:
+        code = error.code()
+        if code in _PASSED_THROUGH:
+            raise _PASSED_THROUGH[code](error.details() or code.name, reason=_reason(error)) from None
+        if code in _RETRYABLE:
+            raise errors.Unavailable(
+                f"the {service} service is unavailable ({code.name}); nothing changed, retry later",
+                reason=f"{service.upper()}_SERVICE_UNAVAILABLE",
+            ) from None
+        raise
+
+
+class Downstream:
+    """Channels and stubs to metering and credits, one set per invoicing process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._metering = service_channel(settings.metering_address)
+        self._credits = service_channel(settings.credits_address)
+        self._metadata = auth_metadata(settings.service_api_key)
+        self._meters = meter_grpc.MeterServiceStub(self._metering)
+        self._events = meter_event_grpc.MeterEventServiceStub(self._metering)
+        self._invoice_credits = invoice_credit_grpc.InvoiceCreditServiceStub(self._credits)
+        self._grants = grant_grpc.CreditGrantServiceStub(self._credits)
+        self._balances = balance_grpc.CreditBalanceServiceStub(self._credits)
+
+    async def close(self) -> None:
+        await self._metering.close()
+        await self._credits.close()
+
+    async def check_meter_active(self, meter_id: str, caller: grpc.aio.ServicerContext | None) -> None:
+        """A metered price needs an existing, active meter (I-2)."""
+        async with _translated("metering"):
+            reply = await self._meters.GetMeter(
+                meter_service_pb.GetMeterRequest(meter_id=meter_id),
+                metadata=self._metadata,
+                timeout=deadline(caller, READ_CAP),
+            )
+        if reply.meter.status != meter_pb2.METER_STATUS_ACTIVE:
+            raise errors.FailedPrecondition(
+                f"meter {meter_id} is inactive", reason="METER_INACTIVE", metadata={"meter_id": meter_id}
+            )
+
+    async def usage(
+        self, meter_id: str, customer_id: str, period: Period, caller: grpc.aio.ServicerContext | None
+    ) -> Decimal:
+        """The meter's aggregate for the customer over exactly ``period`` (M-20, I-10)."""
+        if period.end <= period.start:
+            return Decimal(0)
+        async with _translated("metering"):
+            reply = await self._events.ListMeterEventSummaries(
+                meter_event_pb.ListMeterEventSummariesRequest(
+                    meter_id=meter_id,
+                    customer_id=customer_id,
+                    start_time=timestamp_to_proto(period.start),
+                    end_time=timestamp_to_proto(period.end),
+                    page_size=1,
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, READ_CAP),
+            )
+        rows = reply.meter_event_summaries
+        return Decimal(rows[0].aggregated_value.value) if rows else Decimal(0)
+
+    async def hold(self, invoice: InvoiceForCredits, request_id: str) -> list[CreditForLine]:
+        """Hold credits for a draft (C-13)."""
+        async with _translated("credits"):
+            reply = await self._invoice_credits.HoldInvoiceCredits(
+                invoice_credit_service_pb.HoldInvoiceCreditsRequest(
+                    request_id=request_id, invoice=_invoice(invoice)
+                ),
+                metadata=self._metadata,
+                timeout=WRITE_CAP,
+            )
+        return _allocation(reply.credit_allocation)
+
+    async def apply(
+        self, invoice: InvoiceForCredits, request_id: str, caller: grpc.aio.ServicerContext | None
+    ) -> list[CreditForLine]:
+        """Post the final allocation (C-13, C-14); idempotent per invoice."""
+        async with _translated("credits"):
+            reply = await self._invoice_credits.ApplyInvoiceCredits(
+                invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
+                    request_id=request_id, invoice=_invoice(invoice)
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, WRITE_CAP),
+            )
+        return _allocation(reply.credit_allocation)
+
+    async def preview(
+        self, invoice: InvoiceForCredits, caller: grpc.aio.ServicerContext | None
+    ) -> list[CreditForLine]:
+        """The allocation an invoice would get, holding nothing (C-13, I-14)."""
+        async with _translated("credits"):
+            reply = await self._invoice_credits.PreviewInvoiceCredits(
+                invoice_credit_service_pb.PreviewInvoiceCreditsRequest(invoice=_invoice(invoice)),
+                metadata=self._metadata,
+                timeout=deadline(caller, READ_CAP),
+            )
+        return _allocation(reply.credit_allocation)
+
+    async def reinstate(
+        self, invoice_id: str, customer_id: str, as_of: datetime, caller: grpc.aio.ServicerContext | None
+    ) -> dict[str, str]:
+        """Give a voided invoice's credits back (C-15); the reinstating transaction per grant."""
+        async with _translated("credits"):
+            reply = await self._invoice_credits.ReinstateInvoiceCredits(
+                invoice_credit_service_pb.ReinstateInvoiceCreditsRequest(
+                    request_id=f"reinstate:{invoice_id}",
+                    invoice_id=invoice_id,
+                    customer_id=customer_id,
+                    as_of=timestamp_to_proto(as_of),
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, WRITE_CAP),
+            )
+        reinstated: dict[str, str] = {}
+        for transaction in reply.credit_balance_transactions:
+            if transaction.HasField("credit"):
+                reinstated.setdefault(transaction.credit_grant_id, transaction.id)
+        return reinstated
+
+    async def expire_due_grants(
+        self,
+        as_of: datetime,
+        *,
+        customer_ids: Sequence[str],
+        exclude_customer_ids: Sequence[str],
+        request_id: str,
+    ) -> None:
+        """Post the expiries due at ``as_of`` (C-3, I-16)."""
+        async with _translated("credits"):
+            await self._invoice_credits.ExpireDueCreditGrants(
+                invoice_credit_service_pb.ExpireDueCreditGrantsRequest(
+                    request_id=request_id,
+                    as_of=timestamp_to_proto(as_of),
+                    customer_ids=list(customer_ids),
+                    exclude_customer_ids=list(exclude_customer_ids),
+                ),
+                metadata=self._metadata,
+                timeout=WRITE_CAP,
+            )
+
+    async def create_paid_grant(
+        self, grant: grant_pb.CreditGrant, request_id: str, caller: grpc.aio.ServicerContext | None
+    ) -> str:
+        """Create a purchased grant once per request id (C-5, I-15); its id."""
+        async with _translated("credits"):
+            reply = await self._grants.CreateCreditGrant(
+                grant_service_pb.CreateCreditGrantRequest(credit_grant=grant, request_id=request_id),
+                metadata=self._metadata,
+                timeout=deadline(caller, WRITE_CAP),
+            )
+        return reply.credit_grant.id
+
+    async def available_credits(
+        self, customer_id: str, as_of: datetime, caller: grpc.aio.ServicerContext | None
+    ) -> list[Money]:
+        """The customer's available credit balance per currency (C-20, C-21)."""
+        async with _translated("credits"):
+            reply = await self._balances.GetCreditBalanceSummary(
+                balance_pb.GetCreditBalanceSummaryRequest(
+                    customer_id=customer_id, as_of=timestamp_to_proto(as_of)
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, READ_CAP),
+            )
+        return [
+            money_from_proto(balance.available_balance, "available_balance")
+            for balance in reply.credit_balance_summary.balances
+        ]
+
+
+def _invoice(invoice: InvoiceForCredits) -> invoice_credit_pb.InvoiceForCredits:
+    return invoice_credit_pb.InvoiceForCredits(
+        invoice_id=invoice.invoice_id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        period_end=timestamp_to_proto(invoice.period_end),
+        as_of=timestamp_to_proto(invoice.as_of),
+        lines=[
+            invoice_credit_pb.InvoiceLineForCredits(
+                line_id=line.id,
+                price_id=line.price_id or "",
+                amount=money_to_proto(line.amount),
+                metered=line.kind is LineKind.METERED,
+            )
+            for line in invoice.lines
+        ],
+    )
+
+
+def _allocation(allocation: invoice_credit_pb.CreditAllocation) -> list[CreditForLine]:
+    return [
+        CreditForLine(
+            line_id=entry.line_id,
+            grant_id=entry.credit_grant_id,
+            amount=money_from_proto(entry.amount, "amount").minor,
+            transaction_id=entry.credit_balance_transaction_id,
+        )
+        for entry in allocation.line_credits
+    ]

@@ -1,0 +1,95 @@
+"""Credit purchases: a one-off OPEN invoice whose payment creates a paid grant (I-15)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drawdown import ids
+from drawdown.errors import InvalidArgument
+from drawdown.money import Money
+from invoicing_service.domain.credit_purchases import CreditPurchase, purchase_line, validate_credit_purchase
+from invoicing_service.domain.customers import validate_metadata
+from invoicing_service.domain.periods import Period
+from invoicing_service.domain.prices import UsageType
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.customers import check_clock_at_rest
+from invoicing_service.store.billing import InvoiceStore
+from invoicing_service.store.catalog import CatalogStore
+from invoicing_service.store.customers import CustomerStore, TestClockStore
+from invoicing_service.store.records import InvoiceRecord, StoredLine
+
+
+@dataclass(frozen=True)
+class NewCreditPurchase:
+    customer_id: str
+    amount: Money
+    name: str
+    priority: int
+    price_ids: Sequence[str]
+    expire_time: datetime | None
+    metadata: Mapping[str, str]
+
+
+class PurchaseUseCases:
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+
+    async def create(self, session: AsyncSession, new: NewCreditPurchase) -> InvoiceRecord:
+        """The OPEN purchase invoice, checked against the grant rules first (I-15, C-1), so
+        that a paid purchase always becomes a grant."""
+        purchase = validate_credit_purchase(
+            CreditPurchase(new.customer_id, new.amount, new.name, new.priority, tuple(new.price_ids))
+        )
+        metadata = validate_metadata(new.metadata, "metadata")
+        customer = await CustomerStore(session).get(new.customer_id)
+        if customer.test_clock_id is not None:
+            check_clock_at_rest(await TestClockStore(session).get(customer.test_clock_id))
+        catalog = CatalogStore(session)
+        for index, price_id in enumerate(purchase.applicable_price_ids):
+            field = f"applicability_config.prices.price_ids[{index}]"
+            price = (await catalog.get_price(price_id, field=field)).price
+            if price.usage_type is not UsageType.METERED or price.currency != new.amount.currency:
+                raise InvalidArgument.for_field(
+                    field, f"must be a metered price in {new.amount.currency}", reason="INVALID_APPLICABILITY"
+                )
+        now = await self._billing.now_for(session, customer.test_clock_id)
+        if new.expire_time is not None and new.expire_time <= now:
+            raise InvalidArgument.for_field("expire_time", "must be in the future", reason="INVALID_EXPIRY")
+        line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
+        invoice = InvoiceRecord(
+            id=ids.new_id(ids.INVOICE),
+            customer_id=customer.id,
+            subscription_id=None,
+            status="open",
+            billing_reason="credit_purchase",
+            currency=new.amount.currency,
+            period=Period(now, now),
+            lines=(StoredLine(line, f"Credits: {purchase.name}", None),),
+            subtotal=new.amount.minor,
+            total_credits_applied=0,
+            amount_due=new.amount.minor,
+            amount_paid=0,
+            credit_applications=(),
+            auto_finalize_time=None,
+            finalize_time=now,
+            paid_time=None,
+            void_time=None,
+            uncollectible_time=None,
+            credit_purchase={
+                "name": purchase.name,
+                "priority": purchase.priority,
+                "price_ids": list(purchase.applicable_price_ids),
+                "expire_time": None if new.expire_time is None else new.expire_time.isoformat(),
+                "metadata": metadata,
+                "credit_grant_id": "",
+            },
+            test_clock_id=customer.test_clock_id,
+            create_time=now,
+            update_time=now,
+        )
+        await InvoiceStore(session).insert(invoice)
+        return invoice

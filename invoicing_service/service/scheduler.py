@@ -1,0 +1,188 @@
+"""The billing scheduler: period closes, auto-finalizations, recovery and grant expiries
+on the wall clock, and the same actions at simulated times when a test clock advances
+(I-10, I-11, I-16).
+
+Every replica runs the wall-clock loop; rows are claimed with FOR UPDATE SKIP LOCKED and
+a subscription period has one draft (a unique index), so each invoice is drafted and
+finalized once however many replicas run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Iterable
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drawdown.errors import DomainError
+from invoicing_service.domain.test_clocks import (
+    ActionKind,
+    BillingSchedule,
+    DueAction,
+    PendingDraft,
+    due_actions,
+    validate_advance,
+)
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.customers import check_clock_at_rest
+from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
+from invoicing_service.store.customers import TestClockStore
+from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
+
+log = structlog.get_logger("drawdown.invoicing.scheduler")
+
+TICK_SECONDS = 1.0
+# A saga step untouched for this long is taken to be abandoned (its process died, or
+# its peer was down) and is completed by the recovery sweep.
+RECOVERY_AGE = timedelta(seconds=30)
+EXPIRY_SWEEP_EVERY = timedelta(seconds=60)
+# Concurrent claimers per replica: each works on one row at a time.
+WORKERS = 4
+
+
+class Scheduler:
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+        # The first expiry sweep waits one period: credits derives available balances
+        # without it (C-20), and a fresh replica need not post expiries at once.
+        self._last_expiry_sweep = billing.clock.now()
+
+    async def run(self, shutting_down: asyncio.Event) -> None:
+        """Tick until shutdown; a failing tick is logged and retried on the next."""
+        while not shutting_down.is_set():
+            try:
+                await self.tick()
+            except DomainError as error:
+                log.warning("scheduler.tick_failed", reason=error.reason)
+            except Exception:
+                log.exception("scheduler.tick_crashed")
+            try:
+                await asyncio.wait_for(shutting_down.wait(), timeout=TICK_SECONDS)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> None:
+        """One pass over everything due on the wall clock."""
+        now = self._billing.clock.now()
+        await _all(self._billing.close_due_periods(now) for _ in range(WORKERS))
+        await _all(self._billing.finalize_due_drafts(now) for _ in range(WORKERS))
+        await self._billing.recover_in_flight(RECOVERY_AGE)
+        if now - self._last_expiry_sweep >= EXPIRY_SWEEP_EVERY:
+            async with self._billing.database.unit_of_work() as uow:
+                on_clocks = await TestClockStore(uow.session).all_clock_customer_ids()
+            await self._billing.downstream.expire_due_grants(
+                now, customer_ids=(), exclude_customer_ids=on_clocks, request_id=f"expire:{now.isoformat()}"
+            )
+            self._last_expiry_sweep = now
+
+
+def _digest(values: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(values).encode()).hexdigest()[:16]
+
+
+async def _all(workers: Iterable[Awaitable[int]]) -> None:
+    """Run the workers to the end, then raise the first failure (the tick logs it)."""
+    outcomes = await asyncio.gather(*workers, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+class TestClockAdvance:
+    """Runs a test clock forward through every action due, in time order (I-16)."""
+
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+
+    async def advance(self, clock_id: str, new_time: datetime) -> None:
+        """Mark the clock ADVANCING (committed at once, so other writers see it), then run
+        every due action up to ``new_time``, each as of its own due time. The clock's
+        frozen_time follows the last completed action; a failure leaves INTERNAL_FAILURE
+        and a later advance resumes from there."""
+        async with self._billing.database.unit_of_work() as uow:
+            store = TestClockStore(uow.session)
+            clock = await store.get(clock_id, for_update=True)
+            check_clock_at_rest(clock)
+            validate_advance(clock.frozen_time, new_time)
+            await store.update(clock_id, now=self._billing.clock.now(), status="advancing")
+            await uow.commit()
+        try:
+            while (action := await self._next_action(clock_id, new_time)) is not None:
+                await self._expire_grants(clock_id, action.at)
+                await self._run(action)
+                await self._set(clock_id, frozen_time=action.at)
+            await self._expire_grants(clock_id, new_time)
+        except BaseException:
+            await self._set(clock_id, status="internal_failure")
+            raise
+
+    async def finish(self, session: AsyncSession, clock_id: str, new_time: datetime) -> TestClockRecord:
+        return await TestClockStore(session).update(
+            clock_id, now=self._billing.clock.now(), frozen_time=new_time, status="ready"
+        )
+
+    async def _next_action(self, clock_id: str, until: datetime) -> DueAction | None:
+        async with self._billing.database.unit_of_work() as uow:
+            schedules = await self._schedules(uow.session, clock_id)
+        actions = due_actions(schedules, until)
+        return actions[0] if actions else None
+
+    async def _schedules(self, session: AsyncSession, clock_id: str) -> list[BillingSchedule]:
+        subscriptions = {s.id: s for s in await SubscriptionStore(session).active_on_clock(clock_id)}
+        drafts: dict[str, list[PendingDraft]] = {}
+        for _, subscription_id, period, finalize_at in await InvoiceStore(session).drafts_on_clock(clock_id):
+            drafts.setdefault(subscription_id, []).append(PendingDraft(period, finalize_at))
+            if subscription_id not in subscriptions:
+                subscriptions[subscription_id] = await SubscriptionStore(session).get(subscription_id)
+        schedules = []
+        for subscription in subscriptions.values():
+            schedules.append(
+                await self._schedule(session, subscription, tuple(drafts.get(subscription.id, ())))
+            )
+        return schedules
+
+    async def _schedule(
+        self, session: AsyncSession, subscription: SubscriptionRecord, drafts: tuple[PendingDraft, ...]
+    ) -> BillingSchedule:
+        price = subscription.items[0].price
+        active = subscription.status.value == "active"
+        return BillingSchedule(
+            subscription_id=subscription.id,
+            anchor=subscription.billing_cycle_anchor,
+            interval=price.interval,
+            interval_count=price.interval_count,
+            grace_period=await self._billing.grace_period(session, subscription),
+            current_period=subscription.current_period if active else None,
+            cancel_at=subscription.current_period.end if subscription.cancel_at_period_end else None,
+            pending_drafts=drafts,
+        )
+
+    async def _run(self, action: DueAction) -> None:
+        if action.kind is ActionKind.CLOSE_PERIOD:
+            await self._billing.close_period(action.subscription_id, action.at)
+            return
+        async with self._billing.database.unit_of_work() as uow:
+            invoice_id = await InvoiceStore(uow.session).draft_of_period(
+                action.subscription_id, action.period
+            )
+        await self._billing.finalize(invoice_id, as_of=action.at)
+
+    async def _expire_grants(self, clock_id: str, as_of: datetime) -> None:
+        async with self._billing.database.unit_of_work() as uow:
+            customer_ids = await TestClockStore(uow.session).customer_ids(clock_id)
+        if customer_ids:
+            await self._billing.downstream.expire_due_grants(
+                as_of,
+                customer_ids=customer_ids,
+                exclude_customer_ids=(),
+                # Keyed by the customers too: one added after a failed advance is a new request.
+                request_id=f"expire:{clock_id}:{as_of.isoformat()}:{_digest(customer_ids)}",
+            )
+
+    async def _set(self, clock_id: str, **values: object) -> None:
+        async with self._billing.database.unit_of_work() as uow:
+            await TestClockStore(uow.session).update(clock_id, now=self._billing.clock.now(), **values)
+            await uow.commit()

@@ -1,0 +1,251 @@
+"""Subscriptions: creation with its advance invoice, cancellation, previews (I-3, I-10, I-14)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drawdown import ids
+from drawdown.errors import FailedPrecondition, InvalidArgument
+from drawdown.money import Money
+from invoicing_service.domain.invoices import auto_finalize_at, status_after_finalization
+from invoicing_service.domain.periods import Period, anchor_at, next_period
+from invoicing_service.domain.prices import UsageType
+from invoicing_service.domain.subscriptions import (
+    CancellationMode,
+    SubscriptionItem,
+    SubscriptionStatus,
+    first_period,
+    invoice_at_creation,
+    plan_cancellation,
+    validate_items,
+)
+from invoicing_service.service.billing import (
+    Billing,
+    Caller,
+    for_credits_preview,
+    has_metered_lines,
+    with_credits,
+)
+from invoicing_service.service.customers import check_clock_at_rest, grace_period_setting
+from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
+from invoicing_service.store.catalog import CatalogStore
+from invoicing_service.store.customers import CustomerStore, TestClockStore
+from invoicing_service.store.records import InvoiceRecord, SubscriptionRecord
+
+
+@dataclass(frozen=True)
+class NewItem:
+    price_id: str
+    quantity: int | None
+
+
+class SubscriptionUseCases:
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+
+    async def _customer_clock(self, session: AsyncSession, test_clock_id: str | None) -> None:
+        if test_clock_id is not None:
+            check_clock_at_rest(await TestClockStore(session).get(test_clock_id))
+
+    async def create(
+        self,
+        session: AsyncSession,
+        customer_id: str,
+        new_items: Sequence[NewItem],
+        grace_period: timedelta | None,
+        caller: Caller,
+    ) -> tuple[SubscriptionRecord, InvoiceRecord | None]:
+        """An active subscription whose first period starts now (I-3). Licensed items are
+        invoiced for it at once; a metered-only subscription gets no invoice (I-10)."""
+        customer = await CustomerStore(session).get(customer_id)
+        await self._customer_clock(session, customer.test_clock_id)
+        catalog = CatalogStore(session)
+        items = []
+        for index, new in enumerate(new_items):
+            record = await catalog.get_price(new.price_id, field=f"subscription.items[{index}].price_id")
+            if not record.active:
+                raise FailedPrecondition(
+                    f"price {record.id} is inactive",
+                    reason="PRICE_INACTIVE",
+                    metadata={"price_id": record.id},
+                )
+            quantity = new.quantity
+            if record.price.usage_type is UsageType.LICENSED and quantity is None:
+                quantity = 1
+            items.append(
+                SubscriptionItem(ids.new_id(ids.SUBSCRIPTION_ITEM), record.id, record.price, quantity)
+            )
+        try:
+            validate_items(items)
+        except InvalidArgument as error:
+            violation = error.field_violations[0]
+            raise InvalidArgument.for_field(
+                f"subscription.{violation.field}", violation.description, reason=error.reason
+            ) from None
+        grace = (
+            None
+            if grace_period is None
+            else grace_period_setting(grace_period, "subscription.invoice_settings.grace_period")
+        )
+        for item in items:
+            if item.price.usage_type is UsageType.METERED:
+                await self._billing.downstream.check_meter_active(item.price.meter_id or "", caller)
+        now = await self._billing.now_for(session, customer.test_clock_id)
+        anchor = anchor_at(now)
+        price = items[0].price
+        period = first_period(anchor, None, price.interval, price.interval_count)
+        subscription = SubscriptionRecord(
+            id=ids.new_id(ids.SUBSCRIPTION),
+            customer_id=customer_id,
+            items=tuple(items),
+            currency=price.currency,
+            billing_cycle_anchor=anchor,
+            current_period=period,
+            status=SubscriptionStatus.ACTIVE,
+            cancel_at_period_end=False,
+            cancel_time=None,
+            grace_period=grace,
+            latest_invoice_id=None,
+            test_clock_id=customer.test_clock_id,
+            create_time=now,
+            update_time=now,
+        )
+        await SubscriptionStore(session).insert(subscription)
+        if not invoice_at_creation(items):
+            return subscription, None
+        lines = await self._billing.subscription_lines(
+            session, subscription, items, usage_period=None, advance_period=period, caller=caller
+        )
+        invoice = self._billing.new_invoice(
+            subscription,
+            billing_reason="subscription_create",
+            period=period,
+            lines=lines,
+            status="draft",
+            now=now,
+        )
+        status = status_after_finalization(Money(invoice.currency, invoice.amount_due))
+        invoice = replace(
+            invoice, status=status.value, finalize_time=now, paid_time=now if status.value == "paid" else None
+        )
+        await InvoiceStore(session).insert(invoice)
+        await SubscriptionStore(session).update(subscription.id, latest_invoice_id=invoice.id)
+        return replace(subscription, latest_invoice_id=invoice.id), invoice
+
+    async def get(self, subscription_id: str) -> SubscriptionRecord:
+        async with self._billing.database.unit_of_work() as uow:
+            return await SubscriptionStore(uow.session).get(subscription_id)
+
+    async def list(self, **filters: Any) -> list[SubscriptionRecord]:
+        async with self._billing.database.unit_of_work() as uow:
+            return await SubscriptionStore(uow.session).list(**filters)
+
+    async def cancel(
+        self, session: AsyncSession, subscription_id: str, at_period_end: bool, caller: Caller
+    ) -> tuple[SubscriptionRecord, InvoiceRecord | None]:
+        """Cancel now, with a final draft for the usage so far, or at period end (I-3)."""
+        store = SubscriptionStore(session)
+        subscription = await store.get(subscription_id, for_update=True)
+        await self._customer_clock(session, subscription.test_clock_id)
+        now = await self._billing.now_for(session, subscription.test_clock_id)
+        while subscription.status is SubscriptionStatus.ACTIVE and subscription.current_period.end <= now:
+            # The scheduler has not closed an ended period yet: close it first (I-10).
+            await self._billing.close_locked(session, subscription, now)
+            subscription = await store.get(subscription_id)
+        mode = CancellationMode.AT_PERIOD_END if at_period_end else CancellationMode.NOW
+        cancellation = plan_cancellation(subscription.status, mode, subscription.current_period, now)
+        if mode is CancellationMode.AT_PERIOD_END:
+            await store.update(subscription_id, cancel_at_period_end=True, update_time=now)
+            return await store.get(subscription_id), None
+        metered = [item for item in subscription.items if item.price.usage_type is UsageType.METERED]
+        invoice = None
+        changes: dict[str, Any] = {"status": "canceled", "cancel_time": now, "update_time": now}
+        if metered:
+            period = cancellation.final_usage_period
+            lines = await self._billing.subscription_lines(
+                session, subscription, metered, usage_period=period, advance_period=None, caller=caller
+            )
+            grace = await self._billing.grace_period(session, subscription)
+            invoice = self._billing.new_invoice(
+                subscription,
+                billing_reason="subscription_cancel",
+                period=period,
+                lines=lines,
+                status="draft",
+                now=now,
+                auto_finalize_time=auto_finalize_at(cancellation.ends_at, grace),
+            )
+            await InvoiceStore(session).insert(invoice)
+            changes["latest_invoice_id"] = invoice.id
+        await store.update(subscription_id, **changes)
+        return await store.get(subscription_id), invoice
+
+    async def hold_final_draft(self, invoice_id: str) -> None:
+        """Hold credits for an immediate cancellation's final draft, once committed (C-13).
+        Idempotent: the hold's request id is derived from the invoice id. No-op without one."""
+        if not invoice_id:
+            return
+        async with self._billing.database.unit_of_work() as uow:
+            invoice = await InvoiceStore(uow.session).get(invoice_id)
+        await self._billing.hold_for_draft(invoice)
+
+    async def preview(
+        self, subscription_id: str, as_of: datetime | None, caller: Caller
+    ) -> tuple[InvoiceRecord, datetime]:
+        """The upcoming invoice from usage so far, credits applied tentatively; nothing is
+        stored or held (I-14)."""
+        async with self._billing.database.unit_of_work() as uow:
+            subscription = await SubscriptionStore(uow.session).get(subscription_id)
+            if subscription.status is SubscriptionStatus.CANCELED:
+                raise FailedPrecondition(
+                    f"subscription {subscription_id} is canceled", reason="SUBSCRIPTION_CANCELED"
+                )
+            period = subscription.current_period
+            as_of = as_of or await self._billing.now_for(uow.session, subscription.test_clock_id)
+            if not period.start <= as_of <= period.end:
+                raise InvalidArgument.for_field(
+                    "as_of_time",
+                    f"must lie within the current period [{period.start.isoformat()}, {period.end.isoformat()}]",
+                    reason="INVALID_AS_OF_TIME",
+                )
+            price = subscription.items[0].price
+            following = next_period(
+                subscription.billing_cycle_anchor, price.interval, price.interval_count, period
+            )
+            lines = await self._billing.subscription_lines(
+                uow.session,
+                subscription,
+                subscription.items,
+                usage_period=Period(period.start, as_of),
+                advance_period=None if subscription.cancel_at_period_end else following,
+                caller=caller,
+            )
+        draft = replace(
+            self._billing.new_invoice(
+                subscription,
+                billing_reason="subscription_cycle",
+                period=period,
+                lines=lines,
+                status="draft",
+                now=as_of,
+            ),
+            id="",
+        )
+        allocation = []
+        if has_metered_lines(draft):
+            allocation = await self._billing.downstream.preview(
+                for_credits_preview(
+                    subscription.customer_id,
+                    subscription.currency,
+                    period.end,
+                    as_of,
+                    [s.line for s in draft.lines],
+                ),
+                caller,
+            )
+        return with_credits(draft, allocation, as_of), as_of

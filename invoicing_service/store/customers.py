@@ -1,0 +1,162 @@
+"""Customers and test clocks in the invoicing schema (I-1, I-16)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drawdown.errors import NotFound
+from invoicing_service.store.records import CustomerRecord, TestClockRecord
+from invoicing_service.store.schema import customers, invoices, subscriptions, test_clocks
+
+
+def _clock(row: Any) -> TestClockRecord:
+    return TestClockRecord(row.id, row.name, row.frozen_time, row.status, row.create_time, row.update_time)
+
+
+def _customer(row: Any) -> CustomerRecord:
+    return CustomerRecord(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        metadata=dict(row.metadata),
+        test_clock_id=row.test_clock_id,
+        grace_period=timedelta(seconds=row.grace_period_seconds),
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )
+
+
+class TestClockStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def insert(self, clock: TestClockRecord) -> None:
+        await self._session.execute(
+            sa.insert(test_clocks).values(
+                id=clock.id,
+                name=clock.name,
+                frozen_time=clock.frozen_time,
+                status=clock.status,
+                deleted=False,
+                create_time=clock.create_time,
+                update_time=clock.update_time,
+            )
+        )
+
+    async def get(self, clock_id: str, *, for_update: bool = False) -> TestClockRecord:
+        query = sa.select(test_clocks).where(test_clocks.c.id == clock_id, ~test_clocks.c.deleted)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        if row is None:
+            raise NotFound(
+                f"test clock {clock_id} does not exist",
+                reason="TEST_CLOCK_NOT_FOUND",
+                metadata={"id": clock_id},
+            )
+        return _clock(row)
+
+    async def list(self, after: Sequence[Any] | None, limit: int) -> list[TestClockRecord]:
+        query = sa.select(test_clocks).where(~test_clocks.c.deleted)
+        if after is not None:
+            query = query.where(test_clocks.c.id < after[0])
+        rows = await self._session.execute(query.order_by(test_clocks.c.id.desc()).limit(limit))
+        return [_clock(row) for row in rows]
+
+    async def update(self, clock_id: str, *, now: datetime, **values: Any) -> TestClockRecord:
+        row = (
+            await self._session.execute(
+                sa.update(test_clocks)
+                .where(test_clocks.c.id == clock_id)
+                .values(update_time=now, **values)
+                .returning(test_clocks)
+            )
+        ).one()
+        return _clock(row)
+
+    async def delete(self, clock_id: str, now: datetime) -> None:
+        """The clock and everything on it disappear from reads and from billing."""
+        await self._session.execute(
+            sa.update(test_clocks).where(test_clocks.c.id == clock_id).values(deleted=True, update_time=now)
+        )
+        for table in (customers, subscriptions, invoices):
+            await self._session.execute(
+                sa.update(table).where(table.c.test_clock_id == clock_id).values(deleted=True)
+            )
+
+    async def customer_ids(self, clock_id: str) -> list[str]:
+        rows = await self._session.execute(
+            sa.select(customers.c.id).where(customers.c.test_clock_id == clock_id).order_by(customers.c.id)
+        )
+        return list(rows.scalars())
+
+    async def all_clock_customer_ids(self) -> list[str]:
+        rows = await self._session.execute(
+            sa.select(customers.c.id).where(customers.c.test_clock_id.is_not(None)).order_by(customers.c.id)
+        )
+        return list(rows.scalars())
+
+
+class CustomerStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def insert(self, customer: CustomerRecord) -> None:
+        await self._session.execute(
+            sa.insert(customers).values(
+                id=customer.id,
+                name=customer.name,
+                email=customer.email,
+                metadata=dict(customer.metadata),
+                test_clock_id=customer.test_clock_id,
+                grace_period_seconds=int(customer.grace_period.total_seconds()),
+                deleted=False,
+                create_time=customer.create_time,
+                update_time=customer.update_time,
+            )
+        )
+
+    async def get(self, customer_id: str, *, for_update: bool = False) -> CustomerRecord:
+        query = sa.select(customers).where(customers.c.id == customer_id, ~customers.c.deleted)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        if row is None:
+            raise NotFound(
+                f"customer {customer_id} does not exist",
+                reason="CUSTOMER_NOT_FOUND",
+                metadata={"id": customer_id},
+            )
+        return _customer(row)
+
+    async def list(
+        self, *, email: str, test_clock_id: str, after: Sequence[Any] | None, limit: int
+    ) -> list[CustomerRecord]:
+        query = sa.select(customers).where(~customers.c.deleted)
+        if email:
+            query = query.where(sa.func.lower(customers.c.email) == email.lower())
+        if test_clock_id:
+            query = query.where(customers.c.test_clock_id == test_clock_id)
+        if after is not None:
+            query = query.where(customers.c.id < after[0])
+        rows = await self._session.execute(query.order_by(customers.c.id.desc()).limit(limit))
+        return [_customer(row) for row in rows]
+
+    async def update(self, customer_id: str, values: Mapping[str, Any], now: datetime) -> CustomerRecord:
+        columns = dict(values)
+        if "grace_period" in columns:
+            columns["grace_period_seconds"] = int(columns.pop("grace_period").total_seconds())
+        row = (
+            await self._session.execute(
+                sa.update(customers)
+                .where(customers.c.id == customer_id)
+                .values(update_time=now, **columns)
+                .returning(customers)
+            )
+        ).one()
+        return _customer(row)

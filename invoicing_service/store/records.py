@@ -1,0 +1,130 @@
+"""What the store returns: the domain objects plus the bookkeeping fields the API shows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from invoicing_service.domain.invoices import InvoiceLine
+from invoicing_service.domain.periods import Period
+from invoicing_service.domain.prices import Price
+from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
+
+
+@dataclass(frozen=True)
+class TestClockRecord:
+    id: str
+    name: str
+    frozen_time: datetime
+    status: str
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    id: str
+    name: str
+    email: str
+    metadata: Mapping[str, str]
+    test_clock_id: str | None
+    grace_period: timedelta
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    id: str
+    name: str
+    description: str
+    active: bool
+    metadata: Mapping[str, str]
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class PriceRecord:
+    id: str
+    product_id: str
+    active: bool
+    nickname: str
+    metadata: Mapping[str, str]
+    price: Price
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    id: str
+    customer_id: str
+    items: tuple[SubscriptionItem, ...]
+    currency: str
+    billing_cycle_anchor: datetime
+    current_period: Period
+    status: SubscriptionStatus
+    cancel_at_period_end: bool
+    cancel_time: datetime | None
+    grace_period: timedelta | None
+    latest_invoice_id: str | None
+    test_clock_id: str | None
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class LineCredit:
+    """Credit from one grant on one line; ``transaction_id`` once posted (C-13)."""
+
+    grant_id: str
+    amount: int
+    transaction_id: str = ""
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    line: InvoiceLine
+    description: str
+    usage_quantity: Decimal | None
+    credits: tuple[LineCredit, ...] = ()
+
+    @property
+    def credits_applied(self) -> int:
+        return sum(credit.amount for credit in self.credits)
+
+
+@dataclass(frozen=True)
+class CreditApplicationRecord:
+    grant_id: str
+    amount: int
+    transaction_ids: tuple[str, ...] = ()
+    reinstate_transaction_id: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    id: str
+    customer_id: str
+    subscription_id: str | None
+    status: str
+    billing_reason: str
+    currency: str
+    period: Period
+    lines: tuple[StoredLine, ...]
+    subtotal: int
+    total_credits_applied: int
+    amount_due: int
+    amount_paid: int
+    credit_applications: tuple[CreditApplicationRecord, ...]
+    auto_finalize_time: datetime | None
+    finalize_time: datetime | None
+    paid_time: datetime | None
+    void_time: datetime | None
+    uncollectible_time: datetime | None
+    credit_purchase: Mapping[str, object] | None
+    test_clock_id: str | None
+    create_time: datetime
+    update_time: datetime
