@@ -6,23 +6,42 @@ from collections.abc import Sequence
 
 import grpc
 
-from credits_service.store.schema import MIGRATIONS
-from drawdown.credits.v1 import credit_balance_service_pb2, credit_balance_service_pb2_grpc
-from drawdown.credits.v1 import credit_grant_service_pb2, credit_grant_service_pb2_grpc
-from drawdown.credits.v1 import invoice_credit_service_pb2, invoice_credit_service_pb2_grpc
+from credits_service.api.balances import CreditBalanceServicer
+from credits_service.api.grants import CreditGrantServicer
+from credits_service.api.invoices import InvoiceCreditServicer
+from credits_service.service.balances import BalanceUseCases
+from credits_service.service.grants import GrantUseCases
+from credits_service.service.invoices import InvoiceCreditUseCases
+from credits_service.store.credits import CreditStore
+from credits_service.store.schema import MIGRATIONS, idempotency_keys
+from drawdown.credits.v1 import (
+    credit_balance_service_pb2,
+    credit_balance_service_pb2_grpc,
+    credit_grant_service_pb2,
+    credit_grant_service_pb2_grpc,
+    invoice_credit_service_pb2,
+    invoice_credit_service_pb2_grpc,
+)
+from drawdown.db.idempotency import IdempotencyStore
+from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
+    store = CreditStore()
+    mutations = Mutations(context.database, IdempotencyStore(idempotency_keys), context.clock)
     credit_grant_service_pb2_grpc.add_CreditGrantServiceServicer_to_server(
-        credit_grant_service_pb2_grpc.CreditGrantServiceServicer(), server
+        CreditGrantServicer(GrantUseCases(context.database, store, context.clock), mutations), server
     )
     credit_balance_service_pb2_grpc.add_CreditBalanceServiceServicer_to_server(
-        credit_balance_service_pb2_grpc.CreditBalanceServiceServicer(), server
+        CreditBalanceServicer(BalanceUseCases(context.database, store), context.clock), server
     )
     invoice_credit_service_pb2_grpc.add_InvoiceCreditServiceServicer_to_server(
-        invoice_credit_service_pb2_grpc.InvoiceCreditServiceServicer(), server
+        InvoiceCreditServicer(
+            InvoiceCreditUseCases(context.database, store, context.clock, mutations), mutations, context.clock
+        ),
+        server,
     )
     return [
         service_full_name(credit_grant_service_pb2, "CreditGrantService"),

@@ -267,3 +267,14 @@ def _invoice_posting(
     return Posting(
         grant_id=grant_id, kind=kind, amount=amount, effective_at=effective_at, invoice_id=invoice_id
     )
+
+
+def in_grant_order(allocation: Allocation, grants: Iterable[CreditGrant], invoice: Invoice) -> Allocation:
+    """The same allocation listed grant by grant in C-11 order, each grant's lines in
+    invoice order (C-12): the order in which an allocation is reported and posted."""
+    rank = {grant.id: position for position, grant in enumerate(sorted(grants, key=grant_order_key))}
+    line_rank = {line.line_id: position for position, line in enumerate(invoice.lines)}
+    ordered = sorted(allocation.applications, key=lambda a: (rank[a.grant_id], line_rank[a.line_id]))
+    return Allocation(
+        invoice_id=allocation.invoice_id, currency=allocation.currency, applications=tuple(ordered)
+    )

@@ -25,9 +25,15 @@ MAX_PRIORITY = 100
 DEFAULT_PRIORITY = 50
 MAX_SCOPED_PRICES = 20
 MAX_UNUSED_GRANTS_PER_CUSTOMER = 100
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY_LENGTH = 40
+MAX_METADATA_VALUE_LENGTH = 500
 # Amounts land in 64-bit ledger columns; a larger one must be refused here, not overflow there.
 MAX_AMOUNT_MINOR = 2**63 - 1
-UPDATABLE_FIELDS = frozenset({"expires_at", "metadata"})
+# Update-mask paths (proto field names of CreditGrant) that may change (C-3).
+UPDATABLE_FIELDS = frozenset({"expire_time", "metadata"})
+# Errors name the request's proto field paths, so that clients can point at the field.
+GRANT_FIELD = "credit_grant"
 
 
 class GrantCategory(StrEnum):
@@ -111,24 +117,31 @@ def validate_new_grant(
     (not ISO 4217); INVALID_AMOUNT (not > 0, or beyond 64 bits); NAME_TOO_LONG (over 100
     characters); INVALID_PRIORITY (outside 0-100); INVALID_APPLICABILITY (neither or both of
     all-metered and a price list, more than 20 prices, blank or repeated ids); INVALID_EXPIRY
-    (expires_at not after effective_at).
+    (expires_at not after effective_at); INVALID_ARGUMENT on metadata beyond its limits.
     """
     if not customer_id:
-        raise InvalidArgument.for_field("customer_id", "is required", reason="CUSTOMER_ID_REQUIRED")
-    validate_currency(currency, "amount.currency")
+        raise InvalidArgument.for_field(
+            f"{GRANT_FIELD}.customer_id", "is required", reason="CUSTOMER_ID_REQUIRED"
+        )
+    validate_currency(currency, f"{GRANT_FIELD}.amount.currency_code")
     if isinstance(amount_minor, bool) or not 0 < amount_minor <= MAX_AMOUNT_MINOR:
         raise InvalidArgument.for_field(
-            "amount", "must be a positive whole number of minor units", reason="INVALID_AMOUNT"
+            f"{GRANT_FIELD}.amount.units",
+            "must be a positive whole number of minor units",
+            reason="INVALID_AMOUNT",
         )
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidArgument.for_field(
-            "name", f"must be at most {MAX_NAME_LENGTH} characters", reason="NAME_TOO_LONG"
+            f"{GRANT_FIELD}.name", f"must be at most {MAX_NAME_LENGTH} characters", reason="NAME_TOO_LONG"
         )
     if isinstance(priority, bool) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise InvalidArgument.for_field(
-            "priority", f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}", reason="INVALID_PRIORITY"
+            f"{GRANT_FIELD}.priority",
+            f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}",
+            reason="INVALID_PRIORITY",
         )
-    _validate_applicability(applicability)
+    validate_applicability(applicability)
+    validate_metadata(metadata or {})
     effective_at = ensure_utc(effective_at or now)
     if expires_at is not None:
         expires_at = ensure_utc(expires_at)
@@ -150,23 +163,43 @@ def validate_new_grant(
     )
 
 
-def _validate_applicability(applicability: Applicability) -> None:
+def validate_metadata(metadata: Mapping[str, str], field: str = f"{GRANT_FIELD}.metadata") -> None:
+    """C-1: metadata is free-form but bounded: 50 keys, keys of 1-40 and values of at most
+    500 characters (InvalidArgument on ``field``)."""
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidArgument.for_field(field, f"has more than {MAX_METADATA_KEYS} keys")
+    for key, value in metadata.items():
+        if not 0 < len(key) <= MAX_METADATA_KEY_LENGTH:
+            raise InvalidArgument.for_field(
+                field, f"key {key[:50]!r} must be 1 to {MAX_METADATA_KEY_LENGTH} characters"
+            )
+        if len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise InvalidArgument.for_field(
+                field, f"value of {key!r} exceeds {MAX_METADATA_VALUE_LENGTH} characters"
+            )
+
+
+def validate_applicability(
+    applicability: Applicability, field: str = f"{GRANT_FIELD}.applicability_config"
+) -> None:
+    """C-1: exactly one scope; a price list of 1-20 distinct, non-empty ids
+    (InvalidArgument INVALID_APPLICABILITY on ``field`` or its ``prices.price_ids``)."""
     if applicability.all_metered_prices == bool(applicability.price_ids):
         raise InvalidArgument.for_field(
-            "applicability",
+            field,
             "must be exactly one of: all metered prices, or a list of price ids",
             reason="INVALID_APPLICABILITY",
         )
     price_ids = applicability.price_ids
     if len(price_ids) > MAX_SCOPED_PRICES:
         raise InvalidArgument.for_field(
-            "applicability.price_ids",
+            f"{field}.prices.price_ids",
             f"lists {len(price_ids)} prices; at most {MAX_SCOPED_PRICES} are allowed",
             reason="INVALID_APPLICABILITY",
         )
     if any(not price_id for price_id in price_ids) or len(set(price_ids)) != len(price_ids):
         raise InvalidArgument.for_field(
-            "applicability.price_ids",
+            f"{field}.prices.price_ids",
             "price ids must be non-empty and distinct",
             reason="INVALID_APPLICABILITY",
         )
@@ -174,7 +207,9 @@ def _validate_applicability(applicability: Applicability) -> None:
 
 def _validate_expiry(expires_at: datetime, effective_at: datetime) -> None:
     if expires_at <= effective_at:
-        raise InvalidArgument.for_field("expires_at", "must be after effective_at", reason="INVALID_EXPIRY")
+        raise InvalidArgument.for_field(
+            f"{GRANT_FIELD}.expire_time", "must be after effective_time", reason="INVALID_EXPIRY"
+        )
 
 
 def grant_state(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> GrantState:
@@ -216,16 +251,17 @@ def update_grant(
     immutable = sorted(paths - UPDATABLE_FIELDS)
     if immutable:
         raise InvalidArgument.for_field(
-            immutable[0], "cannot be changed after creation", reason="IMMUTABLE_FIELD"
+            f"{GRANT_FIELD}.{immutable[0]}", "cannot be changed after creation", reason="IMMUTABLE_FIELD"
         )
     changes: dict[str, object] = {}
-    if "expires_at" in paths:
+    if "expire_time" in paths:
         if expires_at is not None:
             expires_at = ensure_utc(expires_at)
             _validate_expiry(expires_at, grant.effective_at)
         _ensure_not_ended(grant, ledger_balance, as_of)
         changes["expires_at"] = expires_at
     if "metadata" in paths:
+        validate_metadata(metadata or {})
         changes["metadata"] = metadata or {}
     if not changes:
         return grant
@@ -238,17 +274,12 @@ def expire_grant(
     """C-3: end the grant now; its remaining ledger balance goes in a credits_expired debit.
 
     Returns the grant with ``expires_at = as_of`` and the debit (``None`` when nothing is
-    left). A voided or expired grant is FailedPrecondition GRANT_VOIDED or GRANT_EXPIRED; a
-    pending one is GRANT_PENDING, because an expiry before ``effective_at`` would break C-1
-    (void it instead).
+    left). A voided or expired grant is FailedPrecondition GRANT_VOIDED or GRANT_EXPIRED. A
+    pending grant may be expired too (the contract says so): its ``expires_at`` then lies
+    before its ``effective_at``, and since expiry takes precedence over pending (C-2) it
+    never becomes usable.
     """
     _ensure_not_ended(grant, ledger_balance, as_of)
-    if grant_state(grant, ledger_balance, as_of) is GrantState.PENDING:
-        raise FailedPrecondition(
-            f"grant {grant.id} is not effective yet; void it instead",
-            reason="GRANT_PENDING",
-            metadata={"grant_id": grant.id},
-        )
     expired = dataclasses.replace(grant, expires_at=as_of, updated_at=as_of)
     return expired, _expiry_debit(grant, ledger_balance, effective_at=as_of)
 

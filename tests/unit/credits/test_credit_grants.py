@@ -93,7 +93,10 @@ class TestNewGrant:
     @pytest.mark.parametrize("amount_minor", [0, -1, 2**63, True])
     def test_amount_must_be_positive_and_fit_64_bits(self, amount_minor):
         error = refusal(amount_minor=amount_minor)
-        assert (error.reason, error.field_violations[0].field) == ("INVALID_AMOUNT", "amount")
+        assert (error.reason, error.field_violations[0].field) == (
+            "INVALID_AMOUNT",
+            "credit_grant.amount.units",
+        )
 
     def test_largest_amount_is_accepted(self):
         assert new_grant(amount_minor=2**63 - 1).amount.minor == 2**63 - 1
@@ -101,7 +104,10 @@ class TestNewGrant:
     @pytest.mark.parametrize("currency", ["usd", "XXX", ""])
     def test_currency_must_be_iso_4217(self, currency):
         error = refusal(currency=currency)
-        assert (error.reason, error.field_violations[0].field) == ("INVALID_CURRENCY", "amount.currency")
+        assert (error.reason, error.field_violations[0].field) == (
+            "INVALID_CURRENCY",
+            "credit_grant.amount.currency_code",
+        )
 
     @pytest.mark.parametrize("priority", [-1, 101])
     def test_priority_outside_0_to_100_is_refused(self, priority):
@@ -132,7 +138,10 @@ class TestNewGrant:
     @pytest.mark.parametrize("expires_at", [NOW, NOW - timedelta(seconds=1)])
     def test_expiry_must_follow_effective_at(self, expires_at):
         error = refusal(expires_at=expires_at)
-        assert (error.reason, error.field_violations[0].field) == ("INVALID_EXPIRY", "expires_at")
+        assert (error.reason, error.field_violations[0].field) == (
+            "INVALID_EXPIRY",
+            "credit_grant.expire_time",
+        )
 
     def test_expiry_is_compared_with_an_explicit_effective_at(self):
         assert refusal(effective_at=LATER, expires_at=LATER - timedelta(days=1)).reason == "INVALID_EXPIRY"
@@ -142,7 +151,7 @@ class TestNewGrant:
 
     def test_name_over_100_characters_is_refused(self):
         error = refusal(name="x" * 101)
-        assert (error.reason, error.field_violations[0].field) == ("NAME_TOO_LONG", "name")
+        assert (error.reason, error.field_violations[0].field) == ("NAME_TOO_LONG", "credit_grant.name")
 
     def test_customer_is_required(self):
         assert refusal(customer_id="").reason == "CUSTOMER_ID_REQUIRED"
@@ -189,16 +198,16 @@ class TestGrantState:
 
 
 class TestUpdate:
-    """C-3: only expires_at and metadata change."""
+    """C-3: only expire_time and metadata change."""
 
     def test_expires_at_moves(self):
         updated = update_grant(
-            grant(), ["expires_at"], ledger_balance=usd(1000), expires_at=LATER, as_of=AS_OF
+            grant(), ["expire_time"], ledger_balance=usd(1000), expires_at=LATER, as_of=AS_OF
         )
         assert (updated.expires_at, updated.updated_at) == (LATER, AS_OF)
 
     def test_expires_at_clears(self):
-        updated = update_grant(grant(expires_at=LATER), ["expires_at"], ledger_balance=usd(1000), as_of=NOW)
+        updated = update_grant(grant(expires_at=LATER), ["expire_time"], ledger_balance=usd(1000), as_of=NOW)
         assert updated.expires_at is None
 
     def test_metadata_is_replaced_whole(self):
@@ -226,35 +235,35 @@ class TestUpdate:
             "name",
             "category",
             "priority",
-            "applicability",
-            "effective_at",
+            "applicability_config",
+            "effective_time",
             "customer_id",
-            "voided_at",
+            "void_time",
         ],
     )
     def test_other_fields_are_immutable(self, field):
         with pytest.raises(InvalidArgument) as caught:
             update_grant(grant(), [field, "metadata"], ledger_balance=usd(1000), as_of=AS_OF)
         assert caught.value.reason == "IMMUTABLE_FIELD"
-        assert caught.value.field_violations[0].field == field
+        assert caught.value.field_violations[0].field == f"credit_grant.{field}"
 
     @pytest.mark.parametrize("expires_at", [PERIOD_START, PERIOD_START - timedelta(days=1)])
     def test_expiry_not_after_effective_at_is_refused(self, expires_at):
         with pytest.raises(InvalidArgument) as caught:
             update_grant(
-                grant(), ["expires_at"], ledger_balance=usd(1000), expires_at=expires_at, as_of=AS_OF
+                grant(), ["expire_time"], ledger_balance=usd(1000), expires_at=expires_at, as_of=AS_OF
             )
         assert caught.value.reason == "INVALID_EXPIRY"
 
     def test_expiry_of_an_expired_grant_is_final(self):
         with pytest.raises(FailedPrecondition) as caught:
-            update_grant(grant(expires_at=AS_OF), ["expires_at"], ledger_balance=usd(0), as_of=AS_OF)
+            update_grant(grant(expires_at=AS_OF), ["expire_time"], ledger_balance=usd(0), as_of=AS_OF)
         assert caught.value.reason == "GRANT_EXPIRED"
 
     def test_expiry_of_a_voided_grant_is_final(self):
         voided = grant(voided_at=PERIOD_START)
         with pytest.raises(FailedPrecondition) as caught:
-            update_grant(voided, ["expires_at"], ledger_balance=usd(0), expires_at=LATER, as_of=AS_OF)
+            update_grant(voided, ["expire_time"], ledger_balance=usd(0), expires_at=LATER, as_of=AS_OF)
         assert caught.value.reason == "GRANT_VOIDED"
 
     def test_metadata_of_an_ended_grant_stays_editable(self):
@@ -290,10 +299,11 @@ class TestExpire:
             expire_grant(grant(voided_at=PERIOD_START), usd(0), AS_OF)
         assert caught.value.reason == "GRANT_VOIDED"
 
-    def test_a_pending_grant_cannot_expire(self):
-        with pytest.raises(FailedPrecondition) as caught:
-            expire_grant(grant(effective_at=LATER + timedelta(days=60)), usd(1000), AS_OF)
-        assert caught.value.reason == "GRANT_PENDING"
+    def test_a_pending_grant_can_expire_and_never_becomes_usable(self):
+        pending = grant(effective_at=LATER + timedelta(days=60))
+        expired, debit = expire_grant(pending, usd(1000), AS_OF)
+        assert debit is not None and debit.amount == usd(1000)
+        assert grant_state(expired, usd(0), LATER + timedelta(days=61)) is GrantState.EXPIRED
 
 
 class TestDueExpiry:

@@ -1,0 +1,232 @@
+"""Credits benchmark: balance-summary and apply latency under 16 concurrent clients.
+
+    python benchmarks/credits_latency.py [--customers 1000] [--grants 10] [--calls 2000] [--clients 16]
+
+Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
+temporary folder), a fresh migrated database and one credits server on 127.0.0.1 in its
+own process (``drawdown serve credits``, so clients and server do not share a CPU). It
+creates ``--customers`` customers with ``--grants`` grants each through the API (not
+measured), then, with ``--clients`` concurrent clients each on its own connection:
+
+1. times ``--calls`` GetCreditBalanceSummary calls on random customers;
+2. times ``--calls`` draws on random customers: HoldInvoiceCredits then
+   ApplyInvoiceCredits for a new invoice (the pair, and apply alone).
+
+Prints p50 / p99 per measurement. Targets: balance p99 ≤ 5 ms, apply p99 ≤ 25 ms. It is
+not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from google.type import money_pb2
+
+from drawdown import suite
+from drawdown.auth import store as auth_store
+from drawdown.auth.roles import Role
+from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
+from drawdown.credits.v1 import credit_balance_service_pb2_grpc as balance_grpc
+from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
+from drawdown.credits.v1 import credit_grant_service_pb2 as grant_service_pb
+from drawdown.credits.v1 import credit_grant_service_pb2_grpc as grant_grpc
+from drawdown.credits.v1 import invoice_credit_pb2 as invoice_pb
+from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_service_pb
+from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_grpc
+from drawdown.db.embedded import start_embedded_postgres
+from drawdown.db.urls import libpq_url, with_database
+from drawdown.rpc.convert import timestamp_to_proto
+from tests.support.harness import bearer
+
+PERIOD_END = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+
+
+@asynccontextmanager
+async def database() -> AsyncIterator[str]:
+    server = os.environ.get("DRAWDOWN_DATABASE_URL") or start_embedded_postgres(
+        Path(tempfile.mkdtemp(prefix="drawdown-bench-")), database="postgres"
+    )
+    name = f"drawdown_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    suite.migrate_all(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class CreditsProcess:
+    process: asyncio.subprocess.Process
+    address: str
+
+
+async def serve_credits(url: str, pool_size: int) -> CreditsProcess:
+    """``drawdown serve credits`` on a free port; returns once it is listening."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DRAWDOWN_DATABASE_URL": url,
+        "DRAWDOWN_HOST": "127.0.0.1",
+        "DRAWDOWN_MIGRATE_ON_START": "false",
+        "DRAWDOWN_DB_POOL_SIZE": str(pool_size),
+        "DRAWDOWN_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "drawdown.cli",
+        "serve",
+        "credits",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    while b"listening" not in await process.stdout.readline():
+        if process.returncode is not None:
+            raise RuntimeError("the credits server did not start")
+    return CreditsProcess(process, f"127.0.0.1:{port}")
+
+
+async def concurrently(
+    clients: int, calls: int, one_call: Callable[[int, int], Awaitable[float]]
+) -> list[float]:
+    """Run ``calls`` calls spread over ``clients`` workers; each returns its latency."""
+    latencies: list[float] = []
+    counter = iter(range(calls))
+
+    async def worker(client: int) -> None:
+        for n in counter:
+            latencies.append(await one_call(client, n))
+
+    await asyncio.gather(*(worker(c) for c in range(clients)))
+    return latencies
+
+
+def report(label: str, latencies: list[float]) -> None:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"{label:<34} n={len(ordered):>5}  p50={statistics.median(ordered) * 1000:6.2f} ms  p99={p99 * 1000:6.2f} ms"
+    )
+
+
+async def run(customers: int, grants: int, calls: int, clients: int) -> None:
+    async with database() as url:
+        admin = bearer(auth_store.create_key(url, Role.ADMIN, label="bench admin").token)
+        service = bearer(auth_store.create_key(url, Role.SERVICE, label="bench service").token)
+        server = await serve_credits(url, clients)
+        channels = [grpc.aio.insecure_channel(server.address) for _ in range(clients)]
+        try:
+            grant_stubs = [grant_grpc.CreditGrantServiceStub(c) for c in channels]
+            balance_stubs = [balance_grpc.CreditBalanceServiceStub(c) for c in channels]
+            invoice_stubs = [invoice_grpc.InvoiceCreditServiceStub(c) for c in channels]
+            customer_ids = [f"cus_bench_{n:05d}" for n in range(customers)]
+
+            async def create(client: int, n: int) -> float:
+                grant = grant_pb.CreditGrant(
+                    customer_id=customer_ids[n // grants],
+                    amount=money_pb2.Money(currency_code="USD", units=1_000),
+                    priority=n % grants,
+                    applicability_config=grant_pb.ApplicabilityConfig(price_type=grant_pb.PRICE_TYPE_METERED),
+                    effective_time=timestamp_to_proto(PERIOD_END - timedelta(days=30)),
+                )
+                await grant_stubs[client].CreateCreditGrant(
+                    grant_service_pb.CreateCreditGrantRequest(credit_grant=grant), metadata=admin
+                )
+                return 0.0
+
+            started = time.perf_counter()
+            await concurrently(clients, customers * grants, create)
+            print(f"setup: {customers} customers x {grants} grants in {time.perf_counter() - started:.1f} s")
+
+            async def balance(client: int, n: int) -> float:
+                request = balance_pb.GetCreditBalanceSummaryRequest(customer_id=random.choice(customer_ids))
+                began = time.perf_counter()
+                await balance_stubs[client].GetCreditBalanceSummary(request, metadata=admin)
+                return time.perf_counter() - began
+
+            apply_only: list[float] = []
+
+            async def draw(client: int, n: int) -> float:
+                invoice = invoice_pb.InvoiceForCredits(
+                    invoice_id=f"in_bench_{n}",
+                    customer_id=random.choice(customer_ids),
+                    currency="USD",
+                    period_end=timestamp_to_proto(PERIOD_END),
+                    lines=[
+                        invoice_pb.InvoiceLineForCredits(
+                            line_id="il_1",
+                            price_id="price_in",
+                            amount=money_pb2.Money(currency_code="USD", units=3),
+                            metered=True,
+                        )
+                    ],
+                )
+                began = time.perf_counter()
+                await invoice_stubs[client].HoldInvoiceCredits(
+                    invoice_service_pb.HoldInvoiceCreditsRequest(request_id=f"hold-{n}", invoice=invoice),
+                    metadata=service,
+                )
+                applying = time.perf_counter()
+                await invoice_stubs[client].ApplyInvoiceCredits(
+                    invoice_service_pb.ApplyInvoiceCreditsRequest(
+                        request_id=invoice.invoice_id, invoice=invoice
+                    ),
+                    metadata=service,
+                )
+                ended = time.perf_counter()
+                apply_only.append(ended - applying)
+                return ended - began
+
+            report("GetCreditBalanceSummary", await concurrently(clients, calls, balance))
+            pairs = await concurrently(clients, calls, draw)
+            report("HoldInvoiceCredits + Apply", pairs)
+            report("ApplyInvoiceCredits alone", apply_only)
+        finally:
+            for channel in channels:
+                await channel.close()
+            server.process.terminate()
+            await server.process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--grants", type=int, default=10)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    arguments = parser.parse_args()
+    asyncio.run(run(arguments.customers, arguments.grants, arguments.calls, arguments.clients))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""InvoiceCreditService: convert, call the use case, convert (C-10..C-15)."""
+
+from __future__ import annotations
+
+from credits_service.api import convert
+from credits_service.service.invoices import InvoiceCreditUseCases
+from drawdown.clock import Clock
+from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
+from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
+from drawdown.rpc.convert import optional_timestamp
+from drawdown.rpc.idempotent import Mutations
+
+
+class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditServiceServicer):
+    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations, clock: Clock) -> None:
+        self._invoices = invoices
+        self._mutations = mutations
+        self._clock = clock
+
+    async def HoldInvoiceCredits(self, request, context):
+        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
+
+        async def work(uow):
+            held = await self._invoices.hold(uow.session, invoice)
+            return pb.HoldInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(held))
+
+        return await self._mutations.run("HoldInvoiceCredits", request, pb.HoldInvoiceCreditsResponse, work)
+
+    async def ApplyInvoiceCredits(self, request, context):
+        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
+        return await self._invoices.apply(
+            request,
+            invoice,
+            pb.ApplyInvoiceCreditsResponse,
+            lambda applied: pb.ApplyInvoiceCreditsResponse(
+                credit_allocation=convert.allocation_to_proto(applied)
+            ),
+        )
+
+    async def ReleaseInvoiceCredits(self, request, context):
+        invoice_id = convert.required(request.invoice_id, "invoice_id")
+        customer_id = convert.required(request.customer_id, "customer_id")
+
+        async def work(uow):
+            released = await self._invoices.release(uow.session, invoice_id, customer_id)
+            return pb.ReleaseInvoiceCreditsResponse(
+                released_allocation=convert.allocation_to_proto(released, invoice_id)
+            )
+
+        return await self._mutations.run(
+            "ReleaseInvoiceCredits", request, pb.ReleaseInvoiceCreditsResponse, work
+        )
+
+    async def ReinstateInvoiceCredits(self, request, context):
+        invoice_id = convert.required(request.invoice_id, "invoice_id")
+        customer_id = convert.required(request.customer_id, "customer_id")
+        as_of = optional_timestamp(request, "as_of") or self._clock.now()
+
+        async def work(uow):
+            posted = await self._invoices.reinstate(uow.session, invoice_id, customer_id, as_of)
+            return pb.ReinstateInvoiceCreditsResponse(
+                credit_balance_transactions=[convert.transaction_to_proto(t) for t in posted]
+            )
+
+        return await self._mutations.run(
+            "ReinstateInvoiceCredits", request, pb.ReinstateInvoiceCreditsResponse, work
+        )
+
+    async def PreviewInvoiceCredits(self, request, context):
+        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now(), id_required=False)
+        previewed = await self._invoices.preview(invoice)
+        return pb.PreviewInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(previewed))
+
+    async def ExpireDueCreditGrants(self, request, context):
+        as_of = convert.required_timestamp(request, "as_of")
+
+        async def work(uow):
+            sweep = await self._invoices.expire_due(
+                uow.session, as_of, list(request.customer_ids), list(request.exclude_customer_ids)
+            )
+            return pb.ExpireDueCreditGrantsResponse(
+                expired_grant_count=sweep.expired_grants, transaction_count=sweep.transactions
+            )
+
+        return await self._mutations.run(
+            "ExpireDueCreditGrants", request, pb.ExpireDueCreditGrantsResponse, work
+        )

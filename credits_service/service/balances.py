@@ -1,0 +1,60 @@
+"""Balance and transaction reads (SPEC C-20..C-22)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from credits_service.domain.balances import CurrencyBalance, in_scope, summarize
+from credits_service.service.grants import grant_not_found
+from credits_service.store.credits import CreditStore, TransactionRecord, reading
+from drawdown.db.engine import Database
+from drawdown.errors import NotFound
+
+
+@dataclass(frozen=True)
+class BalanceFilter:
+    """Which grants a summary counts (C-21): one grant, or a scope (None: every grant)."""
+
+    grant_id: str = ""
+    price_ids: Sequence[str] | None = None
+
+
+class BalanceUseCases:
+    def __init__(self, database: Database, store: CreditStore) -> None:
+        self._database = database
+        self._store = store
+
+    async def summary(
+        self, customer_id: str, selected: BalanceFilter, as_of: datetime
+    ) -> list[CurrencyBalance]:
+        """C-21: available and ledger balance per currency over the selected grants."""
+        async with reading(self._database) as db:
+            if selected.grant_id:
+                grant = await self._store.grant(db, selected.grant_id)
+                if grant is None or grant.grant.customer_id != customer_id:
+                    raise grant_not_found(selected.grant_id)
+                return summarize([grant], as_of)
+            grants = await self._store.grants_of_customer(db, customer_id)
+            return summarize([g for g in grants if in_scope(g.grant, selected.price_ids)], as_of)
+
+    async def transactions(
+        self, customer_id: str, grant_id: str, after: list[object] | None, limit: int
+    ) -> list[TransactionRecord]:
+        """C-22: newest first, the customer's or one of its grants'."""
+        async with reading(self._database) as db:
+            if grant_id and await self._store.customer_of_grant(db, grant_id) != customer_id:
+                raise grant_not_found(grant_id)
+            return await self._store.list_transactions(db, customer_id, grant_id, after, limit)
+
+    async def transaction(self, transaction_id: str) -> TransactionRecord:
+        async with reading(self._database) as db:
+            found = await self._store.transaction(db, transaction_id)
+        if found is None:
+            raise NotFound(
+                f"credit balance transaction {transaction_id!r} not found",
+                reason="TRANSACTION_NOT_FOUND",
+                metadata={"id": transaction_id},
+            )
+        return found

@@ -1,0 +1,177 @@
+"""Credit grant use cases (SPEC C-1..C-5): one unit of work per RPC.
+
+Every change to a grant's money runs under the customer's lock (``CreditStore.lock_customer``)
+and posts its ledger entry in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from credits_service.domain.balances import GrantBalances
+from credits_service.domain.grants import (
+    Applicability,
+    GrantCategory,
+    GrantState,
+    ensure_grant_limit,
+    expire_grant,
+    update_grant,
+    validate_new_grant,
+    void_grant,
+)
+from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
+from credits_service.store.credits import CreditStore, reading
+from drawdown import ids
+from drawdown.clock import Clock
+from drawdown.db.engine import Database
+from drawdown.errors import NotFound
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewGrant:
+    """A CreateCreditGrant request, parsed but not yet validated (C-1)."""
+
+    customer_id: str
+    currency: str
+    amount_minor: int
+    name: str
+    category: GrantCategory
+    priority: int
+    applicability: Applicability
+    effective_at: datetime | None
+    expires_at: datetime | None
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantChanges:
+    """An UpdateCreditGrant request: the mask and the new values (C-3)."""
+
+    grant_id: str
+    paths: Sequence[str]
+    expires_at: datetime | None
+    metadata: Mapping[str, str]
+
+
+def grant_not_found(grant_id: str) -> NotFound:
+    return NotFound(
+        f"credit grant {grant_id!r} not found", reason="CREDIT_GRANT_NOT_FOUND", metadata={"id": grant_id}
+    )
+
+
+class GrantUseCases:
+    def __init__(self, database: Database, store: CreditStore, clock: Clock) -> None:
+        self._database = database
+        self._store = store
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def create(self, session: AsyncSession, new: NewGrant) -> GrantBalances:
+        """C-1, C-4: validate, check the unused-grant limit under the customer's lock, and
+        post the credits_granted transaction (effective at the grant's effective time)."""
+        db = await session.connection()
+        now = self._clock.now()
+        grant = validate_new_grant(
+            grant_id=ids.new_id(ids.CREDIT_GRANT),
+            customer_id=new.customer_id,
+            currency=new.currency,
+            amount_minor=new.amount_minor,
+            name=new.name,
+            applicability=new.applicability,
+            category=new.category,
+            priority=new.priority,
+            effective_at=new.effective_at,
+            expires_at=new.expires_at,
+            metadata=new.metadata,
+            now=now,
+        )
+        await self._store.lock_customer(db, grant.customer_id, now)
+        ensure_grant_limit(await self._store.count_unused(db, grant.customer_id, now))
+        await self._store.insert_grant(db, grant)
+        granted = Posting(
+            grant_id=grant.id,
+            kind=TransactionKind.CREDITS_GRANTED,
+            amount=grant.amount,
+            effective_at=grant.effective_at,
+        )
+        await self._store.post(db, grant.customer_id, [granted], now)
+        return await self._reread(db, grant.id)
+
+    async def get(self, grant_id: str) -> GrantBalances:
+        async with reading(self._database) as db:
+            return await self._reread(db, grant_id)
+
+    async def list(
+        self,
+        customer_id: str,
+        status: GrantState | None,
+        as_of: datetime,
+        after: list[object] | None,
+        limit: int,
+    ) -> list[GrantBalances]:
+        async with reading(self._database) as db:
+            return await self._store.list_grants(db, customer_id, status, as_of, after, limit)
+
+    async def update(self, session: AsyncSession, changes: GrantChanges) -> GrantBalances:
+        """C-3: only expire_time (moved or cleared) and metadata change."""
+        db = await session.connection()
+        now = self._clock.now()
+        current = await self._locked(db, changes.grant_id, now)
+        updated = update_grant(
+            current.grant,
+            changes.paths,
+            ledger_balance=current.ledger,
+            expires_at=changes.expires_at,
+            metadata=changes.metadata,
+            as_of=now,
+        )
+        await self._store.save_grant(db, updated)
+        return await self._reread(db, changes.grant_id)
+
+    async def expire(self, session: AsyncSession, grant_id: str) -> GrantBalances:
+        """C-3: end the grant now; its remaining ledger balance becomes a credits_expired
+        debit and drafts' holds on it are dropped."""
+        db = await session.connection()
+        now = self._clock.now()
+        current = await self._locked(db, grant_id, now)
+        expired, debit = expire_grant(current.grant, current.ledger, now)
+        await self._store.save_grant(db, expired, expiry_posted_at=now)
+        await self._store.post(db, expired.customer_id, [debit] if debit else [], now)
+        await self._store.drop_holds_on(db, [grant_id])
+        return await self._reread(db, grant_id)
+
+    async def void(self, session: AsyncSession, grant_id: str) -> GrantBalances:
+        """C-3: void a grant none of whose credit was ever applied; debit the whole amount."""
+        db = await session.connection()
+        now = self._clock.now()
+        current = await self._locked(db, grant_id, now)
+        totals = LedgerTotals.of(
+            current.grant.amount.currency, await self._store.postings_of_grant(db, grant_id)
+        )
+        voided, debit = void_grant(current.grant, totals, now)
+        await self._store.save_grant(db, voided)
+        await self._store.post(db, voided.customer_id, [debit], now)
+        await self._store.drop_holds_on(db, [grant_id])
+        return await self._reread(db, grant_id)
+
+    async def _locked(self, db: AsyncConnection, grant_id: str, now: datetime) -> GrantBalances:
+        """The grant under its customer's lock, then its own (the fixed order, C-14)."""
+        customer_id = await self._store.customer_of_grant(db, grant_id)
+        if customer_id is None:
+            raise grant_not_found(grant_id)
+        await self._store.lock_customer(db, customer_id, now)
+        locked = await self._store.grant(db, grant_id, for_update=True)
+        assert locked is not None  # grants are never deleted
+        return locked
+
+    async def _reread(self, db: AsyncConnection, grant_id: str) -> GrantBalances:
+        found = await self._store.grant(db, grant_id)
+        if found is None:
+            raise grant_not_found(grant_id)
+        return found

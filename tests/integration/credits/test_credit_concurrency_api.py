@@ -1,0 +1,63 @@
+"""Concurrent draws on one customer through a real server (C-14): no overdraft, no deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from tests.integration.credits.credit_api_builders import CreditsClient, invoice, line, minor, new_grant
+from tests.support.harness import Suite
+
+CLIENTS = 32
+
+
+@pytest.fixture
+async def clients(running_suite: Suite) -> AsyncIterator[list[CreditsClient]]:
+    """One client per channel, so that every call travels its own connection."""
+    channels = [grpc.aio.insecure_channel(running_suite.address("credits")) for _ in range(CLIENTS)]
+    try:
+        yield [CreditsClient.on(running_suite, channel) for channel in channels]
+    finally:
+        await asyncio.gather(*(channel.close() for channel in channels))
+
+
+async def test_c14_32_concurrent_applies_draw_exactly_min_of_eligible_and_granted(
+    clients: list[CreditsClient],
+) -> None:
+    granted = [3000, 4000, 3000]
+    grants = [
+        await clients[0].create(new_grant(amount=amount, priority=n)) for n, amount in enumerate(granted)
+    ]
+    eligible_per_invoice = 500  # 32 x 5.00 = 16.00 USD eligible, 10.00 USD granted
+
+    allocations = await asyncio.gather(
+        *(
+            client.apply(invoice(f"in_{n}", line("il_1", eligible_per_invoice)))
+            for n, client in enumerate(clients)
+        )
+    )
+
+    total = sum(minor(a.total) for a in allocations)
+    assert total == min(CLIENTS * eligible_per_invoice, sum(granted))
+    assert all(minor(a.total) <= eligible_per_invoice for a in allocations)
+    for grant in grants:
+        assert minor((await clients[0].get(grant.id)).ledger_balance) == 0
+    debits = [t for t in await clients[0].transactions(page_size=100) if t.HasField("debit")]
+    assert sum(minor(t.debit.amount) for t in debits) == total
+
+
+async def test_c14_the_same_apply_sent_10_times_concurrently_posts_once(clients: list[CreditsClient]) -> None:
+    await clients[0].create(new_grant(amount=1000))
+    same = invoice("in_replayed", line("il_1", 400), line("il_2", 400))
+
+    allocations = await asyncio.gather(*(client.apply(same) for client in clients[:10]))
+
+    assert all(a == allocations[0] for a in allocations)
+    assert minor(allocations[0].total) == 800
+    debits = [t for t in await clients[0].transactions() if t.HasField("debit")]
+    assert sorted(t.id for t in debits) == sorted(
+        c.credit_balance_transaction_id for c in allocations[0].line_credits
+    )
