@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import grpc
 
-from drawdown.metering.v1 import meter_event_service_pb2, meter_event_service_pb2_grpc
-from drawdown.metering.v1 import meter_service_pb2, meter_service_pb2_grpc
+from drawdown.db.idempotency import IdempotencyStore
+from drawdown.metering.v1 import (
+    meter_event_service_pb2,
+    meter_event_service_pb2_grpc,
+    meter_service_pb2,
+    meter_service_pb2_grpc,
+)
+from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
-from metering_service.store.schema import MIGRATIONS
+from metering_service.api.events import MeterEventServicer
+from metering_service.api.meters import MeterServicer
+from metering_service.service.events import Cancellation, GroupCommit, Ingestion
+from metering_service.service.meters import MeterUseCases
+from metering_service.service.summaries import Summaries
+from metering_service.store.schema import MIGRATIONS, idempotency_keys
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
-    meter_service_pb2_grpc.add_MeterServiceServicer_to_server(meter_service_pb2_grpc.MeterServiceServicer(), server)
+    database, clock = context.database, context.clock
+    mutations = Mutations(database, IdempotencyStore(idempotency_keys), clock)
+    ingestion = Ingestion(database, clock)
+    group_commit = GroupCommit(ingestion)
+    context.background.append(asyncio.create_task(group_commit.run(), name="metering.group_commit"))
+    meter_service_pb2_grpc.add_MeterServiceServicer_to_server(
+        MeterServicer(MeterUseCases(database, clock), mutations), server
+    )
     meter_event_service_pb2_grpc.add_MeterEventServiceServicer_to_server(
-        meter_event_service_pb2_grpc.MeterEventServiceServicer(), server
+        MeterEventServicer(ingestion, group_commit, Cancellation(clock), Summaries(database), mutations),
+        server,
     )
     return [
         service_full_name(meter_service_pb2, "MeterService"),

@@ -18,6 +18,7 @@ from grpc_status import rpc_status
 
 from drawdown.auth.roles import Role
 from drawdown.metering.v1 import meter_service_pb2, meter_service_pb2_grpc
+from drawdown.rpc.server import ServiceDefinition
 from tests.support import probe_service
 from tests.support.harness import Suite, bearer, start_one
 
@@ -116,10 +117,20 @@ async def test_unexpected_exception_is_internal_without_leaking_its_message(data
     assert "secret" not in (raised.value.details() or "")
 
 
-async def test_rpc_not_built_yet_answers_unimplemented(running_suite: Suite) -> None:
-    stub = meter_service_pb2_grpc.MeterServiceStub(running_suite.channel("metering"))
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.ListMeters(meter_service_pb2.ListMetersRequest(), metadata=bearer(running_suite.admin_key))
+async def test_rpc_not_built_yet_answers_unimplemented(database_url: str) -> None:
+    from drawdown.auth import store
+
+    def register(server: grpc.aio.Server, context: object) -> list[str]:
+        # The generated base servicer: every RPC is "not built yet".
+        meter_service_pb2_grpc.add_MeterServiceServicer_to_server(meter_service_pb2_grpc.MeterServiceServicer(), server)
+        return []
+
+    unbuilt = ServiceDefinition(name="metering", migrations=[], register=register)
+    key = store.create_key(database_url, Role.ADMIN, "probe").token
+    async with start_one(unbuilt, database_url) as server, grpc.aio.insecure_channel(server.address) as channel:
+        stub = meter_service_pb2_grpc.MeterServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.ListMeters(meter_service_pb2.ListMetersRequest(), metadata=bearer(key))
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

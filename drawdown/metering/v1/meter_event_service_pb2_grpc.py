@@ -88,7 +88,8 @@ class MeterEventServiceServicer:
         `meter_event.<field>`, e.g. `meter_event.payload.value`):
         NOT_FOUND `UNKNOWN_EVENT_NAME`; FAILED_PRECONDITION `METER_INACTIVE`;
         INVALID_ARGUMENT `MISSING_CUSTOMER`, `MISSING_VALUE`, `INVALID_VALUE`,
-        `TOO_MANY_SIGNIFICANT_DIGITS`, `TIMESTAMP_TOO_FAR_IN_PAST`,
+        `TOO_MANY_SIGNIFICANT_DIGITS`, `TOO_MANY_DECIMAL_PLACES` (more than 15 decimal places),
+        `INVALID_CHARACTER` (NUL in the identifier or payload), `TIMESTAMP_TOO_FAR_IN_PAST`,
         `TIMESTAMP_TOO_FAR_IN_FUTURE`, `IDENTIFIER_TOO_LONG`;
         ALREADY_EXISTS `EVENT_IDENTIFIER_CONFLICT` (same identifier, different content).
         """
@@ -105,8 +106,9 @@ class MeterEventServiceServicer:
 
         Per-event reasons (in MeterEventResult, status REJECTED): UNKNOWN_EVENT_NAME,
         METER_INACTIVE, MISSING_CUSTOMER, MISSING_VALUE, INVALID_VALUE,
-        TOO_MANY_SIGNIFICANT_DIGITS, TIMESTAMP_TOO_FAR_IN_PAST, TIMESTAMP_TOO_FAR_IN_FUTURE,
-        IDENTIFIER_TOO_LONG, EVENT_IDENTIFIER_CONFLICT. Whole-call errors (nothing stored):
+        TOO_MANY_SIGNIFICANT_DIGITS, TOO_MANY_DECIMAL_PLACES, INVALID_CHARACTER,
+        TIMESTAMP_TOO_FAR_IN_PAST, TIMESTAMP_TOO_FAR_IN_FUTURE, IDENTIFIER_TOO_LONG,
+        EVENT_IDENTIFIER_CONFLICT. Whole-call errors (nothing stored):
         INVALID_ARGUMENT `BATCH_TOO_LARGE` (more than 10,000 events); RESOURCE_EXHAUSTED when
         the request exceeds the server's maximum message size.
         """

@@ -1,0 +1,86 @@
+"""Shared pieces of the metering benchmarks: a scratch database, a metering server in its own
+process (so the load generator does not share its event loop), its RSS, and percentiles."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from drawdown import suite
+from drawdown.db.embedded import start_embedded_postgres
+from drawdown.db.urls import libpq_url, with_database
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A fresh migrated database on ``DRAWDOWN_DATABASE_URL``'s server, else an embedded one."""
+    server = os.environ.get("DRAWDOWN_DATABASE_URL") or start_embedded_postgres(
+        Path(tempfile.mkdtemp(prefix="drawdown-bench-")), database="postgres"
+    )
+    name = f"drawdown_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    suite.migrate_all(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _serve(url: str, ports: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
+    import asyncio
+
+    from drawdown.logs import configure_logging
+    from drawdown.rpc.server import start_server
+    from tests.support.harness import test_settings
+
+    configure_logging("WARNING")
+
+    async def main() -> None:
+        server = await start_server(suite.definition("metering"), test_settings(), url, port=0)
+        ports.put(server.port)
+        await asyncio.to_thread(stop.wait)
+        await server.stop(grace=5)
+
+    asyncio.run(main())
+
+
+@contextmanager
+def metering_process(url: str) -> Iterator[tuple[str, int]]:
+    """A metering server in a child process; yields its address and pid."""
+    context = multiprocessing.get_context("spawn")
+    ports, stop = context.Queue(), context.Event()
+    process = context.Process(target=_serve, args=(url, ports, stop), daemon=True)
+    process.start()
+    try:
+        yield f"127.0.0.1:{ports.get(timeout=120)}", process.pid  # type: ignore[misc]
+    finally:
+        stop.set()
+        process.join(30)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process, in MiB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    """p50 and p99 of latencies in milliseconds."""
+    ordered = sorted(samples_ms)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]

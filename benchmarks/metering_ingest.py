@@ -1,0 +1,244 @@
+"""Metering ingest benchmark: stream and batch throughput against the COPY ceiling, single-event latency.
+
+    python benchmarks/metering_ingest.py [--events 1000000] [--batch-size 5000] [--single-events 20000]
+
+Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
+temporary folder), a fresh migrated database and one metering server in a child process,
+on 127.0.0.1. It then measures, printing each figure:
+
+1. the stream path: ``--events`` events over two StreamMeterEvents streams (each with at
+   most two unanswered batches), events/s;
+2. the batch path: ``--events`` events by BatchCreateMeterEvents from two concurrent callers;
+3. the COPY ceiling: the same rows COPYed (text format, formatted on the fly) straight into
+   ``metering.meter_events`` (same table, same indexes; no validation, rollups or gRPC),
+   best of one stream and two parallel streams; both paths are printed as a ratio of it
+   (target ≥ 50 %);
+4. single events: ``--single-events`` CreateMeterEvent calls from 32 concurrent callers
+   (group commit), events/s (target ≥ 2,000) and p50 / p99 latency (target p99 ≤ 50 ms);
+5. the server's RSS, sampled every half second over the run (min / max): it stays bounded.
+
+Events carry 1,000 customers, a `model` dimension and timestamps spread over the last hour.
+The load generator runs in this process and shares the machine's cores with the server
+and PostgreSQL, so figures are pessimistic on a small machine. It is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.metering_bench_support import metering_process, percentiles, rss_mib, scratch_database
+from drawdown.auth import store as auth_store
+from drawdown.auth.roles import Role
+from drawdown.db.urls import libpq_url
+from drawdown.metering.v1 import meter_event_pb2, meter_pb2
+from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
+from drawdown.metering.v1 import meter_event_service_pb2_grpc as event_grpc
+from drawdown.metering.v1 import meter_service_pb2 as meter_pb
+from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
+from tests.support.harness import bearer
+
+CUSTOMERS = 1_000
+MODELS = ("small", "large", "xl")
+_COPY_ROWS = (
+    "COPY metering.meter_events (meter_id, identifier, customer_id, value, dimension_values, payload,"
+    ' "timestamp", timestamp_sent, received_at, fingerprint) FROM STDIN'
+)
+CHANNEL_OPTIONS = [("grpc.max_send_message_length", 32 * 1024 * 1024)]
+
+
+def _payload(number: int) -> dict[str, str]:
+    return {
+        "customer_id": f"cus_{number % CUSTOMERS:05d}",
+        "value": str(number % 97 + 1),
+        "model": MODELS[number % 3],
+    }
+
+
+def _events(
+    event_name: str, prefix: str, start: int, count: int, now: datetime
+) -> list[meter_event_pb2.MeterEvent]:
+    events = []
+    for number in range(start, start + count):
+        message = meter_event_pb2.MeterEvent(
+            event_name=event_name, identifier=f"{prefix}-{number}", payload=_payload(number)
+        )
+        message.timestamp.FromDatetime(now - timedelta(seconds=number % 3600))
+        events.append(message)
+    return events
+
+
+class RssSampler:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[float] = []
+
+    async def run(self) -> None:
+        while True:
+            self.samples.append(rss_mib(self.pid))
+            await asyncio.sleep(0.5)
+
+
+async def stream_path(stub: event_grpc.MeterEventServiceStub, metadata, events: int, batch: int) -> float:
+    now = datetime.now(UTC)
+
+    async def one_stream(index: int, count: int) -> None:
+        call = stub.StreamMeterEvents(metadata=metadata)
+        unanswered = 0
+        for sequence, start in enumerate(range(0, count, batch)):
+            size = min(batch, count - start)
+            await call.write(
+                event_pb.StreamMeterEventsRequest(
+                    sequence=sequence, events=_events("bench_stream", f"s{index}", start, size, now)
+                )
+            )
+            unanswered += 1
+            if unanswered == 2:
+                reply = await call.read()
+                assert reply.rejected_count == 0, reply.results[:3]
+                unanswered -= 1
+        await call.done_writing()
+        for _ in range(unanswered):
+            await call.read()
+
+    started = time.perf_counter()
+    await asyncio.gather(one_stream(0, events // 2), one_stream(1, events - events // 2))
+    return events / (time.perf_counter() - started)
+
+
+async def batch_path(stub: event_grpc.MeterEventServiceStub, metadata, events: int, batch: int) -> float:
+    now = datetime.now(UTC)
+
+    async def caller(index: int, count: int) -> None:
+        for start in range(0, count, batch):
+            reply = await stub.BatchCreateMeterEvents(
+                event_pb.BatchCreateMeterEventsRequest(
+                    events=_events("bench_batch", f"b{index}", start, min(batch, count - start), now)
+                ),
+                metadata=metadata,
+            )
+            assert reply.accepted_count == min(batch, count - start)
+
+    started = time.perf_counter()
+    await asyncio.gather(caller(0, events // 2), caller(1, events - events // 2))
+    return events / (time.perf_counter() - started)
+
+
+async def copy_ceiling(url: str, meter_id: str, events: int) -> tuple[float, float]:
+    """Rows per second of a raw COPY into meter_events: one stream, then two in parallel."""
+    now = datetime.now(UTC)
+    received = now.isoformat()
+    fingerprint = "\\\\x" + "00" * 16
+
+    async def copy(prefix: str, start: int, count: int) -> None:
+        async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
+            async with conn.cursor() as cursor, cursor.copy(_COPY_ROWS) as copy_in:
+                for chunk in range(start, start + count, 10_000):
+                    lines = []
+                    for number in range(chunk, min(start + count, chunk + 10_000)):
+                        payload = _payload(number)
+                        moment = (now - timedelta(seconds=number % 3600)).isoformat()
+                        lines.append(
+                            f"{meter_id}\t{prefix}-{number}\t{payload['customer_id']}\t{payload['value']}\t"
+                            f"{{{payload['model']}}}\t{json.dumps(payload)}\t{moment}\tt\t{received}\t{fingerprint}\n"
+                        )
+                    await copy_in.write("".join(lines))
+            await conn.commit()
+
+    started = time.perf_counter()
+    await copy("c1", 0, events)
+    single = events / (time.perf_counter() - started)
+    started = time.perf_counter()
+    await asyncio.gather(copy("c2a", 0, events // 2), copy("c2b", events // 2, events - events // 2))
+    return single, events / (time.perf_counter() - started)
+
+
+async def single_events(
+    stub: event_grpc.MeterEventServiceStub, metadata, count: int, callers: int
+) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    now = datetime.now(UTC)
+
+    async def caller(index: int) -> None:
+        for number in range(index, count, callers):
+            (message,) = _events("bench_single", "one", number, 1, now)
+            started = time.perf_counter()
+            await stub.CreateMeterEvent(
+                event_pb.CreateMeterEventRequest(meter_event=message), metadata=metadata
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller(index) for index in range(callers)))
+    rate = count / (time.perf_counter() - started)
+    p50, p99 = percentiles(latencies)
+    return rate, p50, p99
+
+
+async def run(events: int, batch: int, single: int) -> None:
+    with scratch_database() as url, metering_process(url) as (address, pid):
+        metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
+        sampler = RssSampler(pid)
+        sampling = asyncio.create_task(sampler.run())
+        async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+            meters = meter_grpc.MeterServiceStub(channel)
+            ids = {}
+            for name in ("bench_stream", "bench_batch", "bench_single", "bench_copy"):
+                reply = await meters.CreateMeter(
+                    meter_pb.CreateMeterRequest(
+                        meter=meter_pb2.Meter(
+                            display_name=name,
+                            event_name=name,
+                            aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
+                            dimension_keys=["model"],
+                        )
+                    ),
+                    metadata=metadata,
+                )
+                ids[name] = reply.meter.id
+            stub = event_grpc.MeterEventServiceStub(channel)
+            print(f"server RSS at start: {rss_mib(pid):.0f} MiB")
+            stream_rate = await stream_path(stub, metadata, events, batch)
+            print(
+                f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,})"
+            )
+            batch_rate = await batch_path(stub, metadata, events, batch)
+            print(f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers)")
+            one, two = await copy_ceiling(url, ids["bench_copy"], events)
+            ceiling = max(one, two)
+            print(f"COPY ceiling:  {ceiling:>9,.0f} rows/s    (1 stream {one:,.0f}, 2 streams {two:,.0f})")
+            print(
+                f"stream / COPY: {stream_rate / ceiling:>9.0%}     batch / COPY: {batch_rate / ceiling:.0%}   (target ≥ 50 %)"
+            )
+            rate, p50, p99 = await single_events(stub, metadata, single, 32)
+            print(
+                f"single events: {rate:>9,.0f} events/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
+                f"({single:,} calls, 32 callers; target ≥ 2,000/s, p99 ≤ 50 ms)"
+            )
+        sampling.cancel()
+        print(
+            f"server RSS over the run: min {min(sampler.samples):.0f} MiB, max {max(sampler.samples):.0f} MiB"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events per path (stream, batch, COPY)")
+    parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument("--single-events", type=int, default=20_000)
+    args = parser.parse_args()
+    asyncio.run(run(args.events, args.batch_size, args.single_events))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""MeterEventService servicer: convert, call the use case, convert (M-10..M-21)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+
+from drawdown.db.engine import UnitOfWork
+from drawdown.metering.v1 import meter_event_pb2
+from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
+from drawdown.metering.v1 import meter_event_service_pb2_grpc as event_grpc
+from drawdown.rpc.convert import optional_timestamp
+from drawdown.rpc.idempotent import Mutations
+from metering_service.api import convert
+from metering_service.domain.events import EventInput
+from metering_service.service.events import Cancellation, EventOutcome, EventStatus, GroupCommit, Ingestion
+from metering_service.service.summaries import Summaries
+
+
+class MeterEventServicer(event_grpc.MeterEventServiceServicer):
+    def __init__(
+        self,
+        ingestion: Ingestion,
+        group_commit: GroupCommit,
+        cancellation: Cancellation,
+        summaries: Summaries,
+        mutations: Mutations,
+    ) -> None:
+        self._ingestion = ingestion
+        self._group_commit = group_commit
+        self._cancellation = cancellation
+        self._summaries = summaries
+        self._mutations = mutations
+
+    async def CreateMeterEvent(
+        self, request: event_pb.CreateMeterEventRequest, context: grpc.aio.ServicerContext
+    ) -> event_pb.CreateMeterEventResponse:
+        event = convert.event_input_from_proto(request.meter_event, "meter_event")
+        outcome = await self._group_commit.submit(event)
+        if outcome.error is not None:
+            with convert.fields_under("meter_event."):
+                raise outcome.error
+        return event_pb.CreateMeterEventResponse(
+            meter_event=convert.stored_event_to_proto(outcome),
+            duplicate=outcome.status is EventStatus.DUPLICATE,
+        )
+
+    async def BatchCreateMeterEvents(
+        self, request: event_pb.BatchCreateMeterEventsRequest, context: grpc.aio.ServicerContext
+    ) -> event_pb.BatchCreateMeterEventsResponse:
+        outcomes = await self._ingestion.ingest_batch(_inputs(request.events))
+        results = [convert.result_to_proto(index, outcome) for index, outcome in enumerate(outcomes)]
+        accepted, duplicates, rejected = _counts(outcomes)
+        return event_pb.BatchCreateMeterEventsResponse(
+            results=results, accepted_count=accepted, duplicate_count=duplicates, rejected_count=rejected
+        )
+
+    async def StreamMeterEvents(
+        self, requests: AsyncIterator[event_pb.StreamMeterEventsRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[event_pb.StreamMeterEventsResponse]:
+        # One batch at a time: the next request is read only after this one is committed
+        # and answered, so a slow database holds the client back (flow control, M-15).
+        async for request in requests:
+            outcomes = await self._ingestion.ingest_batch(_inputs(request.events), sequence=request.sequence)
+            accepted, duplicates, rejected = _counts(outcomes)
+            yield event_pb.StreamMeterEventsResponse(
+                sequence=request.sequence,
+                accepted_count=accepted,
+                duplicate_count=duplicates,
+                rejected_count=rejected,
+                results=[
+                    convert.result_to_proto(index, outcome)
+                    for index, outcome in enumerate(outcomes)
+                    if outcome.status is not EventStatus.ACCEPTED
+                ],
+            )
+
+    async def CancelMeterEvent(
+        self, request: event_pb.CancelMeterEventRequest, context: grpc.aio.ServicerContext
+    ) -> event_pb.CancelMeterEventResponse:
+        async def work(uow: UnitOfWork) -> event_pb.CancelMeterEventResponse:
+            cancelled = await self._cancellation.cancel(uow, request.event_name, request.identifier)
+            return event_pb.CancelMeterEventResponse(meter_event=convert.cancelled_event_to_proto(cancelled))
+
+        return await self._mutations.run("CancelMeterEvent", request, event_pb.CancelMeterEventResponse, work)
+
+    async def ListMeterEventSummaries(
+        self, request: event_pb.ListMeterEventSummariesRequest, context: grpc.aio.ServicerContext
+    ) -> event_pb.ListMeterEventSummariesResponse:
+        rows, token = await self._summaries.list(
+            request.meter_id,
+            request.customer_id,
+            optional_timestamp(request, "start_time"),
+            optional_timestamp(request, "end_time"),
+            convert.grouping_window_from_proto(request.value_grouping_window),
+            list(request.group_by),
+            request.page_size,
+            request.page_token,
+        )
+        return event_pb.ListMeterEventSummariesResponse(
+            meter_event_summaries=[
+                convert.summary_to_proto(request.meter_id, request.customer_id, row) for row in rows
+            ],
+            next_page_token=token,
+        )
+
+
+def _inputs(events: Sequence[meter_event_pb2.MeterEvent]) -> list[EventInput]:
+    return [convert.event_input_from_proto(event, f"events[{index}]") for index, event in enumerate(events)]
+
+
+def _counts(outcomes: list[EventOutcome]) -> tuple[int, int, int]:
+    accepted = sum(1 for outcome in outcomes if outcome.status is EventStatus.ACCEPTED)
+    duplicates = sum(1 for outcome in outcomes if outcome.status is EventStatus.DUPLICATE)
+    return accepted, duplicates, len(outcomes) - accepted - duplicates

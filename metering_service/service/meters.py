@@ -1,0 +1,96 @@
+"""Meter use cases (M-1..M-4, M-17): one unit of work each; the rules live in ``domain.meters``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from drawdown import ids
+from drawdown.clock import Clock
+from drawdown.db.engine import Database, UnitOfWork
+from drawdown.pagination import next_page
+from metering_service.domain.meters import (
+    Aggregation,
+    Meter,
+    MeterStatus,
+    TimeWindow,
+    apply_meter_update,
+    deactivate_meter,
+    reactivate_meter,
+    validate_new_meter,
+)
+from metering_service.service.paging import page_request
+from metering_service.store import meters as store
+
+
+@dataclass(frozen=True)
+class MeterDraft:
+    """A create request's meter fields, before validation."""
+
+    display_name: str
+    event_name: str
+    aggregation: Aggregation | None
+    customer_key: str
+    value_key: str
+    dimension_keys: tuple[str, ...]
+    event_time_window: TimeWindow | None
+
+
+class MeterUseCases:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    async def create(self, uow: UnitOfWork, draft: MeterDraft) -> Meter:
+        """A new active meter; its event_name must be free (EVENT_NAME_TAKEN, M-1)."""
+        now = self._clock.now()
+        meter = validate_new_meter(
+            meter_id=ids.new_id(ids.METER),
+            display_name=draft.display_name,
+            event_name=draft.event_name,
+            aggregation=draft.aggregation,
+            customer_key=draft.customer_key,
+            value_key=draft.value_key,
+            dimension_keys=draft.dimension_keys,
+            event_time_window=draft.event_time_window,
+            now=now,
+        )
+        await store.insert_meter(uow.session, meter)
+        return meter
+
+    async def get(self, meter_id: str) -> Meter:
+        async with self._database.unit_of_work() as uow:
+            return await store.get_meter(uow.session, meter_id)
+
+    async def list(
+        self, status: MeterStatus | None, requested_size: int, token: str
+    ) -> tuple[list[Meter], str]:
+        """Meters newest first, keyset-paged (X-4); the status filter is folded into the token."""
+        filters = [status]
+        size, after = page_request(requested_size, token, filters)
+        async with self._database.unit_of_work() as uow:
+            found = await store.list_meters(uow.session, status, after, size + 1)
+        return next_page(found, size, lambda meter: [meter.created_at, meter.id], filters)
+
+    async def update(
+        self, uow: UnitOfWork, meter_id: str, update_mask: Sequence[str], display_name: str
+    ) -> Meter:
+        """Change the display name, the only mutable field (M-3)."""
+        meter = await store.get_meter(uow.session, meter_id, for_update=True)
+        updated = apply_meter_update(meter, update_mask, display_name=display_name, now=self._clock.now())
+        await store.save_meter(uow.session, updated)
+        return updated
+
+    async def deactivate(self, uow: UnitOfWork, meter_id: str) -> Meter:
+        """Stop accepting events (M-3); idempotent."""
+        meter = await store.get_meter(uow.session, meter_id, for_update=True)
+        changed = deactivate_meter(meter, self._clock.now())
+        await store.save_meter(uow.session, changed)
+        return changed
+
+    async def reactivate(self, uow: UnitOfWork, meter_id: str) -> Meter:
+        """Accept events again, without back-fill (M-3); idempotent."""
+        meter = await store.get_meter(uow.session, meter_id, for_update=True)
+        changed = reactivate_meter(meter, self._clock.now())
+        await store.save_meter(uow.session, changed)
+        return changed

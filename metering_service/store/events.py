@@ -1,0 +1,378 @@
+"""Meter events and their hourly rollups: set-based SQL, one round of statements per batch.
+
+Ingestion (M-13..M-15) of a batch of validated events, inside the caller's unit of work:
+1. COPY the batch into a temporary staging table (one per connection, emptied at commit).
+2. ``INSERT … SELECT … ON CONFLICT (meter_id, identifier) DO NOTHING RETURNING``: the
+   primary key decides which events are new, also against concurrent batches (a
+   conflicting insert waits for the other transaction and then sees its row).
+3. Identifiers that were not inserted are read back (fingerprint, timestamp, receipt) in
+   one query, for the caller to tell duplicates from conflicts (``check_replay``).
+4. Rollups: one ``INSERT … ON CONFLICT DO UPDATE`` merges the new events into their hour
+   buckets, and pre-aggregated meters (M-17) recompute the touched windows from raw events
+   instead, because a new event replaces an earlier one. Meters whose buckets may be
+   rebuilt (:func:`recomputes`) first take an advisory lock per meter x customer (in
+   sorted order, always after the event rows and before any rollup row, so no lock cycle
+   is possible).
+
+Cancellation (M-16) subtracts from ``sum``/``count`` buckets and recomputes the touched
+bucket (or pre-aggregation window) for the other formulas, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from metering_service.domain.events import MeterEvent
+from metering_service.domain.meters import Aggregation, Meter, TimeWindow
+from metering_service.domain.windows import WINDOW_LENGTHS, window_start
+
+_STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS staged_meter_events (
+    ord integer NOT NULL,
+    meter_id text NOT NULL,
+    identifier text NOT NULL,
+    customer_id text NOT NULL,
+    value numeric(30, 15) NOT NULL,
+    dimension_values text[] NOT NULL,
+    payload jsonb NOT NULL,
+    "timestamp" timestamptz NOT NULL,
+    timestamp_sent boolean NOT NULL,
+    received_at timestamptz NOT NULL,
+    fingerprint bytea NOT NULL,
+    preaggregation_window timestamptz,
+    aggregation text NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+_COPY = (
+    "COPY staged_meter_events (ord, meter_id, identifier, customer_id, value, dimension_values, payload,"
+    ' "timestamp", timestamp_sent, received_at, fingerprint, preaggregation_window, aggregation) FROM STDIN'
+)
+
+_INSERT = """
+INSERT INTO metering.meter_events
+    (meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
+     received_at, fingerprint, preaggregation_window)
+SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
+       received_at, fingerprint, preaggregation_window
+FROM staged_meter_events ORDER BY ord
+ON CONFLICT (meter_id, identifier) DO NOTHING
+RETURNING meter_id, identifier, received_seq
+"""
+
+_STORED = """
+SELECT e.meter_id, e.identifier, e.fingerprint, e."timestamp", e.received_at, e.cancelled_at
+FROM metering.meter_events e
+JOIN unnest(CAST(:meter_ids AS text[]), CAST(:identifiers AS text[])) k(meter_id, identifier)
+  ON e.meter_id = k.meter_id AND e.identifier = k.identifier
+"""
+
+_LOCK_CUSTOMERS = """
+SELECT pg_advisory_xact_lock(key) FROM (
+    SELECT DISTINCT hashtextextended(m || ':' || c, 0) AS key
+    FROM unnest(CAST(:meter_ids AS text[]), CAST(:customer_ids AS text[])) k(m, c)
+    ORDER BY key
+) keys
+"""
+
+# The partial state of one bucket (domain.aggregation.RollupState) from rows ``e`` of events
+# with their formula ``agg``; only the columns the formula reads are filled.
+_BUCKET_STATE = """
+    count(*), sum(e.value),
+    max(e.value) FILTER (WHERE agg IN ('max', 'min')),
+    min(e.value) FILTER (WHERE agg IN ('max', 'min')),
+    (array_agg(e."timestamp" ORDER BY e."timestamp" DESC, e.received_seq DESC) FILTER (WHERE agg = 'last'))[1],
+    (array_agg(e.received_seq ORDER BY e."timestamp" DESC, e.received_seq DESC) FILTER (WHERE agg = 'last'))[1],
+    (array_agg(e.value ORDER BY e."timestamp" DESC, e.received_seq DESC) FILTER (WHERE agg = 'last'))[1],
+    array_agg(DISTINCT e.value) FILTER (WHERE agg = 'unique_count')
+"""
+
+_ROLLUP_COLUMNS = """
+    (meter_id, customer_id, hour, dimension_values, event_count, total, maximum, minimum,
+     last_timestamp, last_seq, last_value, distinct_values)
+"""
+
+_MERGE_NEW_EVENTS = f"""
+INSERT INTO metering.meter_rollups {_ROLLUP_COLUMNS}
+SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS hour, e.dimension_values,
+       {_BUCKET_STATE}
+FROM (
+    SELECT s.*, s.aggregation AS agg, n.received_seq
+    FROM staged_meter_events s
+    JOIN unnest(CAST(:ords AS integer[]), CAST(:seqs AS bigint[])) n(ord, received_seq) ON s.ord = n.ord
+    WHERE s.preaggregation_window IS NULL
+) e
+GROUP BY e.meter_id, e.customer_id, hour, e.dimension_values
+ORDER BY e.meter_id, e.customer_id, hour, e.dimension_values
+ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET
+    event_count = meter_rollups.event_count + excluded.event_count,
+    total = meter_rollups.total + excluded.total,
+    maximum = GREATEST(meter_rollups.maximum, excluded.maximum),
+    minimum = LEAST(meter_rollups.minimum, excluded.minimum),
+    last_timestamp = CASE WHEN {{newer}} THEN excluded.last_timestamp ELSE meter_rollups.last_timestamp END,
+    last_seq = CASE WHEN {{newer}} THEN excluded.last_seq ELSE meter_rollups.last_seq END,
+    last_value = CASE WHEN {{newer}} THEN excluded.last_value ELSE meter_rollups.last_value END,
+    distinct_values = CASE WHEN excluded.distinct_values IS NULL THEN meter_rollups.distinct_values
+        ELSE ARRAY(SELECT DISTINCT v FROM unnest(meter_rollups.distinct_values || excluded.distinct_values) v ORDER BY v)
+    END
+""".replace(
+    "{newer}",
+    "(meter_rollups.last_timestamp IS NULL OR (excluded.last_timestamp, excluded.last_seq)"
+    " > (meter_rollups.last_timestamp, meter_rollups.last_seq))",
+)
+
+# An event counts (M-16, M-17) unless cancelled or superseded in its pre-aggregation window
+# by a later received, not cancelled event of the same customer.
+COUNTED = """
+    e.cancelled_at IS NULL AND (e.preaggregation_window IS NULL OR NOT EXISTS (
+        SELECT 1 FROM metering.meter_events l
+        WHERE l.meter_id = e.meter_id AND l.customer_id = e.customer_id
+          AND l.preaggregation_window = e.preaggregation_window
+          AND l.received_seq > e.received_seq AND l.cancelled_at IS NULL))
+"""
+
+_RANGES = """
+unnest(CAST(:meter_ids AS text[]), CAST(:customer_ids AS text[]), CAST(:starts AS timestamptz[]),
+       CAST(:ends AS timestamptz[])) t(meter_id, customer_id, range_start, range_end)
+"""
+
+_DELETE_BUCKETS = f"""
+DELETE FROM metering.meter_rollups r USING {_RANGES}
+WHERE r.meter_id = t.meter_id AND r.customer_id = t.customer_id
+  AND r.hour >= t.range_start AND r.hour < t.range_end
+"""
+
+_RECOMPUTE_BUCKETS = f"""
+INSERT INTO metering.meter_rollups {_ROLLUP_COLUMNS}
+SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS hour, e.dimension_values,
+       {_BUCKET_STATE}
+FROM (SELECT DISTINCT * FROM {_RANGES}) t
+JOIN metering.meter_events e
+  ON e.meter_id = t.meter_id AND e.customer_id = t.customer_id
+ AND e."timestamp" >= t.range_start AND e."timestamp" < t.range_end
+JOIN LATERAL (SELECT aggregation AS agg FROM metering.meters m WHERE m.id = e.meter_id) m ON true
+WHERE {COUNTED}
+GROUP BY e.meter_id, e.customer_id, hour, e.dimension_values
+"""
+
+_CANCEL = """
+UPDATE metering.meter_events SET cancelled_at = :now
+WHERE meter_id = :meter_id AND identifier = :identifier
+"""
+
+_SUBTRACT = """
+UPDATE metering.meter_rollups
+SET event_count = event_count - 1, total = total - :value
+WHERE meter_id = :meter_id AND customer_id = :customer_id
+  AND hour = date_trunc('hour', CAST(:timestamp AS timestamptz), 'UTC') AND dimension_values = :dimension_values
+"""
+
+
+class StoredEvent(NamedTuple):
+    """What replay detection and results need of an event already stored (M-13, M-16)."""
+
+    fingerprint: bytes
+    timestamp: datetime
+    received_at: datetime
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InsertedBatch:
+    """The outcome of :func:`insert_events`: which staged events were new, and the stored rows of the rest."""
+
+    inserted: dict[tuple[str, str], int]  # (meter_id, identifier) → position in the batch
+    existing: dict[tuple[str, str], StoredEvent]
+
+
+class StagedEvent(NamedTuple):
+    """A validated event on its way into the store, with its meter and its position in the batch."""
+
+    ord: int
+    meter: Meter
+    event: MeterEvent
+
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped in every field.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
+_ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def _copy_line(item: StagedEvent, received_at: str) -> str:
+    """One row of the staging COPY in text format (formatted here, so a batch is one write).
+
+    Client-chosen text (identifier, customer, dimension values, payload) is escaped; the
+    other fields are ids, numbers and times of our own making.
+    """
+    event = item.event
+    dimensions = ",".join(
+        '"' + event.dimensions[key].translate(_ARRAY_ESCAPES) + '"' for key in item.meter.dimension_keys
+    )
+    window = preaggregation_window(item.meter, event.timestamp)
+    window_text = _COPY_NULL if window is None else window.isoformat()
+    sent = "t" if event.timestamp_sent else "f"
+    return (
+        f"{item.ord}\t{event.meter_id}\t{event.identifier.translate(_COPY_ESCAPES)}\t"
+        f"{event.customer_id.translate(_COPY_ESCAPES)}\t{event.value}\t"
+        f"{{{dimensions.translate(_COPY_ESCAPES)}}}\t{json.dumps(event.payload).translate(_COPY_ESCAPES)}\t"
+        f"{event.timestamp.isoformat()}\t{sent}\t{received_at}\t"
+        f"\\\\x{event.fingerprint.hex()}\t{window_text}\t"
+        f"{item.meter.aggregation.value}\n"
+    )
+
+
+def preaggregation_window(meter: Meter, timestamp: datetime) -> datetime | None:
+    """The start of the meter's pre-aggregation window holding ``timestamp`` (M-17), if any."""
+    if meter.event_time_window is None:
+        return None
+    return window_start(timestamp, meter.event_time_window)
+
+
+async def insert_events(
+    session: AsyncSession, staged: Sequence[StagedEvent], received_at: datetime
+) -> InsertedBatch:
+    """Store the new events of a batch and merge them into the rollups (see the module docstring).
+
+    ``staged`` holds at most one event per (meter, identifier).
+    """
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    async with raw.cursor() as cursor:
+        await cursor.execute(_STAGING_DDL)
+        async with cursor.copy(_COPY) as copy:
+            received = received_at.isoformat()
+            await copy.write("".join(_copy_line(item, received) for item in staged))
+        await cursor.execute(_INSERT)
+        returned = await cursor.fetchall()
+    ords = {(item.event.meter_id, item.event.identifier): item.ord for item in staged}
+    inserted = {(meter_id, identifier): ords[(meter_id, identifier)] for meter_id, identifier, _ in returned}
+    missing = [key for key in ords if key not in inserted]
+    existing: dict[tuple[str, str], StoredEvent] = {}
+    if missing:
+        rows = await session.execute(
+            sa.text(_STORED),
+            {"meter_ids": [key[0] for key in missing], "identifiers": [key[1] for key in missing]},
+        )
+        existing = {(row.meter_id, row.identifier): StoredEvent(*row[2:]) for row in rows}
+    if returned:
+        new_items = [item for item in staged if (item.event.meter_id, item.event.identifier) in inserted]
+        await lock_customers(
+            session, [(item.meter.id, item.event.customer_id) for item in new_items if recomputes(item.meter)]
+        )
+        await session.execute(
+            sa.text(_MERGE_NEW_EVENTS),
+            {"ords": [inserted[(m, i)] for m, i, _ in returned], "seqs": [seq for _, _, seq in returned]},
+        )
+        windows = set()
+        for item in new_items:
+            if item.meter.event_time_window is not None:
+                start = window_start(item.event.timestamp, item.meter.event_time_window)
+                end = start + WINDOW_LENGTHS[item.meter.event_time_window]
+                windows.add((item.meter.id, item.event.customer_id, start, end))
+        await recompute_buckets(session, sorted(windows))
+    return InsertedBatch(inserted, existing)
+
+
+def recomputes(meter: Meter) -> bool:
+    """Whether some change of the meter's events rebuilds buckets from raw events (M-16, M-17).
+
+    ``sum`` and ``count`` buckets of meters without pre-aggregation only ever add and
+    subtract, which commute under row locks; every other meter's bucket changes take the
+    customer's lock (:func:`lock_customers`), so that a rebuild never misses or overwrites
+    a concurrent change.
+    """
+    return meter.event_time_window is not None or meter.aggregation not in (
+        Aggregation.SUM,
+        Aggregation.COUNT,
+    )
+
+
+async def lock_customers(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> None:
+    """Serialise rollup changes per meter x customer until commit (sorted: no lock cycles)."""
+    if not keys:
+        return
+    await session.execute(
+        sa.text(_LOCK_CUSTOMERS),
+        {"meter_ids": [meter_id for meter_id, _ in keys], "customer_ids": [customer for _, customer in keys]},
+    )
+
+
+async def recompute_buckets(
+    session: AsyncSession, ranges: Sequence[tuple[str, str, datetime, datetime]]
+) -> None:
+    """Rebuild the rollups of these meter x customer x [start, end) hour ranges from raw events.
+
+    For formulas that cannot subtract (``last``, ``max``, ``min``, ``unique_count``) and for
+    pre-aggregated meters, where a change can make another event count (M-16, M-17).
+    The caller holds the customers' locks (:func:`lock_customers`).
+    """
+    if not ranges:
+        return
+    params = {
+        "meter_ids": [r[0] for r in ranges],
+        "customer_ids": [r[1] for r in ranges],
+        "starts": [r[2] for r in ranges],
+        "ends": [r[3] for r in ranges],
+    }
+    await session.execute(sa.text(_DELETE_BUCKETS), params)
+    await session.execute(sa.text(_RECOMPUTE_BUCKETS), params)
+
+
+class EventRow(NamedTuple):
+    """A stored event as CancelMeterEvent reports it."""
+
+    meter_id: str
+    identifier: str
+    customer_id: str
+    value: Decimal
+    dimension_values: list[str]
+    payload: dict[str, str]
+    timestamp: datetime
+    received_at: datetime
+    cancelled_at: datetime | None
+
+
+async def get_event_for_update(session: AsyncSession, meter_id: str, identifier: str) -> EventRow | None:
+    row = (
+        await session.execute(
+            sa.text(
+                'SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp",'
+                " received_at, cancelled_at FROM metering.meter_events"
+                " WHERE meter_id = :meter_id AND identifier = :identifier FOR UPDATE"
+            ),
+            {"meter_id": meter_id, "identifier": identifier},
+        )
+    ).first()
+    return None if row is None else EventRow(*row)
+
+
+async def cancel_event(session: AsyncSession, meter: Meter, event: EventRow, now: datetime) -> None:
+    """Mark the event cancelled and take it out of its rollup bucket (M-16)."""
+    await session.execute(
+        sa.text(_CANCEL), {"now": now, "meter_id": meter.id, "identifier": event.identifier}
+    )
+    if not recomputes(meter):
+        await session.execute(
+            sa.text(_SUBTRACT),
+            {
+                "value": event.value,
+                "meter_id": meter.id,
+                "customer_id": event.customer_id,
+                "timestamp": event.timestamp,
+                "dimension_values": event.dimension_values,
+            },
+        )
+        return
+    await lock_customers(session, [(meter.id, event.customer_id)])
+    window = TimeWindow.HOUR if meter.event_time_window is None else meter.event_time_window
+    start = window_start(event.timestamp, window)
+    await recompute_buckets(session, [(meter.id, event.customer_id, start, start + WINDOW_LENGTHS[window])])

@@ -1,0 +1,109 @@
+"""The meters repository: rows of ``metering.meters`` as ``domain.meters.Meter`` values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drawdown.errors import AlreadyExists, NotFound
+from metering_service.domain.meters import Aggregation, Meter, MeterStatus, TimeWindow
+from metering_service.store.schema import meters
+
+_EVENT_NAME_INDEX = "meters_event_name_key"
+
+
+def meter_from_row(row: sa.Row) -> Meter:
+    return Meter(
+        id=row.id,
+        display_name=row.display_name,
+        event_name=row.event_name,
+        aggregation=Aggregation(row.aggregation),
+        customer_key=row.customer_key,
+        value_key=row.value_key,
+        dimension_keys=tuple(row.dimension_keys),
+        event_time_window=TimeWindow(row.event_time_window) if row.event_time_window else None,
+        status=MeterStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deactivated_at=row.deactivated_at,
+    )
+
+
+def _values(meter: Meter) -> dict[str, object]:
+    return {
+        "id": meter.id,
+        "display_name": meter.display_name,
+        "event_name": meter.event_name,
+        "aggregation": meter.aggregation.value,
+        "customer_key": meter.customer_key,
+        "value_key": meter.value_key,
+        "dimension_keys": list(meter.dimension_keys),
+        "event_time_window": meter.event_time_window.value if meter.event_time_window else None,
+        "status": meter.status.value,
+        "created_at": meter.created_at,
+        "updated_at": meter.updated_at,
+        "deactivated_at": meter.deactivated_at,
+    }
+
+
+async def insert_meter(session: AsyncSession, meter: Meter) -> None:
+    """Store a new meter; the unique index on event_name is the guarantee of M-1."""
+    try:
+        async with session.begin_nested():
+            await session.execute(sa.insert(meters).values(**_values(meter)))
+    except IntegrityError as exc:
+        if _EVENT_NAME_INDEX in str(exc.orig):
+            raise AlreadyExists(
+                f"a meter with event_name {meter.event_name!r} already exists",
+                reason="EVENT_NAME_TAKEN",
+                metadata={"event_name": meter.event_name},
+            ) from None
+        raise
+
+
+async def save_meter(session: AsyncSession, meter: Meter) -> None:
+    """Write the mutable state of an existing meter (display name, status, times)."""
+    await session.execute(
+        sa.update(meters)
+        .where(meters.c.id == meter.id)
+        .values(
+            display_name=meter.display_name,
+            status=meter.status.value,
+            updated_at=meter.updated_at,
+            deactivated_at=meter.deactivated_at,
+        )
+    )
+
+
+async def get_meter(session: AsyncSession, meter_id: str, *, for_update: bool = False) -> Meter:
+    """The meter, or NOT_FOUND METER_NOT_FOUND."""
+    query = sa.select(meters).where(meters.c.id == meter_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise NotFound(f"no meter {meter_id!r}", reason="METER_NOT_FOUND", metadata={"meter_id": meter_id})
+    return meter_from_row(row)
+
+
+async def meters_by_event_name(session: AsyncSession, event_names: Iterable[str]) -> dict[str, Meter]:
+    """The meters of these event names, by event name (one query per batch)."""
+    names = list(set(event_names))
+    rows = await session.execute(sa.select(meters).where(meters.c.event_name.in_(names)))
+    return {row.event_name: meter_from_row(row) for row in rows}
+
+
+async def list_meters(
+    session: AsyncSession, status: MeterStatus | None, after: Sequence[object] | None, limit: int
+) -> list[Meter]:
+    """Meters newest first (created_at, id descending), after the keyset ``after``."""
+    query = sa.select(meters).order_by(meters.c.created_at.desc(), meters.c.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(meters.c.status == status.value)
+    if after is not None:
+        created_at, meter_id = after
+        query = query.where(sa.tuple_(meters.c.created_at, meters.c.id) < sa.tuple_(created_at, meter_id))
+    return [meter_from_row(row) for row in await session.execute(query)]
