@@ -30,11 +30,12 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
 }
 
 
-def role_allows(role: Role, permission: Permission) -> bool:
-    """Whether a key of ``role`` may call an RPC that requires ``permission``.
+def role_allows(role: Role, permissions: Permission | frozenset[Permission]) -> bool:
+    """Whether a key of ``role`` may call an RPC that accepts any of ``permissions``.
 
     An RPC that declares no permission (PERMISSION_UNSPECIFIED) is for admins only.
     """
     if role is Role.ADMIN:
         return True
-    return permission in _GRANTS[role]
+    accepted = permissions if isinstance(permissions, frozenset) else frozenset({permissions})
+    return not accepted.isdisjoint(_GRANTS[role])

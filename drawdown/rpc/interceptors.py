@@ -36,14 +36,15 @@ log = structlog.get_logger("drawdown.rpc")
 
 
 @lru_cache(maxsize=None)
-def required_permission(method: str) -> int:
-    """The permission ``/pkg.Service/Method`` declares with ``(drawdown.type.v1.access)``."""
+def accepted_permissions(method: str) -> frozenset[int]:
+    """The permissions ``/pkg.Service/Method`` accepts, declared with ``(drawdown.type.v1.access)``."""
     full_name = method.lstrip("/").replace("/", ".")
     try:
         descriptor = descriptor_pool.Default().FindMethodByName(full_name)
     except KeyError:
-        return access_pb2.PERMISSION_UNSPECIFIED
-    return descriptor.GetOptions().Extensions[access_pb2.access].permission
+        return frozenset({access_pb2.PERMISSION_UNSPECIFIED})
+    access = descriptor.GetOptions().Extensions[access_pb2.access]
+    return frozenset({access.permission, *access.alternatives})
 
 
 class Authenticator:
@@ -94,17 +95,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or details.method.startswith(PUBLIC_SERVICES):
             return handler
-        call = _GuardedCall(self._service, details.method, required_permission(details.method), self._authenticator)
+        call = _GuardedCall(self._service, details.method, accepted_permissions(details.method), self._authenticator)
         return _wrap_handler(handler, call)
 
 
 class _GuardedCall:
     """What happens around one RPC of a given method."""
 
-    def __init__(self, service: str, method: str, permission: int, authenticator: Authenticator) -> None:
+    def __init__(self, service: str, method: str, permissions: frozenset[int], authenticator: Authenticator) -> None:
         self.service = service
         self.method = method
-        self.permission = permission
+        self.permissions = permissions
         self.authenticator = authenticator
 
     async def unary(self, behavior: Callable[..., Awaitable[Any]], request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -139,7 +140,7 @@ class _GuardedCall:
 
     async def _authorize(self, context: grpc.aio.ServicerContext) -> None:
         principal = await self.authenticator.principal(context.invocation_metadata())
-        if not role_allows(principal.role, self.permission):
+        if not role_allows(principal.role, self.permissions):
             raise PermissionDenied(
                 f"API key role '{principal.role}' may not call {self.method}",
                 reason="PERMISSION_DENIED",

@@ -53,6 +53,16 @@ def test_api_key_tokens_verify_only_their_own_secret() -> None:
     assert parse_token("Bearer nonsense") is None
 
 
+def test_an_rpc_may_accept_alternative_permissions() -> None:
+    from drawdown.rpc.interceptors import accepted_permissions
+
+    create_grant = accepted_permissions("/drawdown.credits.v1.CreditGrantService/CreateCreditGrant")
+    assert create_grant == {access_pb2.PERMISSION_WRITE, access_pb2.PERMISSION_SERVICE}
+    assert role_allows(Role.SERVICE, create_grant)  # invoicing creates the grant of a paid purchase
+    assert not role_allows(Role.READ, create_grant)
+    assert not role_allows(Role.SERVICE, accepted_permissions("/drawdown.credits.v1.CreditGrantService/VoidCreditGrant"))
+
+
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
