@@ -1,11 +1,10 @@
 """Invoicing benchmark: finalize latency, and closing + finalizing 10,000 customers' periods.
 
-    python benchmarks/invoicing_finalize.py [--customers 10000] [--finalize-calls 500] [--peers real|fakes]
+    python benchmarks/invoicing_finalize.py [--customers 10000] [--finalize-calls 500]
 
 Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
-temporary folder), a fresh migrated database, the metering and credits services (or, with
-``--peers fakes``, the in-memory stand-ins of invoicing's tests) and one invoicing server on
-a frozen wall clock, all on 127.0.0.1. It then
+temporary folder), a fresh migrated database, the real metering and credits services and
+one invoicing server on a frozen wall clock, all on 127.0.0.1. It then
 
 1. creates the customers (72 h grace period), a monthly metered subscription each, a credit
    grant each and one usage event each;
@@ -73,7 +72,6 @@ from drawdown.metering.v1 import (
 from drawdown.rpc.convert import timestamp_to_proto
 from drawdown.rpc.server import RunningServer, start_server
 from invoicing_service.domain.periods import Interval, anchor_at, period_containing
-from tests.integration.invoicing.invoicing_fakes import Fakes, serve_fakes
 from tests.support.harness import bearer, test_settings
 
 EVENT = "bench_tokens"
@@ -122,7 +120,7 @@ async def wait_for(url: str, statuses: tuple[str, ...], count: int, started: flo
     return time.perf_counter() - started
 
 
-async def run(customers: int, finalize_calls: int, peers: str) -> None:
+async def run(customers: int, finalize_calls: int) -> None:
     configure_logging("WARNING")
     async with database() as url:
         start = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
@@ -130,15 +128,10 @@ async def run(customers: int, finalize_calls: int, peers: str) -> None:
         service_key = auth_store.create_key(url, Role.SERVICE, label="bench").token
         metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
         servers: list[RunningServer] = []
-        fakes_context = serve_fakes() if peers == "fakes" else None
-        fakes: Fakes | None = await fakes_context.__aenter__() if fakes_context else None
         try:
-            if fakes is None:
-                for name in ("metering", "credits"):
-                    servers.append(await start_server(suite.definition(name), test_settings(), url, port=0))
-                metering_address, credits_address = servers[0].address, servers[1].address
-            else:
-                metering_address, credits_address = fakes.metering_address, fakes.credits_address
+            for name in ("metering", "credits"):
+                servers.append(await start_server(suite.definition(name), test_settings(), url, port=0))
+            metering_address, credits_address = servers[0].address, servers[1].address
             invoicing = await start_server(
                 suite.definition("invoicing"),
                 test_settings(
@@ -160,15 +153,12 @@ async def run(customers: int, finalize_calls: int, peers: str) -> None:
                 finalize_calls,
                 metadata,
                 invoicing,
-                fakes,
                 metering_address,
                 credits_address,
             )
         finally:
             for server in reversed(servers):
                 await server.stop(grace=1)
-            if fakes_context is not None:
-                await fakes_context.__aexit__(None, None, None)
 
 
 async def measure(
@@ -179,7 +169,6 @@ async def measure(
     finalize_calls,
     metadata,
     invoicing,
-    fakes,
     metering_address,
     credits_address,
 ) -> None:
@@ -192,20 +181,17 @@ async def measure(
     invoices = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
 
     setup_started = time.perf_counter()
-    if fakes is None:
-        meter = await meter_service_pb2_grpc.MeterServiceStub(metering).CreateMeter(
-            meter_service_pb2.CreateMeterRequest(
-                meter=meter_pb2.Meter(
-                    display_name=EVENT,
-                    event_name=EVENT,
-                    aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
-                )
-            ),
-            metadata=metadata,
-        )
-        meter_id = meter.meter.id
-    else:
-        meter_id = fakes.metering.meter()
+    meter = await meter_service_pb2_grpc.MeterServiceStub(metering).CreateMeter(
+        meter_service_pb2.CreateMeterRequest(
+            meter=meter_pb2.Meter(
+                display_name=EVENT,
+                event_name=EVENT,
+                aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
+            )
+        ),
+        metadata=metadata,
+    )
+    meter_id = meter.meter.id
     product = await catalog.CreateProduct(
         catalog_service_pb2.CreateProductRequest(product=product_pb2.Product(name="tokens")),
         metadata=metadata,
@@ -246,46 +232,39 @@ async def measure(
             ),
             metadata=metadata,
         )
-        if fakes is None:
-            await credit_grant_service_pb2_grpc.CreditGrantServiceStub(credits).CreateCreditGrant(
-                credit_grant_service_pb2.CreateCreditGrantRequest(
-                    credit_grant=credit_grant_pb2.CreditGrant(
-                        customer_id=customer_id,
-                        amount=money_pb2.Money(currency_code="USD", units=1),
-                        name="bench",
-                        applicability_config=credit_grant_pb2.ApplicabilityConfig(
-                            price_type=credit_grant_pb2.PRICE_TYPE_METERED
-                        ),
-                        effective_time=timestamp_to_proto(start),
-                    )
-                ),
-                metadata=metadata,
-            )
-        else:
-            fakes.credits.grant(customer_id, 100)
+        await credit_grant_service_pb2_grpc.CreditGrantServiceStub(credits).CreateCreditGrant(
+            credit_grant_service_pb2.CreateCreditGrantRequest(
+                credit_grant=credit_grant_pb2.CreditGrant(
+                    customer_id=customer_id,
+                    amount=money_pb2.Money(currency_code="USD", units=1),
+                    name="bench",
+                    applicability_config=credit_grant_pb2.ApplicabilityConfig(
+                        price_type=credit_grant_pb2.PRICE_TYPE_METERED
+                    ),
+                    effective_time=timestamp_to_proto(start),
+                )
+            ),
+            metadata=metadata,
+        )
         return customer_id
 
     customer_ids = await gather_limited(onboard(i) for i in range(customers))
     usage_at = start + timedelta(hours=1)
-    if fakes is None:
-        events = meter_event_service_pb2_grpc.MeterEventServiceStub(metering)
-        for offset in range(0, customers, 5000):
-            await events.BatchCreateMeterEvents(
-                meter_event_service_pb2.BatchCreateMeterEventsRequest(
-                    events=[
-                        meter_event_pb2.MeterEvent(
-                            event_name=EVENT,
-                            payload={"customer_id": c, "value": "100"},
-                            timestamp=timestamp_to_proto(usage_at),
-                        )
-                        for c in customer_ids[offset : offset + 5000]
-                    ]
-                ),
-                metadata=metadata,
-            )
-    else:
-        for customer_id in customer_ids:
-            fakes.metering.record(meter_id, customer_id, usage_at, 100)
+    events = meter_event_service_pb2_grpc.MeterEventServiceStub(metering)
+    for offset in range(0, customers, 5000):
+        await events.BatchCreateMeterEvents(
+            meter_event_service_pb2.BatchCreateMeterEventsRequest(
+                events=[
+                    meter_event_pb2.MeterEvent(
+                        event_name=EVENT,
+                        payload={"customer_id": c, "value": "100"},
+                        timestamp=timestamp_to_proto(usage_at),
+                    )
+                    for c in customer_ids[offset : offset + 5000]
+                ]
+            ),
+            metadata=metadata,
+        )
     print(f"setup: {customers} customers in {time.perf_counter() - setup_started:.1f} s")
 
     period_end = period_containing(anchor_at(start), Interval.MONTH, 1, start).end
@@ -338,9 +317,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--finalize-calls", type=int, default=500)
-    parser.add_argument("--peers", choices=("real", "fakes"), default="real")
     args = parser.parse_args()
-    asyncio.run(run(args.customers, args.finalize_calls, args.peers))
+    asyncio.run(run(args.customers, args.finalize_calls))
 
 
 if __name__ == "__main__":

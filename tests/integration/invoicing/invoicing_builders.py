@@ -1,26 +1,308 @@
-"""Small builders for invoicing API tests: a Hypernian catalog, customers on clocks."""
+"""Builders for invoicing API tests on the real suite: invoicing, metering and credits on
+loopback (``tests.support.harness.start_suite``), with fault interceptors in front of
+metering and credits, a frozen suite clock, a Hypernian catalog, customers on clocks.
+
+Usage goes through the real metering API and grants through the real credits API; what a
+test asserts about credits it reads back from the credits ledger.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from google.type import money_pb2
+
+from drawdown import suite as suite_definitions
+from drawdown.clock import FrozenClock
+from drawdown.config import Settings
+from drawdown.credits.v1 import (
+    credit_balance_pb2,
+    credit_balance_service_pb2,
+    credit_balance_service_pb2_grpc,
+    credit_grant_pb2,
+    credit_grant_service_pb2,
+    credit_grant_service_pb2_grpc,
+)
 from drawdown.invoicing.v1 import (
     catalog_service_pb2,
+    catalog_service_pb2_grpc,
     customer_pb2,
     customer_service_pb2,
+    customer_service_pb2_grpc,
     invoice_service_pb2,
+    invoice_service_pb2_grpc,
     price_pb2,
     product_pb2,
     subscription_pb2,
     subscription_service_pb2,
+    subscription_service_pb2_grpc,
     test_clock_pb2,
     test_clock_service_pb2,
+    test_clock_service_pb2_grpc,
+)
+from drawdown.metering.v1 import (
+    meter_event_pb2,
+    meter_event_service_pb2,
+    meter_event_service_pb2_grpc,
+    meter_pb2,
+    meter_service_pb2,
+    meter_service_pb2_grpc,
 )
 from drawdown.rpc.convert import timestamp_to_proto
-from tests.integration.invoicing.invoicing_fakes import Invoicing
+from drawdown.rpc.server import RunningServer, start_server
+from tests.support.faults import Faults
+from tests.support.harness import Suite, bearer, start_suite
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+LEDGER_HORIZON = datetime(2031, 1, 1, tzinfo=UTC)
+
+APPLIED = credit_balance_pb2.CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_APPLIED
+
+_names = itertools.count(1)
+
+
+def method(name: str) -> str:
+    """The full path of ``Service/Method`` as ``Faults.served`` / ``Faults.failed`` key it."""
+    service, rpc = name.split("/")
+    package = "metering" if service.startswith("Meter") else "credits"
+    return f"/drawdown.{package}.v1.{service}/{rpc}"
+
+
+@dataclass
+class Invoicing:
+    """The real suite seen from an invoicing test: stubs on the three services, an admin
+    key, the suite's frozen clock and the fault interceptors of metering and credits.
+
+    Metering validates event timestamps against the suite clock (at most 35 days old, at
+    most 5 minutes ahead), so :meth:`record` moves the frozen clock forward to the event's
+    time when it lags behind; it never moves it back.
+    """
+
+    suite: Suite
+    clock: FrozenClock
+    metering_faults: Faults
+    credits_faults: Faults
+    replicas: list[RunningServer] = field(default_factory=list)
+    event_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return bearer(self.suite.admin_key)
+
+    @property
+    def database_url(self) -> str:
+        return self.suite.database_url
+
+    @property
+    def settings(self) -> Settings:
+        """The invoicing server's settings: the real peers' addresses and the service key."""
+        return self.suite.servers["invoicing"].context.settings
+
+    @property
+    def customers(self) -> customer_service_pb2_grpc.CustomerServiceStub:
+        return customer_service_pb2_grpc.CustomerServiceStub(self.suite.channel("invoicing"))
+
+    @property
+    def catalog(self) -> catalog_service_pb2_grpc.CatalogServiceStub:
+        return catalog_service_pb2_grpc.CatalogServiceStub(self.suite.channel("invoicing"))
+
+    @property
+    def subscriptions(self) -> subscription_service_pb2_grpc.SubscriptionServiceStub:
+        return subscription_service_pb2_grpc.SubscriptionServiceStub(self.suite.channel("invoicing"))
+
+    @property
+    def invoices(self) -> invoice_service_pb2_grpc.InvoiceServiceStub:
+        return invoice_service_pb2_grpc.InvoiceServiceStub(self.suite.channel("invoicing"))
+
+    @property
+    def clocks(self) -> test_clock_service_pb2_grpc.TestClockServiceStub:
+        return test_clock_service_pb2_grpc.TestClockServiceStub(self.suite.channel("invoicing"))
+
+    @property
+    def meters(self) -> meter_service_pb2_grpc.MeterServiceStub:
+        return meter_service_pb2_grpc.MeterServiceStub(self.suite.channel("metering"))
+
+    @property
+    def events(self) -> meter_event_service_pb2_grpc.MeterEventServiceStub:
+        return meter_event_service_pb2_grpc.MeterEventServiceStub(self.suite.channel("metering"))
+
+    @property
+    def grants(self) -> credit_grant_service_pb2_grpc.CreditGrantServiceStub:
+        return credit_grant_service_pb2_grpc.CreditGrantServiceStub(self.suite.channel("credits"))
+
+    @property
+    def balances(self) -> credit_balance_service_pb2_grpc.CreditBalanceServiceStub:
+        return credit_balance_service_pb2_grpc.CreditBalanceServiceStub(self.suite.channel("credits"))
+
+    # -- metering -------------------------------------------------------------------------
+
+    async def meter(self, active: bool = True) -> str:
+        """A new sum meter on the real metering service (deactivated when ``active`` is false)."""
+        event_name = f"tokens_{next(_names)}"
+        reply = await self.meters.CreateMeter(
+            meter_service_pb2.CreateMeterRequest(
+                meter=meter_pb2.Meter(
+                    display_name=event_name,
+                    event_name=event_name,
+                    aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
+                )
+            ),
+            metadata=self.metadata,
+        )
+        meter_id = reply.meter.id
+        self.event_names[meter_id] = event_name
+        if not active:
+            await self.meters.DeactivateMeter(
+                meter_service_pb2.DeactivateMeterRequest(meter_id=meter_id), metadata=self.metadata
+            )
+        return meter_id
+
+    async def record(self, meter_id: str, customer_id: str, at: datetime, value: str | int) -> None:
+        """Send one usage event at ``at`` to the real metering service."""
+        if self.clock.now() < at:
+            self.clock.set(at)
+        await self.events.CreateMeterEvent(
+            meter_event_service_pb2.CreateMeterEventRequest(
+                meter_event=meter_event_pb2.MeterEvent(
+                    event_name=self.event_names[meter_id],
+                    payload={"customer_id": customer_id, "value": str(value)},
+                    timestamp=timestamp_to_proto(at),
+                )
+            ),
+            metadata=self.metadata,
+        )
+
+    # -- credits --------------------------------------------------------------------------
+
+    async def grant(
+        self,
+        customer_id: str,
+        cents: int,
+        *,
+        effective: datetime = T0,
+        expire: datetime | None = None,
+        price_ids: tuple[str, ...] = (),
+    ) -> str:
+        """A paid grant of ``cents`` USD on the real credits service, for metered prices
+        (or only ``price_ids``)."""
+        applicability = (
+            credit_grant_pb2.ApplicabilityConfig(
+                prices=credit_grant_pb2.ApplicabilityPrices(price_ids=price_ids)
+            )
+            if price_ids
+            else credit_grant_pb2.ApplicabilityConfig(price_type=credit_grant_pb2.PRICE_TYPE_METERED)
+        )
+        grant = credit_grant_pb2.CreditGrant(
+            customer_id=customer_id,
+            amount=money_pb2.Money(currency_code="USD", units=cents // 100, nanos=(cents % 100) * 10_000_000),
+            name="Hypernian credits",
+            category=credit_grant_pb2.CREDIT_GRANT_CATEGORY_PAID,
+            applicability_config=applicability,
+            effective_time=timestamp_to_proto(effective),
+        )
+        if expire is not None:
+            grant.expire_time.CopyFrom(timestamp_to_proto(expire))
+        reply = await self.grants.CreateCreditGrant(
+            credit_grant_service_pb2.CreateCreditGrantRequest(credit_grant=grant), metadata=self.metadata
+        )
+        return reply.credit_grant.id
+
+    async def grant_balance(
+        self, customer_id: str, grant_id: str, as_of: datetime = LEDGER_HORIZON
+    ) -> tuple[int, int]:
+        """(ledger, available) of one grant in cents, read from the credits service.
+
+        Postings are dated at the invoice's time (a test clock's, ahead of the suite clock),
+        so by default the balance is read as of ``LEDGER_HORIZON``: after every posting."""
+        reply = await self.balances.GetCreditBalanceSummary(
+            credit_balance_service_pb2.GetCreditBalanceSummaryRequest(
+                customer_id=customer_id, credit_grant_id=grant_id, as_of=timestamp_to_proto(as_of)
+            ),
+            metadata=self.metadata,
+        )
+        balances = reply.credit_balance_summary.balances
+        if not balances:
+            return 0, 0
+        (balance,) = balances
+        return minor(balance.ledger_balance), minor(balance.available_balance)
+
+    async def ledger(self, customer_id: str, grant_id: str) -> int:
+        return (await self.grant_balance(customer_id, grant_id))[0]
+
+    async def available(self, customer_id: str, grant_id: str) -> int:
+        return (await self.grant_balance(customer_id, grant_id))[1]
+
+    async def transactions(self, customer_id: str) -> list[credit_balance_pb2.CreditBalanceTransaction]:
+        """Every credit balance transaction of the customer, from the credits ledger."""
+        found, token = [], ""
+        while True:
+            reply = await self.balances.ListCreditBalanceTransactions(
+                credit_balance_service_pb2.ListCreditBalanceTransactionsRequest(
+                    customer_id=customer_id, page_size=100, page_token=token
+                ),
+                metadata=self.metadata,
+            )
+            found += list(reply.credit_balance_transactions)
+            token = reply.next_page_token
+            if not token:
+                return found
+
+    async def draws(self, customer_id: str) -> dict[str, int]:
+        """Per invoice, how many draws the ledger holds: distinct credits_applied postings per
+        (invoice, line, grant) — exactly one for an invoice drawn once, whatever the retries."""
+        per_invoice: dict[str, list[tuple[str, str]]] = {}
+        for transaction in await self.transactions(customer_id):
+            if transaction.HasField("debit") and transaction.debit.type == APPLIED:
+                key = (transaction.debit.invoice_line_id, transaction.credit_grant_id)
+                per_invoice.setdefault(transaction.debit.invoice_id, []).append(key)
+        return {invoice_id: max(keys.count(k) for k in keys) for invoice_id, keys in per_invoice.items()}
+
+    async def grants_of(self, customer_id: str) -> list[credit_grant_pb2.CreditGrant]:
+        reply = await self.grants.ListCreditGrants(
+            credit_grant_service_pb2.ListCreditGrantsRequest(customer_id=customer_id, page_size=100),
+            metadata=self.metadata,
+        )
+        return list(reply.credit_grants)
+
+    # -- replicas -------------------------------------------------------------------------
+
+    async def add_replica(self) -> RunningServer:
+        """Another invoicing server on the same database, peers, service key and clock."""
+        replica = await start_server(
+            suite_definitions.definition("invoicing"),
+            self.settings,
+            self.database_url,
+            port=0,
+            clock=self.clock,
+        )
+        self.replicas.append(replica)
+        return replica
+
+
+@asynccontextmanager
+async def invoicing_on_real_peers(
+    database_url: str, *, clock: FrozenClock | None = None, replicas: int = 1
+) -> AsyncIterator[Invoicing]:
+    """The three real services on 127.0.0.1 port 0 (plus ``replicas - 1`` more invoicing
+    servers), metering and credits behind fault interceptors, on a frozen clock (T0 unless
+    given)."""
+    clock = clock or FrozenClock(T0)
+    metering_faults, credits_faults = Faults(), Faults()
+    async with start_suite(
+        database_url, clock=clock, faults={"metering": metering_faults, "credits": credits_faults}
+    ) as suite:
+        invoicing = Invoicing(suite, clock, metering_faults, credits_faults)
+        try:
+            for _ in range(replicas - 1):
+                await invoicing.add_replica()
+            yield invoicing
+        finally:
+            for replica in invoicing.replicas:
+                await replica.stop(grace=1)
 
 
 @dataclass

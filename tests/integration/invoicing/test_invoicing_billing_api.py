@@ -1,5 +1,5 @@
-"""Subscriptions, drafts, finalization, credits and test clocks through a real invoicing
-server against stand-in metering and credits (I-3, I-10..I-16)."""
+"""Subscriptions, drafts, finalization, credits and test clocks through the real invoicing,
+metering and credits servers (I-3, I-10..I-16)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from datetime import UTC, timedelta
 import grpc
 import pytest
 
+from drawdown.credits.v1 import credit_balance_pb2
 from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2, subscription_pb2, subscription_service_pb2
 from drawdown.rpc.convert import timestamp_to_proto
 from tests.integration.invoicing.invoicing_builders import (
     T0,
+    Invoicing,
     advance,
     clock_at,
     customer,
     hypernian_catalog,
     invoices_of,
+    invoicing_on_real_peers,
     licensed_price,
     minor,
     subscribe,
 )
-from tests.integration.invoicing.invoicing_fakes import Invoicing, invoicing_on_fakes
 from tests.integration.invoicing.test_invoicing_catalog_api import failure
 
 FEB_1 = T0.replace(month=2)
@@ -31,17 +33,17 @@ MAR_1 = T0.replace(month=3)
 
 @pytest.fixture
 async def invoicing(database_url: str) -> AsyncIterator[Invoicing]:
-    async with invoicing_on_fakes(database_url) as started:
+    async with invoicing_on_real_peers(database_url) as started:
         yield started
 
 
 async def hypernian_customer(invoicing: Invoicing, grant: int = 1000):
-    metering, credits = invoicing.fakes.metering, invoicing.fakes.credits
-    catalog = await hypernian_catalog(invoicing, metering.meter(), metering.meter())
+    """A Hypernian customer on a test clock at T0, with a ``grant`` of cents (none if 0)."""
+    catalog = await hypernian_catalog(invoicing, await invoicing.meter(), await invoicing.meter())
     clock_id = await clock_at(invoicing)
     customer_id = await customer(invoicing, clock_id)
     created = await subscribe(invoicing, customer_id, catalog.input_price, catalog.output_price)
-    granted = credits.grant(customer_id, grant) if grant else None
+    granted = await invoicing.grant(customer_id, grant) if grant else None
     return catalog, clock_id, customer_id, created, granted
 
 
@@ -49,7 +51,7 @@ async def test_hypernian_period_draws_credits_and_leaves_80_due_i10_i11_i13(invo
     catalog, clock_id, customer_id, created, grant = await hypernian_customer(invoicing)
     assert not created.HasField("invoice")  # I-10: metered-only, billed in arrears
     assert created.subscription.current_period_end.ToDatetime(tzinfo=UTC) == FEB_1
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=3), 3000)
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=3), 3000)
 
     await advance(invoicing, clock_id, FEB_1 + timedelta(hours=2))
 
@@ -68,46 +70,45 @@ async def test_hypernian_period_draws_credits_and_leaves_80_due_i10_i11_i13(invo
         8000,
     )
     (line_credit,) = invoice.lines[0].credits
-    assert line_credit.credit_grant_id == grant.id and minor(line_credit.amount) == 1000
+    assert line_credit.credit_grant_id == grant and minor(line_credit.amount) == 1000
     assert line_credit.credit_balance_transaction_id.startswith("cbt_")
     (application,) = invoice.credit_applications
     assert list(application.credit_balance_transaction_ids) == [line_credit.credit_balance_transaction_id]
     assert invoice.finalize_time.ToDatetime(tzinfo=UTC) == FEB_1 + timedelta(hours=1)  # grace period
-    assert grant.ledger == 0
-    assert invoicing.fakes.credits.draws == {invoice.id: 1}
+    assert await invoicing.ledger(customer_id, grant) == 0
+    assert await invoicing.draws(customer_id) == {invoice.id: 1}
 
 
 async def test_small_usage_is_paid_and_the_next_period_draws_the_rest_i11(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing)
-    metering = invoicing.fakes.metering
-    metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 100)  # 3.00
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 100)  # 3.00
     await advance(invoicing, clock_id, FEB_1 + timedelta(hours=2))
     (first,) = await invoices_of(invoicing, customer_id)
     assert first.status == invoice_pb2.INVOICE_STATUS_PAID
     assert (minor(first.total_credits_applied), minor(first.amount_due)) == (300, 0)
-    assert grant.ledger == 700
+    assert await invoicing.ledger(customer_id, grant) == 700
 
-    metering.record(catalog.output_meter, customer_id, FEB_1 + timedelta(days=2), 1000)  # 50.00
+    await invoicing.record(catalog.output_meter, customer_id, FEB_1 + timedelta(days=2), 1000)  # 50.00
     await advance(invoicing, clock_id, MAR_1 + timedelta(hours=2))
     _, second = await invoices_of(invoicing, customer_id)
     assert second.status == invoice_pb2.INVOICE_STATUS_OPEN
     assert [minor(line.credits_applied) for line in second.lines] == [0, 700]
     assert (minor(second.subtotal), minor(second.amount_due)) == (5000, 4300)
-    assert grant.ledger == 0
+    assert await invoicing.ledger(customer_id, grant) == 0
+    assert await invoicing.draws(customer_id) == {first.id: 1, second.id: 1}
 
 
 async def test_usage_sent_during_the_grace_period_is_billed_i11(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, _ = await hypernian_customer(invoicing, grant=0)
-    metering = invoicing.fakes.metering
-    metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 10)
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 10)
     await advance(invoicing, clock_id, FEB_1 + timedelta(minutes=30))
     (draft,) = await invoices_of(invoicing, customer_id)
     assert draft.status == invoice_pb2.INVOICE_STATUS_DRAFT
     assert minor(draft.subtotal) == 30
     assert draft.auto_finalize_time.ToDatetime(tzinfo=UTC) == FEB_1 + timedelta(hours=1)
     # Late usage for January, reported within the grace period, and February usage.
-    metering.record(catalog.input_meter, customer_id, FEB_1 - timedelta(minutes=5), 20)
-    metering.record(catalog.input_meter, customer_id, FEB_1 + timedelta(minutes=1), 1000)
+    await invoicing.record(catalog.input_meter, customer_id, FEB_1 - timedelta(minutes=5), 20)
+    await invoicing.record(catalog.input_meter, customer_id, FEB_1 + timedelta(minutes=1), 1000)
     await advance(invoicing, clock_id, FEB_1 + timedelta(hours=1))
     (final,) = await invoices_of(invoicing, customer_id)
     assert final.status == invoice_pb2.INVOICE_STATUS_OPEN
@@ -117,7 +118,7 @@ async def test_usage_sent_during_the_grace_period_is_billed_i11(invoicing: Invoi
 
 async def test_negative_usage_bills_zero_i10(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, _ = await hypernian_customer(invoicing, grant=0)
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), -5)
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), -5)
     await advance(invoicing, clock_id, FEB_1 + timedelta(hours=2))
     (invoice,) = await invoices_of(invoicing, customer_id)
     assert invoice.status == invoice_pb2.INVOICE_STATUS_PAID
@@ -126,7 +127,7 @@ async def test_negative_usage_bills_zero_i10(invoicing: Invoicing) -> None:
 
 async def test_preview_has_tentative_credits_and_no_side_effects_i14(invoicing: Invoicing) -> None:
     catalog, _, customer_id, created, grant = await hypernian_customer(invoicing)
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0, 200)  # 6.00
+    await invoicing.record(catalog.input_meter, customer_id, T0, 200)  # 6.00
     reply = await invoicing.invoices.CreateInvoicePreview(
         invoice_service_pb2.CreateInvoicePreviewRequest(
             subscription_id=created.subscription.id, as_of_time=timestamp_to_proto(T0 + timedelta(days=2))
@@ -142,7 +143,8 @@ async def test_preview_has_tentative_credits_and_no_side_effects_i14(invoicing: 
     )
     assert preview.lines[0].credits[0].credit_balance_transaction_id == ""
     assert all(line.id == "" for line in preview.lines)
-    assert grant.ledger == 1000 and not invoicing.fakes.credits.holds
+    assert await invoicing.grant_balance(customer_id, grant) == (1000, 1000)  # nothing drawn or held
+    assert await invoicing.draws(customer_id) == {}
     assert await invoices_of(invoicing, customer_id) == []
     _, reason, fields = await failure(
         invoicing.invoices.CreateInvoicePreview(
@@ -157,12 +159,12 @@ async def test_preview_has_tentative_credits_and_no_side_effects_i14(invoicing: 
 
 async def test_void_reinstates_and_statuses_follow_the_rules_i12(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing)
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0, 3000)
+    await invoicing.record(catalog.input_meter, customer_id, T0, 3000)
     await advance(invoicing, clock_id, FEB_1 + timedelta(minutes=1))
     (draft,) = await invoices_of(invoicing, customer_id)
     assert draft.status == invoice_pb2.INVOICE_STATUS_DRAFT
     assert minor(draft.total_credits_applied) == 1000  # held (C-13)
-    assert invoicing.fakes.credits.holds[draft.id]
+    assert await invoicing.grant_balance(customer_id, grant) == (1000, 0)  # held, not drawn
     code, reason, _ = await failure(
         invoicing.invoices.VoidInvoice(
             invoice_service_pb2.VoidInvoiceRequest(id=draft.id), metadata=invoicing.metadata
@@ -173,7 +175,7 @@ async def test_void_reinstates_and_statuses_follow_the_rules_i12(invoicing: Invo
         invoice_service_pb2.FinalizeInvoiceRequest(id=draft.id, request_id="f-1"), metadata=invoicing.metadata
     )
     assert finalized.invoice.status == invoice_pb2.INVOICE_STATUS_OPEN
-    assert grant.ledger == 0
+    assert await invoicing.grant_balance(customer_id, grant) == (0, 0)
     again = await invoicing.invoices.FinalizeInvoice(
         invoice_service_pb2.FinalizeInvoiceRequest(id=draft.id, request_id="f-1"), metadata=invoicing.metadata
     )
@@ -190,7 +192,8 @@ async def test_void_reinstates_and_statuses_follow_the_rules_i12(invoicing: Invo
     )
     assert voided.invoice.status == invoice_pb2.INVOICE_STATUS_VOID
     assert voided.invoice.credit_applications[0].reinstate_credit_balance_transaction_id.startswith("cbt_")
-    assert grant.ledger == 1000
+    assert await invoicing.grant_balance(customer_id, grant) == (1000, 1000)
+    assert await invoicing.draws(customer_id) == {draft.id: 1}
     for call in (invoicing.invoices.PayInvoice, invoicing.invoices.MarkInvoiceUncollectible):
         request_type = (
             invoice_service_pb2.PayInvoiceRequest
@@ -224,8 +227,8 @@ async def test_open_invoice_can_be_paid_or_written_off_i12(invoicing: Invoicing)
 
 
 async def test_cancel_now_drafts_the_usage_so_far_i3(invoicing: Invoicing) -> None:
-    catalog, clock_id, customer_id, created, _ = await hypernian_customer(invoicing, grant=0)
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 10)
+    catalog, clock_id, customer_id, created, grant = await hypernian_customer(invoicing, grant=10)
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 10)
     await advance(invoicing, clock_id, T0 + timedelta(days=10, seconds=30))
     reply = await invoicing.subscriptions.CancelSubscription(
         subscription_service_pb2.CancelSubscriptionRequest(id=created.subscription.id),
@@ -236,7 +239,8 @@ async def test_cancel_now_drafts_the_usage_so_far_i3(invoicing: Invoicing) -> No
     assert invoice.billing_reason == invoice_pb2.BILLING_REASON_SUBSCRIPTION_CANCEL
     assert invoice.period_end.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=10, seconds=30)
     assert minor(invoice.subtotal) == 30
-    assert invoice.id in invoicing.fakes.credits.holds  # the final draft holds its credits (C-13)
+    # The final draft holds its credits (C-13).
+    assert await invoicing.grant_balance(customer_id, grant) == (10, 0)
     assert (
         await failure(
             invoicing.subscriptions.CancelSubscription(
@@ -248,6 +252,8 @@ async def test_cancel_now_drafts_the_usage_so_far_i3(invoicing: Invoicing) -> No
     await advance(invoicing, clock_id, T0 + timedelta(days=11))
     (final,) = await invoices_of(invoicing, customer_id)
     assert final.status == invoice_pb2.INVOICE_STATUS_OPEN
+    assert (minor(final.total_credits_applied), minor(final.amount_due)) == (10, 20)
+    assert await invoicing.grant_balance(customer_id, grant) == (0, 0)
     await advance(invoicing, clock_id, MAR_1)
     assert len(await invoices_of(invoicing, customer_id)) == 1
 
@@ -288,27 +294,35 @@ async def test_subscription_items_share_currency_and_interval_i3(invoicing: Invo
 
 async def test_advancing_runs_every_period_in_time_order_i16(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing, grant=1000)
-    metering = invoicing.fakes.metering
+    # Only for output tokens (never used here): left whole until it expires mid-March.
+    expiring = await invoicing.grant(
+        customer_id, 500, expire=MAR_1 + timedelta(days=15), price_ids=(catalog.output_price,)
+    )
     for month in (1, 2, 3):
-        metering.record(catalog.input_meter, customer_id, T0.replace(month=month, day=5), 100)
+        await invoicing.record(catalog.input_meter, customer_id, T0.replace(month=month, day=5), 100)
     await advance(invoicing, clock_id, T0.replace(month=4, day=2))
     invoices = await invoices_of(invoicing, customer_id)
     assert [i.period_end.ToDatetime(tzinfo=UTC) for i in invoices] == [FEB_1, MAR_1, T0.replace(month=4)]
     assert [minor(i.total_credits_applied) for i in invoices] == [300, 300, 300]
     assert all(i.status == invoice_pb2.INVOICE_STATUS_PAID for i in invoices)
-    assert grant.ledger == 100
-    expiry_times = [
-        as_of for as_of, customers in invoicing.fakes.credits.expiry_calls if customers == (customer_id,)
+    assert await invoicing.ledger(customer_id, grant) == 100
+    assert await invoicing.draws(customer_id) == {i.id: 1 for i in invoices}
+    # The test clock's expiry sweep ran on the clock's time: the expiry is posted, dated
+    # at the grant's expire_time, although the suite clock never got there.
+    assert invoicing.clock.now() < MAR_1 + timedelta(days=15)
+    (expiry,) = [
+        t
+        for t in await invoicing.transactions(customer_id)
+        if t.debit.type == credit_balance_pb2.CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_EXPIRED
     ]
-    assert expiry_times == sorted(expiry_times) and expiry_times[-1] == T0.replace(month=4, day=2).replace(
-        tzinfo=None
-    )
+    assert (expiry.credit_grant_id, minor(expiry.debit.amount)) == (expiring, 500)
+    assert expiry.effective_time.ToDatetime(tzinfo=UTC) == MAR_1 + timedelta(days=15)
+    assert await invoicing.ledger(customer_id, expiring) == 0
 
 
 async def test_lines_rate_tiers_transforms_and_round_half_up_once_i2_i10(invoicing: Invoicing) -> None:
     from drawdown.invoicing.v1 import catalog_service_pb2, price_pb2, product_pb2
 
-    metering = invoicing.fakes.metering
     product = await invoicing.catalog.CreateProduct(
         catalog_service_pb2.CreateProductRequest(product=product_pb2.Product(name="tokens")),
         metadata=invoicing.metadata,
@@ -328,7 +342,7 @@ async def test_lines_rate_tiers_transforms_and_round_half_up_once_i2_i10(invoici
         )
         return reply.price.id
 
-    half, packages, volume = metering.meter(), metering.meter(), metering.meter()
+    half, packages, volume = await invoicing.meter(), await invoicing.meter(), await invoicing.meter()
     prices = [
         await price(half, unit_amount_decimal={"value": "0.5"}),
         await price(
@@ -352,7 +366,7 @@ async def test_lines_rate_tiers_transforms_and_round_half_up_once_i2_i10(invoici
     customer_id = await customer(invoicing, clock_id)
     await subscribe(invoicing, customer_id, *prices)
     for meter_id, value in ((half, 3), (packages, 1001), (volume, 20)):
-        metering.record(meter_id, customer_id, T0 + timedelta(days=1), value)
+        await invoicing.record(meter_id, customer_id, T0 + timedelta(days=1), value)
     await advance(invoicing, clock_id, FEB_1 + timedelta(hours=2))
     (invoice,) = await invoices_of(invoicing, customer_id)
     # 3 × 0.5 = 1.5 → 2; ⌈1001 / 1000⌉ = 2 packages × 7 = 14; 20 in the open tier: 20 × 1 + 5 = 25.

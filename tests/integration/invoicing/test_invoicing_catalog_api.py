@@ -1,4 +1,5 @@
-"""Customers, products, prices and test clocks through a real invoicing server (I-1, I-2, I-16)."""
+"""Customers, products, prices and test clocks through the real invoicing server, with
+meters on the real metering server (I-1, I-2, I-16)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from drawdown.invoicing.v1 import (
     test_clock_service_pb2,
 )
 from drawdown.rpc.convert import timestamp_to_proto
-from tests.integration.invoicing.invoicing_fakes import Invoicing, invoicing_on_fakes
+from tests.integration.invoicing.invoicing_builders import Invoicing, invoicing_on_real_peers, method
 
 
 @pytest.fixture
 async def invoicing(database_url: str) -> AsyncIterator[Invoicing]:
-    async with invoicing_on_fakes(database_url) as started:
+    async with invoicing_on_real_peers(database_url) as started:
         yield started
 
 
@@ -159,7 +160,7 @@ async def test_update_customer_refuses_immutable_test_clock_i1(invoicing: Invoic
 
 async def test_metered_price_needs_an_active_meter_i2(invoicing: Invoicing) -> None:
     product_id = await product(invoicing)
-    meter_id = invoicing.fakes.metering.meter()
+    meter_id = await invoicing.meter()
     created = await invoicing.catalog.CreatePrice(
         catalog_service_pb2.CreatePriceRequest(price=metered(product_id, meter_id, "0.000000000001")),
         metadata=invoicing.metadata,
@@ -170,7 +171,7 @@ async def test_metered_price_needs_an_active_meter_i2(invoicing: Invoicing) -> N
         "0.000000000001",
         price_pb2.BILLING_SCHEME_PER_UNIT,
     )
-    inactive = invoicing.fakes.metering.meter(active=False)
+    inactive = await invoicing.meter(active=False)
     assert (
         await failure(
             invoicing.catalog.CreatePrice(
@@ -191,8 +192,8 @@ async def test_metered_price_needs_an_active_meter_i2(invoicing: Invoicing) -> N
 
 async def test_metering_down_is_unavailable_and_changes_nothing_i2(invoicing: Invoicing) -> None:
     product_id = await product(invoicing)
-    meter_id = invoicing.fakes.metering.meter()
-    invoicing.fakes.metering.faults.before["GetMeter"] = 100
+    meter_id = await invoicing.meter()
+    invoicing.metering_faults.fail("MeterService/GetMeter", when="before", times=100)
     code, reason, _ = await failure(
         invoicing.catalog.CreatePrice(
             catalog_service_pb2.CreatePriceRequest(price=metered(product_id, meter_id)),
@@ -200,6 +201,8 @@ async def test_metering_down_is_unavailable_and_changes_nothing_i2(invoicing: In
         )
     )
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "METERING_SERVICE_UNAVAILABLE")
+    get_meter = method("MeterService/GetMeter")
+    assert invoicing.metering_faults.served[get_meter] == 0 and invoicing.metering_faults.failed[get_meter] >= 1
     listed = await invoicing.catalog.ListPrices(
         catalog_service_pb2.ListPricesRequest(), metadata=invoicing.metadata
     )
@@ -228,7 +231,7 @@ async def test_metering_down_is_unavailable_and_changes_nothing_i2(invoicing: In
 )
 async def test_price_validation_names_the_field_i2(invoicing: Invoicing, change, expected) -> None:
     product_id = await product(invoicing)
-    price = metered(product_id, invoicing.fakes.metering.meter())
+    price = metered(product_id, await invoicing.meter())
     for name, value in change.items():
         if isinstance(value, dict):
             getattr(price, name).CopyFrom(type(getattr(price, name))(**value))
@@ -247,7 +250,7 @@ async def test_price_validation_names_the_field_i2(invoicing: Invoicing, change,
 
 async def test_tiered_price_and_update_i2(invoicing: Invoicing) -> None:
     product_id = await product(invoicing)
-    price = metered(product_id, invoicing.fakes.metering.meter())
+    price = metered(product_id, await invoicing.meter())
     price.ClearField("unit_amount_decimal")
     price.billing_scheme = price_pb2.BILLING_SCHEME_TIERED
     price.tiers_mode = price_pb2.TIERS_MODE_GRADUATED

@@ -1,5 +1,7 @@
-"""The finalization saga under faults: credits unavailable before, during and after the
-draw, then recovery; each invoice drawn once (DESIGN "Flows", I-11, I-15, C-14)."""
+"""The finalization saga under faults on the real suite: credits unavailable before, during
+and after the draw (a fault interceptor in front of the real credits server, or the server
+stopped), then recovery; each invoice drawn once, as the real credits ledger shows (DESIGN
+"Flows", I-11, I-15, C-14)."""
 
 from __future__ import annotations
 
@@ -15,30 +17,33 @@ from drawdown.db.engine import Database
 from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2, test_clock_pb2, test_clock_service_pb2
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.downstream import Downstream
-from tests.integration.invoicing.invoicing_builders import T0, advance, invoices_of, minor
-from tests.integration.invoicing.invoicing_fakes import Invoicing, invoicing_on_fakes
+from tests.integration.invoicing.invoicing_builders import (
+    T0,
+    Invoicing,
+    advance,
+    invoices_of,
+    invoicing_on_real_peers,
+    method,
+    minor,
+)
 from tests.integration.invoicing.test_invoicing_billing_api import FEB_1, hypernian_customer
 from tests.integration.invoicing.test_invoicing_catalog_api import failure
-from tests.support import harness
 
 DOWN = 100  # more failures than the channel's retry policy absorbs
 
 
 @pytest.fixture
 async def invoicing(database_url: str) -> AsyncIterator[Invoicing]:
-    async with invoicing_on_fakes(database_url) as started:
+    async with invoicing_on_real_peers(database_url) as started:
         yield started
 
 
 @asynccontextmanager
 async def recovery_billing(invoicing: Invoicing) -> AsyncIterator[Billing]:
-    """A second process's billing core on the same database: what a restarted replica runs."""
-    fakes = invoicing.fakes
-    settings = harness.test_settings(
-        metering_address=fakes.metering_address, credits_address=fakes.credits_address
-    )
+    """A second process's billing core on the same database and real peers: what a
+    restarted replica runs."""
     database = Database(invoicing.database_url, pool_size=2)
-    downstream = Downstream(settings)
+    downstream = Downstream(invoicing.settings)
     try:
         yield Billing(database, downstream, SystemClock())
     finally:
@@ -49,7 +54,7 @@ async def recovery_billing(invoicing: Invoicing) -> AsyncIterator[Billing]:
 async def drafted(invoicing: Invoicing):
     """A Hypernian draft of 90.00 against a 10.00 grant, its period just ended."""
     catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing)
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 3000)
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 3000)
     await advance(invoicing, clock_id, FEB_1 + timedelta(minutes=5))
     (draft,) = await invoices_of(invoicing, customer_id)
     return clock_id, customer_id, grant, draft
@@ -62,60 +67,74 @@ async def finalize(invoicing: Invoicing, invoice_id: str):
     )
 
 
-def assert_finalized_once(invoicing: Invoicing, invoice, grant) -> None:
+APPLY = method("InvoiceCreditService/ApplyInvoiceCredits")
+
+
+async def assert_finalized_once(invoicing: Invoicing, invoice, grant: str) -> None:
     assert invoice.status == invoice_pb2.INVOICE_STATUS_OPEN
     assert (minor(invoice.total_credits_applied), minor(invoice.amount_due)) == (1000, 8000)
-    assert invoice.lines[0].credits[0].credit_balance_transaction_id.startswith("cbt_")
-    assert invoicing.fakes.credits.draws == {invoice.id: 1}
-    assert grant.ledger == 0
+    transaction_id = invoice.lines[0].credits[0].credit_balance_transaction_id
+    assert transaction_id.startswith("cbt_")
+    debits = [t for t in await invoicing.transactions(invoice.customer_id) if t.HasField("debit")]
+    assert [(t.id, t.debit.invoice_id, t.credit_grant_id) for t in debits] == [
+        (transaction_id, invoice.id, grant)
+    ]
+    assert await invoicing.draws(invoice.customer_id) == {invoice.id: 1}
+    assert await invoicing.grant_balance(invoice.customer_id, grant) == (0, 0)
 
 
 async def test_credits_down_before_apply_leaves_a_draft_and_a_retry_finalizes(invoicing: Invoicing) -> None:
     _, _, grant, draft = await drafted(invoicing)
-    invoicing.fakes.credits.faults.before["ApplyInvoiceCredits"] = DOWN
+    invoicing.credits_faults.fail(APPLY, when="before", times=DOWN)
     code, reason, _ = await failure(finalize(invoicing, draft.id))
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "CREDITS_SERVICE_UNAVAILABLE")
     (still,) = await invoices_of(invoicing, draft.customer_id)
-    assert still.status == invoice_pb2.INVOICE_STATUS_DRAFT and grant.ledger == 1000
-    invoicing.fakes.credits.faults.before.clear()
-    assert_finalized_once(invoicing, (await finalize(invoicing, draft.id)).invoice, grant)
+    assert still.status == invoice_pb2.INVOICE_STATUS_DRAFT
+    assert invoicing.credits_faults.served[APPLY] == 0 and invoicing.credits_faults.failed[APPLY] >= 1
+    assert await invoicing.grant_balance(draft.customer_id, grant) == (1000, 0)  # still only held
+    assert await invoicing.draws(draft.customer_id) == {}
+    invoicing.credits_faults.clear()
+    await assert_finalized_once(invoicing, (await finalize(invoicing, draft.id)).invoice, grant)
 
 
 async def test_answer_lost_after_apply_is_completed_by_the_recovery_sweep(invoicing: Invoicing) -> None:
     _, _, grant, draft = await drafted(invoicing)
-    invoicing.fakes.credits.faults.after["ApplyInvoiceCredits"] = DOWN
+    invoicing.credits_faults.fail(APPLY, when="after", times=DOWN)
     code, _, _ = await failure(finalize(invoicing, draft.id))
     assert code == grpc.StatusCode.UNAVAILABLE
-    assert invoicing.fakes.credits.draws == {draft.id: 1}  # drawn, but the answer never arrived
+    # Drawn (every retry served by the real credits server), but the answer never arrived.
+    assert invoicing.credits_faults.served[APPLY] >= 1
+    assert await invoicing.draws(draft.customer_id) == {draft.id: 1}
+    assert await invoicing.ledger(draft.customer_id, grant) == 0
     (stuck,) = await invoices_of(invoicing, draft.customer_id)
     assert stuck.status == invoice_pb2.INVOICE_STATUS_DRAFT
-    invoicing.fakes.credits.faults.after.clear()
+    invoicing.credits_faults.clear()
     async with recovery_billing(invoicing) as billing:
         assert await billing.recover_in_flight(timedelta(0)) == 1
         assert await billing.recover_in_flight(timedelta(0)) == 0
     (recovered,) = await invoices_of(invoicing, draft.customer_id)
-    assert_finalized_once(invoicing, recovered, grant)
-    assert invoicing.fakes.credits.faults.calls["ApplyInvoiceCredits"] > 1
+    await assert_finalized_once(invoicing, recovered, grant)
+    assert invoicing.credits_faults.served[APPLY] > 1
 
 
 async def test_recovery_waits_while_credits_stay_down(invoicing: Invoicing) -> None:
     _, _, grant, draft = await drafted(invoicing)
-    invoicing.fakes.credits.faults.after["ApplyInvoiceCredits"] = DOWN
+    invoicing.credits_faults.fail(APPLY, when="after", times=DOWN)
     await failure(finalize(invoicing, draft.id))
-    invoicing.fakes.credits.faults.after.clear()
-    invoicing.fakes.credits.faults.before["ApplyInvoiceCredits"] = DOWN
+    invoicing.credits_faults.clear()
+    invoicing.credits_faults.fail(APPLY, when="before", times=DOWN)
     async with recovery_billing(invoicing) as billing:
         assert await billing.recover_in_flight(timedelta(0)) == 0
-        invoicing.fakes.credits.faults.before.clear()
+        invoicing.credits_faults.clear()
         assert await billing.recover_in_flight(timedelta(0)) == 1
     (recovered,) = await invoices_of(invoicing, draft.customer_id)
-    assert_finalized_once(invoicing, recovered, grant)
+    await assert_finalized_once(invoicing, recovered, grant)
 
 
 async def test_a_failed_clock_advance_resumes_and_draws_once_i16(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing)
-    invoicing.fakes.metering.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 3000)
-    invoicing.fakes.credits.faults.after["ApplyInvoiceCredits"] = DOWN
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 3000)
+    invoicing.credits_faults.fail(APPLY, when="after", times=DOWN)
     request = test_clock_service_pb2.AdvanceTestClockRequest(id=clock_id, request_id="adv-1")
     request.frozen_time.FromDatetime(FEB_1 + timedelta(hours=2))
     code, reason, _ = await failure(invoicing.clocks.AdvanceTestClock(request, metadata=invoicing.metadata))
@@ -127,24 +146,24 @@ async def test_a_failed_clock_advance_resumes_and_draws_once_i16(invoicing: Invo
     ).test_clock
     assert clock.status == test_clock_pb2.TEST_CLOCK_STATUS_INTERNAL_FAILURE
     assert clock.frozen_time.ToDatetime(tzinfo=UTC) == FEB_1  # the close completed, the finalization did not
-    invoicing.fakes.credits.faults.after.clear()
+    invoicing.credits_faults.clear()
     reply = await invoicing.clocks.AdvanceTestClock(
         request, metadata=invoicing.metadata
     )  # same request id resumes
     assert reply.test_clock.status == test_clock_pb2.TEST_CLOCK_STATUS_READY
     (invoice,) = await invoices_of(invoicing, customer_id)
-    assert_finalized_once(invoicing, invoice, grant)
+    await assert_finalized_once(invoicing, invoice, grant)
 
 
 async def test_metering_down_at_period_close_drafts_nothing_until_it_is_back(invoicing: Invoicing) -> None:
     _, clock_id, customer_id, _, _ = await hypernian_customer(invoicing)
-    invoicing.fakes.metering.faults.before["ListMeterEventSummaries"] = DOWN
+    invoicing.metering_faults.fail("MeterEventService/ListMeterEventSummaries", when="before", times=DOWN)
     request = test_clock_service_pb2.AdvanceTestClockRequest(id=clock_id)
     request.frozen_time.FromDatetime(FEB_1 + timedelta(hours=2))
     code, reason, _ = await failure(invoicing.clocks.AdvanceTestClock(request, metadata=invoicing.metadata))
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "METERING_SERVICE_UNAVAILABLE")
     assert await invoices_of(invoicing, customer_id) == []
-    invoicing.fakes.metering.faults.before.clear()
+    invoicing.metering_faults.clear()
     await invoicing.clocks.AdvanceTestClock(request, metadata=invoicing.metadata)
     (invoice,) = await invoices_of(invoicing, customer_id)
     assert invoice.status == invoice_pb2.INVOICE_STATUS_PAID  # no usage: nothing due
@@ -153,18 +172,20 @@ async def test_metering_down_at_period_close_drafts_nothing_until_it_is_back(inv
 async def test_void_with_credits_down_completes_once_they_are_back_c15(invoicing: Invoicing) -> None:
     _, _, grant, draft = await drafted(invoicing)
     await finalize(invoicing, draft.id)
-    invoicing.fakes.credits.faults.before["ReinstateInvoiceCredits"] = DOWN
+    invoicing.credits_faults.fail("InvoiceCreditService/ReinstateInvoiceCredits", when="before", times=DOWN)
     code, _, _ = await failure(
         invoicing.invoices.VoidInvoice(
             invoice_service_pb2.VoidInvoiceRequest(id=draft.id), metadata=invoicing.metadata
         )
     )
-    assert code == grpc.StatusCode.UNAVAILABLE and grant.ledger == 0
+    assert code == grpc.StatusCode.UNAVAILABLE
+    assert await invoicing.ledger(draft.customer_id, grant) == 0
     (pending,) = await invoices_of(invoicing, draft.customer_id)
     assert pending.status == invoice_pb2.INVOICE_STATUS_OPEN
-    invoicing.fakes.credits.faults.before.clear()
+    invoicing.credits_faults.clear()
     voided = await invoicing.invoices.VoidInvoice(
         invoice_service_pb2.VoidInvoiceRequest(id=draft.id), metadata=invoicing.metadata
     )
     assert voided.invoice.status == invoice_pb2.INVOICE_STATUS_VOID
-    assert grant.ledger == 1000
+    assert await invoicing.grant_balance(draft.customer_id, grant) == (1000, 1000)
+    assert await invoicing.draws(draft.customer_id) == {draft.id: 1}

@@ -1,4 +1,5 @@
-"""Credit purchases (I-15) and the live balance (I-17) through a real invoicing server."""
+"""Credit purchases (I-15) and the live balance (I-17) through the real invoicing, metering
+and credits servers."""
 
 from __future__ import annotations
 
@@ -11,18 +12,29 @@ from google.type import money_pb2
 
 from drawdown.invoicing.v1 import customer_service_pb2, invoice_pb2, invoice_service_pb2
 from drawdown.rpc.convert import timestamp_to_proto
-from tests.integration.invoicing.invoicing_builders import T0, advance, clock_at, customer, minor
-from tests.integration.invoicing.invoicing_fakes import Invoicing, invoicing_on_fakes
+from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2
+from tests.integration.invoicing.invoicing_builders import (
+    T0,
+    Invoicing,
+    advance,
+    clock_at,
+    customer,
+    invoicing_on_real_peers,
+    method,
+    minor,
+)
 from tests.integration.invoicing.test_invoicing_billing_api import hypernian_customer
 from tests.integration.invoicing.test_invoicing_catalog_api import failure
 from tests.integration.invoicing.test_invoicing_faults_api import DOWN, recovery_billing
 
+CREATE_GRANT = method("CreditGrantService/CreateCreditGrant")
+GRANT_LIMIT = 100
 METERED = invoice_pb2.CreditApplicabilityConfig(price_type=invoice_pb2.CREDIT_PRICE_TYPE_METERED)
 
 
 @pytest.fixture
 async def invoicing(database_url: str) -> AsyncIterator[Invoicing]:
-    async with invoicing_on_fakes(database_url) as started:
+    async with invoicing_on_real_peers(database_url) as started:
         yield started
 
 
@@ -62,10 +74,11 @@ async def test_paying_a_purchase_creates_the_grant_once_i15(invoicing: Invoicing
     assert paid.credit_purchase.credit_grant_id
     assert await pay(invoicing, invoice.id, "pay-1") == invoicing_pay_reply(paid)
     assert (await failure(pay(invoicing, invoice.id)))[1] == "INVALID_INVOICE_STATUS"
-    credits = invoicing.fakes.credits
-    assert credits.created_grants == {invoice.id: paid.credit_purchase.credit_grant_id}
-    (grant,) = credits.grants
-    assert (grant.customer_id, grant.amount) == (customer_id, 2500)
+    (grant,) = await invoicing.grants_of(customer_id)
+    assert grant.id == paid.credit_purchase.credit_grant_id
+    assert (grant.customer_id, minor(grant.amount)) == (customer_id, 2500)
+    assert grant.applicability_config.price_type == credit_grant_pb2.PRICE_TYPE_METERED
+    assert await invoicing.grant_balance(customer_id, grant.id) == (2500, 2500)
 
 
 def invoicing_pay_reply(invoice: invoice_pb2.Invoice) -> invoice_service_pb2.PayInvoiceResponse:
@@ -77,19 +90,20 @@ async def test_a_lost_grant_answer_is_completed_exactly_once_i15(invoicing: Invo
     invoice = (
         await invoicing.invoices.CreateCreditPurchase(purchase(customer_id), metadata=invoicing.metadata)
     ).invoice
-    credits = invoicing.fakes.credits
-    credits.faults.after["CreateCreditGrant"] = DOWN
+    invoicing.credits_faults.fail(CREATE_GRANT, when="after", times=DOWN)
     code, reason, _ = await failure(pay(invoicing, invoice.id))
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "CREDITS_SERVICE_UNAVAILABLE")
-    credits.faults.after.clear()
+    assert invoicing.credits_faults.served[CREATE_GRANT] >= 1  # created, but the answer was lost
+    invoicing.credits_faults.clear()
     async with recovery_billing(invoicing) as billing:
         assert await billing.recover_in_flight(timedelta(0)) == 1
     reply = await invoicing.invoices.GetInvoice(
         invoice_service_pb2.GetInvoiceRequest(id=invoice.id), metadata=invoicing.metadata
     )
     assert reply.invoice.status == invoice_pb2.INVOICE_STATUS_PAID
-    assert len(credits.grants) == 1 and credits.created_grants == {invoice.id: credits.grants[0].id}
-    assert reply.invoice.credit_purchase.credit_grant_id == credits.grants[0].id
+    (grant,) = await invoicing.grants_of(customer_id)  # every retry found the same grant
+    assert reply.invoice.credit_purchase.credit_grant_id == grant.id
+    assert await invoicing.ledger(customer_id, grant.id) == 2500
 
 
 async def test_voided_or_expired_purchases_grant_nothing_i15(invoicing: Invoicing) -> None:
@@ -111,7 +125,7 @@ async def test_voided_or_expired_purchases_grant_nothing_i15(invoicing: Invoicin
     await advance(invoicing, clock_id, T0 + timedelta(days=2))
     code, reason, _ = await failure(pay(invoicing, expiring.id))
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CREDIT_PURCHASE_EXPIRED")
-    assert invoicing.fakes.credits.grants == []
+    assert await invoicing.grants_of(customer_id) == []
 
 
 @pytest.mark.parametrize(
@@ -142,9 +156,8 @@ async def test_purchase_validation_names_the_field_i15(invoicing: Invoicing, fie
 
 async def test_live_balance_is_credits_minus_unbilled_usage_i17(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, _ = await hypernian_customer(invoicing, grant=1000)
-    metering = invoicing.fakes.metering
-    metering.record(catalog.input_meter, customer_id, T0 + timedelta(hours=1), 100)  # 3.00
-    metering.record(catalog.output_meter, customer_id, T0 + timedelta(hours=2), 300)  # 15.00
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(hours=1), 100)  # 3.00
+    await invoicing.record(catalog.output_meter, customer_id, T0 + timedelta(hours=2), 300)  # 15.00
     await advance(invoicing, clock_id, T0 + timedelta(days=1))
     reply = await invoicing.customers.GetCustomerLiveBalance(
         customer_service_pb2.GetCustomerLiveBalanceRequest(customer_id=customer_id),
@@ -166,12 +179,17 @@ async def test_a_refused_grant_leaves_the_purchase_open_i15_c4(invoicing: Invoic
     invoice = (
         await invoicing.invoices.CreateCreditPurchase(purchase(customer_id), metadata=invoicing.metadata)
     ).invoice
-    invoicing.fakes.credits.grant_limit_reached = True
+    # C-4 on the real credits server: 100 unused grants are the most a customer may hold.
+    grants = [await invoicing.grant(customer_id, 1) for _ in range(GRANT_LIMIT)]
     code, reason, _ = await failure(pay(invoicing, invoice.id))
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "GRANT_LIMIT_REACHED")
     reply = await invoicing.invoices.GetInvoice(
         invoice_service_pb2.GetInvoiceRequest(id=invoice.id), metadata=invoicing.metadata
     )
     assert reply.invoice.status == invoice_pb2.INVOICE_STATUS_OPEN and not reply.invoice.HasField("paid_time")
-    invoicing.fakes.credits.grant_limit_reached = False
-    assert (await pay(invoicing, invoice.id)).invoice.status == invoice_pb2.INVOICE_STATUS_PAID
+    await invoicing.grants.VoidCreditGrant(
+        credit_grant_service_pb2.VoidCreditGrantRequest(id=grants[0]), metadata=invoicing.metadata
+    )
+    paid = (await pay(invoicing, invoice.id)).invoice
+    assert paid.status == invoice_pb2.INVOICE_STATUS_PAID
+    assert await invoicing.ledger(customer_id, paid.credit_purchase.credit_grant_id) == 2500

@@ -1,8 +1,6 @@
-"""The invoicing flows through the three real services on loopback (I-10..I-17, C-10..C-15).
-
-Skipped while metering or credits still answer UNIMPLEMENTED (they are built in
-parallel); the same flows run against stand-ins in the other invoicing test files.
-"""
+"""The invoicing flows through the three real services on loopback, on the wall clock
+with daily prices (I-10..I-17, C-10..C-15); the other invoicing test files run the same
+real suite on a frozen clock."""
 
 from __future__ import annotations
 
@@ -13,7 +11,6 @@ import grpc
 import pytest
 from google.type import money_pb2
 
-from drawdown import suite
 from drawdown.credits.v1 import (
     credit_balance_service_pb2,
     credit_balance_service_pb2_grpc,
@@ -48,32 +45,8 @@ from drawdown.metering.v1 import (
     meter_service_pb2_grpc,
 )
 from drawdown.rpc.convert import timestamp_to_proto
-from drawdown.rpc.server import start_server
 from tests.integration.invoicing.invoicing_builders import minor
-from tests.support import harness
 from tests.support.harness import Suite, bearer
-
-
-async def require_peers(suite: Suite) -> None:
-    """Skip unless metering and credits serve what invoicing calls."""
-    metadata = bearer(suite.admin_key)
-    probes = [
-        meter_service_pb2_grpc.MeterServiceStub(suite.channel("metering")).ListMeters(
-            meter_service_pb2.ListMetersRequest(), metadata=metadata
-        ),
-        credit_balance_service_pb2_grpc.CreditBalanceServiceStub(
-            suite.channel("credits")
-        ).GetCreditBalanceSummary(
-            credit_balance_service_pb2.GetCreditBalanceSummaryRequest(customer_id="cus_probe"),
-            metadata=metadata,
-        ),
-    ]
-    for probe in probes:
-        try:
-            await probe
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-                pytest.skip("metering or credits not implemented yet")
 
 
 class World:
@@ -212,7 +185,6 @@ def recent_start() -> datetime:
 
 
 async def test_hypernian_through_the_three_services(running_suite: Suite) -> None:
-    await require_peers(running_suite)
     world = World(running_suite)
     start = recent_start()
     input_price = await world.daily_price(await world.meter("hypernian_input_tokens"), "3")
@@ -232,7 +204,6 @@ async def test_hypernian_through_the_three_services(running_suite: Suite) -> Non
 
 
 async def test_small_usage_is_paid_and_the_next_period_draws_the_rest(running_suite: Suite) -> None:
-    await require_peers(running_suite)
     world = World(running_suite)
     start = recent_start()
     input_price = await world.daily_price(await world.meter("in_tokens"), "3")
@@ -262,7 +233,6 @@ async def test_small_usage_is_paid_and_the_next_period_draws_the_rest(running_su
 
 
 async def test_preview_and_live_balance_through_the_three_services(running_suite: Suite) -> None:
-    await require_peers(running_suite)
     world = World(running_suite)
     start = recent_start()
     input_price = await world.daily_price(await world.meter("preview_tokens"), "3")
@@ -313,7 +283,6 @@ async def finalize_when_reachable(
 
 
 async def test_credits_stopped_during_finalization_then_back_draws_once(running_suite: Suite) -> None:
-    await require_peers(running_suite)
     world = World(running_suite)
     start = recent_start()
     input_price = await world.daily_price(await world.meter("fault_tokens"), "3")
@@ -324,8 +293,7 @@ async def test_credits_stopped_during_finalization_then_back_draws_once(running_
     (draft,) = await world.invoices_of(customer_id)
     assert draft.status == invoice_pb2.INVOICE_STATUS_DRAFT
 
-    credits = running_suite.servers["credits"]
-    await credits.stop(grace=0)
+    await running_suite.stop("credits")
     request = invoice_service_pb2.FinalizeInvoiceRequest(id=draft.id, request_id="finalize-once")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await world.invoices.FinalizeInvoice(request, metadata=world.metadata)
@@ -333,16 +301,11 @@ async def test_credits_stopped_during_finalization_then_back_draws_once(running_
     (stuck,) = await world.invoices_of(customer_id)
     assert stuck.status == invoice_pb2.INVOICE_STATUS_DRAFT
 
-    restarted = await start_server(
-        suite.definition("credits"), harness.test_settings(), running_suite.database_url, port=credits.port
-    )
-    try:
-        finalized = await finalize_when_reachable(world, request)
-        assert finalized.status == invoice_pb2.INVOICE_STATUS_OPEN
-        assert (minor(finalized.total_credits_applied), minor(finalized.amount_due)) == (1000, 8000)
-        again = (await world.invoices.FinalizeInvoice(request, metadata=world.metadata)).invoice
-        assert again == finalized
-        assert await applied_debits(world, customer_id) == [draft.id]
-        assert await world.grant_balance(customer_id, grant_id) == 0
-    finally:
-        await restarted.stop(grace=0)
+    await running_suite.restart("credits")  # same port: invoicing's channel reconnects
+    finalized = await finalize_when_reachable(world, request)
+    assert finalized.status == invoice_pb2.INVOICE_STATUS_OPEN
+    assert (minor(finalized.total_credits_applied), minor(finalized.amount_due)) == (1000, 8000)
+    again = (await world.invoices.FinalizeInvoice(request, metadata=world.metadata)).invoice
+    assert again == finalized
+    assert await applied_debits(world, customer_id) == [draft.id]
+    assert await world.grant_balance(customer_id, grant_id) == 0
