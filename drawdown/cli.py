@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from drawdown import suite
+from drawdown import console, suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.config import SERVICES, Settings
@@ -139,6 +141,49 @@ def _print_banner(settings: Settings, dev_key: str, url: str) -> None:
     print("Stop with Ctrl-C.", flush=True)
 
 
+@contextmanager
+def suite_in_background(settings: Settings) -> Iterator[Settings]:
+    """``drawdown up`` as a child process until the block ends; yields settings to reach it."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "drawdown.cli", "up"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("Stop with Ctrl-C"):
+                break
+        else:
+            raise SystemExit(f"drawdown: the suite did not start (exit code {child.wait()})")
+        yield settings.model_copy(
+            update={
+                "metering_address": f"{settings.host}:{settings.metering_port}",
+                "credits_address": f"{settings.host}:{settings.credits_port}",
+                "invoicing_address": f"{settings.host}:{settings.invoicing_port}",
+            }
+        )
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(settings.shutdown_grace_seconds + 10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from drawdown.demo import run_demo
+
+    try:
+        if args.start:
+            with suite_in_background(settings) as started:
+                run_demo(started, as_json=args.json)
+        else:
+            run_demo(settings, as_json=args.json, api_key=args.api_key)
+    except grpc.RpcError as error:
+        print(f"drawdown demo: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drawdown", description="Usage-based billing with prepaid credits.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--label", help="what the key is for")
     create.set_defaults(run=_create_key)
+
+    demo = commands.add_parser("demo", help="run the Hypernian scenario against a running suite")
+    demo.add_argument("--json", action="store_true", help="print the outcome's figures as JSON")
+    demo.add_argument("--api-key", help="API key (default: DRAWDOWN_API_KEY, then the dev key)")
+    demo.add_argument("--start", action="store_true", help="bring a suite up for the demo and stop it after")
+    demo.set_defaults(run=_demo)
+
+    console.add_parsers(commands)
     return parser
 
 

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     invoicing_port: int = Field(default=50053, description="gRPC port of the invoicing service.")
     metering_address: str = Field(default="127.0.0.1:50051", description="Where invoicing reaches metering.")
     credits_address: str = Field(default="127.0.0.1:50052", description="Where invoicing reaches credits.")
+    invoicing_address: str = Field(default="127.0.0.1:50053", description="Where the CLI reaches invoicing.")
+    api_key: str | None = Field(
+        default=None, description="API key the CLI's read commands and demo send (default: the dev key)."
+    )
     service_api_key: str | None = Field(
         default=None, description="API key (role service) invoicing sends to metering and credits."
     )

@@ -22,7 +22,7 @@ from drawdown.metering.v1 import meter_service_pb2, meter_service_pb2_grpc
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -32,11 +32,11 @@ def _free_port() -> int:
 def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
     database: str, database_url: str, tmp_path: Path
 ) -> None:
-    ports = {service: _free_port() for service in SERVICES}
+    ports = {service: free_port() for service in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update({f"DRAWDOWN_{s.upper()}_PORT": str(p) for s, p in ports.items()})
     env["DRAWDOWN_HOME"] = str(tmp_path / "home")
-    metrics_port = _free_port()
+    metrics_port = free_port()
     env["DRAWDOWN_METRICS_PORT"] = str(metrics_port)
     if database == "configured":
         env["DRAWDOWN_DATABASE_URL"] = database_url
