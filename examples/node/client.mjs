@@ -3,7 +3,7 @@
 //
 //   npm install
 //   DRAWDOWN_API_KEY=... node client.mjs --customer cus_... --subscription sub_... \
-//     --event-name hypernian_input_tokens --value 1200
+//     --event-name hypernian_input_tokens --value 1200 [--timestamp 2026-11-24T09:00:00Z]
 //
 // Prints one JSON document: the recorded event, the credit balance and the preview.
 import { randomUUID } from "node:crypto";
@@ -22,6 +22,9 @@ const { values: args } = parseArgs({
     subscription: { type: "string" },
     "event-name": { type: "string" },
     value: { type: "string" },
+    // When the usage happened (ISO 8601); default now. Customers on a test clock send the
+    // clock's time, since their billing periods run on it.
+    timestamp: { type: "string" },
   },
 });
 for (const required of ["customer", "subscription", "event-name", "value"]) {
@@ -55,6 +58,12 @@ function call(client, method, request) {
   });
 }
 
+const toTimestamp = (iso) => {
+  const millis = Date.parse(iso);
+  if (Number.isNaN(millis)) throw new Error(`--timestamp: not an ISO 8601 time: ${iso}`);
+  return { seconds: String(Math.floor(millis / 1000)), nanos: (millis % 1000) * 1_000_000 };
+};
+
 const money = (m) => (m && m.currency_code ? { currency: m.currency_code, units: m.units, nanos: m.nanos } : null);
 
 const recorded = await call(metering, "CreateMeterEvent", {
@@ -62,6 +71,7 @@ const recorded = await call(metering, "CreateMeterEvent", {
     event_name: args["event-name"],
     identifier: randomUUID(),
     payload: { customer_id: args.customer, value: args.value },
+    ...(args.timestamp ? { timestamp: toTimestamp(args.timestamp) } : {}),
   },
 });
 const balance = await call(credits, "GetCreditBalanceSummary", { customer_id: args.customer });

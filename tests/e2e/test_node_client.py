@@ -47,7 +47,8 @@ def test_node_client_records_usage_reads_the_balance_and_previews_the_invoice(
         }
         result = subprocess.run(
             ["node", "client.mjs", "--customer", prepared.customer_id, "--subscription", prepared.subscription_id,
-             "--event-name", "hypernian_input_tokens", "--value", "1200"],
+             "--event-name", "hypernian_input_tokens", "--value", "1200",
+             "--timestamp", prepared.start.isoformat()],
             cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=60,
         )
     assert result.returncode == 0, result.stderr
