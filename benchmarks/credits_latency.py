@@ -25,23 +25,20 @@ import random
 import socket
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
+
 from google.type import money_pb2
 
-from drawdown import suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
@@ -52,29 +49,10 @@ from drawdown.credits.v1 import credit_grant_service_pb2_grpc as grant_grpc
 from drawdown.credits.v1 import invoice_credit_pb2 as invoice_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_service_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_grpc
-from drawdown.db.embedded import start_embedded_postgres
-from drawdown.db.urls import libpq_url, with_database
 from drawdown.rpc.convert import timestamp_to_proto
 from tests.support.harness import bearer
 
 PERIOD_END = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-
-
-@asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    server = os.environ.get("DRAWDOWN_DATABASE_URL") or start_embedded_postgres(
-        Path(tempfile.mkdtemp(prefix="drawdown-bench-")), database="postgres"
-    )
-    name = f"drawdown_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
-    suite.migrate_all(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -138,7 +116,7 @@ def report(label: str, latencies: list[float]) -> None:
 
 
 async def run(customers: int, grants: int, calls: int, clients: int) -> None:
-    async with database() as url:
+    with scratch_database() as url:
         admin = bearer(auth_store.create_key(url, Role.ADMIN, label="bench admin").token)
         service = bearer(auth_store.create_key(url, Role.SERVICE, label="bench service").token)
         server = await serve_credits(url, clients)

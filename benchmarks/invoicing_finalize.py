@@ -24,11 +24,7 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,13 +35,14 @@ from google.type import money_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
+
 from drawdown import suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.clock import FrozenClock
 from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2, credit_grant_service_pb2_grpc
-from drawdown.db.embedded import start_embedded_postgres
-from drawdown.db.urls import libpq_url, with_database
+from drawdown.db.urls import libpq_url
 from drawdown.invoicing.v1 import (
     catalog_service_pb2,
     catalog_service_pb2_grpc,
@@ -77,25 +74,6 @@ from tests.support.harness import bearer, test_settings
 EVENT = "bench_tokens"
 
 
-@asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    import os
-
-    server = os.environ.get("DRAWDOWN_DATABASE_URL") or start_embedded_postgres(
-        Path(tempfile.mkdtemp(prefix="drawdown-bench-")), database="postgres"
-    )
-    name = f"drawdown_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
-    suite.migrate_all(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def gather_limited(coroutines, limit: int = 32) -> list:
     semaphore = asyncio.Semaphore(limit)
 
@@ -122,7 +100,7 @@ async def wait_for(url: str, statuses: tuple[str, ...], count: int, started: flo
 
 async def run(customers: int, finalize_calls: int) -> None:
     configure_logging("WARNING")
-    async with database() as url:
+    with scratch_database() as url:
         start = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
         clock = FrozenClock(start)
         service_key = auth_store.create_key(url, Role.SERVICE, label="bench").token
