@@ -2,7 +2,8 @@
 
 A token carries the sort key of the last row returned plus a digest of the query's
 filters, so a token is refused when reused with other filters instead of silently
-returning a wrong page. Keyset (not offset) pagination keeps every page O(page size).
+returning a wrong page. Bad sizes and tokens are INVALID_ARGUMENT with the generic reason and
+the field named, as every contract documents. Keyset (not offset) pagination keeps every page O(page size).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MAX_PAGE_SIZE = 100
 def page_size(requested: int, field: str = "page_size") -> int:
     """0 means the default (10); more than 100 is capped at 100; negative is invalid."""
     if requested < 0:
-        raise InvalidArgument.for_field(field, "must not be negative", reason="INVALID_PAGE_SIZE")
+        raise InvalidArgument.for_field(field, "must not be negative")
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
@@ -58,10 +59,10 @@ def decode_page_token(token: str, filters: Sequence[Any] = (), field: str = "pag
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         key, digest = payload["k"], payload["q"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidArgument.for_field(field, "is not a token this service issued", reason="INVALID_PAGE_TOKEN") from None
+        raise InvalidArgument.for_field(field, "is not a token this service issued") from None
     if digest != _query_digest(filters):
         raise InvalidArgument.for_field(
-            field, "was issued for a list with other filters", reason="INVALID_PAGE_TOKEN"
+            field, "was issued for a list with other filters"
         )
     return [_decode_value(v) for v in key]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database, UnitOfWork
-from drawdown.pagination import next_page
+from drawdown.pagination import decode_page_token, next_page, page_size
 from metering_service.domain.meters import (
     Aggregation,
     Meter,
@@ -19,7 +19,6 @@ from metering_service.domain.meters import (
     reactivate_meter,
     validate_new_meter,
 )
-from metering_service.service.paging import page_request
 from metering_service.store import meters as store
 
 
@@ -67,7 +66,7 @@ class MeterUseCases:
     ) -> tuple[list[Meter], str]:
         """Meters newest first, keyset-paged (X-4); the status filter is folded into the token."""
         filters = [status]
-        size, after = page_request(requested_size, token, filters)
+        size, after = page_size(requested_size), decode_page_token(token, filters)
         async with self._database.unit_of_work() as uow:
             found = await store.list_meters(uow.session, status, after, size + 1)
         return next_page(found, size, lambda meter: [meter.created_at, meter.id], filters)

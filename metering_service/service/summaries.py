@@ -7,11 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from drawdown.db.engine import Database
-from drawdown.pagination import next_page
+from drawdown.pagination import decode_page_token, next_page, page_size
 from metering_service.domain.aggregation import SummaryRow, rollup_value
 from metering_service.domain.meters import TimeWindow
 from metering_service.domain.windows import SummaryQuery, summary_windows, validate_summary_query
-from metering_service.service.paging import page_request
 from metering_service.store import meters as meters_store
 from metering_service.store.summaries import rollup_states
 
@@ -51,7 +50,7 @@ class Summaries:
                 group_by=group_by,
             )
             filters = [meter_id, customer_id, query.start, query.end, grouping, *query.group_by]
-            size, after = page_request(requested_size, token, filters)
+            size, after = page_size(requested_size), decode_page_token(token, filters)
             read_from = query.start if after is None or query.grouping_window is None else after[0]
             states = await rollup_states(
                 uow.session, meter, customer_id, read_from, query.end, query.grouping_window, query.group_by

@@ -351,4 +351,4 @@ async def test_lists_page_newest_first_x4(invoicing: Invoicing) -> None:
             metadata=invoicing.metadata,
         )
     )
-    assert (code, reason, fields) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN", ["page_token"])
+    assert (code, reason, fields) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", ["page_token"])
