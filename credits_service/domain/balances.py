@@ -1,8 +1,10 @@
-"""Balance summaries: a customer's grants summed per currency (SPEC C-20, C-21)."""
+"""A grant's balances, and the per-currency summary of a customer's grants (SPEC C-20, C-21).
+
+The summary is summed in SQL (``CreditStore.balance_summary``), over the same rule as
+``GrantBalances.available``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,23 +38,3 @@ class CurrencyBalance:
 
     available: Money
     ledger: Money
-
-
-def in_scope(grant: CreditGrant, price_ids: Iterable[str] | None) -> bool:
-    """C-21's scope filter: with no price list every grant (all pay metered prices only);
-    with one, grants scoped to all metered prices and those listing any of the prices."""
-    if price_ids is None:
-        return True
-    return grant.applicability.all_metered_prices or bool(set(price_ids) & set(grant.applicability.price_ids))
-
-
-def summarize(grants: Iterable[GrantBalances], as_of: datetime) -> list[CurrencyBalance]:
-    """C-21: one entry per currency of the given grants (zero balances included), by code."""
-    sums: dict[str, CurrencyBalance] = {}
-    for balances in grants:
-        currency = balances.grant.amount.currency
-        so_far = sums.get(currency, CurrencyBalance(Money.zero(currency), Money.zero(currency)))
-        sums[currency] = CurrencyBalance(
-            so_far.available + balances.available(as_of), so_far.ledger + balances.ledger
-        )
-    return [sums[currency] for currency in sorted(sums)]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from credits_service.domain.balances import CurrencyBalance, in_scope, summarize
+from credits_service.domain.balances import CurrencyBalance
 from credits_service.service.grants import grant_not_found
 from credits_service.store.credits import CreditStore, TransactionRecord, reading
 from drawdown.db.engine import Database
@@ -31,13 +31,12 @@ class BalanceUseCases:
     ) -> list[CurrencyBalance]:
         """C-21: available and ledger balance per currency over the selected grants."""
         async with reading(self._database) as db:
-            if selected.grant_id:
-                grant = await self._store.grant(db, selected.grant_id)
-                if grant is None or grant.grant.customer_id != customer_id:
-                    raise grant_not_found(selected.grant_id)
-                return summarize([grant], as_of)
-            grants = await self._store.grants_of_customer(db, customer_id)
-            return summarize([g for g in grants if in_scope(g.grant, selected.price_ids)], as_of)
+            balances = await self._store.balance_summary(
+                db, customer_id, as_of, grant_id=selected.grant_id, price_ids=selected.price_ids
+            )
+        if selected.grant_id and not balances:
+            raise grant_not_found(selected.grant_id)  # no such grant, or another customer's
+        return balances
 
     async def transactions(
         self, customer_id: str, grant_id: str, after: list[object] | None, limit: int

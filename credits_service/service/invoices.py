@@ -111,7 +111,6 @@ class InvoiceCreditUseCases:
                 for a, record in zip(allocation.applications, posted, strict=True)
             ),
         )
-        await self._store.release_hold(db, invoice.id)
         await self._store.record_application(db, invoice.customer_id, applied, now)
         return applied
 

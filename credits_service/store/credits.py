@@ -1,8 +1,12 @@
 """The credits repository: grants, the ledger, holds and invoice applications (SQL only).
 
 Methods take the unit of work's ``AsyncConnection`` (``await session.connection()``):
-Core statements on the connection skip the ORM session's per-statement overhead, which
-halves the latency of the hot paths (balance reads, draws).
+Core statements on the connection skip the ORM session's per-statement overhead. The hot
+paths (balance summary, lock, hold, apply) go one step further and send constant SQL
+with bound parameters straight to the psycopg connection underneath (same connection,
+same transaction): building, cache-keying and compiling a Core statement and hopping
+through SQLAlchemy's greenlet cost more CPU per call than the statement itself, and the
+server's throughput is bound by that CPU.
 
 Every money movement of a customer runs after ``lock_customer`` (C-14): the customer's
 row in ``credit_customers`` is locked first, then the grants it touches by id, so
@@ -13,16 +17,19 @@ CHECK ``balance_minor >= 0`` makes an overdraft impossible even for a buggy call
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credits_service.domain.balances import GrantBalances
+from credits_service.domain.balances import CurrencyBalance, GrantBalances
 from credits_service.domain.drawdown import Allocation
 from credits_service.domain.grants import Applicability, CreditGrant, GrantCategory, GrantState
 from credits_service.domain.ledger import Posting, TransactionKind
@@ -99,16 +106,15 @@ def status_condition(status: GrantState, as_of: datetime) -> sa.ColumnElement[bo
     return conditions[status]
 
 
-def _held_by_grant(customer_id: str, excluding_invoice: str | None) -> sa.Subquery:
+def _held_by_grant(customer_id: str) -> sa.Subquery:
     query = sa.select(H.c.grant_id, sa.func.sum(H.c.amount_minor).label("held")).where(
         H.c.customer_id == customer_id
     )
-    if excluding_invoice:
-        query = query.where(H.c.invoice_id != excluding_invoice)
     return query.group_by(H.c.grant_id).subquery("held")
 
 
-def _grant_of(row: sa.Row) -> CreditGrant:
+def _grant_of(row: Any) -> CreditGrant:
+    """From an SQLAlchemy row or a psycopg named tuple: both name the columns."""
     return CreditGrant(
         id=row.id,
         customer_id=row.customer_id,
@@ -128,7 +134,7 @@ def _grant_of(row: sa.Row) -> CreditGrant:
     )
 
 
-def _record_of(row: sa.Row) -> GrantBalances:
+def _record_of(row: Any) -> GrantBalances:
     return GrantBalances(
         grant=_grant_of(row),
         ledger=Money(row.currency, row.balance_minor),
@@ -148,6 +154,110 @@ def _transaction_of(row: sa.Row) -> TransactionRecord:
     return TransactionRecord(row.id, row.customer_id, posting, row.create_time)
 
 
+async def _fetch(db: AsyncConnection, statement: str, params: Mapping[str, object]) -> list[Any]:
+    """Run constant SQL on the psycopg connection under ``db`` (so in its transaction) and
+    return the rows as named tuples (none for a statement without a result).
+
+    Driver errors are raised as SQLAlchemy's, as for every other statement, so that the
+    RPC layer still maps a deadlock to ABORTED and a lost connection to UNAVAILABLE.
+    """
+    driver: psycopg.AsyncConnection = (await db.get_raw_connection()).driver_connection
+    try:
+        async with driver.cursor(row_factory=namedtuple_row) as cursor:
+            await cursor.execute(statement, params)
+            return await cursor.fetchall() if cursor.description is not None else []
+    except psycopg.Error as error:
+        raise sa.exc.DBAPIError.instance(statement, params, error, psycopg.Error) from error
+
+
+# C-2's "due for expiry": the scheduled expiry has passed and is not recorded yet.
+_DUE = "g.expiry_posted_at IS NULL AND g.voided_at IS NULL AND g.expires_at <= %(as_of)s"
+
+
+def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool) -> str:
+    """A customer's grants by id, each with the sum of its holds (of other invoices)."""
+    return f"""
+        SELECT g.*,
+               (SELECT sum(h.amount_minor) FROM {H.fullname} AS h
+                 WHERE h.grant_id = g.id AND h.customer_id = %(customer_id)s
+                 {"AND h.invoice_id <> %(invoice_id)s" if excluding_hold else ""}) AS held
+          FROM {G.fullname} AS g
+         WHERE g.customer_id = %(customer_id)s {f"AND {_DUE}" if due else ""}
+         ORDER BY g.id {"FOR UPDATE OF g" if lock else ""}"""
+
+
+# C-20, C-21 over the cached ledger balances and the holds, summed per currency in one
+# statement. Available is the ledger minus holds, never negative, and zero while pending
+# or once expired (``available_balance``'s rule); a voided grant's ledger is zero.
+_SUMMARY = f"""
+    SELECT g.currency,
+           sum(CASE WHEN g.effective_at <= %(as_of)s AND (g.expires_at IS NULL OR g.expires_at > %(as_of)s)
+                    THEN greatest(g.balance_minor - coalesce(h.held, 0), 0) ELSE 0 END) AS available,
+           sum(g.balance_minor) AS ledger
+      FROM {G.fullname} AS g
+      LEFT JOIN LATERAL (SELECT sum(amount_minor) AS held FROM {H.fullname}
+                          WHERE grant_id = g.id AND customer_id = g.customer_id) AS h ON true
+     WHERE g.customer_id = %(customer_id)s {{selection}}
+     GROUP BY g.currency"""
+# C-21's filters: one grant; or a price scope, which every grant scoped to all metered
+# prices is in, and every grant listing any of the prices.
+_SUMMARY_ALL = _SUMMARY.format(selection="")
+_SUMMARY_OF_GRANT = _SUMMARY.format(selection="AND g.id = %(grant_id)s")
+_SUMMARY_OF_SCOPE = _SUMMARY.format(
+    selection="AND (g.all_metered_prices OR g.price_ids && %(price_ids)s::text[])"
+)
+
+# Appends the postings (``seq`` follows their order) and moves each grant's cached
+# balance by its delta: one statement, so one round trip, for the whole batch. Callers
+# hold the grants' locks already (after the customer's), so the order in which the
+# UPDATE visits them cannot deadlock.
+_POST = f"""
+    WITH posted AS (
+        INSERT INTO {T.fullname} (id, customer_id, grant_id, kind, currency, amount_minor,
+                                  effective_at, invoice_id, invoice_line_id, create_time)
+        SELECT p.id, %(customer_id)s, p.grant_id, p.kind, p.currency, p.amount_minor,
+               p.effective_at, p.invoice_id, p.invoice_line_id, %(now)s
+          FROM unnest(%(ids)s::text[], %(grant_ids)s::text[], %(kinds)s::text[], %(currencies)s::text[],
+                      %(amounts)s::bigint[], %(effective_at)s::timestamptz[], %(invoice_ids)s::text[],
+                      %(line_ids)s::text[])
+               WITH ORDINALITY AS p(id, grant_id, kind, currency, amount_minor, effective_at,
+                                    invoice_id, invoice_line_id, n)
+         ORDER BY p.n
+    )
+    UPDATE {G.fullname} AS g SET balance_minor = g.balance_minor + d.delta
+      FROM unnest(%(delta_grant_ids)s::text[], %(deltas)s::bigint[]) AS d(grant_id, delta)
+     WHERE g.id = d.grant_id"""
+
+_RELEASE_HOLD = f"DELETE FROM {H.fullname} WHERE invoice_id = %(invoice_id)s"
+
+# Drops the invoice's hold and inserts the new one in one round trip. The one-time filter
+# on the count makes the DELETE run to completion before the first row is inserted, so
+# the new rows never meet the old ones' (invoice_id, position) keys.
+_REPLACE_HOLD = f"""
+    WITH released AS ({_RELEASE_HOLD} RETURNING 1)
+    INSERT INTO {H.fullname} (invoice_id, position, customer_id, grant_id, line_id, currency,
+                              amount_minor, create_time)
+    SELECT %(invoice_id)s, e.n - 1, %(customer_id)s, e.grant_id, e.line_id, %(currency)s, e.amount_minor, %(now)s
+      FROM unnest(%(grant_ids)s::text[], %(line_ids)s::text[], %(amounts)s::bigint[])
+           WITH ORDINALITY AS e(grant_id, line_id, amount_minor, n)
+     WHERE (SELECT count(*) FROM released) >= 0"""
+
+_APPLICATION = f"SELECT * FROM {A.fullname} WHERE invoice_id = %(invoice_id)s"
+
+# Finalization ends the draft's hold as it records the application: one round trip.
+_RECORD_APPLICATION = f"""
+    WITH released AS ({_RELEASE_HOLD})
+    INSERT INTO {A.fullname} (invoice_id, customer_id, currency, allocation, applied_at)
+    VALUES (%(invoice_id)s, %(customer_id)s, %(currency)s, %(allocation)s, %(now)s)"""
+
+
+_LOCK_CUSTOMER = f"SELECT 1 FROM {credit_customers.fullname} WHERE customer_id = %(customer_id)s FOR UPDATE"
+_CREATE_CUSTOMER = (
+    f"INSERT INTO {credit_customers.fullname} (customer_id, create_time) VALUES (%(customer_id)s, %(now)s) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
 @asynccontextmanager
 async def reading(database: Database) -> AsyncIterator[AsyncConnection]:
     """A connection for reads outside a unit of work. Autocommit: each read is one
@@ -164,17 +274,11 @@ class CreditStore:
 
     async def lock_customer(self, db: AsyncConnection, customer_id: str, now: datetime) -> None:
         """Take the customer's lock (creating its row on first use); held until commit."""
-        lock = (
-            sa.select(credit_customers.c.customer_id)
-            .where(credit_customers.c.customer_id == customer_id)
-            .with_for_update()
-        )
-        if (await db.execute(lock)).first() is not None:
+        params = {"customer_id": customer_id, "now": now}
+        if await _fetch(db, _LOCK_CUSTOMER, params):
             return
-        await db.execute(
-            insert(credit_customers).values(customer_id=customer_id, create_time=now).on_conflict_do_nothing()
-        )
-        await db.execute(lock)
+        await _fetch(db, _CREATE_CUSTOMER, params)
+        await _fetch(db, _LOCK_CUSTOMER, params)
 
     # -- grants -----------------------------------------------------------------------
 
@@ -234,21 +338,42 @@ class CreditStore:
         *,
         excluding_hold_of: str | None = None,
         lock: bool = False,
-        where: sa.ColumnElement[bool] | None = None,
+        due_at: datetime | None = None,
     ) -> list[GrantBalances]:
-        """The customer's grants (by id) with what other invoices' drafts hold on them."""
-        held = _held_by_grant(customer_id, excluding_hold_of)
-        query = (
-            sa.select(G, held.c.held)
-            .select_from(G.outerjoin(held, held.c.grant_id == G.c.id))
-            .where(G.c.customer_id == customer_id)
-            .order_by(G.c.id)
-        )
-        if where is not None:
-            query = query.where(where)
-        if lock:
-            query = query.with_for_update(of=G)
-        return [_record_of(row) for row in await db.execute(query)]
+        """The customer's grants (by id) with what other invoices' drafts hold on them;
+        with ``due_at``, only those whose expiry is due then and not recorded."""
+        statement = _grants_sql(excluding_hold=bool(excluding_hold_of), due=due_at is not None, lock=lock)
+        params = {"customer_id": customer_id, "invoice_id": excluding_hold_of, "as_of": due_at}
+        return [_record_of(row) for row in await _fetch(db, statement, params)]
+
+    async def balance_summary(
+        self,
+        db: AsyncConnection,
+        customer_id: str,
+        as_of: datetime,
+        *,
+        grant_id: str = "",
+        price_ids: Sequence[str] | None = None,
+    ) -> list[CurrencyBalance]:
+        """C-21: available and ledger balance per currency (by code, zeros included) over
+        the customer's grants: all, the one ``grant_id``, or those in ``price_ids``' scope."""
+        if grant_id:
+            statement = _SUMMARY_OF_GRANT
+        elif price_ids is not None:
+            statement = _SUMMARY_OF_SCOPE
+        else:
+            statement = _SUMMARY_ALL
+        params = {
+            "customer_id": customer_id,
+            "as_of": as_of,
+            "grant_id": grant_id,
+            "price_ids": None if price_ids is None else list(price_ids),
+        }
+        rows = sorted(await _fetch(db, statement, params), key=lambda row: row.currency)
+        return [
+            CurrencyBalance(Money(row.currency, int(row.available)), Money(row.currency, int(row.ledger)))
+            for row in rows
+        ]
 
     async def list_grants(
         self,
@@ -260,7 +385,7 @@ class CreditStore:
         limit: int,
     ) -> list[GrantBalances]:
         """Newest first (create_time, id), keyset after ``after``."""
-        held = _held_by_grant(customer_id, None)
+        held = _held_by_grant(customer_id)
         query = (
             sa.select(G, held.c.held)
             .select_from(G.outerjoin(held, held.c.grant_id == G.c.id))
@@ -285,20 +410,19 @@ class CreditStore:
     async def customers_with_due_expiries(
         self, db: AsyncConnection, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
     ) -> list[str]:
-        query = sa.select(G.c.customer_id).where(*self._due(as_of)).distinct().order_by(G.c.customer_id)
         if only:
-            query = query.where(G.c.customer_id.in_(list(only)))
+            chosen = "AND g.customer_id = ANY(%(only)s::text[])"
         elif excluding:
-            query = query.where(G.c.customer_id.not_in(list(excluding)))
-        return list((await db.execute(query)).scalars())
-
-    @staticmethod
-    def _due(as_of: datetime) -> list[sa.ColumnElement[bool]]:
-        return [G.c.expiry_posted_at.is_(None), G.c.voided_at.is_(None), G.c.expires_at <= as_of]
+            chosen = "AND g.customer_id <> ALL(%(excluding)s::text[])"
+        else:
+            chosen = ""
+        statement = f"SELECT DISTINCT g.customer_id FROM {G.fullname} AS g WHERE {_DUE} {chosen} ORDER BY 1"
+        params = {"as_of": as_of, "only": list(only), "excluding": list(excluding)}
+        return [row.customer_id for row in await _fetch(db, statement, params)]
 
     async def due_grants(self, db: AsyncConnection, customer_id: str, as_of: datetime) -> list[GrantBalances]:
         """The customer's grants whose expiry is due and not recorded, locked (after the customer)."""
-        return await self.grants_of_customer(db, customer_id, lock=True, where=sa.and_(*self._due(as_of)))
+        return await self.grants_of_customer(db, customer_id, lock=True, due_at=as_of)
 
     # -- ledger -----------------------------------------------------------------------
 
@@ -312,32 +436,26 @@ class CreditStore:
             TransactionRecord(ids.new_id(ids.CREDIT_BALANCE_TRANSACTION), customer_id, p, now)
             for p in postings
         ]
-        await db.execute(
-            sa.insert(T),
-            [
-                {
-                    "id": r.id,
-                    "customer_id": customer_id,
-                    "grant_id": r.posting.grant_id,
-                    "kind": str(r.posting.kind),
-                    "currency": r.posting.amount.currency,
-                    "amount_minor": r.posting.amount.minor,
-                    "effective_at": r.posting.effective_at,
-                    "invoice_id": r.posting.invoice_id,
-                    "invoice_line_id": r.posting.invoice_line_id,
-                    "create_time": now,
-                }
-                for r in records
-            ],
-        )
         deltas: dict[str, int] = {}
         for posting in postings:
             deltas[posting.grant_id] = deltas.get(posting.grant_id, 0) + posting.signed_amount.minor
-        await db.execute(
-            sa.update(G)
-            .where(G.c.id == sa.bindparam("grant_id"))
-            .values(balance_minor=G.c.balance_minor + sa.bindparam("delta")),
-            [{"grant_id": grant_id, "delta": delta} for grant_id, delta in sorted(deltas.items())],
+        await _fetch(
+            db,
+            _POST,
+            {
+                "customer_id": customer_id,
+                "now": now,
+                "ids": [r.id for r in records],
+                "grant_ids": [p.grant_id for p in postings],
+                "kinds": [str(p.kind) for p in postings],
+                "currencies": [p.amount.currency for p in postings],
+                "amounts": [p.amount.minor for p in postings],
+                "effective_at": [p.effective_at for p in postings],
+                "invoice_ids": [p.invoice_id for p in postings],
+                "line_ids": [p.invoice_line_id for p in postings],
+                "delta_grant_ids": sorted(deltas),
+                "deltas": [deltas[grant_id] for grant_id in sorted(deltas)],
+            },
         )
         return records
 
@@ -404,27 +522,22 @@ class CreditStore:
         self, db: AsyncConnection, customer_id: str, allocation: StoredAllocation, now: datetime
     ) -> None:
         """C-13: the invoice's hold becomes ``allocation`` (the previous one is dropped)."""
-        await self.release_hold(db, allocation.invoice_id)
-        if allocation.entries:
-            await db.execute(
-                sa.insert(H),
-                [
-                    {
-                        "invoice_id": allocation.invoice_id,
-                        "position": position,
-                        "customer_id": customer_id,
-                        "grant_id": entry.grant_id,
-                        "line_id": entry.line_id,
-                        "currency": entry.amount.currency,
-                        "amount_minor": entry.amount.minor,
-                        "create_time": now,
-                    }
-                    for position, entry in enumerate(allocation.entries)
-                ],
-            )
+        await _fetch(
+            db,
+            _REPLACE_HOLD,
+            {
+                "invoice_id": allocation.invoice_id,
+                "customer_id": customer_id,
+                "currency": allocation.currency,
+                "now": now,
+                "grant_ids": [e.grant_id for e in allocation.entries],
+                "line_ids": [e.line_id for e in allocation.entries],
+                "amounts": [e.amount.minor for e in allocation.entries],
+            },
+        )
 
     async def release_hold(self, db: AsyncConnection, invoice_id: str) -> None:
-        await db.execute(sa.delete(H).where(H.c.invoice_id == invoice_id))
+        await _fetch(db, _RELEASE_HOLD, {"invoice_id": invoice_id})
 
     async def drop_holds_on(self, db: AsyncConnection, grant_ids: Iterable[str]) -> None:
         """Holds on grants that ended (expired, voided) count for nothing; drop them."""
@@ -433,9 +546,10 @@ class CreditStore:
     # -- invoice applications ---------------------------------------------------------
 
     async def application(self, db: AsyncConnection, invoice_id: str) -> ApplicationRecord | None:
-        row = (await db.execute(sa.select(A).where(A.c.invoice_id == invoice_id))).first()
-        if row is None:
+        rows = await _fetch(db, _APPLICATION, {"invoice_id": invoice_id})
+        if not rows:
             return None
+        row = rows[0]
         entries = tuple(
             AllocationEntry(line_id, grant_id, Money(row.currency, amount), transaction_id)
             for line_id, grant_id, amount, transaction_id in row.allocation
@@ -450,16 +564,19 @@ class CreditStore:
     async def record_application(
         self, db: AsyncConnection, customer_id: str, allocation: StoredAllocation, now: datetime
     ) -> None:
-        await db.execute(
-            sa.insert(A).values(
-                invoice_id=allocation.invoice_id,
-                customer_id=customer_id,
-                currency=allocation.currency,
-                allocation=[
-                    [e.line_id, e.grant_id, e.amount.minor, e.transaction_id] for e in allocation.entries
-                ],
-                applied_at=now,
-            )
+        """Record the posted allocation and release the invoice's hold (C-13)."""
+        await _fetch(
+            db,
+            _RECORD_APPLICATION,
+            {
+                "invoice_id": allocation.invoice_id,
+                "customer_id": customer_id,
+                "currency": allocation.currency,
+                "allocation": Jsonb(
+                    [[e.line_id, e.grant_id, e.amount.minor, e.transaction_id] for e in allocation.entries]
+                ),
+                "now": now,
+            },
         )
 
     async def record_reinstatement(
