@@ -7,37 +7,16 @@ import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+
+
 from drawdown import suite
-from drawdown.db.embedded import start_embedded_postgres
-from drawdown.db.urls import libpq_url, with_database
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A fresh migrated database on ``DRAWDOWN_DATABASE_URL``'s server, else an embedded one."""
-    server = os.environ.get("DRAWDOWN_DATABASE_URL") or start_embedded_postgres(
-        Path(tempfile.mkdtemp(prefix="drawdown-bench-")), database="postgres"
-    )
-    name = f"drawdown_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
-    suite.migrate_all(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _serve(url: str, ports: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
@@ -78,6 +57,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used, in seconds (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:

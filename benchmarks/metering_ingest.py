@@ -9,6 +9,8 @@ on 127.0.0.1. It then measures, printing each figure:
 1. the stream path: ``--events`` events over two StreamMeterEvents streams (each with at
    most two unanswered batches), events/s;
 2. the batch path: ``--events`` events by BatchCreateMeterEvents from two concurrent callers;
+   for both, the load generator's CPU (share of a core) and the server's CPU per event, which
+   stays comparable when other work shares the machine;
 3. the COPY ceiling: the same rows COPYed (text format, formatted on the fly) straight into
    ``metering.meter_events`` (same table, same indexes; no validation, rollups or gRPC),
    best of one stream and two parallel streams; both paths are printed as a ratio of it
@@ -19,7 +21,8 @@ on 127.0.0.1. It then measures, printing each figure:
 
 Events carry 1,000 customers, a `model` dimension and timestamps spread over the last hour.
 The load generator runs in this process and shares the machine's cores with the server
-and PostgreSQL, so figures are pessimistic on a small machine. It is not a test.
+and PostgreSQL, so figures are pessimistic on a small machine: it serializes the stream and
+batch requests before timing them and prints the CPU it used while timed. It is not a test.
 """
 
 from __future__ import annotations
@@ -31,13 +34,20 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.metering_bench_support import metering_process, percentiles, rss_mib, scratch_database
+from benchmarks.metering_bench_support import (
+    cpu_seconds,
+    metering_process,
+    percentiles,
+    rss_mib,
+)
+from benchmarks.scratch import scratch_database
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.db.urls import libpq_url
@@ -55,6 +65,7 @@ _COPY_ROWS = (
     ' "timestamp", timestamp_sent, received_at, fingerprint) FROM STDIN'
 )
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", 32 * 1024 * 1024)]
+_SERVICE = "drawdown.metering.v1.MeterEventService"
 
 
 def _payload(number: int) -> dict[str, str]:
@@ -89,19 +100,59 @@ class RssSampler:
             await asyncio.sleep(0.5)
 
 
-async def stream_path(stub: event_grpc.MeterEventServiceStub, metadata, events: int, batch: int) -> float:
+def _requests(event_name: str, prefix: str, count: int, batch: int, request) -> list[bytes]:
+    """Serialized requests of ``count`` events in batches, built before the clock starts: the load
+    generator shares the cores with the server and PostgreSQL, so it does no protobuf work while timed."""
     now = datetime.now(UTC)
+    return [
+        request(
+            sequence, _events(event_name, prefix, start, min(batch, count - start), now)
+        ).SerializeToString()
+        for sequence, start in enumerate(range(0, count, batch))
+    ]
 
-    async def one_stream(index: int, count: int) -> None:
-        call = stub.StreamMeterEvents(metadata=metadata)
+
+def _raw(channel: grpc.aio.Channel, method: str, response: type, *, streaming: bool):
+    """A call that sends already serialized request bytes as they are."""
+    make = channel.stream_stream if streaming else channel.unary_unary
+    return make(f"/{_SERVICE}/{method}", request_serializer=None, response_deserializer=response.FromString)
+
+
+class Timed(NamedTuple):
+    rate: float  # events per second
+    client_cpu: float  # share of one core the load generator used meanwhile
+    server_us: float  # CPU time of the metering server per event, in µs: comparable on a busy machine
+
+
+async def _timed(work, events: int, server_pid: int) -> Timed:
+    started, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
+    await work
+    elapsed = time.perf_counter() - started
+    return Timed(
+        events / elapsed,
+        (time.process_time() - cpu) / elapsed,
+        (cpu_seconds(server_pid) - server) / events * 1e6,
+    )
+
+
+async def stream_path(channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int) -> Timed:
+    stream = _raw(channel, "StreamMeterEvents", event_pb.StreamMeterEventsResponse, streaming=True)
+    halves = [
+        _requests(
+            "bench_stream",
+            f"s{index}",
+            count,
+            batch,
+            lambda sequence, events: event_pb.StreamMeterEventsRequest(sequence=sequence, events=events),
+        )
+        for index, count in enumerate((events // 2, events - events // 2))
+    ]
+
+    async def one_stream(requests: list[bytes]) -> None:
+        call = stream(metadata=metadata)
         unanswered = 0
-        for sequence, start in enumerate(range(0, count, batch)):
-            size = min(batch, count - start)
-            await call.write(
-                event_pb.StreamMeterEventsRequest(
-                    sequence=sequence, events=_events("bench_stream", f"s{index}", start, size, now)
-                )
-            )
+        for request in requests:
+            await call.write(request)
             unanswered += 1
             if unanswered == 2:
                 reply = await call.read()
@@ -111,27 +162,28 @@ async def stream_path(stub: event_grpc.MeterEventServiceStub, metadata, events: 
         for _ in range(unanswered):
             await call.read()
 
-    started = time.perf_counter()
-    await asyncio.gather(one_stream(0, events // 2), one_stream(1, events - events // 2))
-    return events / (time.perf_counter() - started)
+    return await _timed(asyncio.gather(*(one_stream(requests) for requests in halves)), events, server_pid)
 
 
-async def batch_path(stub: event_grpc.MeterEventServiceStub, metadata, events: int, batch: int) -> float:
-    now = datetime.now(UTC)
+async def batch_path(channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int) -> Timed:
+    create = _raw(channel, "BatchCreateMeterEvents", event_pb.BatchCreateMeterEventsResponse, streaming=False)
+    halves = [
+        _requests(
+            "bench_batch",
+            f"b{index}",
+            count,
+            batch,
+            lambda _, events: event_pb.BatchCreateMeterEventsRequest(events=events),
+        )
+        for index, count in enumerate((events // 2, events - events // 2))
+    ]
 
-    async def caller(index: int, count: int) -> None:
-        for start in range(0, count, batch):
-            reply = await stub.BatchCreateMeterEvents(
-                event_pb.BatchCreateMeterEventsRequest(
-                    events=_events("bench_batch", f"b{index}", start, min(batch, count - start), now)
-                ),
-                metadata=metadata,
-            )
-            assert reply.accepted_count == min(batch, count - start)
+    async def caller(requests: list[bytes]) -> None:
+        for request in requests:
+            reply = await create(request, metadata=metadata)
+            assert reply.rejected_count == reply.duplicate_count == 0, reply.results[:3]
 
-    started = time.perf_counter()
-    await asyncio.gather(caller(0, events // 2), caller(1, events - events // 2))
-    return events / (time.perf_counter() - started)
+    return await _timed(asyncio.gather(*(caller(requests) for requests in halves)), events, server_pid)
 
 
 async def copy_ceiling(url: str, meter_id: str, events: int) -> tuple[float, float]:
@@ -208,12 +260,18 @@ async def run(events: int, batch: int, single: int) -> None:
                 ids[name] = reply.meter.id
             stub = event_grpc.MeterEventServiceStub(channel)
             print(f"server RSS at start: {rss_mib(pid):.0f} MiB")
-            stream_rate = await stream_path(stub, metadata, events, batch)
+            stream = await stream_path(channel, metadata, events, batch, pid)
+            stream_rate = stream.rate
             print(
-                f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,})"
+                f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,};"
+                f" client CPU {stream.client_cpu:.0%} of a core, server CPU {stream.server_us:.1f} µs/event)"
             )
-            batch_rate = await batch_path(stub, metadata, events, batch)
-            print(f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers)")
+            batched = await batch_path(channel, metadata, events, batch, pid)
+            batch_rate = batched.rate
+            print(
+                f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers;"
+                f" client CPU {batched.client_cpu:.0%} of a core, server CPU {batched.server_us:.1f} µs/event)"
+            )
             one, two = await copy_ceiling(url, ids["bench_copy"], events)
             ceiling = max(one, two)
             print(f"COPY ceiling:  {ceiling:>9,.0f} rows/s    (1 stream {one:,.0f}, 2 streams {two:,.0f})")

@@ -32,7 +32,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.metering_bench_support import metering_process, percentiles, scratch_database
+from benchmarks.metering_bench_support import metering_process, percentiles
+from benchmarks.scratch import scratch_database
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.db.engine import Database

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
 
 from drawdown.errors import DomainError, FieldViolation
 from drawdown.metering.v1 import meter_event_pb2, meter_pb2
@@ -130,25 +133,40 @@ def stored_event_to_proto(outcome: EventOutcome) -> meter_event_pb2.MeterEvent:
     )
 
 
-def result_to_proto(index: int, outcome: EventOutcome) -> meter_event_pb2.MeterEventResult:
-    result = meter_event_pb2.MeterEventResult(
-        index=index, identifier=outcome.identifier, status=_RESULT_STATUSES[outcome.status]
-    )
-    if outcome.error is not None:
-        error = outcome.error
-        field = (
-            error.field_violations[0].field
-            if error.field_violations
-            else _FIELD_OF_REASON.get(error.reason, "")
-        )
-        result.reason = error.reason
-        result.message = error.message
-        result.field = f"events[{index}].{field}" if field else f"events[{index}]"
-    else:
+class Timestamps(dict[datetime, timestamp_pb2.Timestamp]):
+    """Times as Timestamp messages, each converted once per response: the events of a batch
+    share their receipt time and often their timestamps, and conversion costs more than
+    the rest of a result."""
+
+    def __missing__(self, moment: datetime) -> timestamp_pb2.Timestamp:
+        message = self[moment] = timestamp_to_proto(moment)
+        return message
+
+
+def result_to_proto(
+    index: int, outcome: EventOutcome, timestamps: Timestamps
+) -> meter_event_pb2.MeterEventResult:
+    if outcome.error is None:
         assert outcome.stored is not None
-        result.timestamp.CopyFrom(timestamp_to_proto(outcome.stored.timestamp))
-        result.create_time.CopyFrom(timestamp_to_proto(outcome.stored.received_at))
-    return result
+        return meter_event_pb2.MeterEventResult(
+            index=index,
+            identifier=outcome.identifier,
+            status=_RESULT_STATUSES[outcome.status],
+            timestamp=timestamps[outcome.stored.timestamp],
+            create_time=timestamps[outcome.stored.received_at],
+        )
+    error = outcome.error
+    field = (
+        error.field_violations[0].field if error.field_violations else _FIELD_OF_REASON.get(error.reason, "")
+    )
+    return meter_event_pb2.MeterEventResult(
+        index=index,
+        identifier=outcome.identifier,
+        status=_RESULT_STATUSES[outcome.status],
+        reason=error.reason,
+        message=error.message,
+        field=f"events[{index}].{field}" if field else f"events[{index}]",
+    )
 
 
 def cancelled_event_to_proto(cancelled: CancelledEvent) -> meter_event_pb2.MeterEvent:

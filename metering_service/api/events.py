@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
@@ -50,7 +51,10 @@ class MeterEventServicer(event_grpc.MeterEventServiceServicer):
         self, request: event_pb.BatchCreateMeterEventsRequest, context: grpc.aio.ServicerContext
     ) -> event_pb.BatchCreateMeterEventsResponse:
         outcomes = await self._ingestion.ingest_batch(_inputs(request.events))
-        results = [convert.result_to_proto(index, outcome) for index, outcome in enumerate(outcomes)]
+        timestamps = convert.Timestamps()
+        results = [
+            convert.result_to_proto(index, outcome, timestamps) for index, outcome in enumerate(outcomes)
+        ]
         accepted, duplicates, rejected = _counts(outcomes)
         return event_pb.BatchCreateMeterEventsResponse(
             results=results, accepted_count=accepted, duplicate_count=duplicates, rejected_count=rejected
@@ -59,22 +63,45 @@ class MeterEventServicer(event_grpc.MeterEventServiceServicer):
     async def StreamMeterEvents(
         self, requests: AsyncIterator[event_pb.StreamMeterEventsRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[event_pb.StreamMeterEventsResponse]:
-        # One batch at a time: the next request is read only after this one is committed
-        # and answered, so a slow database holds the client back (flow control, M-15).
-        async for request in requests:
-            outcomes = await self._ingestion.ingest_batch(_inputs(request.events), sequence=request.sequence)
-            accepted, duplicates, rejected = _counts(outcomes)
-            yield event_pb.StreamMeterEventsResponse(
-                sequence=request.sequence,
-                accepted_count=accepted,
-                duplicate_count=duplicates,
-                rejected_count=rejected,
-                results=[
-                    convert.result_to_proto(index, outcome)
-                    for index, outcome in enumerate(outcomes)
-                    if outcome.status is not EventStatus.ACCEPTED
-                ],
-            )
+        # The next request is read and converted while this batch is stored and committed,
+        # so the protobuf work overlaps the database's. Batches are still ingested one at a
+        # time and in order, each answered after its own commit (M-14); the reader stays at
+        # most two converted batches ahead (one queued, one waiting to be), so a slow
+        # database still holds the client back (flow control, M-15). A failure to read or
+        # convert a request is raised in its turn, after the answers to the batches before it.
+        ahead: asyncio.Queue[tuple[int, list[EventInput]] | Exception | None] = asyncio.Queue(maxsize=1)
+
+        async def read() -> None:
+            try:
+                async for request in requests:
+                    await ahead.put((request.sequence, _inputs(request.events)))
+            except Exception as error:  # noqa: BLE001 - raised by the handler in order
+                await ahead.put(error)
+            else:
+                await ahead.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (item := await ahead.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                sequence, inputs = item
+                outcomes = await self._ingestion.ingest_batch(inputs, sequence=sequence)
+                accepted, duplicates, rejected = _counts(outcomes)
+                timestamps = convert.Timestamps()
+                yield event_pb.StreamMeterEventsResponse(
+                    sequence=sequence,
+                    accepted_count=accepted,
+                    duplicate_count=duplicates,
+                    rejected_count=rejected,
+                    results=[
+                        convert.result_to_proto(index, outcome, timestamps)
+                        for index, outcome in enumerate(outcomes)
+                        if outcome.status is not EventStatus.ACCEPTED
+                    ],
+                )
+        finally:
+            reader.cancel()
 
     async def CancelMeterEvent(
         self, request: event_pb.CancelMeterEventRequest, context: grpc.aio.ServicerContext

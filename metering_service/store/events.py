@@ -205,36 +205,45 @@ class StagedEvent(NamedTuple):
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_NULL = "\\N"
 _ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+# JSON text never holds a raw tab, newline or carriage return (json escapes them), so of
+# COPY's specials only its backslashes need escaping. One encoder, built once.
+_to_json = json.JSONEncoder().encode
 
 
-def _copy_line(item: StagedEvent, received_at: str) -> str:
-    """One row of the staging COPY in text format (formatted here, so a batch is one write).
+def _copy_text(staged: Sequence[StagedEvent], received_at: datetime) -> str:
+    """The batch as one COPY in text format, so that it is a single write.
 
     Client-chosen text (identifier, customer, dimension values, payload) is escaped; the
-    other fields are ids, numbers and times of our own making.
+    other fields are ids, numbers and times of our own making. What depends only on the
+    meter (its id, dimension keys, formula, window) is formatted once per meter.
     """
-    event = item.event
-    dimensions = ",".join(
-        '"' + event.dimensions[key].translate(_ARRAY_ESCAPES) + '"' for key in item.meter.dimension_keys
-    )
-    window = preaggregation_window(item.meter, event.timestamp)
-    window_text = _COPY_NULL if window is None else window.isoformat()
-    sent = "t" if event.timestamp_sent else "f"
-    return (
-        f"{item.ord}\t{event.meter_id}\t{event.identifier.translate(_COPY_ESCAPES)}\t"
-        f"{event.customer_id.translate(_COPY_ESCAPES)}\t{event.value}\t"
-        f"{{{dimensions.translate(_COPY_ESCAPES)}}}\t{json.dumps(event.payload).translate(_COPY_ESCAPES)}\t"
-        f"{event.timestamp.isoformat()}\t{sent}\t{received_at}\t"
-        f"\\\\x{event.fingerprint.hex()}\t{window_text}\t"
-        f"{item.meter.aggregation.value}\n"
-    )
-
-
-def preaggregation_window(meter: Meter, timestamp: datetime) -> datetime | None:
-    """The start of the meter's pre-aggregation window holding ``timestamp`` (M-17), if any."""
-    if meter.event_time_window is None:
-        return None
-    return window_start(timestamp, meter.event_time_window)
+    received = received_at.isoformat()
+    per_meter: dict[str, tuple[str, tuple[str, ...], TimeWindow | None, str]] = {}
+    lines = []
+    for ord_, meter, event in staged:
+        facts = per_meter.get(meter.id)
+        if facts is None:
+            facts = per_meter[meter.id] = (
+                f"\t{meter.id}\t",
+                meter.dimension_keys,
+                meter.event_time_window,
+                f"\t{meter.aggregation.value}\n",
+            )
+        head, dimension_keys, window, tail = facts
+        dimensions = event.dimensions
+        array = ",".join('"' + dimensions[key].translate(_ARRAY_ESCAPES) + '"' for key in dimension_keys)
+        payload = _to_json(event.payload)
+        if "\\" in payload:
+            payload = payload.replace("\\", "\\\\")
+        window_text = _COPY_NULL if window is None else window_start(event.timestamp, window).isoformat()
+        lines.append(
+            f"{ord_}{head}{event.identifier.translate(_COPY_ESCAPES)}\t"
+            f"{event.customer_id.translate(_COPY_ESCAPES)}\t{event.value}\t"
+            f"{{{array.translate(_COPY_ESCAPES)}}}\t{payload}\t"
+            f"{event.timestamp.isoformat()}\t{'t' if event.timestamp_sent else 'f'}\t{received}\t"
+            f"\\\\x{event.fingerprint.hex()}\t{window_text}{tail}"
+        )
+    return "".join(lines)
 
 
 async def insert_events(
@@ -249,8 +258,7 @@ async def insert_events(
     async with raw.cursor() as cursor:
         await cursor.execute(_STAGING_DDL)
         async with cursor.copy(_COPY) as copy:
-            received = received_at.isoformat()
-            await copy.write("".join(_copy_line(item, received) for item in staged))
+            await copy.write(_copy_text(staged, received_at))
         await cursor.execute(_INSERT)
         returned = await cursor.fetchall()
     ords = {(item.event.meter_id, item.event.identifier): item.ord for item in staged}
