@@ -23,13 +23,14 @@ def _serve(url: str, ports: multiprocessing.Queue, stop: multiprocessing.Event) 
     import asyncio
 
     from drawdown.logs import configure_logging
-    from drawdown.rpc.server import start_server
+    from drawdown.rpc.server import start_server, tune_gc_for_serving
     from tests.support.harness import test_settings
 
     configure_logging("WARNING")
 
     async def main() -> None:
         server = await start_server(suite.definition("metering"), test_settings(), url, port=0)
+        tune_gc_for_serving()  # as `drawdown serve` does
         ports.put(server.port)
         await asyncio.to_thread(stop.wait)
         await server.stop(grace=5)
