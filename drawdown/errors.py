@@ -118,3 +118,21 @@ class Unimplemented(DomainError):
     """The RPC is part of the contract but not built yet."""
 
     default_reason = "UNIMPLEMENTED"
+
+
+def for_batch_entry(error: DomainError, index: int, *, field: str = "requests") -> DomainError:
+    """``error`` raised for entry ``index`` of a batch: the same kind and reason, its field
+    paths under ``requests[index]`` and the index in its metadata, so the caller knows
+    which entry to fix."""
+    entry = f"{field}[{index}]"
+    batch_error = type(error)(
+        f"{entry}: {error.message}",
+        reason=error.reason,
+        metadata={**error.metadata, "index": str(index)},
+        field_violations=[
+            FieldViolation(f"{entry}.{v.field}", v.description) for v in error.field_violations
+        ],
+    )
+    if "field" in error.metadata:
+        batch_error.metadata["field"] = f"{entry}.{error.metadata['field']}"
+    return batch_error

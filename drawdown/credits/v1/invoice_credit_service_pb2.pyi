@@ -40,6 +40,30 @@ class ApplyInvoiceCreditsResponse(_message.Message):
     credit_allocation: _invoice_credit_pb2.CreditAllocation
     def __init__(self, credit_allocation: _Optional[_Union[_invoice_credit_pb2.CreditAllocation, _Mapping]] = ...) -> None: ...
 
+class BatchHoldInvoiceCreditsRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[HoldInvoiceCreditsRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[HoldInvoiceCreditsRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchHoldInvoiceCreditsResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[HoldInvoiceCreditsResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[HoldInvoiceCreditsResponse, _Mapping]]] = ...) -> None: ...
+
+class BatchApplyInvoiceCreditsRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[ApplyInvoiceCreditsRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[ApplyInvoiceCreditsRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchApplyInvoiceCreditsResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[ApplyInvoiceCreditsResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[ApplyInvoiceCreditsResponse, _Mapping]]] = ...) -> None: ...
+
 class ReleaseInvoiceCreditsRequest(_message.Message):
     __slots__ = ("request_id", "invoice_id", "customer_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

@@ -57,6 +57,16 @@ class InvoiceCreditServiceStub:
                 request_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ApplyInvoiceCreditsRequest.SerializeToString,
                 response_deserializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ApplyInvoiceCreditsResponse.FromString,
                 _registered_method=True)
+        self.BatchHoldInvoiceCredits = channel.unary_unary(
+                '/drawdown.credits.v1.InvoiceCreditService/BatchHoldInvoiceCredits',
+                request_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchHoldInvoiceCreditsRequest.SerializeToString,
+                response_deserializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchHoldInvoiceCreditsResponse.FromString,
+                _registered_method=True)
+        self.BatchApplyInvoiceCredits = channel.unary_unary(
+                '/drawdown.credits.v1.InvoiceCreditService/BatchApplyInvoiceCredits',
+                request_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchApplyInvoiceCreditsRequest.SerializeToString,
+                response_deserializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchApplyInvoiceCreditsResponse.FromString,
+                _registered_method=True)
         self.ReleaseInvoiceCredits = channel.unary_unary(
                 '/drawdown.credits.v1.InvoiceCreditService/ReleaseInvoiceCredits',
                 request_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ReleaseInvoiceCreditsRequest.SerializeToString,
@@ -131,6 +141,36 @@ class InvoiceCreditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchHoldInvoiceCredits(self, request, context):
+        """Holds credits for up to 500 draft invoices in one call (a period close run): each
+        entry behaves exactly as HoldInvoiceCredits with its own request_id, including its
+        replay. The batch is atomic: every entry is held, or the call fails and holds
+        nothing.
+
+        Errors: those of HoldInvoiceCredits, for the first entry that has one, with field
+        violations under `requests[<index>]` (e.g. `requests[2].invoice.currency`) and the
+        entry's index in the ErrorInfo metadata (`index`); INVALID_ARGUMENT
+        `BATCH_TOO_LARGE` (more than 500 entries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchApplyInvoiceCredits(self, request, context):
+        """Applies credits to up to 500 finalizing invoices in one call (a finalization run):
+        each entry behaves exactly as ApplyInvoiceCredits, idempotent per invoice_id. The
+        batch is atomic: every entry is applied (or replayed), or the call fails and posts
+        nothing, so a caller may retry it, or fall back to one ApplyInvoiceCredits per
+        invoice, without drawing twice.
+
+        Errors: those of ApplyInvoiceCredits, for the first entry that has one, with field
+        violations under `requests[<index>]` and the entry's index in the ErrorInfo metadata
+        (`index`); INVALID_ARGUMENT `BATCH_TOO_LARGE` (more than 500 entries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReleaseInvoiceCredits(self, request, context):
         """Releases a draft invoice's hold (the draft was deleted, or will not draw credits),
         restoring the grants' available balance. Idempotent: releasing an invoice without
@@ -199,6 +239,16 @@ def add_InvoiceCreditServiceServicer_to_server(servicer, server):
                     servicer.ApplyInvoiceCredits,
                     request_deserializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ApplyInvoiceCreditsRequest.FromString,
                     response_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ApplyInvoiceCreditsResponse.SerializeToString,
+            ),
+            'BatchHoldInvoiceCredits': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchHoldInvoiceCredits,
+                    request_deserializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchHoldInvoiceCreditsRequest.FromString,
+                    response_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchHoldInvoiceCreditsResponse.SerializeToString,
+            ),
+            'BatchApplyInvoiceCredits': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchApplyInvoiceCredits,
+                    request_deserializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchApplyInvoiceCreditsRequest.FromString,
+                    response_serializer=drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchApplyInvoiceCreditsResponse.SerializeToString,
             ),
             'ReleaseInvoiceCredits': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseInvoiceCredits,
@@ -288,6 +338,60 @@ class InvoiceCreditService:
             '/drawdown.credits.v1.InvoiceCreditService/ApplyInvoiceCredits',
             drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ApplyInvoiceCreditsRequest.SerializeToString,
             drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.ApplyInvoiceCreditsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchHoldInvoiceCredits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drawdown.credits.v1.InvoiceCreditService/BatchHoldInvoiceCredits',
+            drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchHoldInvoiceCreditsRequest.SerializeToString,
+            drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchHoldInvoiceCreditsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchApplyInvoiceCredits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drawdown.credits.v1.InvoiceCreditService/BatchApplyInvoiceCredits',
+            drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchApplyInvoiceCreditsRequest.SerializeToString,
+            drawdown_dot_credits_dot_v1_dot_invoice__credit__service__pb2.BatchApplyInvoiceCreditsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -108,3 +108,15 @@ class ListMeterEventSummariesResponse(_message.Message):
     meter_event_summaries: _containers.RepeatedCompositeFieldContainer[_meter_event_pb2.MeterEventSummary]
     next_page_token: str
     def __init__(self, meter_event_summaries: _Optional[_Iterable[_Union[_meter_event_pb2.MeterEventSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class BatchListMeterEventSummariesRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[ListMeterEventSummariesRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[ListMeterEventSummariesRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchListMeterEventSummariesResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[ListMeterEventSummariesResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[ListMeterEventSummariesResponse, _Mapping]]] = ...) -> None: ...

@@ -67,6 +67,11 @@ class MeterEventServiceStub:
                 request_serializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.ListMeterEventSummariesRequest.SerializeToString,
                 response_deserializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.ListMeterEventSummariesResponse.FromString,
                 _registered_method=True)
+        self.BatchListMeterEventSummaries = channel.unary_unary(
+                '/drawdown.metering.v1.MeterEventService/BatchListMeterEventSummaries',
+                request_serializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.BatchListMeterEventSummariesRequest.SerializeToString,
+                response_deserializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.BatchListMeterEventSummariesResponse.FromString,
+                _registered_method=True)
 
 
 class MeterEventServiceServicer:
@@ -177,6 +182,19 @@ class MeterEventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchListMeterEventSummaries(self, request, context):
+        """Answers up to 1,000 summary queries in one call, each exactly as
+        ListMeterEventSummaries answers it, in request order and from one consistent
+        snapshot. A billing run reads every customer's usage for a period this way.
+
+        Errors: those of ListMeterEventSummaries, for the first query that has one, with
+        field violations under `requests[<index>]` (e.g. `requests[3].start_time`); nothing
+        is answered then. INVALID_ARGUMENT `BATCH_TOO_LARGE` (more than 1,000 queries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MeterEventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +222,11 @@ def add_MeterEventServiceServicer_to_server(servicer, server):
                     servicer.ListMeterEventSummaries,
                     request_deserializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.ListMeterEventSummariesRequest.FromString,
                     response_serializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.ListMeterEventSummariesResponse.SerializeToString,
+            ),
+            'BatchListMeterEventSummaries': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchListMeterEventSummaries,
+                    request_deserializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.BatchListMeterEventSummariesRequest.FromString,
+                    response_serializer=drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.BatchListMeterEventSummariesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +372,33 @@ class MeterEventService:
             '/drawdown.metering.v1.MeterEventService/ListMeterEventSummaries',
             drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.ListMeterEventSummariesRequest.SerializeToString,
             drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.ListMeterEventSummariesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchListMeterEventSummaries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drawdown.metering.v1.MeterEventService/BatchListMeterEventSummaries',
+            drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.BatchListMeterEventSummariesRequest.SerializeToString,
+            drawdown_dot_metering_dot_v1_dot_meter__event__service__pb2.BatchListMeterEventSummariesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,13 +54,16 @@ def test_api_key_tokens_verify_only_their_own_secret() -> None:
 
 
 def test_an_rpc_may_accept_alternative_permissions() -> None:
+    from drawdown.credits.v1 import credit_grant_service_pb2  # noqa: F401  (registers the service)
     from drawdown.rpc.interceptors import accepted_permissions
 
     create_grant = accepted_permissions("/drawdown.credits.v1.CreditGrantService/CreateCreditGrant")
     assert create_grant == {access_pb2.PERMISSION_WRITE, access_pb2.PERMISSION_SERVICE}
     assert role_allows(Role.SERVICE, create_grant)  # invoicing creates the grant of a paid purchase
     assert not role_allows(Role.READ, create_grant)
-    assert not role_allows(Role.SERVICE, accepted_permissions("/drawdown.credits.v1.CreditGrantService/VoidCreditGrant"))
+    assert not role_allows(
+        Role.SERVICE, accepted_permissions("/drawdown.credits.v1.CreditGrantService/VoidCreditGrant")
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,3 +118,15 @@ def test_outbound_deadline_is_the_smaller_of_remaining_time_and_cap() -> None:
     assert deadline(_Context(0.5), cap=2.0) == 0.5
     assert deadline(None, cap=2.0) == 2.0
     assert deadline(_Context(-1), cap=2.0) > 0
+
+
+def test_a_batch_entry_error_keeps_its_kind_and_names_the_entry() -> None:
+    error = errors.InvalidArgument.for_field("invoice.currency", "not ISO 4217", reason="INVALID_CURRENCY")
+
+    entry_error = errors.for_batch_entry(error, 3)
+
+    assert type(entry_error) is errors.InvalidArgument
+    assert entry_error.reason == "INVALID_CURRENCY"
+    assert entry_error.metadata == {"field": "requests[3].invoice.currency", "index": "3"}
+    assert [v.field for v in entry_error.field_violations] == ["requests[3].invoice.currency"]
+    assert entry_error.message.startswith("requests[3]: ")
