@@ -14,9 +14,10 @@ from drawdown.metering.v1 import meter_event_service_pb2_grpc as event_grpc
 from drawdown.rpc.convert import optional_timestamp
 from drawdown.rpc.idempotent import Mutations
 from metering_service.api import convert
+from metering_service.domain.aggregation import SummaryRow
 from metering_service.domain.events import EventInput
 from metering_service.service.events import Cancellation, EventOutcome, EventStatus, GroupCommit, Ingestion
-from metering_service.service.summaries import Summaries
+from metering_service.service.summaries import Summaries, SummaryRequest
 
 
 class MeterEventServicer(event_grpc.MeterEventServiceServicer):
@@ -115,22 +116,41 @@ class MeterEventServicer(event_grpc.MeterEventServiceServicer):
     async def ListMeterEventSummaries(
         self, request: event_pb.ListMeterEventSummariesRequest, context: grpc.aio.ServicerContext
     ) -> event_pb.ListMeterEventSummariesResponse:
-        rows, token = await self._summaries.list(
-            request.meter_id,
-            request.customer_id,
-            optional_timestamp(request, "start_time"),
-            optional_timestamp(request, "end_time"),
-            convert.grouping_window_from_proto(request.value_grouping_window),
-            list(request.group_by),
-            request.page_size,
-            request.page_token,
+        return _summaries_to_proto(request, *await self._summaries.list(_summary_request(request)))
+
+    async def BatchListMeterEventSummaries(
+        self, request: event_pb.BatchListMeterEventSummariesRequest, context: grpc.aio.ServicerContext
+    ) -> event_pb.BatchListMeterEventSummariesResponse:
+        pages = await self._summaries.batch([_summary_request(query) for query in request.requests])
+        return event_pb.BatchListMeterEventSummariesResponse(
+            responses=[
+                _summaries_to_proto(query, *page) for query, page in zip(request.requests, pages, strict=True)
+            ]
         )
-        return event_pb.ListMeterEventSummariesResponse(
-            meter_event_summaries=[
-                convert.summary_to_proto(request.meter_id, request.customer_id, row) for row in rows
-            ],
-            next_page_token=token,
-        )
+
+
+def _summary_request(request: event_pb.ListMeterEventSummariesRequest) -> SummaryRequest:
+    return SummaryRequest(
+        meter_id=request.meter_id,
+        customer_id=request.customer_id,
+        start=optional_timestamp(request, "start_time"),
+        end=optional_timestamp(request, "end_time"),
+        grouping=convert.grouping_window_from_proto(request.value_grouping_window),
+        group_by=list(request.group_by),
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def _summaries_to_proto(
+    request: event_pb.ListMeterEventSummariesRequest, rows: list[SummaryRow], token: str
+) -> event_pb.ListMeterEventSummariesResponse:
+    return event_pb.ListMeterEventSummariesResponse(
+        meter_event_summaries=[
+            convert.summary_to_proto(request.meter_id, request.customer_id, row) for row in rows
+        ],
+        next_page_token=token,
+    )
 
 
 def _inputs(events: Sequence[meter_event_pb2.MeterEvent]) -> list[EventInput]:

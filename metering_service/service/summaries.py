@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from drawdown.db.engine import Database
+from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
 from drawdown.pagination import decode_page_token, next_page, page_size
 from metering_service.domain.aggregation import SummaryRow, rollup_value
-from metering_service.domain.meters import TimeWindow
+from metering_service.domain.meters import Meter, TimeWindow
 from metering_service.domain.windows import SummaryQuery, summary_windows, validate_summary_query
 from metering_service.store import meters as meters_store
 from metering_service.store.summaries import rollup_states
@@ -17,21 +22,29 @@ from metering_service.store.summaries import rollup_states
 _ZERO = Decimal(0)
 
 
+@dataclass(frozen=True)
+class SummaryRequest:
+    """One summary query as the API asks it (M-20)."""
+
+    meter_id: str
+    customer_id: str
+    start: datetime | None
+    end: datetime | None
+    grouping: TimeWindow | None
+    group_by: Sequence[str]
+    page_size: int
+    page_token: str
+
+
+# Queries one BatchListMeterEventSummaries call may ask.
+MAX_BATCH_QUERIES = 1000
+
+
 class Summaries:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def list(
-        self,
-        meter_id: str,
-        customer_id: str,
-        start: datetime | None,
-        end: datetime | None,
-        grouping: TimeWindow | None,
-        group_by: Sequence[str],
-        requested_size: int,
-        token: str,
-    ) -> tuple[list[SummaryRow], str]:
+    async def list(self, request: SummaryRequest) -> tuple[list[SummaryRow], str]:
         """One page of summary rows, equal to ``domain.aggregation.summarize`` over the counted events.
 
         Rows: every window when there is no group_by (empty ones with value 0), else only
@@ -40,44 +53,70 @@ class Summaries:
         only from that window on.
         """
         async with self._database.unit_of_work() as uow:
-            meter = await meters_store.get_meter(uow.session, meter_id)
-            query = validate_summary_query(
-                meter,
-                customer_id=customer_id,
-                start=start,
-                end=end,
-                grouping_window=grouping,
-                group_by=group_by,
+            return await _page(uow.session, {}, request)
+
+    async def batch(self, requests: Sequence[SummaryRequest]) -> list[tuple[list[SummaryRow], str]]:
+        """A page for each query, in order, all read from one snapshot; the first query
+        that fails fails the batch, named by its index."""
+        if len(requests) > MAX_BATCH_QUERIES:
+            raise InvalidArgument.for_field(
+                "requests", f"at most {MAX_BATCH_QUERIES} queries per call", reason="BATCH_TOO_LARGE"
             )
-            filters = [meter_id, customer_id, query.start, query.end, grouping, *query.group_by]
-            size, after = page_size(requested_size), decode_page_token(token, filters)
-            read_from = query.start if after is None or query.grouping_window is None else after[0]
-            states = await rollup_states(
-                uow.session, meter, customer_id, read_from, query.end, query.grouping_window, query.group_by
-            )
-        groups_of_window: dict[datetime, list[tuple[str, ...]]] = {}
-        for window_start, dims in states:
-            groups_of_window.setdefault(window_start, []).append(dims)
-        rows = []
-        for window_start, window_end in _windows_from(query, read_from):
-            # Without group_by every window has its row, events or not (M-21).
-            groups = sorted(groups_of_window.get(window_start, [])) or ([] if query.group_by else [()])
-            for dims in groups:
-                state = states.get((window_start, dims))
-                value = None if state is None else rollup_value(meter.aggregation, state)
-                rows.append(
-                    SummaryRow(
-                        window_start,
-                        window_end,
-                        dict(zip(query.group_by, dims, strict=True)),
-                        value if value is not None else _ZERO,
-                        0 if state is None else state.event_count,
-                    )
+        meters: dict[str, Meter] = {}
+        pages = []
+        async with self._database.unit_of_work() as uow:
+            await uow.session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            for index, request in enumerate(requests):
+                try:
+                    pages.append(await _page(uow.session, meters, request))
+                except DomainError as error:
+                    raise for_batch_entry(error, index) from None
+        return pages
+
+
+async def _page(
+    session: AsyncSession, meters: dict[str, Meter], request: SummaryRequest
+) -> tuple[list[SummaryRow], str]:
+    """``Summaries.list`` in ``session``; ``meters`` caches the meters already read."""
+    meter = meters.get(request.meter_id) or await meters_store.get_meter(session, request.meter_id)
+    meters[meter.id] = meter
+    query = validate_summary_query(
+        meter,
+        customer_id=request.customer_id,
+        start=request.start,
+        end=request.end,
+        grouping_window=request.grouping,
+        group_by=request.group_by,
+    )
+    filters = [meter.id, request.customer_id, query.start, query.end, request.grouping, *query.group_by]
+    size, after = page_size(request.page_size), decode_page_token(request.page_token, filters)
+    read_from = query.start if after is None or query.grouping_window is None else after[0]
+    states = await rollup_states(
+        session, meter, request.customer_id, read_from, query.end, query.grouping_window, query.group_by
+    )
+    groups_of_window: dict[datetime, list[tuple[str, ...]]] = {}
+    for window_start, dims in states:
+        groups_of_window.setdefault(window_start, []).append(dims)
+    rows = []
+    for window_start, window_end in _windows_from(query, read_from):
+        # Without group_by every window has its row, events or not (M-21).
+        groups = sorted(groups_of_window.get(window_start, [])) or ([] if query.group_by else [()])
+        for dims in groups:
+            state = states.get((window_start, dims))
+            value = None if state is None else rollup_value(meter.aggregation, state)
+            rows.append(
+                SummaryRow(
+                    window_start,
+                    window_end,
+                    dict(zip(query.group_by, dims, strict=True)),
+                    value if value is not None else _ZERO,
+                    0 if state is None else state.event_count,
                 )
-        if after is not None:
-            last = (after[0], tuple(after[1:]))
-            rows = [row for row in rows if (row.start, tuple(row.dimensions.values())) > last]
-        return next_page(rows, size, lambda row: [row.start, *row.dimensions.values()], filters)
+            )
+    if after is not None:
+        last = (after[0], tuple(after[1:]))
+        rows = [row for row in rows if (row.start, tuple(row.dimensions.values())) > last]
+    return next_page(rows, size, lambda row: [row.start, *row.dimensions.values()], filters)
 
 
 def _windows_from(query: SummaryQuery, read_from: datetime) -> list[tuple[datetime, datetime]]:
