@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +19,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from drawdown import console, suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
-from drawdown.config import SERVICES, Settings
+from drawdown.config import SERVICES, ServiceName, Settings
 from drawdown.logs import configure_logging
-from drawdown.rpc.server import serve_until_signalled
+from drawdown.metrics import serve_metrics
+from drawdown.rpc.server import migrate, serve_until_signalled
 
 STARTUP_TIMEOUT_SECONDS = 60
 
@@ -29,8 +31,55 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None:
         settings = settings.model_copy(update={f"{args.service}_port": args.port})
     url = suite.database_url(settings)
+    if settings.processes > 1:
+        return _serve_processes(args.service, settings, url)
+    serve_metrics(settings.metrics_port, settings.host)
     asyncio.run(serve_until_signalled(suite.definition(args.service), settings, url))
     return 0
+
+
+def _serve_processes(service: ServiceName, settings: Settings, url: str) -> int:
+    """Run ``settings.processes`` processes of one service on one port (SO_REUSEPORT: the
+    kernel spreads connections over them), with their metrics merged on one /metrics
+    port; stop them all on a signal, or when one exits."""
+    port = settings.port_of(service)
+    if port == 0:
+        raise SystemExit("drawdown: DRAWDOWN_PROCESSES > 1 needs a fixed port, which the processes share")
+    if settings.migrate_on_start:
+        migrate(url, suite.definition(service))
+    stop = _StopSignal()
+    with tempfile.TemporaryDirectory(prefix=f"drawdown-{service}-metrics-") as metrics_dir:
+        serve_metrics(settings.metrics_port, settings.host, multiprocess_dir=metrics_dir)
+        env = {
+            **os.environ,
+            "DRAWDOWN_DATABASE_URL": url,
+            f"DRAWDOWN_{service.upper()}_PORT": str(port),
+            "DRAWDOWN_PROCESSES": "1",
+            "DRAWDOWN_MIGRATE_ON_START": "false",
+            "DRAWDOWN_METRICS_PORT": "0",
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+        children = {
+            f"{service}[{index}]": subprocess.Popen(
+                [sys.executable, "-m", "drawdown.cli", "serve", service], env=env
+            )
+            for index in range(settings.processes)
+        }
+        return _supervise(children, stop, settings)
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: _StopSignal, settings: Settings) -> int:
+    """Wait for a stop signal (0) or a child's unexpected exit (1); then stop every child."""
+    try:
+        while not stop.requested:
+            exited = [name for name, child in children.items() if child.poll() is not None]
+            if exited:
+                print(f"drawdown: {', '.join(exited)} exited unexpectedly; stopping", file=sys.stderr)
+                return 1
+            stop.wait(0.5)
+        return 0
+    finally:
+        _stop_children(children, settings.shutdown_grace_seconds + 5)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -52,7 +101,9 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     url = suite.database_url(settings)
     suite.migrate_all(url)
     dev_key = suite.local_key(url, settings.home, Role.ADMIN, "dev-api-key")
-    service_key = settings.service_api_key or suite.local_key(url, settings.home, Role.SERVICE, "service-api-key")
+    service_key = settings.service_api_key or suite.local_key(
+        url, settings.home, Role.SERVICE, "service-api-key"
+    )
 
     env = {
         **os.environ,
@@ -70,20 +121,17 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
             if settings.metrics_port:
                 child_env["DRAWDOWN_METRICS_PORT"] = str(settings.metrics_port + index)
             children[service] = subprocess.Popen(
-                [sys.executable, "-m", "drawdown.cli", "serve", service], env=child_env, stdout=subprocess.DEVNULL
+                [sys.executable, "-m", "drawdown.cli", "serve", service],
+                env=child_env,
+                stdout=subprocess.DEVNULL,
             )
         for service in SERVICES:
             _wait_until_serving(service, f"{settings.host}:{settings.port_of(service)}", children[service])
         _print_banner(settings, dev_key, url)
-        while not stop.requested:
-            exited = [name for name, child in children.items() if child.poll() is not None]
-            if exited:
-                print(f"drawdown: {', '.join(exited)} exited unexpectedly; stopping the suite", file=sys.stderr)
-                return 1
-            stop.wait(0.5)
-        return 0
-    finally:
+    except BaseException:
         _stop_children(children, settings.shutdown_grace_seconds + 5)
+        raise
+    return _supervise(children, stop, settings)
 
 
 class _StopSignal:
@@ -115,7 +163,9 @@ def _wait_until_serving(service: str, address: str, child: subprocess.Popen[byte
                     return
             except grpc.RpcError:
                 continue
-    raise SystemExit(f"drawdown: {service} did not become healthy on {address} within {STARTUP_TIMEOUT_SECONDS}s")
+    raise SystemExit(
+        f"drawdown: {service} did not become healthy on {address} within {STARTUP_TIMEOUT_SECONDS}s"
+    )
 
 
 def _stop_children(children: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
@@ -130,7 +180,11 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]], timeout: float)
 
 
 def _print_banner(settings: Settings, dev_key: str, url: str) -> None:
-    database = "embedded PostgreSQL under " + str(settings.home.resolve()) if not settings.database_url else "configured PostgreSQL"
+    database = (
+        "embedded PostgreSQL under " + str(settings.home.resolve())
+        if not settings.database_url
+        else "configured PostgreSQL"
+    )
     print("Drawdown is up.")
     for service in SERVICES:
         print(f"  {service:<10} {settings.host}:{settings.port_of(service)}")
@@ -145,7 +199,10 @@ def _print_banner(settings: Settings, dev_key: str, url: str) -> None:
 def suite_in_background(settings: Settings) -> Iterator[Settings]:
     """``drawdown up`` as a child process until the block ends; yields settings to reach it."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "drawdown.cli", "up"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-m", "drawdown.cli", "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert child.stdout is not None
@@ -188,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drawdown", description="Usage-based billing with prepaid credits.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    up = commands.add_parser("up", help="start the database (embedded unless configured) and all three services")
+    up = commands.add_parser(
+        "up", help="start the database (embedded unless configured) and all three services"
+    )
     up.set_defaults(run=_up)
 
     serve = commands.add_parser("serve", help="run one service")
@@ -201,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="create an API key (stored hashed; the token is shown once)")
+    create = key_commands.add_parser(
+        "create", help="create an API key (stored hashed; the token is shown once)"
+    )
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--label", help="what the key is for")
     create.set_defaults(run=_create_key)
@@ -220,10 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    from drawdown.metrics import serve_metrics
-
-    if args.command == "serve":
-        serve_metrics(settings.metrics_port, settings.host)
     return args.run(args, settings)
 
 

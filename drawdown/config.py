@@ -23,7 +23,9 @@ class Settings(BaseSettings):
         description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Unset: an embedded "
         "PostgreSQL is started with its data under DRAWDOWN_HOME.",
     )
-    home: Path = Field(default=Path(".drawdown"), description="Local state: embedded PostgreSQL data, dev keys.")
+    home: Path = Field(
+        default=Path(".drawdown"), description="Local state: embedded PostgreSQL data, dev keys."
+    )
     host: str = Field(default="127.0.0.1", description="Interface the gRPC servers bind to.")
     metering_port: int = Field(default=50051, description="gRPC port of the metering service.")
     credits_port: int = Field(default=50052, description="gRPC port of the credits service.")
@@ -38,24 +40,39 @@ class Settings(BaseSettings):
         default=None, description="API key (role service) invoicing sends to metering and credits."
     )
     metrics_port: int = Field(
-        default=0, description="Prometheus /metrics port; 0 disables. `drawdown up` gives each service port+i."
+        default=0,
+        description="Prometheus /metrics port; 0 disables. `drawdown up` gives each service port+i.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["console", "json"] = Field(default="console", description="console or json.")
     db_pool_size: int = Field(default=10, description="Connections per service process.")
-    migrate_on_start: bool = Field(default=True, description="Apply pending migrations when a service starts.")
+    processes: int = Field(
+        default=1,
+        ge=1,
+        description="Server processes per service, sharing its port (SO_REUSEPORT); about one per core.",
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Apply pending migrations when a service starts."
+    )
     shutdown_grace_seconds: float = Field(
-        default=10.0, description="On SIGTERM: seconds in-flight calls get to finish before they are cancelled."
+        default=10.0,
+        description="On SIGTERM: seconds in-flight calls get to finish before they are cancelled.",
     )
     tls_cert_file: Path | None = Field(default=None, description="Server certificate (PEM); enables TLS.")
     tls_key_file: Path | None = Field(default=None, description="Server private key (PEM).")
-    tls_client_ca_file: Path | None = Field(default=None, description="CA for client certificates; enables mTLS.")
-    auth_cache_seconds: float = Field(default=30.0, description="How long a verified API key is trusted unchecked.")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="CA for client certificates; enables mTLS."
+    )
+    auth_cache_seconds: float = Field(
+        default=30.0, description="How long a verified API key is trusted unchecked."
+    )
 
     def port_of(self, service: ServiceName) -> int:
-        return {"metering": self.metering_port, "credits": self.credits_port, "invoicing": self.invoicing_port}[
-            service
-        ]
+        return {
+            "metering": self.metering_port,
+            "credits": self.credits_port,
+            "invoicing": self.invoicing_port,
+        }[service]
 
     @property
     def shutdown_grace(self) -> timedelta:

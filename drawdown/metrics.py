@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 
 RPC_REQUESTS = Counter(
-    "drawdown_rpc_requests_total", "gRPC calls handled, by method and status code.", ["service", "method", "code"]
+    "drawdown_rpc_requests_total",
+    "gRPC calls handled, by method and status code.",
+    ["service", "method", "code"],
 )
 RPC_LATENCY = Histogram(
     "drawdown_rpc_duration_seconds",
@@ -15,7 +17,14 @@ RPC_LATENCY = Histogram(
 )
 
 
-def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
-    """Expose /metrics on ``port`` (0: do nothing)."""
-    if port:
-        start_http_server(port, addr=host)
+def serve_metrics(port: int, host: str = "127.0.0.1", *, multiprocess_dir: str | None = None) -> None:
+    """Expose /metrics on ``port`` (0: do nothing): this process's metrics, or with
+    ``multiprocess_dir`` those its server processes write there (prometheus_client's
+    multiprocess mode), added up."""
+    if not port:
+        return
+    registry = REGISTRY
+    if multiprocess_dir is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
+    start_http_server(port, addr=host, registry=registry)

@@ -13,7 +13,7 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import grpc
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from drawdown.auth import store
 from drawdown.auth.roles import role_allows
-from drawdown.errors import DomainError, PermissionDenied, Unauthenticated
+from drawdown.errors import PermissionDenied, Unauthenticated
 from drawdown.metrics import RPC_LATENCY, RPC_REQUESTS
 from drawdown.rpc import errors as rpc_errors
 from drawdown.type.v1 import access_pb2
@@ -35,7 +35,7 @@ current_principal: ContextVar[store.Principal | None] = ContextVar("current_prin
 log = structlog.get_logger("drawdown.rpc")
 
 
-@lru_cache(maxsize=None)
+@cache
 def accepted_permissions(method: str) -> frozenset[int]:
     """The permissions ``/pkg.Service/Method`` accepts, declared with ``(drawdown.type.v1.access)``."""
     full_name = method.lstrip("/").replace("/", ".")
