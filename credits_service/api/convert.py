@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf import field_mask_pb2
@@ -23,7 +24,8 @@ from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_service_pb
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
 from drawdown.credits.v1 import invoice_credit_pb2 as invoice_pb
-from drawdown.errors import InvalidArgument
+from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_service_pb
+from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
 from drawdown.money import Money, validate_currency
 from drawdown.rpc.convert import money_from_proto, money_to_proto, optional_timestamp, timestamp_to_proto
 
@@ -265,6 +267,22 @@ def invoice_from_proto(
         as_of=optional_timestamp(message, "as_of", f"{field}.as_of") or now,
         lines=tuple(lines),
     )
+
+
+def invoices_of_batch(
+    requests: Sequence[
+        invoice_service_pb.HoldInvoiceCreditsRequest | invoice_service_pb.ApplyInvoiceCreditsRequest
+    ],
+    now: datetime,
+) -> list[Invoice]:
+    """Each entry's invoice (``invoice_from_proto``); a malformed one names its entry (``requests[i]``)."""
+    invoices = []
+    for index, entry in enumerate(requests):
+        try:
+            invoices.append(invoice_from_proto(entry.invoice, "invoice", now))
+        except DomainError as error:
+            raise for_batch_entry(error, index) from None
+    return invoices
 
 
 def allocation_to_proto(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from credits_service.api import convert
-from credits_service.service.invoices import InvoiceCreditUseCases
+from credits_service.service.invoices import InvoiceCreditUseCases, ensure_batch_size
+from credits_service.store.credits import StoredAllocation
 from drawdown.clock import Clock
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
@@ -21,21 +22,29 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
 
         async def work(uow):
-            held = await self._invoices.hold(uow.session, invoice)
-            return pb.HoldInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(held))
+            return _held(await self._invoices.hold(uow.session, invoice))
 
         return await self._mutations.run("HoldInvoiceCredits", request, pb.HoldInvoiceCreditsResponse, work)
 
     async def ApplyInvoiceCredits(self, request, context):
         invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
-        return await self._invoices.apply(
-            request,
-            invoice,
-            pb.ApplyInvoiceCreditsResponse,
-            lambda applied: pb.ApplyInvoiceCreditsResponse(
-                credit_allocation=convert.allocation_to_proto(applied)
-            ),
+        return await self._invoices.apply(request, invoice, pb.ApplyInvoiceCreditsResponse, _applied)
+
+    async def BatchHoldInvoiceCredits(self, request, context):
+        ensure_batch_size(len(request.requests))
+        invoices = convert.invoices_of_batch(request.requests, self._clock.now())
+        responses = await self._invoices.hold_batch(
+            request.requests, invoices, pb.HoldInvoiceCreditsResponse, _held
         )
+        return pb.BatchHoldInvoiceCreditsResponse(responses=responses)
+
+    async def BatchApplyInvoiceCredits(self, request, context):
+        ensure_batch_size(len(request.requests))
+        invoices = convert.invoices_of_batch(request.requests, self._clock.now())
+        responses = await self._invoices.apply_batch(
+            request.requests, invoices, pb.ApplyInvoiceCreditsResponse, _applied
+        )
+        return pb.BatchApplyInvoiceCreditsResponse(responses=responses)
 
     async def ReleaseInvoiceCredits(self, request, context):
         invoice_id = convert.required(request.invoice_id, "invoice_id")
@@ -85,3 +94,11 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         return await self._mutations.run(
             "ExpireDueCreditGrants", request, pb.ExpireDueCreditGrantsResponse, work
         )
+
+
+def _held(allocation: StoredAllocation) -> pb.HoldInvoiceCreditsResponse:
+    return pb.HoldInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(allocation))
+
+
+def _applied(allocation: StoredAllocation) -> pb.ApplyInvoiceCreditsResponse:
+    return pb.ApplyInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(allocation))

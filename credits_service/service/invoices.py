@@ -1,13 +1,16 @@
 """Invoice-facing use cases: hold, apply, release, reinstate, preview, expire (SPEC C-10..C-15).
 
 Each call for a customer first takes the customer's lock, then its grants' (by id), so
-all draws of one customer serialize (C-14) without deadlock. The allocation itself is the
-pure engine's (``domain.drawdown``); here it is only loaded, stored and posted.
+all draws of one customer serialize (C-14) without deadlock. A batch (a period close or a
+finalization run) locks all its customers, each once, in id order, then their grants by
+id: the same order, so batches and single calls never deadlock each other. The allocation
+itself is the pure engine's (``domain.drawdown``); here it is only loaded, stored and
+posted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -15,6 +18,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from credits_service.domain.balances import GrantBalances
 from credits_service.domain.drawdown import (
     Allocation,
     GrantBalance,
@@ -23,7 +27,7 @@ from credits_service.domain.drawdown import (
     in_grant_order,
     plan_reinstatement,
 )
-from credits_service.domain.grants import due_expiry, grant_state
+from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
 from credits_service.store.credits import (
     AllocationEntry,
     CreditStore,
@@ -33,10 +37,14 @@ from credits_service.store.credits import (
 )
 from drawdown.clock import Clock
 from drawdown.db.engine import Database, UnitOfWork
-from drawdown.errors import AlreadyExists, FailedPrecondition
-from drawdown.rpc.idempotent import Mutations
+from drawdown.errors import AlreadyExists, FailedPrecondition, InvalidArgument, for_batch_entry
+from drawdown.money import Money
+from drawdown.rpc.idempotent import BatchEntry, Mutations
 
 ResponseT = TypeVar("ResponseT", bound=Message)
+
+# A period close or finalization run sends its invoices in batches of at most this many.
+MAX_BATCH_INVOICES = 500
 
 
 @dataclass(frozen=True)
@@ -103,14 +111,7 @@ class InvoiceCreditUseCases:
             return recorded.allocation
         allocation = await self._allocate(db, invoice, lock=True)
         posted = await self._store.post(db, invoice.customer_id, allocation.to_postings(invoice.as_of), now)
-        applied = StoredAllocation(
-            invoice.id,
-            invoice.currency,
-            tuple(
-                AllocationEntry(a.line_id, a.grant_id, a.amount, record.id)
-                for a, record in zip(allocation.applications, posted, strict=True)
-            ),
-        )
+        applied = _posted(allocation, posted)
         await self._store.record_application(db, invoice.customer_id, applied, now)
         return applied
 
@@ -186,9 +187,192 @@ class InvoiceCreditUseCases:
         grants = await self._store.grants_of_customer(
             db, invoice.customer_id, excluding_hold_of=invoice.id or None, lock=lock
         )
-        balances = [GrantBalance(g.grant, g.available(invoice.as_of)) for g in grants]
-        allocation = allocate_credits(invoice, balances)
-        return in_grant_order(allocation, [g.grant for g in grants], invoice)
+        return _allocation(invoice, grants)
+
+    # -- batches (a period close or a finalization run) -------------------------------
+
+    async def hold_batch(
+        self,
+        requests: Sequence[Message],
+        invoices: Sequence[Invoice],
+        response_type: type[ResponseT],
+        respond: Callable[[StoredAllocation], ResponseT],
+    ) -> list[ResponseT]:
+        """``hold`` for each of ``invoices`` (distinct; ``requests[i]`` carries the request
+        id of ``invoices[i]``), in one transaction: all are held or none. Each draft is
+        allocated after the ones before it, as single calls in request order would be."""
+        ensure_distinct_invoices(invoices)
+
+        async def work(uow: UnitOfWork, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
+            for entry in entries:
+                if entry.reused is not None:
+                    raise entry.error(entry.reused)
+            db = await uow.session.connection()
+            now = self._clock.now()
+            drafts = [invoices[entry.index] for entry in entries]
+            await self._store.lock_customers(db, (draft.customer_id for draft in drafts), now)
+            applied = await self._store.applications(db, [draft.id for draft in drafts])
+            for entry, draft in zip(entries, drafts, strict=True):
+                if draft.id in applied:
+                    raise entry.error(_already_applied(draft.id))
+            books = await self._books(db, drafts)
+            holds = []
+            for draft in drafts:
+                allocation = books.allocate(draft)
+                books.hold(draft.id, allocation)
+                holds.append((draft.customer_id, StoredAllocation.unposted(allocation)))
+            await self._store.replace_holds(db, holds, now)
+            return [respond(held) for _, held in holds]
+
+        return await self._mutations.run_batch("HoldInvoiceCredits", requests, response_type, work)
+
+    async def apply_batch(
+        self,
+        requests: Sequence[Message],
+        invoices: Sequence[Invoice],
+        response_type: type[ResponseT],
+        respond: Callable[[StoredAllocation], ResponseT],
+    ) -> list[ResponseT]:
+        """``apply`` for each of ``invoices`` (distinct; ``requests[i]`` for ``invoices[i]``)
+        in one transaction: all are applied (or answered with their recorded application)
+        or nothing is posted. Invoices are allocated in request order."""
+        ensure_distinct_invoices(invoices)
+
+        async def work(uow: UnitOfWork, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
+            db = await uow.session.connection()
+            now = self._clock.now()
+            finals = [invoices[entry.index] for entry in entries]
+            await self._store.lock_customers(db, (final.customer_id for final in finals), now)
+            recorded = await self._store.applications(db, [final.id for final in finals])
+            for entry, final in zip(entries, finals, strict=True):
+                if entry.reused is not None and final.id not in recorded:
+                    raise entry.error(entry.reused)
+            pending = [final for final in finals if final.id not in recorded]
+            books = await self._books(db, pending)
+            allocations = []
+            for final in pending:
+                allocation = books.allocate(final)
+                books.apply(final.id, allocation)
+                allocations.append(allocation)
+            postings = [
+                (final.customer_id, posting)
+                for final, allocation in zip(pending, allocations, strict=True)
+                for posting in allocation.to_postings(final.as_of)
+            ]
+            posted = iter(await self._store.post_many(db, postings, now))
+            applied = [
+                (final.customer_id, _posted(allocation, [next(posted) for _ in allocation.applications]))
+                for final, allocation in zip(pending, allocations, strict=True)
+            ]
+            if applied:
+                await self._store.record_applications(db, applied, now)
+            results = {allocation.invoice_id: allocation for _, allocation in applied}
+            results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
+            return [respond(results[final.id]) for final in finals]
+
+        return await self._mutations.run_batch("ApplyInvoiceCredits", requests, response_type, work)
+
+    async def _books(self, db: AsyncConnection, invoices: Sequence[Invoice]) -> _Books:
+        """The grants of the invoices' customers, locked (after the customers), in one read."""
+        customers = sorted({invoice.customer_id for invoice in invoices})
+        if not customers:
+            return _Books([], {})
+        grants, own_holds = await self._store.grants_of_customers(
+            db, customers, [invoice.id for invoice in invoices]
+        )
+        return _Books(grants, own_holds)
+
+
+class _Books:
+    """A batch's customers' grants as the batch moves them: each grant's ledger balance
+    and holds, and what each of the batch's invoices holds. Every invoice is allocated
+    from what the invoices before it left, as it would be by single calls in that order."""
+
+    def __init__(self, grants: Sequence[GrantBalances], own_holds: Mapping[tuple[str, str], int]) -> None:
+        self._grants: dict[str, list[CreditGrant]] = {}
+        self._ledger: dict[str, int] = {}
+        self._held: dict[str, int] = {}
+        for balances in grants:
+            grant = balances.grant
+            self._grants.setdefault(grant.customer_id, []).append(grant)
+            self._ledger[grant.id] = balances.ledger.minor
+            self._held[grant.id] = balances.held.minor
+        self._own: dict[str, dict[str, int]] = {}
+        for (invoice_id, grant_id), held in own_holds.items():
+            self._own.setdefault(invoice_id, {})[grant_id] = held
+
+    def allocate(self, invoice: Invoice) -> Allocation:
+        """C-10..C-12 over the customer's grants now, net of other invoices' holds (C-20)."""
+        own = self._own.get(invoice.id, {})
+        balances = [
+            GrantBalances(
+                grant,
+                Money(grant.amount.currency, self._ledger[grant.id]),
+                Money(grant.amount.currency, self._held[grant.id] - own.get(grant.id, 0)),
+            )
+            for grant in self._grants.get(invoice.customer_id, [])
+        ]
+        return _allocation(invoice, balances)
+
+    def hold(self, invoice_id: str, allocation: Allocation) -> None:
+        """The invoice's hold becomes ``allocation`` (C-13)."""
+        self._release(invoice_id)
+        held = {grant_id: amount.minor for grant_id, amount in allocation.per_grant.items()}
+        for grant_id, amount in held.items():
+            self._held[grant_id] += amount
+        self._own[invoice_id] = held
+
+    def apply(self, invoice_id: str, allocation: Allocation) -> None:
+        """The allocation is posted and the invoice's hold dropped (C-13)."""
+        for grant_id, amount in allocation.per_grant.items():
+            self._ledger[grant_id] -= amount.minor
+        self._release(invoice_id)
+
+    def _release(self, invoice_id: str) -> None:
+        for grant_id, amount in self._own.pop(invoice_id, {}).items():
+            if grant_id in self._held:
+                self._held[grant_id] -= amount
+
+
+def ensure_batch_size(count: int) -> None:
+    """A batch of hold or apply calls has at most ``MAX_BATCH_INVOICES`` entries."""
+    if count > MAX_BATCH_INVOICES:
+        raise InvalidArgument.for_field(
+            "requests", f"at most {MAX_BATCH_INVOICES} invoices per call", reason="BATCH_TOO_LARGE"
+        )
+
+
+def ensure_distinct_invoices(invoices: Sequence[Invoice]) -> None:
+    """A batch names each invoice once: its entries are applied together, not in turn."""
+    first: dict[str, int] = {}
+    for index, invoice in enumerate(invoices):
+        if invoice.id in first:
+            raise for_batch_entry(
+                InvalidArgument.for_field(
+                    "invoice.invoice_id", f"repeats the invoice of requests[{first[invoice.id]}]"
+                ),
+                index,
+            )
+        first[invoice.id] = index
+
+
+def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation:
+    """C-10..C-12: the invoice's allocation from the customer's grants and their balances
+    net of other invoices' holds, listed in grant order (C-11, C-12)."""
+    balances = [GrantBalance(g.grant, g.available(invoice.as_of)) for g in grants]
+    return in_grant_order(allocate_credits(invoice, balances), [g.grant for g in grants], invoice)
+
+
+def _posted(allocation: Allocation, records: Sequence[TransactionRecord]) -> StoredAllocation:
+    """The allocation as applied: each entry names its credits_applied transaction."""
+    return StoredAllocation(
+        allocation.invoice_id,
+        allocation.currency,
+        tuple(
+            AllocationEntry(a.line_id, a.grant_id, a.amount, record.id)
+            for a, record in zip(allocation.applications, records, strict=True)
+        ),
+    )
 
 
 def _already_applied(invoice_id: str) -> FailedPrecondition:

@@ -17,15 +17,13 @@ CHECK ``balance_minor >= 0`` makes an overdraft impossible even for a buggy call
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +40,7 @@ from credits_service.store.schema import (
 )
 from drawdown import ids
 from drawdown.db.engine import Database
+from drawdown.db.engine import fetch as _fetch
 from drawdown.money import Money
 
 G = credit_grants
@@ -142,6 +141,19 @@ def _record_of(row: Any) -> GrantBalances:
     )
 
 
+def _application_of(row: Any) -> ApplicationRecord:
+    entries = tuple(
+        AllocationEntry(line_id, grant_id, Money(row.currency, amount), transaction_id)
+        for line_id, grant_id, amount, transaction_id in row.allocation
+    )
+    reinstated = row.reinstatement_transaction_ids
+    return ApplicationRecord(
+        row.customer_id,
+        StoredAllocation(row.invoice_id, row.currency, entries),
+        None if reinstated is None else tuple(reinstated),
+    )
+
+
 def _transaction_of(row: sa.Row) -> TransactionRecord:
     posting = Posting(
         grant_id=row.grant_id,
@@ -152,22 +164,6 @@ def _transaction_of(row: sa.Row) -> TransactionRecord:
         invoice_line_id=row.invoice_line_id,
     )
     return TransactionRecord(row.id, row.customer_id, posting, row.create_time)
-
-
-async def _fetch(db: AsyncConnection, statement: str, params: Mapping[str, object]) -> list[Any]:
-    """Run constant SQL on the psycopg connection under ``db`` (so in its transaction) and
-    return the rows as named tuples (none for a statement without a result).
-
-    Driver errors are raised as SQLAlchemy's, as for every other statement, so that the
-    RPC layer still maps a deadlock to ABORTED and a lost connection to UNAVAILABLE.
-    """
-    driver: psycopg.AsyncConnection = (await db.get_raw_connection()).driver_connection
-    try:
-        async with driver.cursor(row_factory=namedtuple_row) as cursor:
-            await cursor.execute(statement, params)
-            return await cursor.fetchall() if cursor.description is not None else []
-    except psycopg.Error as error:
-        raise sa.exc.DBAPIError.instance(statement, params, error, psycopg.Error) from error
 
 
 # C-2's "due for expiry": the scheduled expiry has passed and is not recorded yet.
@@ -215,12 +211,12 @@ _POST = f"""
     WITH posted AS (
         INSERT INTO {T.fullname} (id, customer_id, grant_id, kind, currency, amount_minor,
                                   effective_at, invoice_id, invoice_line_id, create_time)
-        SELECT p.id, %(customer_id)s, p.grant_id, p.kind, p.currency, p.amount_minor,
+        SELECT p.id, p.customer_id, p.grant_id, p.kind, p.currency, p.amount_minor,
                p.effective_at, p.invoice_id, p.invoice_line_id, %(now)s
-          FROM unnest(%(ids)s::text[], %(grant_ids)s::text[], %(kinds)s::text[], %(currencies)s::text[],
-                      %(amounts)s::bigint[], %(effective_at)s::timestamptz[], %(invoice_ids)s::text[],
-                      %(line_ids)s::text[])
-               WITH ORDINALITY AS p(id, grant_id, kind, currency, amount_minor, effective_at,
+          FROM unnest(%(ids)s::text[], %(customer_ids)s::text[], %(grant_ids)s::text[], %(kinds)s::text[],
+                      %(currencies)s::text[], %(amounts)s::bigint[], %(effective_at)s::timestamptz[],
+                      %(invoice_ids)s::text[], %(line_ids)s::text[])
+               WITH ORDINALITY AS p(id, customer_id, grant_id, kind, currency, amount_minor, effective_at,
                                     invoice_id, invoice_line_id, n)
          ORDER BY p.n
     )
@@ -229,26 +225,44 @@ _POST = f"""
      WHERE g.id = d.grant_id"""
 
 _RELEASE_HOLD = f"DELETE FROM {H.fullname} WHERE invoice_id = %(invoice_id)s"
+_RELEASE_HOLDS = f"DELETE FROM {H.fullname} WHERE invoice_id = ANY(%(invoice_ids)s::text[])"
 
-# Drops the invoice's hold and inserts the new one in one round trip. The one-time filter
-# on the count makes the DELETE run to completion before the first row is inserted, so
-# the new rows never meet the old ones' (invoice_id, position) keys.
-_REPLACE_HOLD = f"""
-    WITH released AS ({_RELEASE_HOLD} RETURNING 1)
+# Drops the invoices' holds and inserts the new ones in one round trip. The one-time
+# filter on the count makes the DELETE run to completion before the first row is
+# inserted, so the new rows never meet the old ones' (invoice_id, position) keys.
+_REPLACE_HOLDS = f"""
+    WITH released AS ({_RELEASE_HOLDS} RETURNING 1)
     INSERT INTO {H.fullname} (invoice_id, position, customer_id, grant_id, line_id, currency,
                               amount_minor, create_time)
-    SELECT %(invoice_id)s, e.n - 1, %(customer_id)s, e.grant_id, e.line_id, %(currency)s, e.amount_minor, %(now)s
-      FROM unnest(%(grant_ids)s::text[], %(line_ids)s::text[], %(amounts)s::bigint[])
-           WITH ORDINALITY AS e(grant_id, line_id, amount_minor, n)
+    SELECT e.invoice_id, e.position, e.customer_id, e.grant_id, e.line_id, e.currency, e.amount_minor, %(now)s
+      FROM unnest(%(hold_invoice_ids)s::text[], %(positions)s::int[], %(customer_ids)s::text[],
+                  %(grant_ids)s::text[], %(line_ids)s::text[], %(currencies)s::text[], %(amounts)s::bigint[])
+           AS e(invoice_id, position, customer_id, grant_id, line_id, currency, amount_minor)
      WHERE (SELECT count(*) FROM released) >= 0"""
 
-_APPLICATION = f"SELECT * FROM {A.fullname} WHERE invoice_id = %(invoice_id)s"
+_APPLICATIONS = f"SELECT * FROM {A.fullname} WHERE invoice_id = ANY(%(invoice_ids)s::text[])"
 
-# Finalization ends the draft's hold as it records the application: one round trip.
-_RECORD_APPLICATION = f"""
-    WITH released AS ({_RELEASE_HOLD})
+# Finalization ends the drafts' holds as it records the applications: one round trip.
+_RECORD_APPLICATIONS = f"""
+    WITH released AS ({_RELEASE_HOLDS})
     INSERT INTO {A.fullname} (invoice_id, customer_id, currency, allocation, applied_at)
-    VALUES (%(invoice_id)s, %(customer_id)s, %(currency)s, %(allocation)s, %(now)s)"""
+    SELECT a.invoice_id, a.customer_id, a.currency, a.allocation, %(now)s
+      FROM unnest(%(invoice_ids)s::text[], %(customer_ids)s::text[], %(currencies)s::text[],
+                  %(allocations)s::jsonb[]) AS a(invoice_id, customer_id, currency, allocation)"""
+
+# A batch's customers' grants by id (locked after the customers), each with the sum of
+# all its holds; and what the batch's own invoices hold on them (``_OWN_HOLDS``).
+_GRANTS_OF_CUSTOMERS = f"""
+    SELECT g.*,
+           (SELECT sum(h.amount_minor) FROM {H.fullname} AS h
+             WHERE h.grant_id = g.id AND h.customer_id = g.customer_id) AS held
+      FROM {G.fullname} AS g
+     WHERE g.customer_id = ANY(%(customer_ids)s::text[])
+     ORDER BY g.id FOR UPDATE OF g"""
+_OWN_HOLDS = f"""
+    SELECT invoice_id, grant_id, sum(amount_minor) AS held FROM {H.fullname}
+     WHERE invoice_id = ANY(%(invoice_ids)s::text[]) AND customer_id = ANY(%(customer_ids)s::text[])
+     GROUP BY invoice_id, grant_id"""
 
 
 _LOCK_CUSTOMER = f"SELECT 1 FROM {credit_customers.fullname} WHERE customer_id = %(customer_id)s FOR UPDATE"
@@ -256,6 +270,16 @@ _CREATE_CUSTOMER = (
     f"INSERT INTO {credit_customers.fullname} (customer_id, create_time) VALUES (%(customer_id)s, %(now)s) "
     "ON CONFLICT DO NOTHING"
 )
+# A batch's customers: every row created first (in id order, so that two batches
+# creating the same customers wait on each other), then all locked in id order.
+_CREATE_CUSTOMERS = f"""
+    INSERT INTO {credit_customers.fullname} (customer_id, create_time)
+    SELECT c.customer_id, %(now)s FROM unnest(%(customer_ids)s::text[]) WITH ORDINALITY AS c(customer_id, n)
+     ORDER BY c.n
+    ON CONFLICT DO NOTHING"""
+_LOCK_CUSTOMERS = f"""
+    SELECT customer_id FROM {credit_customers.fullname}
+     WHERE customer_id = ANY(%(customer_ids)s::text[]) ORDER BY customer_id FOR UPDATE"""
 
 
 @asynccontextmanager
@@ -279,6 +303,13 @@ class CreditStore:
             return
         await _fetch(db, _CREATE_CUSTOMER, params)
         await _fetch(db, _LOCK_CUSTOMER, params)
+
+    async def lock_customers(self, db: AsyncConnection, customer_ids: Iterable[str], now: datetime) -> None:
+        """``lock_customer`` for many customers, each once, in id order (the order every
+        caller that locks more than one customer uses, so that none deadlocks)."""
+        params = {"customer_ids": sorted(set(customer_ids)), "now": now}
+        await _fetch(db, _CREATE_CUSTOMERS, params)
+        await _fetch(db, _LOCK_CUSTOMERS, params)
 
     # -- grants -----------------------------------------------------------------------
 
@@ -345,6 +376,18 @@ class CreditStore:
         statement = _grants_sql(excluding_hold=bool(excluding_hold_of), due=due_at is not None, lock=lock)
         params = {"customer_id": customer_id, "invoice_id": excluding_hold_of, "as_of": due_at}
         return [_record_of(row) for row in await _fetch(db, statement, params)]
+
+    async def grants_of_customers(
+        self, db: AsyncConnection, customer_ids: Sequence[str], invoice_ids: Sequence[str]
+    ) -> tuple[list[GrantBalances], dict[tuple[str, str], int]]:
+        """The customers' grants (by id, locked: call after ``lock_customers``), each with
+        all its holds; and what each of ``invoice_ids`` holds on each grant (invoice id,
+        grant id → minor units), so that an invoice's own hold can be left out."""
+        grants = await _fetch(db, _GRANTS_OF_CUSTOMERS, {"customer_ids": list(customer_ids)})
+        own = await _fetch(
+            db, _OWN_HOLDS, {"invoice_ids": list(invoice_ids), "customer_ids": list(customer_ids)}
+        )
+        return [_record_of(row) for row in grants], {(r.invoice_id, r.grant_id): int(r.held) for r in own}
 
     async def balance_summary(
         self,
@@ -430,29 +473,35 @@ class CreditStore:
         self, db: AsyncConnection, customer_id: str, postings: Sequence[Posting], now: datetime
     ) -> list[TransactionRecord]:
         """Append ``postings`` and move each grant's cached balance, in this transaction."""
+        return await self.post_many(db, [(customer_id, posting) for posting in postings], now)
+
+    async def post_many(
+        self, db: AsyncConnection, postings: Sequence[tuple[str, Posting]], now: datetime
+    ) -> list[TransactionRecord]:
+        """``post`` for (customer id, posting) pairs of several customers, in one statement."""
         if not postings:
             return []
         records = [
             TransactionRecord(ids.new_id(ids.CREDIT_BALANCE_TRANSACTION), customer_id, p, now)
-            for p in postings
+            for customer_id, p in postings
         ]
         deltas: dict[str, int] = {}
-        for posting in postings:
+        for _, posting in postings:
             deltas[posting.grant_id] = deltas.get(posting.grant_id, 0) + posting.signed_amount.minor
         await _fetch(
             db,
             _POST,
             {
-                "customer_id": customer_id,
                 "now": now,
                 "ids": [r.id for r in records],
-                "grant_ids": [p.grant_id for p in postings],
-                "kinds": [str(p.kind) for p in postings],
-                "currencies": [p.amount.currency for p in postings],
-                "amounts": [p.amount.minor for p in postings],
-                "effective_at": [p.effective_at for p in postings],
-                "invoice_ids": [p.invoice_id for p in postings],
-                "line_ids": [p.invoice_line_id for p in postings],
+                "customer_ids": [r.customer_id for r in records],
+                "grant_ids": [r.posting.grant_id for r in records],
+                "kinds": [str(r.posting.kind) for r in records],
+                "currencies": [r.posting.amount.currency for r in records],
+                "amounts": [r.posting.amount.minor for r in records],
+                "effective_at": [r.posting.effective_at for r in records],
+                "invoice_ids": [r.posting.invoice_id for r in records],
+                "line_ids": [r.posting.invoice_line_id for r in records],
                 "delta_grant_ids": sorted(deltas),
                 "deltas": [deltas[grant_id] for grant_id in sorted(deltas)],
             },
@@ -522,17 +571,30 @@ class CreditStore:
         self, db: AsyncConnection, customer_id: str, allocation: StoredAllocation, now: datetime
     ) -> None:
         """C-13: the invoice's hold becomes ``allocation`` (the previous one is dropped)."""
+        await self.replace_holds(db, [(customer_id, allocation)], now)
+
+    async def replace_holds(
+        self, db: AsyncConnection, holds: Sequence[tuple[str, StoredAllocation]], now: datetime
+    ) -> None:
+        """``replace_hold`` for (customer id, allocation) pairs of distinct invoices, in one statement."""
+        rows = [
+            (allocation.invoice_id, position, customer_id, entry)
+            for customer_id, allocation in holds
+            for position, entry in enumerate(allocation.entries)
+        ]
         await _fetch(
             db,
-            _REPLACE_HOLD,
+            _REPLACE_HOLDS,
             {
-                "invoice_id": allocation.invoice_id,
-                "customer_id": customer_id,
-                "currency": allocation.currency,
+                "invoice_ids": [allocation.invoice_id for _, allocation in holds],
                 "now": now,
-                "grant_ids": [e.grant_id for e in allocation.entries],
-                "line_ids": [e.line_id for e in allocation.entries],
-                "amounts": [e.amount.minor for e in allocation.entries],
+                "hold_invoice_ids": [invoice_id for invoice_id, _, _, _ in rows],
+                "positions": [position for _, position, _, _ in rows],
+                "customer_ids": [customer_id for _, _, customer_id, _ in rows],
+                "grant_ids": [entry.grant_id for _, _, _, entry in rows],
+                "line_ids": [entry.line_id for _, _, _, entry in rows],
+                "currencies": [entry.amount.currency for _, _, _, entry in rows],
+                "amounts": [entry.amount.minor for _, _, _, entry in rows],
             },
         )
 
@@ -546,35 +608,43 @@ class CreditStore:
     # -- invoice applications ---------------------------------------------------------
 
     async def application(self, db: AsyncConnection, invoice_id: str) -> ApplicationRecord | None:
-        rows = await _fetch(db, _APPLICATION, {"invoice_id": invoice_id})
-        if not rows:
-            return None
-        row = rows[0]
-        entries = tuple(
-            AllocationEntry(line_id, grant_id, Money(row.currency, amount), transaction_id)
-            for line_id, grant_id, amount, transaction_id in row.allocation
-        )
-        reinstated = row.reinstatement_transaction_ids
-        return ApplicationRecord(
-            row.customer_id,
-            StoredAllocation(invoice_id, row.currency, entries),
-            None if reinstated is None else tuple(reinstated),
-        )
+        return (await self.applications(db, [invoice_id])).get(invoice_id)
+
+    async def applications(
+        self, db: AsyncConnection, invoice_ids: Sequence[str]
+    ) -> dict[str, ApplicationRecord]:
+        """The recorded applications of those of ``invoice_ids`` that were applied."""
+        return {
+            row.invoice_id: _application_of(row)
+            for row in await _fetch(db, _APPLICATIONS, {"invoice_ids": list(invoice_ids)})
+        }
 
     async def record_application(
         self, db: AsyncConnection, customer_id: str, allocation: StoredAllocation, now: datetime
     ) -> None:
         """Record the posted allocation and release the invoice's hold (C-13)."""
+        await self.record_applications(db, [(customer_id, allocation)], now)
+
+    async def record_applications(
+        self, db: AsyncConnection, applied: Sequence[tuple[str, StoredAllocation]], now: datetime
+    ) -> None:
+        """``record_application`` for (customer id, allocation) pairs, in one statement."""
         await _fetch(
             db,
-            _RECORD_APPLICATION,
+            _RECORD_APPLICATIONS,
             {
-                "invoice_id": allocation.invoice_id,
-                "customer_id": customer_id,
-                "currency": allocation.currency,
-                "allocation": Jsonb(
-                    [[e.line_id, e.grant_id, e.amount.minor, e.transaction_id] for e in allocation.entries]
-                ),
+                "invoice_ids": [allocation.invoice_id for _, allocation in applied],
+                "customer_ids": [customer_id for customer_id, _ in applied],
+                "currencies": [allocation.currency for _, allocation in applied],
+                "allocations": [
+                    Jsonb(
+                        [
+                            [e.line_id, e.grant_id, e.amount.minor, e.transaction_id]
+                            for e in allocation.entries
+                        ]
+                    )
+                    for _, allocation in applied
+                ],
                 "now": now,
             },
         )

@@ -12,12 +12,14 @@ Each service keeps the table in its own schema (see :func:`idempotency_table`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from drawdown.db.engine import fetch
 from drawdown.errors import AlreadyExists, InvalidArgument
 
 MAX_REQUEST_ID_LENGTH = 255
@@ -51,47 +53,133 @@ def validate_request_id(request_id: str, field: str = "request_id") -> None:
         )
 
 
+@dataclass(frozen=True)
+class BatchClaim:
+    """What claiming one entry of a batch found: the id is ours (``replay`` and
+    ``reused`` None), or an earlier call's ``replay``, or ``reused`` for another request."""
+
+    replay: bytes | None = None
+    reused: AlreadyExists | None = None
+
+
+def request_id_reused(operation: str, request_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"request_id {request_id!r} was already used for a different {operation} request",
+        reason="REQUEST_ID_REUSED",
+        metadata={"request_id": request_id, "operation": operation},
+    )
+
+
 class IdempotencyStore:
-    """Claims and replays request ids in one service's table."""
+    """Claims and replays request ids in one service's table.
+
+    Constant SQL on the psycopg connection of the caller's transaction (prepared by the
+    driver after a few uses): every mutation of every service runs it.
+    """
 
     def __init__(self, table: sa.Table) -> None:
         self.table = table
+        name = table.fullname
+        self._claim = (
+            f"INSERT INTO {name} (operation, request_id, fingerprint, created_at) "
+            "VALUES (%(operation)s, %(request_id)s, %(fingerprint)s, %(now)s) "
+            "ON CONFLICT DO NOTHING RETURNING request_id"
+        )
+        self._claimed = (
+            f"SELECT request_id, fingerprint, response FROM {name} "
+            "WHERE operation = %(operation)s AND request_id = ANY(%(request_ids)s::text[])"
+        )
+        self._complete = (
+            f"UPDATE {name} SET response = %(response)s "
+            "WHERE operation = %(operation)s AND request_id = %(request_id)s"
+        )
+        # Many ids in one statement, inserted in the order given (sorted by the caller, so
+        # that two batches sharing ids wait on each other instead of deadlocking).
+        self._claim_many = f"""
+            INSERT INTO {name} (operation, request_id, fingerprint, created_at)
+            SELECT %(operation)s, c.request_id, c.fingerprint, %(now)s
+              FROM unnest(%(request_ids)s::text[], %(fingerprints)s::bytea[])
+                   WITH ORDINALITY AS c(request_id, fingerprint, n)
+             ORDER BY c.n
+            ON CONFLICT DO NOTHING RETURNING request_id"""
+        self._complete_many = f"""
+            UPDATE {name} AS k SET response = c.response
+              FROM unnest(%(request_ids)s::text[], %(responses)s::bytea[]) AS c(request_id, response)
+             WHERE k.operation = %(operation)s AND k.request_id = c.request_id"""
 
     async def claim(
-        self, session: AsyncSession, operation: str, request_id: str, request_fingerprint: bytes, now: datetime
+        self,
+        session: AsyncSession,
+        operation: str,
+        request_id: str,
+        request_fingerprint: bytes,
+        now: datetime,
     ) -> bytes | None:
         """Claim the id for this transaction, or return the response stored by an earlier call.
 
         Returns None when the caller should do the work (and then :meth:`complete`).
         """
         validate_request_id(request_id)
-        inserted = await session.execute(
-            insert(self.table)
-            .values(operation=operation, request_id=request_id, fingerprint=request_fingerprint, created_at=now)
-            .on_conflict_do_nothing()
-            .returning(self.table.c.request_id)
-        )
-        if inserted.first() is not None:
+        db = await session.connection()
+        params = {
+            "operation": operation,
+            "request_id": request_id,
+            "fingerprint": request_fingerprint,
+            "now": now,
+        }
+        if await fetch(db, self._claim, params):
             return None
-        row = (
-            await session.execute(
-                sa.select(self.table.c.fingerprint, self.table.c.response).where(
-                    self.table.c.operation == operation, self.table.c.request_id == request_id
-                )
-            )
-        ).one()
+        [row] = await fetch(db, self._claimed, {"operation": operation, "request_ids": [request_id]})
         if row.fingerprint != request_fingerprint:
-            raise AlreadyExists(
-                f"request_id {request_id!r} was already used for a different {operation} request",
-                reason="REQUEST_ID_REUSED",
-                metadata={"request_id": request_id, "operation": operation},
-            )
+            raise request_id_reused(operation, request_id)
         return row.response
 
     async def complete(self, session: AsyncSession, operation: str, request_id: str, response: bytes) -> None:
         """Store the response of the call that claimed the id (same transaction as its work)."""
-        await session.execute(
-            sa.update(self.table)
-            .where(self.table.c.operation == operation, self.table.c.request_id == request_id)
-            .values(response=response)
-        )
+        params = {"operation": operation, "request_id": request_id, "response": response}
+        await fetch(await session.connection(), self._complete, params)
+
+    async def claim_many(
+        self,
+        session: AsyncSession,
+        operation: str,
+        entries: Mapping[str, bytes],
+        now: datetime,
+    ) -> dict[str, BatchClaim]:
+        """:meth:`claim` for many ids (``request_id → fingerprint``) in one statement:
+        for each id, whether it is now ours, replays or was used for another request."""
+        for request_id in entries:
+            validate_request_id(request_id)
+        ordered = sorted(entries)
+        db = await session.connection()
+        params = {
+            "operation": operation,
+            "request_ids": ordered,
+            "fingerprints": [entries[request_id] for request_id in ordered],
+            "now": now,
+        }
+        ours = {row.request_id for row in await fetch(db, self._claim_many, params)}
+        claims = {request_id: BatchClaim() for request_id in ours}
+        taken = [request_id for request_id in ordered if request_id not in ours]
+        if taken:
+            params = {"operation": operation, "request_ids": taken}
+            for row in await fetch(db, self._claimed, params):
+                claims[row.request_id] = (
+                    BatchClaim(replay=row.response)
+                    if row.fingerprint == entries[row.request_id]
+                    else BatchClaim(reused=request_id_reused(operation, row.request_id))
+                )
+        return claims
+
+    async def complete_many(
+        self, session: AsyncSession, operation: str, responses: Mapping[str, bytes]
+    ) -> None:
+        """:meth:`complete` for many ids claimed in this transaction, in one statement."""
+        if not responses:
+            return
+        params = {
+            "operation": operation,
+            "request_ids": list(responses),
+            "responses": list(responses.values()),
+        }
+        await fetch(await session.connection(), self._complete_many, params)

@@ -8,16 +8,35 @@ idempotency record commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
 from drawdown.clock import Clock
 from drawdown.db.engine import Database, UnitOfWork
-from drawdown.db.idempotency import IdempotencyStore, fingerprint
+from drawdown.db.idempotency import IdempotencyStore, fingerprint, request_id_reused, validate_request_id
+from drawdown.errors import AlreadyExists, DomainError, for_batch_entry
 
 ResponseT = TypeVar("ResponseT", bound=Message)
+RequestT = TypeVar("RequestT", bound=Message)
+
+
+@dataclass(frozen=True)
+class BatchEntry(Generic[RequestT]):
+    """An entry of a batch that is not a replay: its position and request, and, when its
+    request_id was used for another request, the REQUEST_ID_REUSED error (the work may
+    answer such an entry otherwise, as ApplyInvoiceCredits does for an applied invoice,
+    or raise it)."""
+
+    index: int
+    request: RequestT
+    reused: AlreadyExists | None = None
+
+    def error(self, error: DomainError) -> DomainError:
+        """``error`` (raised for this entry) named by the entry: ``requests[index]``."""
+        return for_batch_entry(error, self.index)
 
 
 def request_fingerprint(request: Message) -> bytes:
@@ -59,3 +78,67 @@ class Mutations:
                 )
             await uow.commit()
             return response
+
+    async def run_batch(
+        self,
+        operation: str,
+        requests: Sequence[RequestT],
+        response_type: type[ResponseT],
+        work: Callable[[UnitOfWork, Sequence[BatchEntry[RequestT]]], Awaitable[Sequence[ResponseT]]],
+    ) -> list[ResponseT]:
+        """``run`` for every entry of a batch, in one transaction: each entry's request_id
+        is claimed as by ``operation`` alone (so a batch entry and a single call replay
+        each other), replayed entries get their stored response, and ``work`` gets the
+        others (in request order) and returns their responses in the same order. All
+        commit together or nothing does. Errors name the entry (``requests[i]``).
+
+        An entry repeating an earlier entry's request_id is that entry's retry: the same
+        request gets the same response, another request REQUEST_ID_REUSED.
+        """
+        fingerprints = [request_fingerprint(request) for request in requests]
+        first_of: dict[str, int] = {}
+        for index, request in enumerate(requests):
+            request_id: str = getattr(request, "request_id", "")
+            try:
+                validate_request_id(request_id)
+            except DomainError as error:
+                raise for_batch_entry(error, index) from None
+            if request_id:
+                first_of.setdefault(request_id, index)
+        async with self._database.unit_of_work() as uow:
+            claims = await self._idempotency.claim_many(
+                uow.session,
+                operation,
+                {request_id: fingerprints[index] for request_id, index in first_of.items()},
+                self._clock.now(),
+            )
+            responses: list[ResponseT | None] = [None] * len(requests)
+            pending: list[BatchEntry[RequestT]] = []
+            repeats: dict[int, int] = {}
+            for index, request in enumerate(requests):
+                request_id = getattr(request, "request_id", "")
+                first = first_of.get(request_id, index)
+                if first != index:
+                    if fingerprints[first] == fingerprints[index]:
+                        repeats[index] = first
+                    else:
+                        pending.append(BatchEntry(index, request, request_id_reused(operation, request_id)))
+                    continue
+                claim = claims.get(request_id)
+                if claim is not None and claim.replay is not None:
+                    responses[index] = response_type.FromString(claim.replay)
+                else:
+                    pending.append(BatchEntry(index, request, claim.reused if claim is not None else None))
+            done = await work(uow, pending) if pending else []
+            completed: dict[str, bytes] = {}
+            for entry, response in zip(pending, done, strict=True):
+                responses[entry.index] = response
+                request_id = getattr(entry.request, "request_id", "")
+                if request_id and entry.reused is None:
+                    completed[request_id] = response.SerializeToString(deterministic=True)
+            for index, first in repeats.items():
+                responses[index] = responses[first]
+            await self._idempotency.complete_many(uow.session, operation, completed)
+            await uow.commit()
+        assert all(response is not None for response in responses)
+        return responses  # type: ignore[return-value]

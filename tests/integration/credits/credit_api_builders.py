@@ -88,6 +88,18 @@ def reason(error: grpc.aio.AioRpcError) -> str:
     raise AssertionError("no ErrorInfo")
 
 
+def error_metadata(error: grpc.aio.AioRpcError) -> dict[str, str]:
+    """The ErrorInfo's metadata."""
+    status = rpc_status.from_call(error)
+    assert status is not None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return dict(info.metadata)
+    raise AssertionError("no ErrorInfo")
+
+
 def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
     status = rpc_status.from_call(error)
     assert status is not None
@@ -182,6 +194,38 @@ class CreditsClient:
             metadata=self.service,
         )
         return reply.credit_allocation
+
+    async def batch_hold(
+        self, invoices: list[invoice_pb.InvoiceForCredits], request_ids: list[str] | None = None
+    ) -> list[invoice_pb.CreditAllocation]:
+        """BatchHoldInvoiceCredits; request ids default to the single call's (``hold-<invoice>``)."""
+        ids = request_ids or [f"hold-{inv.invoice_id}" for inv in invoices]
+        reply = await self.invoices.BatchHoldInvoiceCredits(
+            invoice_service_pb.BatchHoldInvoiceCreditsRequest(
+                requests=[
+                    invoice_service_pb.HoldInvoiceCreditsRequest(request_id=request_id, invoice=inv)
+                    for request_id, inv in zip(ids, invoices, strict=True)
+                ]
+            ),
+            metadata=self.service,
+        )
+        return [response.credit_allocation for response in reply.responses]
+
+    async def batch_apply(
+        self, invoices: list[invoice_pb.InvoiceForCredits], request_ids: list[str] | None = None
+    ) -> list[invoice_pb.CreditAllocation]:
+        """BatchApplyInvoiceCredits; request ids default to the invoice ids (as invoicing sends)."""
+        ids = request_ids or [inv.invoice_id for inv in invoices]
+        reply = await self.invoices.BatchApplyInvoiceCredits(
+            invoice_service_pb.BatchApplyInvoiceCreditsRequest(
+                requests=[
+                    invoice_service_pb.ApplyInvoiceCreditsRequest(request_id=request_id, invoice=inv)
+                    for request_id, inv in zip(ids, invoices, strict=True)
+                ]
+            ),
+            metadata=self.service,
+        )
+        return [response.credit_allocation for response in reply.responses]
 
     async def preview(self, inv: invoice_pb.InvoiceForCredits) -> invoice_pb.CreditAllocation:
         reply = await self.invoices.PreviewInvoiceCredits(

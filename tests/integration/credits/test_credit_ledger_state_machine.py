@@ -142,6 +142,49 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
         assert reply is not None
         assert all(c.amount.units > 0 or c.amount.nanos > 0 for c in reply.credit_allocation.line_credits)
 
+    @rule(
+        numbers=st.lists(invoices, min_size=1, max_size=3, unique=True),
+        amounts=st.lists(st.integers(min_value=-100, max_value=1500), min_size=1, max_size=2),
+    )
+    def batch_hold(self, numbers: list[int], amounts: list[int]) -> None:
+        drafts = [self.invoice(number, amounts) for number in numbers]
+        requests = [
+            invoice_service_pb.HoldInvoiceCreditsRequest(request_id=f"batch-hold-{uuid.uuid4().hex}")
+            for _ in drafts
+        ]
+        self.run(
+            lambda: self.invoices.hold_batch(
+                requests,
+                drafts,
+                invoice_service_pb.HoldInvoiceCreditsResponse,
+                lambda held: invoice_service_pb.HoldInvoiceCreditsResponse(
+                    credit_allocation=allocation_to_proto(held)
+                ),
+            )
+        )
+
+    @rule(
+        numbers=st.lists(invoices, min_size=1, max_size=3, unique=True),
+        amounts=st.lists(st.integers(min_value=0, max_value=1500), min_size=1, max_size=2),
+    )
+    def batch_apply(self, numbers: list[int], amounts: list[int]) -> None:
+        finals = [self.invoice(number, amounts) for number in numbers]
+        requests = [
+            invoice_service_pb.ApplyInvoiceCreditsRequest(request_id=f"batch-apply-{final.id}-{amounts}")
+            for final in finals
+        ]
+        replies = self.run(
+            lambda: self.invoices.apply_batch(
+                requests,
+                finals,
+                invoice_service_pb.ApplyInvoiceCreditsResponse,
+                lambda applied: invoice_service_pb.ApplyInvoiceCreditsResponse(
+                    credit_allocation=allocation_to_proto(applied)
+                ),
+            )
+        )
+        assert replies is not None and len(replies) == len(finals)
+
     @rule(number=invoices)
     def release(self, number: int) -> None:
         invoice_id = f"in_{self.customer}_{number}"
