@@ -1,10 +1,11 @@
 """Invoicing benchmark: finalize latency, and closing + finalizing 10,000 customers' periods.
 
-    python benchmarks/invoicing_finalize.py [--customers 10000] [--finalize-calls 500]
+    python benchmarks/invoicing_finalize.py [--customers 10000] [--finalize-calls 500] [--processes 1]
 
 Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
-temporary folder), a fresh migrated database, the real metering and credits services and
-one invoicing server on a frozen wall clock, all on 127.0.0.1. It then
+temporary folder), a fresh migrated database, the real metering and credits services in
+their own processes (``drawdown serve``, ``--processes`` each) and an invoicing server in
+this process on a frozen wall clock, all on 127.0.0.1. It then
 
 1. creates the customers (72 h grace period), a monthly metered subscription each, a credit
    grant each and one usage event each;
@@ -36,6 +37,7 @@ from google.type import money_pb2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.scratch import scratch_database  # noqa: E402
+from benchmarks.service_process import serve  # noqa: E402
 
 from drawdown import suite
 from drawdown.auth import store as auth_store
@@ -67,7 +69,7 @@ from drawdown.metering.v1 import (
     meter_service_pb2_grpc,
 )
 from drawdown.rpc.convert import timestamp_to_proto
-from drawdown.rpc.server import RunningServer, start_server
+from drawdown.rpc.server import start_server
 from invoicing_service.domain.periods import Interval, anchor_at, period_containing
 from tests.support.harness import bearer, test_settings
 
@@ -98,18 +100,17 @@ async def wait_for(url: str, statuses: tuple[str, ...], count: int, started: flo
     return time.perf_counter() - started
 
 
-async def run(customers: int, finalize_calls: int) -> None:
+async def run(customers: int, finalize_calls: int, processes: int) -> None:
     configure_logging("WARNING")
     with scratch_database() as url:
         start = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
         clock = FrozenClock(start)
         service_key = auth_store.create_key(url, Role.SERVICE, label="bench").token
         metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
-        servers: list[RunningServer] = []
+        peers = [await serve(name, url, processes=processes) for name in ("metering", "credits")]
+        invoicing = None
         try:
-            for name in ("metering", "credits"):
-                servers.append(await start_server(suite.definition(name), test_settings(), url, port=0))
-            metering_address, credits_address = servers[0].address, servers[1].address
+            metering_address, credits_address = peers[0].address, peers[1].address
             invoicing = await start_server(
                 suite.definition("invoicing"),
                 test_settings(
@@ -122,7 +123,6 @@ async def run(customers: int, finalize_calls: int) -> None:
                 port=0,
                 clock=clock,
             )
-            servers.append(invoicing)
             await measure(
                 url,
                 clock,
@@ -135,8 +135,10 @@ async def run(customers: int, finalize_calls: int) -> None:
                 credits_address,
             )
         finally:
-            for server in reversed(servers):
-                await server.stop(grace=1)
+            if invoicing is not None:
+                await invoicing.stop(grace=1)
+            for peer in peers:
+                await peer.stop()
 
 
 async def measure(
@@ -295,8 +297,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--finalize-calls", type=int, default=500)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes of metering and of credits (DRAWDOWN_PROCESSES)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.customers, args.finalize_calls))
+    asyncio.run(run(args.customers, args.finalize_calls, args.processes))
 
 
 if __name__ == "__main__":

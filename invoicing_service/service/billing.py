@@ -14,9 +14,8 @@ that a retry or the recovery sweep completes, and credits move once per invoice:
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,7 +46,7 @@ from invoicing_service.domain.invoices import (
 from invoicing_service.domain.periods import Period, metering_range, next_period
 from invoicing_service.domain.prices import UsageType, billed_units
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
-from invoicing_service.service.downstream import CreditForLine, Downstream, InvoiceForCredits
+from invoicing_service.service.downstream import CreditForLine, Downstream, InvoiceForCredits, UsageQuery
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -74,6 +73,24 @@ API_STATUS = {
     "void": InvoiceStatus.VOID,
     "uncollectible": InvoiceStatus.UNCOLLECTIBLE,
 }
+
+
+# Subscriptions or drafts one scheduler claim takes: one transaction, one batch call to
+# metering and one to credits.
+CLAIM_BATCH = 100
+
+
+@dataclass(frozen=True)
+class LinesToRate:
+    """A subscription's ``items`` to rate: metered usage over ``usage_period``, licensed
+    quantities for ``advance_period``; ``line_ids`` are reused in order (a repriced draft
+    keeps its line ids)."""
+
+    subscription: SubscriptionRecord
+    items: Sequence[SubscriptionItem]
+    usage_period: Period | None
+    advance_period: Period | None
+    line_ids: Sequence[str] = ()
 
 
 def apply_request_id(invoice_id: str) -> str:
@@ -113,46 +130,41 @@ class Billing:
         *,
         usage_period: Period | None,
         advance_period: Period | None,
-        line_ids: Sequence[str] = (),
         caller: Caller = None,
     ) -> tuple[StoredLine, ...]:
-        """Rated lines for ``items``: metered usage read from metering for exactly
-        ``usage_period`` (I-10), licensed quantities for ``advance_period``."""
-        metered = [item for item in items if item.price.usage_type is UsageType.METERED]
-        usage: dict[str, MeteredUsage] = {}
-        if usage_period is not None and metered:
-            query = metering_range(usage_period)
-            quantities = await asyncio.gather(
-                *(
-                    self.downstream.usage(item.price.meter_id or "", subscription.customer_id, query, caller)
-                    for item in metered
-                )
-            )
-            usage = {
-                item.id: MeteredUsage(usage_period, q) for item, q in zip(metered, quantities, strict=True)
-            }
-        reused = iter(line_ids)
-        lines = draft_lines(
-            items,
-            usage,
-            usage_period=usage_period,
-            advance_period=advance_period,
-            new_line_id=lambda: next(reused, None) or ids.new_id(ids.INVOICE_LINE),
+        """Rated lines for one subscription's ``items`` (see ``rate_lines``)."""
+        job = LinesToRate(subscription, items, usage_period, advance_period)
+        return (await self.rate_lines(session, [job], caller))[0]
+
+    async def rate_lines(
+        self, session: AsyncSession, jobs: Sequence[LinesToRate], caller: Caller = None
+    ) -> list[tuple[StoredLine, ...]]:
+        """Rated lines for each job: metered usage read from metering for exactly its
+        ``usage_period`` (I-10), all jobs' usage in one batch, and licensed quantities
+        for its ``advance_period``."""
+        queries: list[UsageQuery] = []
+        metered: list[tuple[int, SubscriptionItem, Period]] = []
+        for index, job in enumerate(jobs):
+            if job.usage_period is None:
+                continue
+            for item in job.items:
+                if item.price.usage_type is UsageType.METERED:
+                    queries.append(
+                        UsageQuery(
+                            item.price.meter_id or "",
+                            job.subscription.customer_id,
+                            metering_range(job.usage_period),
+                        )
+                    )
+                    metered.append((index, item, job.usage_period))
+        quantities = await self.downstream.usage(queries, caller) if queries else []
+        usage: list[dict[str, MeteredUsage]] = [{} for _ in jobs]
+        for (index, item, period), quantity in zip(metered, quantities, strict=True):
+            usage[index][item.id] = MeteredUsage(period, quantity)
+        names = await CatalogStore(session).product_names_of_prices(
+            {item.price_id for job in jobs for item in job.items}
         )
-        names = await CatalogStore(session).product_names_of_prices(item.price_id for item in items)
-        prices = {item.id: item.price for item in items}
-        return tuple(
-            StoredLine(
-                line=replace(
-                    line, quantity=billed_units(prices[line.subscription_item_id or ""], line.quantity)
-                ),
-                description=_describe(names.get(line.price_id or "", line.price_id or ""), line),
-                usage_quantity=usage[line.subscription_item_id].quantity
-                if line.kind is LineKind.METERED and line.subscription_item_id in usage
-                else None,
-            )
-            for line in lines
-        )
+        return [_rated(job, job_usage, names) for job, job_usage in zip(jobs, usage, strict=True)]
 
     # -- drafting -------------------------------------------------------------------
 
@@ -166,68 +178,93 @@ class Billing:
                 or subscription.current_period.end > as_of
             ):
                 return None
-            invoice = await self.close_locked(uow.session, subscription, as_of)
+            drafts = await self.close_locked(uow.session, [subscription], as_of)
             await uow.commit()
-        return await self.hold_for_draft(invoice)
+        return (await self.hold_for_drafts(drafts))[0]
 
     async def close_due_periods(self, now: datetime) -> int:
-        """Close one wall-clock subscription period after another until none is due; each
-        claimed with SKIP LOCKED, so replicas share the work without doing any twice."""
+        """Close wall-clock subscription periods until none is due, ``CLAIM_BATCH`` at a
+        time; each batch claimed with SKIP LOCKED, so replicas share the work without doing
+        any twice."""
         closed = 0
         while True:
             async with self.database.unit_of_work() as uow:
-                subscription_id = await SubscriptionStore(uow.session).claim_due(now)
-                if subscription_id is None:
+                subscriptions = await SubscriptionStore(uow.session).claim_due(now, CLAIM_BATCH)
+                if not subscriptions:
                     return closed
-                subscription = await SubscriptionStore(uow.session).get(subscription_id)
-                invoice = await self.close_locked(uow.session, subscription, now)
+                drafts = await self.close_locked(uow.session, subscriptions, now)
                 await uow.commit()
-            await self.hold_for_draft(invoice)
-            closed += 1
+            await self.hold_for_drafts(drafts)
+            closed += len(drafts)
 
     async def close_locked(
-        self, session: AsyncSession, subscription: SubscriptionRecord, as_of: datetime
-    ) -> InvoiceRecord:
-        period = subscription.current_period
-        first = subscription.items[0].price
-        following = next_period(
-            subscription.billing_cycle_anchor, first.interval, first.interval_count, period
-        )
-        ends = subscription.cancel_at_period_end
-        lines = await self.subscription_lines(
+        self, session: AsyncSession, subscriptions: Sequence[SubscriptionRecord], as_of: datetime
+    ) -> list[InvoiceRecord]:
+        """Draft each subscription's current period (I-10) and move it on to its next
+        period, or cancel it if it was to end there; the subscriptions are locked."""
+        following = {
+            s.id: next_period(
+                s.billing_cycle_anchor,
+                s.items[0].price.interval,
+                s.items[0].price.interval_count,
+                s.current_period,
+            )
+            for s in subscriptions
+        }
+        lines = await self.rate_lines(
             session,
-            subscription,
-            subscription.items,
-            usage_period=period,
-            advance_period=None if ends else following,
+            [
+                LinesToRate(s, s.items, s.current_period, None if s.cancel_at_period_end else following[s.id])
+                for s in subscriptions
+            ],
         )
-        grace = await self.grace_period(session, subscription)
-        invoice = self.new_invoice(
-            subscription,
-            billing_reason="subscription_cancel" if ends else "subscription_cycle",
-            period=period,
-            lines=lines,
-            status="draft",
-            now=as_of,
-            auto_finalize_time=auto_finalize_at(period.end, grace),
-        )
-        await InvoiceStore(session).insert(invoice)
-        changes: dict[str, Any] = {"latest_invoice_id": invoice.id, "update_time": as_of}
-        if ends:
-            changes.update(status=SubscriptionStatus.CANCELED.value, cancel_time=period.end)
-        else:
-            changes.update(current_period_start=following.start, current_period_end=following.end)
-        await SubscriptionStore(session).update(subscription.id, **changes)
-        log.info(
-            "invoice.drafted", invoice_id=invoice.id, subscription_id=subscription.id, period_end=period.end
-        )
-        return invoice
+        graces = await self.grace_periods(session, subscriptions)
+        drafts: list[InvoiceRecord] = []
+        changes: dict[str, dict[str, Any]] = {}
+        for subscription, subscription_lines in zip(subscriptions, lines, strict=True):
+            period, ends = subscription.current_period, subscription.cancel_at_period_end
+            draft = self.new_invoice(
+                subscription,
+                billing_reason="subscription_cancel" if ends else "subscription_cycle",
+                period=period,
+                lines=subscription_lines,
+                status="draft",
+                now=as_of,
+                auto_finalize_time=auto_finalize_at(period.end, graces[subscription.id]),
+            )
+            drafts.append(draft)
+            change: dict[str, Any] = {"latest_invoice_id": draft.id, "update_time": as_of}
+            if ends:
+                change.update(status=SubscriptionStatus.CANCELED.value, cancel_time=period.end)
+            else:
+                next_one = following[subscription.id]
+                change.update(current_period_start=next_one.start, current_period_end=next_one.end)
+            changes[subscription.id] = change
+        await InvoiceStore(session).insert_many(drafts)
+        await SubscriptionStore(session).update_many(changes)
+        for draft in drafts:
+            log.info(
+                "invoice.drafted",
+                invoice_id=draft.id,
+                subscription_id=draft.subscription_id,
+                period_end=draft.period.end,
+            )
+        return drafts
 
     async def grace_period(self, session: AsyncSession, subscription: SubscriptionRecord) -> timedelta:
         """The subscription's grace period, else its customer's (I-11)."""
-        if subscription.grace_period is not None:
-            return subscription.grace_period
-        return (await CustomerStore(session).get(subscription.customer_id)).grace_period
+        return (await self.grace_periods(session, [subscription]))[subscription.id]
+
+    async def grace_periods(
+        self, session: AsyncSession, subscriptions: Sequence[SubscriptionRecord]
+    ) -> dict[str, timedelta]:
+        """``grace_period`` of each subscription, by id, in one query."""
+        inherited = {s.customer_id for s in subscriptions if s.grace_period is None}
+        customers = await CustomerStore(session).grace_periods(inherited) if inherited else {}
+        return {
+            s.id: s.grace_period if s.grace_period is not None else customers[s.customer_id]
+            for s in subscriptions
+        }
 
     @staticmethod
     def new_invoice(
@@ -266,28 +303,48 @@ class Billing:
             update_time=now,
         )
 
-    async def hold_for_draft(self, invoice: InvoiceRecord) -> InvoiceRecord:
-        """Hold the draft's credits (C-13) and show them on it, tentatively. Best effort:
-        if credits cannot be reached the draft stays without holds, and finalization
-        computes the allocation afresh anyway."""
-        if not has_metered_lines(invoice):
-            return invoice
+    async def hold_for_drafts(self, drafts: Sequence[InvoiceRecord]) -> list[InvoiceRecord]:
+        """Hold the drafts' credits (C-13), in one call, and show them on the drafts,
+        tentatively. Best effort: if credits cannot be reached the drafts stay without
+        holds, and finalization computes the allocation afresh anyway. A batch that credits
+        refuses is held draft by draft, so one bad draft holds up no other."""
+        metered = [draft for draft in drafts if has_metered_lines(draft)]
+        if not metered:
+            return list(drafts)
         try:
-            allocation = await self.downstream.hold(
-                _for_credits(invoice, invoice.create_time), request_id=f"hold:{invoice.id}"
+            allocations = await self.downstream.hold(
+                [(_for_credits(draft, draft.create_time), f"hold:{draft.id}") for draft in metered]
             )
         except Unavailable:
-            log.warning("invoice.hold_failed", invoice_id=invoice.id)
-            return invoice
+            log.warning("invoice.hold_failed", invoice_ids=[draft.id for draft in metered])
+            return list(drafts)
+        except DomainError as error:
+            if len(metered) == 1:
+                raise
+            log.warning("invoice.batch_hold_refused", reason=error.reason, metadata=error.metadata)
+            return [await self._hold_alone(draft) for draft in drafts]
+        held: dict[str, InvoiceRecord] = {}
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
-            current = await store.get(invoice.id, for_update=True)
-            if current.status != "draft":
-                return current
-            held = with_credits(current, allocation, current.update_time)
-            await store.save(held)
+            allocation_of = {
+                draft.id: allocation for draft, allocation in zip(metered, allocations, strict=True)
+            }
+            for current in await store.get_many(list(allocation_of), for_update=True):
+                held[current.id] = (
+                    with_credits(current, allocation_of[current.id], current.update_time)
+                    if current.status == "draft"
+                    else current
+                )
+            await store.save_many([invoice for invoice in held.values() if invoice.status == "draft"])
             await uow.commit()
-        return held
+        return [held.get(draft.id, draft) for draft in drafts]
+
+    async def _hold_alone(self, draft: InvoiceRecord) -> InvoiceRecord:
+        try:
+            return (await self.hold_for_drafts([draft]))[0]
+        except DomainError as error:
+            log.warning("invoice.hold_refused", invoice_id=draft.id, reason=error.reason)
+            return draft
 
     # -- finalization ---------------------------------------------------------------
 
@@ -307,107 +364,160 @@ class Billing:
         """
         async with self.database.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id, for_update=True)
-            invoice = await self._prepare_locked(uow.session, invoice, as_of, caller)
+            (invoice,) = await self._prepare_locked(uow.session, [invoice], as_of, caller)
             await uow.commit()
         return await self._apply_and_complete(invoice, caller, completion)
 
     async def finalize_due_drafts(self, now: datetime) -> int:
-        """Finalize wall-clock drafts past their grace period, one claim at a time (I-11)."""
+        """Finalize wall-clock drafts past their grace period (I-11), ``CLAIM_BATCH`` at a
+        time: usage re-read in one batch, credits applied in one batch."""
         finalized = 0
         while True:
             async with self.database.unit_of_work() as uow:
-                invoice_id = await InvoiceStore(uow.session).claim_due_draft(now)
-                if invoice_id is None:
+                drafts = await InvoiceStore(uow.session).claim_due_drafts(now, CLAIM_BATCH)
+                if not drafts:
                     return finalized
-                invoice = await InvoiceStore(uow.session).get(invoice_id)
-                invoice = await self._prepare_locked(uow.session, invoice, now, None)
+                prepared = await self._prepare_locked(uow.session, drafts, now, None)
                 await uow.commit()
-            await self._apply_and_complete(invoice, None, None)
-            finalized += 1
+            finalized += await self._apply_and_complete_many(prepared)
 
     async def _prepare_locked(
-        self, session: AsyncSession, invoice: InvoiceRecord, as_of: datetime | None, caller: Caller
-    ) -> InvoiceRecord:
-        if invoice.status == "finalizing":
-            return invoice
-        next_status(
-            API_STATUS[invoice.status], InvoiceAction.FINALIZE, amount_due=Money.zero(invoice.currency)
+        self, session: AsyncSession, invoices: Sequence[InvoiceRecord], as_of: datetime | None, caller: Caller
+    ) -> list[InvoiceRecord]:
+        """Store each locked draft as ``finalizing``, repriced from usage as it is now
+        (I-11); one that is finalizing already is left as it is."""
+        drafts = [invoice for invoice in invoices if invoice.status != "finalizing"]
+        for draft in drafts:
+            next_status(
+                API_STATUS[draft.status], InvoiceAction.FINALIZE, amount_due=Money.zero(draft.currency)
+            )
+        metered = [d for d in drafts if d.subscription_id is not None and has_metered_lines(d)]
+        fresh = dict(
+            zip([d.id for d in metered], await self._reread_usage(session, metered, caller), strict=True)
         )
-        as_of = as_of or await self.now_for(session, invoice.test_clock_id)
-        lines = invoice.lines
-        if invoice.subscription_id is not None and has_metered_lines(invoice):
-            lines = await self._reread_usage(session, invoice, caller)
-        subtotal = sum(stored.line.amount.minor for stored in lines)
-        prepared = replace(
-            invoice,
-            status="finalizing",
-            lines=tuple(replace(stored, credits=()) for stored in lines),
-            subtotal=subtotal,
-            total_credits_applied=0,
-            amount_due=subtotal,
-            credit_applications=(),
-            finalize_time=as_of,
-            update_time=as_of,
-        )
-        await InvoiceStore(session).save(prepared)
-        return prepared
+        prepared: dict[str, InvoiceRecord] = {}
+        for draft in drafts:
+            at = as_of or await self.now_for(session, draft.test_clock_id)
+            lines = fresh.get(draft.id, draft.lines)
+            subtotal = sum(stored.line.amount.minor for stored in lines)
+            prepared[draft.id] = replace(
+                draft,
+                status="finalizing",
+                lines=tuple(replace(stored, credits=()) for stored in lines),
+                subtotal=subtotal,
+                total_credits_applied=0,
+                amount_due=subtotal,
+                credit_applications=(),
+                finalize_time=at,
+                update_time=at,
+            )
+        await InvoiceStore(session).save_many(list(prepared.values()))
+        return [prepared.get(invoice.id, invoice) for invoice in invoices]
 
     async def _reread_usage(
-        self, session: AsyncSession, invoice: InvoiceRecord, caller: Caller
-    ) -> tuple[StoredLine, ...]:
-        """The draft's metered lines recomputed from usage as it is now: late usage
+        self, session: AsyncSession, invoices: Sequence[InvoiceRecord], caller: Caller
+    ) -> list[tuple[StoredLine, ...]]:
+        """Each draft's metered lines recomputed from usage as it is now: late usage
         reported in the grace period counts (I-11). Licensed lines stay as drafted."""
-        assert invoice.subscription_id is not None
-        subscription = await SubscriptionStore(session).get(invoice.subscription_id)
-        metered_ids = [s.line.subscription_item_id for s in invoice.lines if s.line.kind is LineKind.METERED]
-        items = [item for item in subscription.items if item.id in metered_ids]
-        fresh = iter(
-            await self.subscription_lines(
-                session,
-                subscription,
-                items,
-                usage_period=invoice.period,
-                advance_period=None,
-                line_ids=[s.line.id for s in invoice.lines if s.line.kind is LineKind.METERED],
-                caller=caller,
+        if not invoices:
+            return []
+        subscriptions = await SubscriptionStore(session).get_many(i.subscription_id or "" for i in invoices)
+        jobs = []
+        for invoice in invoices:
+            subscription = subscriptions[invoice.subscription_id or ""]
+            metered = [s.line for s in invoice.lines if s.line.kind is LineKind.METERED]
+            item_ids = {line.subscription_item_id for line in metered}
+            items = [item for item in subscription.items if item.id in item_ids]
+            jobs.append(LinesToRate(subscription, items, invoice.period, None, [line.id for line in metered]))
+        rated = await self.rate_lines(session, jobs, caller)
+        repriced = []
+        for invoice, lines in zip(invoices, rated, strict=True):
+            fresh = iter(lines)
+            repriced.append(
+                tuple(next(fresh) if s.line.kind is LineKind.METERED else s for s in invoice.lines)
             )
-        )
-        return tuple(next(fresh) if s.line.kind is LineKind.METERED else s for s in invoice.lines)
+        return repriced
 
     async def _apply_and_complete(
         self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
     ) -> InvoiceRecord:
         allocation: list[CreditForLine] = []
         if has_metered_lines(invoice):
-            assert invoice.finalize_time is not None
-            allocation = await self.downstream.apply(
-                _for_credits(invoice, invoice.finalize_time), apply_request_id(invoice.id), caller
-            )
-        return await self._in_session(
-            completion, lambda session: self._complete_finalization(session, invoice.id, allocation)
-        )
+            (allocation,) = await self.downstream.apply([_application(invoice)], caller)
 
-    async def _complete_finalization(
-        self, session: AsyncSession, invoice_id: str, allocation: list[CreditForLine]
-    ) -> InvoiceRecord:
+        async def complete(session: AsyncSession) -> InvoiceRecord:
+            (finalized,) = await self._complete_finalizations(session, {invoice.id: allocation})
+            return finalized
+
+        return await self._in_session(completion, complete)
+
+    async def _apply_and_complete_many(self, invoices: Sequence[InvoiceRecord]) -> int:
+        """Apply credits to finalizing invoices in one batch and complete them; how many
+        were completed. If credits is down they stay finalizing (the recovery sweep
+        completes them); if it refuses the batch, each is applied alone, so one bad
+        invoice holds up no other."""
+        allocations: dict[str, list[CreditForLine]] = {i.id: [] for i in invoices if not has_metered_lines(i)}
+        metered = [invoice for invoice in invoices if has_metered_lines(invoice)]
+        down: Unavailable | None = None
+        try:
+            if metered:
+                applied = await self.downstream.apply([_application(invoice) for invoice in metered], None)
+                allocations.update(zip([i.id for i in metered], applied, strict=True))
+        except Unavailable as error:
+            down = error
+        except DomainError as error:
+            if len(metered) == 1:
+                raise
+            log.warning("invoice.batch_apply_refused", reason=error.reason, metadata=error.metadata)
+            return len(allocations) + sum([await self._apply_alone(invoice) for invoice in metered])
+        if allocations:
+            async with self.database.unit_of_work() as uow:
+                await self._complete_finalizations(uow.session, allocations)
+                await uow.commit()
+        if down is not None:
+            raise down
+        return len(allocations)
+
+    async def _apply_alone(self, invoice: InvoiceRecord) -> int:
+        try:
+            await self._apply_and_complete(invoice, None, None)
+        except DomainError as error:
+            log.warning("invoice.apply_refused", invoice_id=invoice.id, reason=error.reason)
+            return 0
+        return 1
+
+    async def _complete_finalizations(
+        self, session: AsyncSession, allocations: Mapping[str, Sequence[CreditForLine]]
+    ) -> list[InvoiceRecord]:
+        """Store each finalizing invoice's posted allocation and set it open or paid; the
+        invoices as they now are."""
         store = InvoiceStore(session)
-        invoice = await store.get(invoice_id, for_update=True)
-        if invoice.status != "finalizing":
-            return invoice  # another worker completed it
-        assert invoice.finalize_time is not None
-        credited = with_credits(invoice, allocation, invoice.finalize_time)
-        status = status_after_finalization(Money(invoice.currency, credited.amount_due))
-        finalized = replace(
-            credited,
-            status=status.value,
-            auto_finalize_time=None,
-            paid_time=invoice.finalize_time if status is InvoiceStatus.PAID else None,
-        )
-        await store.save(finalized)
-        log.info(
-            "invoice.finalized", invoice_id=invoice_id, status=status.value, amount_due=finalized.amount_due
-        )
-        return finalized
+        completed, invoices = [], []
+        for invoice in await store.get_many(list(allocations), for_update=True):
+            if invoice.status != "finalizing":
+                invoices.append(invoice)  # another worker completed it
+                continue
+            assert invoice.finalize_time is not None
+            credited = with_credits(invoice, allocations[invoice.id], invoice.finalize_time)
+            status = status_after_finalization(Money(invoice.currency, credited.amount_due))
+            completed.append(
+                replace(
+                    credited,
+                    status=status.value,
+                    auto_finalize_time=None,
+                    paid_time=invoice.finalize_time if status is InvoiceStatus.PAID else None,
+                )
+            )
+        invoices.extend(completed)
+        await store.save_many(completed)
+        for finalized in completed:
+            log.info(
+                "invoice.finalized",
+                invoice_id=finalized.id,
+                status=finalized.status,
+                amount_due=finalized.amount_due,
+            )
+        return invoices
 
     # -- void, pay, uncollectible -------------------------------------------------
 
@@ -598,6 +708,36 @@ def with_credits(invoice: InvoiceRecord, allocation: Sequence[CreditForLine], no
         credit_applications=tuple(by_grant.values()),
         update_time=now,
     )
+
+
+def _rated(
+    job: LinesToRate, usage: Mapping[str, MeteredUsage], names: Mapping[str, str]
+) -> tuple[StoredLine, ...]:
+    reused = iter(job.line_ids)
+    lines = draft_lines(
+        job.items,
+        usage,
+        usage_period=job.usage_period,
+        advance_period=job.advance_period,
+        new_line_id=lambda: next(reused, None) or ids.new_id(ids.INVOICE_LINE),
+    )
+    prices = {item.id: item.price for item in job.items}
+    return tuple(
+        StoredLine(
+            line=replace(line, quantity=billed_units(prices[line.subscription_item_id or ""], line.quantity)),
+            description=_describe(names.get(line.price_id or "", line.price_id or ""), line),
+            usage_quantity=usage[line.subscription_item_id].quantity
+            if line.kind is LineKind.METERED and line.subscription_item_id in usage
+            else None,
+        )
+        for line in lines
+    )
+
+
+def _application(invoice: InvoiceRecord) -> tuple[InvoiceForCredits, str]:
+    """A finalizing invoice as credits applies it, with its request id."""
+    assert invoice.finalize_time is not None
+    return _for_credits(invoice, invoice.finalize_time), apply_request_id(invoice.id)
 
 
 def _for_credits(invoice: InvoiceRecord, as_of: datetime) -> InvoiceForCredits:

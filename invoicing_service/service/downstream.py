@@ -9,11 +9,12 @@ NOT_FOUND / FAILED_PRECONDITION / INVALID_ARGUMENT keeps its reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -40,9 +41,15 @@ from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_
 from invoicing_service.domain.invoices import InvoiceLine, LineKind
 from invoicing_service.domain.periods import Period
 
+# The most entries the batch RPCs take (their contracts' limits).
+MAX_SUMMARY_QUERIES = 1000
+MAX_CREDIT_ENTRIES = 500
+
 # Seconds an outbound call may take at most, whatever the caller's deadline.
 READ_CAP = 5.0
 WRITE_CAP = 10.0
+
+T = TypeVar("T")
 
 _RETRYABLE = {
     grpc.StatusCode.UNAVAILABLE,
@@ -59,6 +66,15 @@ _PASSED_THROUGH: dict[grpc.StatusCode, type[errors.DomainError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
     grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
 }
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """A meter's usage by one customer over one period (M-20)."""
+
+    meter_id: str
+    customer_id: str
+    period: Period
 
 
 @dataclass(frozen=True)
@@ -139,51 +155,92 @@ class Downstream:
             )
 
     async def usage(
-        self, meter_id: str, customer_id: str, period: Period, caller: grpc.aio.ServicerContext | None
-    ) -> Decimal:
-        """The meter's aggregate for the customer over exactly ``period`` (M-20, I-10)."""
-        if period.end <= period.start:
-            return Decimal(0)
+        self, queries: Sequence[UsageQuery], caller: grpc.aio.ServicerContext | None
+    ) -> list[Decimal]:
+        """Each meter's aggregate for its customer over exactly its period (M-20, I-10), in
+        order: one ListMeterEventSummaries for one query, BatchListMeterEventSummaries
+        calls of up to 1,000 for more."""
+        requests = [
+            meter_event_pb.ListMeterEventSummariesRequest(
+                meter_id=q.meter_id,
+                customer_id=q.customer_id,
+                start_time=timestamp_to_proto(q.period.start),
+                end_time=timestamp_to_proto(q.period.end),
+                page_size=1,
+            )
+            for q in queries
+            if q.period.end > q.period.start
+        ]
+        replies: list[meter_event_pb.ListMeterEventSummariesResponse] = []
         async with _translated("metering"):
-            reply = await self._events.ListMeterEventSummaries(
-                meter_event_pb.ListMeterEventSummariesRequest(
-                    meter_id=meter_id,
-                    customer_id=customer_id,
-                    start_time=timestamp_to_proto(period.start),
-                    end_time=timestamp_to_proto(period.end),
-                    page_size=1,
-                ),
-                metadata=self._metadata,
-                timeout=deadline(caller, READ_CAP),
-            )
-        rows = reply.meter_event_summaries
-        return Decimal(rows[0].aggregated_value.value) if rows else Decimal(0)
+            if len(requests) == 1:
+                replies.append(
+                    await self._events.ListMeterEventSummaries(
+                        requests[0], metadata=self._metadata, timeout=deadline(caller, READ_CAP)
+                    )
+                )
+            for chunk in _chunks(requests, MAX_SUMMARY_QUERIES) if len(requests) > 1 else ():
+                batch = await self._events.BatchListMeterEventSummaries(
+                    meter_event_pb.BatchListMeterEventSummariesRequest(requests=chunk),
+                    metadata=self._metadata,
+                    timeout=deadline(caller, READ_CAP),
+                )
+                replies.extend(batch.responses)
+        answered = iter(replies)
+        return [_aggregate(next(answered)) if q.period.end > q.period.start else Decimal(0) for q in queries]
 
-    async def hold(self, invoice: InvoiceForCredits, request_id: str) -> list[CreditForLine]:
-        """Hold credits for a draft (C-13)."""
-        async with _translated("credits"):
-            reply = await self._invoice_credits.HoldInvoiceCredits(
-                invoice_credit_service_pb.HoldInvoiceCreditsRequest(
-                    request_id=request_id, invoice=_invoice(invoice)
-                ),
-                metadata=self._metadata,
-                timeout=WRITE_CAP,
+    async def hold(self, holds: Sequence[tuple[InvoiceForCredits, str]]) -> list[list[CreditForLine]]:
+        """Hold credits for drafts (C-13), given as (invoice, request id): one
+        HoldInvoiceCredits for one, atomic BatchHoldInvoiceCredits calls for more."""
+        requests = [
+            invoice_credit_service_pb.HoldInvoiceCreditsRequest(
+                request_id=request_id, invoice=_invoice(invoice)
             )
-        return _allocation(reply.credit_allocation)
+            for invoice, request_id in holds
+        ]
+        async with _translated("credits"):
+            if len(requests) == 1:
+                reply = await self._invoice_credits.HoldInvoiceCredits(
+                    requests[0], metadata=self._metadata, timeout=WRITE_CAP
+                )
+                return [_allocation(reply.credit_allocation)]
+            allocations = []
+            for chunk in _chunks(requests, MAX_CREDIT_ENTRIES):
+                batch = await self._invoice_credits.BatchHoldInvoiceCredits(
+                    invoice_credit_service_pb.BatchHoldInvoiceCreditsRequest(requests=chunk),
+                    metadata=self._metadata,
+                    timeout=WRITE_CAP,
+                )
+                allocations.extend(_allocation(r.credit_allocation) for r in batch.responses)
+            return allocations
 
     async def apply(
-        self, invoice: InvoiceForCredits, request_id: str, caller: grpc.aio.ServicerContext | None
-    ) -> list[CreditForLine]:
-        """Post the final allocation (C-13, C-14); idempotent per invoice."""
-        async with _translated("credits"):
-            reply = await self._invoice_credits.ApplyInvoiceCredits(
-                invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
-                    request_id=request_id, invoice=_invoice(invoice)
-                ),
-                metadata=self._metadata,
-                timeout=deadline(caller, WRITE_CAP),
+        self, applications: Sequence[tuple[InvoiceForCredits, str]], caller: grpc.aio.ServicerContext | None
+    ) -> list[list[CreditForLine]]:
+        """Post final allocations (C-13, C-14), given as (invoice, request id); idempotent
+        per invoice. One ApplyInvoiceCredits for one, atomic BatchApplyInvoiceCredits calls
+        for more."""
+        requests = [
+            invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
+                request_id=request_id, invoice=_invoice(invoice)
             )
-        return _allocation(reply.credit_allocation)
+            for invoice, request_id in applications
+        ]
+        async with _translated("credits"):
+            if len(requests) == 1:
+                reply = await self._invoice_credits.ApplyInvoiceCredits(
+                    requests[0], metadata=self._metadata, timeout=deadline(caller, WRITE_CAP)
+                )
+                return [_allocation(reply.credit_allocation)]
+            allocations = []
+            for chunk in _chunks(requests, MAX_CREDIT_ENTRIES):
+                batch = await self._invoice_credits.BatchApplyInvoiceCredits(
+                    invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest(requests=chunk),
+                    metadata=self._metadata,
+                    timeout=deadline(caller, WRITE_CAP),
+                )
+                allocations.extend(_allocation(r.credit_allocation) for r in batch.responses)
+            return allocations
 
     async def preview(
         self, invoice: InvoiceForCredits, caller: grpc.aio.ServicerContext | None
@@ -267,6 +324,16 @@ class Downstream:
             money_from_proto(balance.available_balance, "available_balance")
             for balance in reply.credit_balance_summary.balances
         ]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aggregate(reply: meter_event_pb.ListMeterEventSummariesResponse) -> Decimal:
+    rows = reply.meter_event_summaries
+    return Decimal(rows[0].aggregated_value.value) if rows else Decimal(0)
 
 
 def _invoice(invoice: InvoiceForCredits) -> invoice_credit_pb.InvoiceForCredits:

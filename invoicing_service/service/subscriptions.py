@@ -155,7 +155,7 @@ class SubscriptionUseCases:
         now = await self._billing.now_for(session, subscription.test_clock_id)
         while subscription.status is SubscriptionStatus.ACTIVE and subscription.current_period.end <= now:
             # The scheduler has not closed an ended period yet: close it first (I-10).
-            await self._billing.close_locked(session, subscription, now)
+            await self._billing.close_locked(session, [subscription], now)
             subscription = await store.get(subscription_id)
         mode = CancellationMode.AT_PERIOD_END if at_period_end else CancellationMode.NOW
         cancellation = plan_cancellation(subscription.status, mode, subscription.current_period, now)
@@ -192,7 +192,7 @@ class SubscriptionUseCases:
             return
         async with self._billing.database.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id)
-        await self._billing.hold_for_draft(invoice)
+        await self._billing.hold_for_drafts([invoice])
 
     async def preview(
         self, subscription_id: str, as_of: datetime | None, caller: Caller

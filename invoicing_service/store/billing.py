@@ -92,6 +92,23 @@ class SubscriptionStore:
             )
         return (await self._records([row]))[0]
 
+    async def get_many(self, subscription_ids: Iterable[str]) -> dict[str, SubscriptionRecord]:
+        """The subscriptions, by id; NOT_FOUND if one does not exist."""
+        wanted = set(subscription_ids)
+        rows = (
+            await self._session.execute(
+                sa.select(subscriptions).where(subscriptions.c.id.in_(list(wanted)), ~subscriptions.c.deleted)
+            )
+        ).all()
+        found = {record.id: record for record in await self._records(rows)}
+        for subscription_id in wanted - found.keys():
+            raise NotFound(
+                f"subscription {subscription_id} does not exist",
+                reason="SUBSCRIPTION_NOT_FOUND",
+                metadata={"id": subscription_id},
+            )
+        return found
+
     async def list(
         self, *, customer_id: str, status: str | None, price_id: str, after: Sequence[Any] | None, limit: int
     ) -> list[SubscriptionRecord]:
@@ -133,28 +150,40 @@ class SubscriptionStore:
         ).all()
         return await self._records(rows)
 
-    async def claim_due(self, now: datetime) -> str | None:
-        """One wall-clock subscription whose current period has ended, locked for this
-        transaction and skipped by every other replica."""
-        return (
+    async def claim_due(self, now: datetime, limit: int) -> list[SubscriptionRecord]:
+        """Up to ``limit`` wall-clock subscriptions whose current period has ended, locked
+        for this transaction and skipped by every other replica."""
+        rows = (
             await self._session.execute(
-                sa.select(subscriptions.c.id)
+                sa.select(subscriptions)
                 .where(
                     subscriptions.c.status == "active",
                     ~subscriptions.c.deleted,
                     subscriptions.c.test_clock_id.is_(None),
                     subscriptions.c.current_period_end <= now,
                 )
-                .order_by(subscriptions.c.current_period_end)
-                .limit(1)
+                .order_by(subscriptions.c.current_period_end, subscriptions.c.id)
+                .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-        ).scalar()
+        ).all()
+        return await self._records(rows)
 
     async def update(self, subscription_id: str, **values: Any) -> None:
         await self._session.execute(
             sa.update(subscriptions).where(subscriptions.c.id == subscription_id).values(**values)
         )
+
+    async def update_many(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Apply each subscription's column changes (by subscription id), one statement per
+        set of changed columns."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for subscription_id, values in changes.items():
+            by_columns.setdefault(tuple(sorted(values)), []).append({**values, "b_id": subscription_id})
+        for rows in by_columns.values():
+            await self._session.execute(
+                sa.update(subscriptions).where(subscriptions.c.id == sa.bindparam("b_id")), rows
+            )
 
     async def _records(self, rows: Sequence[Any]) -> list[SubscriptionRecord]:
         if not rows:
@@ -247,6 +276,25 @@ def _line_values(invoice_id: str, position: int, stored: StoredLine) -> dict[str
     }
 
 
+def _mutable_values(record: InvoiceRecord) -> dict[str, Any]:
+    """The columns of an invoice that change over its life."""
+    return {
+        "status": record.status,
+        "subtotal": record.subtotal,
+        "total_credits_applied": record.total_credits_applied,
+        "amount_due": record.amount_due,
+        "amount_paid": record.amount_paid,
+        "credit_applications": _applications_to_json(record.credit_applications),
+        "auto_finalize_time": record.auto_finalize_time,
+        "finalize_time": record.finalize_time,
+        "paid_time": record.paid_time,
+        "void_time": record.void_time,
+        "uncollectible_time": record.uncollectible_time,
+        "credit_purchase": None if record.credit_purchase is None else dict(record.credit_purchase),
+        "update_time": record.update_time,
+    }
+
+
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value).normalize()
 
@@ -256,64 +304,54 @@ class InvoiceStore:
         self._session = session
 
     async def insert(self, record: InvoiceRecord) -> None:
-        await self._session.execute(
-            sa.insert(invoices).values(
-                id=record.id,
-                customer_id=record.customer_id,
-                subscription_id=record.subscription_id,
-                status=record.status,
-                billing_reason=record.billing_reason,
-                currency=record.currency,
-                period_start=record.period.start,
-                period_end=record.period.end,
-                subtotal=record.subtotal,
-                total_credits_applied=record.total_credits_applied,
-                amount_due=record.amount_due,
-                amount_paid=record.amount_paid,
-                credit_applications=_applications_to_json(record.credit_applications),
-                auto_finalize_time=record.auto_finalize_time,
-                finalize_time=record.finalize_time,
-                paid_time=record.paid_time,
-                void_time=record.void_time,
-                uncollectible_time=record.uncollectible_time,
-                credit_purchase=None if record.credit_purchase is None else dict(record.credit_purchase),
-                test_clock_id=record.test_clock_id,
-                deleted=False,
-                create_time=record.create_time,
-                update_time=record.update_time,
-            )
-        )
-        await self._insert_lines(record.id, record.lines)
+        await self.insert_many([record])
 
-    async def _insert_lines(self, invoice_id: str, lines: Sequence[StoredLine]) -> None:
-        if lines:
-            await self._session.execute(
-                sa.insert(invoice_lines), [_line_values(invoice_id, i, line) for i, line in enumerate(lines)]
-            )
+    async def insert_many(self, records: Sequence[InvoiceRecord]) -> None:
+        await self._session.execute(
+            sa.insert(invoices),
+            [
+                {
+                    "id": record.id,
+                    "customer_id": record.customer_id,
+                    "subscription_id": record.subscription_id,
+                    "billing_reason": record.billing_reason,
+                    "currency": record.currency,
+                    "period_start": record.period.start,
+                    "period_end": record.period.end,
+                    "test_clock_id": record.test_clock_id,
+                    "deleted": False,
+                    "create_time": record.create_time,
+                    **_mutable_values(record),
+                }
+                for record in records
+            ],
+        )
+        await self._insert_lines(records)
+
+    async def _insert_lines(self, records: Sequence[InvoiceRecord]) -> None:
+        rows = [
+            _line_values(record.id, position, line)
+            for record in records
+            for position, line in enumerate(record.lines)
+        ]
+        if rows:
+            await self._session.execute(sa.insert(invoice_lines), rows)
 
     async def save(self, record: InvoiceRecord) -> None:
         """Write a changed invoice back: its lines (replaced) and every mutable column."""
-        await self._session.execute(sa.delete(invoice_lines).where(invoice_lines.c.invoice_id == record.id))
-        await self._insert_lines(record.id, record.lines)
+        await self.save_many([record])
+
+    async def save_many(self, records: Sequence[InvoiceRecord]) -> None:
+        """``save`` for many invoices, in a few statements."""
+        if not records:
+            return
         await self._session.execute(
-            sa.update(invoices)
-            .where(invoices.c.id == record.id)
-            .values(
-                status=record.status,
-                subtotal=record.subtotal,
-                total_credits_applied=record.total_credits_applied,
-                amount_due=record.amount_due,
-                amount_paid=record.amount_paid,
-                credit_applications=_applications_to_json(record.credit_applications),
-                auto_finalize_time=record.auto_finalize_time,
-                finalize_time=record.finalize_time,
-                paid_time=record.paid_time,
-                void_time=record.void_time,
-                uncollectible_time=record.uncollectible_time,
-                credit_purchase=None if record.credit_purchase is None else dict(record.credit_purchase),
-                update_time=record.update_time,
-                touched_at=sa.func.now(),
-            )
+            sa.delete(invoice_lines).where(invoice_lines.c.invoice_id.in_([r.id for r in records]))
+        )
+        await self._insert_lines(records)
+        await self._session.execute(
+            sa.update(invoices).where(invoices.c.id == sa.bindparam("b_id")).values(touched_at=sa.func.now()),
+            [{"b_id": record.id, **_mutable_values(record)} for record in records],
         )
 
     async def get(self, invoice_id: str, *, for_update: bool = False) -> InvoiceRecord:
@@ -328,6 +366,18 @@ class InvoiceStore:
                 metadata={"id": invoice_id},
             )
         return (await self._records([row]))[0]
+
+    async def get_many(self, invoice_ids: Sequence[str], *, for_update: bool = False) -> list[InvoiceRecord]:
+        """The invoices that exist among ``invoice_ids``, in id order (the order their
+        row locks are taken in)."""
+        query = (
+            sa.select(invoices)
+            .where(invoices.c.id.in_(list(invoice_ids)), ~invoices.c.deleted)
+            .order_by(invoices.c.id)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return await self._records((await self._session.execute(query)).all())
 
     async def list(
         self,
@@ -350,22 +400,24 @@ class InvoiceStore:
         rows = (await self._session.execute(query.order_by(invoices.c.id.desc()).limit(limit))).all()
         return await self._records(rows)
 
-    async def claim_due_draft(self, now: datetime) -> str | None:
-        """One wall-clock draft past its auto-finalize time, locked, skipped by others."""
-        return (
+    async def claim_due_drafts(self, now: datetime, limit: int) -> list[InvoiceRecord]:
+        """Up to ``limit`` wall-clock drafts past their auto-finalize time, locked, skipped
+        by other replicas."""
+        rows = (
             await self._session.execute(
-                sa.select(invoices.c.id)
+                sa.select(invoices)
                 .where(
                     invoices.c.status == "draft",
                     ~invoices.c.deleted,
                     invoices.c.test_clock_id.is_(None),
                     invoices.c.auto_finalize_time <= now,
                 )
-                .order_by(invoices.c.auto_finalize_time)
-                .limit(1)
+                .order_by(invoices.c.auto_finalize_time, invoices.c.id)
+                .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-        ).scalar()
+        ).all()
+        return await self._records(rows)
 
     async def claim_in_flight(self, older_than: timedelta, exclude: Sequence[str]) -> str | None:
         """One invoice stuck mid-saga (finalizing, voiding, paying) and untouched for

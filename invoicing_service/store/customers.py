@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,6 +133,15 @@ class CustomerStore:
                 metadata={"id": customer_id},
             )
         return _customer(row)
+
+    async def grace_periods(self, customer_ids: Iterable[str]) -> dict[str, timedelta]:
+        """Each customer's grace period before its drafts finalize (I-11)."""
+        rows = await self._session.execute(
+            sa.select(customers.c.id, customers.c.grace_period_seconds).where(
+                customers.c.id.in_(list(customer_ids))
+            )
+        )
+        return {row.id: timedelta(seconds=row.grace_period_seconds) for row in rows}
 
     async def list(
         self, *, email: str, test_clock_id: str, after: Sequence[Any] | None, limit: int

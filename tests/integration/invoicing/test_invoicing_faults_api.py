@@ -157,7 +157,8 @@ async def test_a_failed_clock_advance_resumes_and_draws_once_i16(invoicing: Invo
 
 async def test_metering_down_at_period_close_drafts_nothing_until_it_is_back(invoicing: Invoicing) -> None:
     _, clock_id, customer_id, _, _ = await hypernian_customer(invoicing)
-    invoicing.metering_faults.fail("MeterEventService/ListMeterEventSummaries", when="before", times=DOWN)
+    for summaries in ("ListMeterEventSummaries", "BatchListMeterEventSummaries"):
+        invoicing.metering_faults.fail(f"MeterEventService/{summaries}", when="before", times=DOWN)
     request = test_clock_service_pb2.AdvanceTestClockRequest(id=clock_id)
     request.frozen_time.FromDatetime(FEB_1 + timedelta(hours=2))
     code, reason, _ = await failure(invoicing.clocks.AdvanceTestClock(request, metadata=invoicing.metadata))

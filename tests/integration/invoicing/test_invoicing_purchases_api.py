@@ -10,9 +10,9 @@ import grpc
 import pytest
 from google.type import money_pb2
 
+from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2
 from drawdown.invoicing.v1 import customer_service_pb2, invoice_pb2, invoice_service_pb2
 from drawdown.rpc.convert import timestamp_to_proto
-from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2
 from tests.integration.invoicing.invoicing_builders import (
     T0,
     Invoicing,

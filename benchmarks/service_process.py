@@ -1,0 +1,59 @@
+"""A service under benchmark in its own processes, as it runs in production:
+``drawdown serve <service>`` on a free port of 127.0.0.1, so that the load generator and
+the server do not share a Python interpreter."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+
+
+@dataclass
+class ServiceProcess:
+    process: asyncio.subprocess.Process
+    address: str
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            await self.process.wait()
+
+
+async def serve(service: str, url: str, *, processes: int = 1, pool_size: int = 10) -> ServiceProcess:
+    """Start ``service`` with ``processes`` server processes (DRAWDOWN_PROCESSES) sharing
+    one free port; returns once every one is listening."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DRAWDOWN_DATABASE_URL": url,
+        "DRAWDOWN_HOST": "127.0.0.1",
+        "DRAWDOWN_MIGRATE_ON_START": "false",
+        "DRAWDOWN_DB_POOL_SIZE": str(pool_size),
+        "DRAWDOWN_PROCESSES": str(processes),
+        "DRAWDOWN_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "drawdown.cli",
+        "serve",
+        service,
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    listening = 0
+    while listening < processes:
+        line = await process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {service} server did not start (exit code {await process.wait()})")
+        listening += b"listening" in line
+    return ServiceProcess(process, f"127.0.0.1:{port}")
