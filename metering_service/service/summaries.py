@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown.db.engine import Database
 from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
 from drawdown.pagination import decode_page_token, next_page, page_size
-from metering_service.domain.aggregation import SummaryRow, rollup_value
+from metering_service.domain.aggregation import RollupState, SummaryRow, rollup_value
 from metering_service.domain.meters import Meter, TimeWindow
 from metering_service.domain.windows import SummaryQuery, summary_windows, validate_summary_query
 from metering_service.store import meters as meters_store
-from metering_service.store.summaries import rollup_states
+from metering_service.store.summaries import GroupKey, range_states, rollup_states
 
 _ZERO = Decimal(0)
 
@@ -53,31 +54,102 @@ class Summaries:
         only from that window on.
         """
         async with self._database.unit_of_work() as uow:
-            return await _page(uow.session, {}, request)
+            page = await _prepare(uow.session, {}, request)
+            return page.rows(await page.states(uow.session))
 
     async def batch(self, requests: Sequence[SummaryRequest]) -> list[tuple[list[SummaryRow], str]]:
         """A page for each query, in order, all read from one snapshot; the first query
-        that fails fails the batch, named by its index."""
+        that fails fails the batch, named by its index. Ungrouped first pages (a billing
+        run's usage) are read a meter at a time, in two statements."""
         if len(requests) > MAX_BATCH_QUERIES:
             raise InvalidArgument.for_field(
                 "requests", f"at most {MAX_BATCH_QUERIES} queries per call", reason="BATCH_TOO_LARGE"
             )
         meters: dict[str, Meter] = {}
-        pages = []
+        pages: list[_Page] = []
         async with self._database.unit_of_work() as uow:
             await uow.session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
             for index, request in enumerate(requests):
                 try:
-                    pages.append(await _page(uow.session, meters, request))
+                    pages.append(await _prepare(uow.session, meters, request))
                 except DomainError as error:
                     raise for_batch_entry(error, index) from None
-        return pages
+            states: dict[int, dict[GroupKey, RollupState]] = {}
+            totals: dict[str, list[int]] = {}
+            for index, page in enumerate(pages):
+                if page.is_total:
+                    totals.setdefault(page.meter.id, []).append(index)
+                else:
+                    states[index] = await page.states(uow.session)
+            for meter_id, indexes in totals.items():
+                ranges = [
+                    (pages[i].query.customer_id, pages[i].query.start, pages[i].query.end) for i in indexes
+                ]
+                for index, state in zip(
+                    indexes, await range_states(uow.session, meters[meter_id], ranges), strict=True
+                ):
+                    states[index] = {} if state is None else {(pages[index].query.start, ()): state}
+        return [page.rows(states[index]) for index, page in enumerate(pages)]
 
 
-async def _page(
-    session: AsyncSession, meters: dict[str, Meter], request: SummaryRequest
-) -> tuple[list[SummaryRow], str]:
-    """``Summaries.list`` in ``session``; ``meters`` caches the meters already read."""
+@dataclass(frozen=True)
+class _Page:
+    """A validated summary query and the part of it one page reads."""
+
+    meter: Meter
+    query: SummaryQuery
+    filters: list[Any]
+    size: int
+    after: list[Any] | None
+    read_from: datetime
+
+    @property
+    def is_total(self) -> bool:
+        """One row for the whole range, none of it read yet."""
+        return self.query.grouping_window is None and not self.query.group_by and self.after is None
+
+    async def states(self, session: AsyncSession) -> dict[GroupKey, RollupState]:
+        query = self.query
+        return await rollup_states(
+            session,
+            self.meter,
+            query.customer_id,
+            self.read_from,
+            query.end,
+            query.grouping_window,
+            query.group_by,
+        )
+
+    def rows(self, states: dict[GroupKey, RollupState]) -> tuple[list[SummaryRow], str]:
+        """The page's rows from the states of its (window, group) keys."""
+        query, meter = self.query, self.meter
+        groups_of_window: dict[datetime, list[tuple[str, ...]]] = {}
+        for window_start, dims in states:
+            groups_of_window.setdefault(window_start, []).append(dims)
+        rows = []
+        for window_start, window_end in _windows_from(query, self.read_from):
+            # Without group_by every window has its row, events or not (M-21).
+            groups = sorted(groups_of_window.get(window_start, [])) or ([] if query.group_by else [()])
+            for dims in groups:
+                state = states.get((window_start, dims))
+                value = None if state is None else rollup_value(meter.aggregation, state)
+                rows.append(
+                    SummaryRow(
+                        window_start,
+                        window_end,
+                        dict(zip(query.group_by, dims, strict=True)),
+                        value if value is not None else _ZERO,
+                        0 if state is None else state.event_count,
+                    )
+                )
+        if self.after is not None:
+            last = (self.after[0], tuple(self.after[1:]))
+            rows = [row for row in rows if (row.start, tuple(row.dimensions.values())) > last]
+        return next_page(rows, self.size, lambda row: [row.start, *row.dimensions.values()], self.filters)
+
+
+async def _prepare(session: AsyncSession, meters: dict[str, Meter], request: SummaryRequest) -> _Page:
+    """The request validated against its meter; ``meters`` caches the meters already read."""
     meter = meters.get(request.meter_id) or await meters_store.get_meter(session, request.meter_id)
     meters[meter.id] = meter
     query = validate_summary_query(
@@ -91,32 +163,7 @@ async def _page(
     filters = [meter.id, request.customer_id, query.start, query.end, request.grouping, *query.group_by]
     size, after = page_size(request.page_size), decode_page_token(request.page_token, filters)
     read_from = query.start if after is None or query.grouping_window is None else after[0]
-    states = await rollup_states(
-        session, meter, request.customer_id, read_from, query.end, query.grouping_window, query.group_by
-    )
-    groups_of_window: dict[datetime, list[tuple[str, ...]]] = {}
-    for window_start, dims in states:
-        groups_of_window.setdefault(window_start, []).append(dims)
-    rows = []
-    for window_start, window_end in _windows_from(query, read_from):
-        # Without group_by every window has its row, events or not (M-21).
-        groups = sorted(groups_of_window.get(window_start, [])) or ([] if query.group_by else [()])
-        for dims in groups:
-            state = states.get((window_start, dims))
-            value = None if state is None else rollup_value(meter.aggregation, state)
-            rows.append(
-                SummaryRow(
-                    window_start,
-                    window_end,
-                    dict(zip(query.group_by, dims, strict=True)),
-                    value if value is not None else _ZERO,
-                    0 if state is None else state.event_count,
-                )
-            )
-    if after is not None:
-        last = (after[0], tuple(after[1:]))
-        rows = [row for row in rows if (row.start, tuple(row.dimensions.values())) > last]
-    return next_page(rows, size, lambda row: [row.start, *row.dimensions.values()], filters)
+    return _Page(meter, query, filters, size, after, read_from)
 
 
 def _windows_from(query: SummaryQuery, read_from: datetime) -> list[tuple[datetime, datetime]]:

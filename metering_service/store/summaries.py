@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,6 +79,41 @@ def _merge(first: RollupState | None, second: RollupState) -> RollupState:
     return second if first is None else merge(first, second)
 
 
+def _rollup_aggregates(formula: Aggregation) -> tuple[str, str, str]:
+    """The FROM clause over ``metering.meter_rollups r`` and the count and partial-state
+    aggregates that merge a meter's rollup rows (M-20)."""
+    if formula is Aggregation.UNIQUE_COUNT:
+        return (
+            "metering.meter_rollups r LEFT JOIN LATERAL unnest(r.distinct_values) WITH ORDINALITY u(v, n) ON true",
+            "sum(r.event_count) FILTER (WHERE u.n = 1 OR u.n IS NULL)",
+            "NULL, NULL, NULL, NULL, NULL, array_agg(DISTINCT v)",
+        )
+    state = (
+        "max(r.maximum), min(r.minimum),"
+        " (array_agg(r.last_timestamp ORDER BY r.last_timestamp DESC NULLS LAST, r.last_seq DESC))[1],"
+        " (array_agg(r.last_seq ORDER BY r.last_timestamp DESC NULLS LAST, r.last_seq DESC))[1],"
+        " (array_agg(r.last_value ORDER BY r.last_timestamp DESC NULLS LAST, r.last_seq DESC))[1], NULL"
+        if formula in (Aggregation.LAST, Aggregation.MAX, Aggregation.MIN)
+        else "NULL, NULL, NULL, NULL, NULL, NULL"
+    )
+    return "metering.meter_rollups r", "sum(r.event_count)", state
+
+
+def _rollup_state(columns: Sequence[Any]) -> RollupState | None:
+    """A merged state from the aggregates of ``_rollup_aggregates``; None without events."""
+    event_count, total, maximum, minimum, last_ts, last_seq, last_value, distinct = columns
+    if not event_count:
+        return None
+    return RollupState(
+        event_count=int(event_count),
+        total=total,
+        maximum=maximum,
+        minimum=minimum,
+        latest=None if last_ts is None else LatestValue(last_ts, last_seq, last_value),
+        distinct_values=frozenset(distinct or ()),
+    )
+
+
 async def _from_rollups(
     session: AsyncSession,
     meter: Meter,
@@ -96,22 +132,7 @@ async def _from_rollups(
         window = "date_trunc('day', r.hour, 'UTC')"
     dims = _dimension_columns(meter, group_by, "r")
     keys = ", ".join([window, *dims])
-    formula = meter.aggregation
-    if formula is Aggregation.UNIQUE_COUNT:
-        state = "NULL, NULL, NULL, NULL, NULL, array_agg(DISTINCT v)"
-        source = "metering.meter_rollups r LEFT JOIN LATERAL unnest(r.distinct_values) WITH ORDINALITY u(v, n) ON true"
-        count = "sum(r.event_count) FILTER (WHERE u.n = 1 OR u.n IS NULL)"
-    else:
-        source = "metering.meter_rollups r"
-        count = "sum(r.event_count)"
-        state = (
-            "max(r.maximum), min(r.minimum),"
-            " (array_agg(r.last_timestamp ORDER BY r.last_timestamp DESC NULLS LAST, r.last_seq DESC))[1],"
-            " (array_agg(r.last_seq ORDER BY r.last_timestamp DESC NULLS LAST, r.last_seq DESC))[1],"
-            " (array_agg(r.last_value ORDER BY r.last_timestamp DESC NULLS LAST, r.last_seq DESC))[1], NULL"
-            if formula in (Aggregation.LAST, Aggregation.MAX, Aggregation.MIN)
-            else "NULL, NULL, NULL, NULL, NULL, NULL"
-        )
+    source, count, state = _rollup_aggregates(meter.aggregation)
     query = f"""
         SELECT {keys}, {count}, sum(r.total), {state}
         FROM {source}
@@ -132,18 +153,78 @@ async def _from_rollups(
     width = 1 + len(dims)
     states = {}
     for row in rows:
-        event_count, total, maximum, minimum, last_ts, last_seq, last_value, distinct = row[width:]
-        if not event_count:
-            continue
-        states[(row[0], tuple(row[1:width]))] = RollupState(
-            event_count=int(event_count),
-            total=total,
-            maximum=maximum,
-            minimum=minimum,
-            latest=None if last_ts is None else LatestValue(last_ts, last_seq, last_value),
-            distinct_values=frozenset(distinct or ()),
-        )
+        if (merged := _rollup_state(row[width:])) is not None:
+            states[(row[0], tuple(row[1:width]))] = merged
     return states
+
+
+async def range_states(
+    session: AsyncSession, meter: Meter, ranges: Sequence[tuple[str, datetime, datetime]]
+) -> list[RollupState | None]:
+    """The state over the counted events of each (customer, start, end) range, ungrouped:
+    what ``rollup_states`` gives each range with no grouping, for many ranges in two
+    statements (a billing run's usage). ``start`` and ``end`` are minute-aligned."""
+    whole: list[tuple[int, str, datetime, datetime]] = []
+    partial: list[tuple[int, str, datetime, datetime]] = []
+    for index, (customer_id, start, end) in enumerate(ranges):
+        full_start, full_end = _ceil_hour(start), end.replace(minute=0, second=0, microsecond=0)
+        if full_start < full_end:
+            whole.append((index, customer_id, full_start, full_end))
+            partial += [(index, customer_id, start, full_start), (index, customer_id, full_end, end)]
+        else:
+            partial.append((index, customer_id, start, end))
+    states: list[RollupState | None] = [None] * len(ranges)
+    source, count, state = _rollup_aggregates(meter.aggregation)
+    for row in await _over_ranges(
+        session,
+        meter,
+        f"""SELECT q.idx, {count}, sum(r.total), {state}
+            FROM {_RANGES} JOIN {source}
+              ON r.meter_id = :meter_id AND r.customer_id = q.customer_id
+             AND r.hour >= q.range_start AND r.hour < q.range_end
+            GROUP BY q.idx""",
+        whole,
+    ):
+        states[row[0]] = _rollup_state(row[1:])
+    for row in await _over_ranges(
+        session,
+        meter,
+        f"""SELECT q.idx, e."timestamp", e.received_seq, e.value
+            FROM {_RANGES} JOIN metering.meter_events e
+              ON e.meter_id = :meter_id AND e.customer_id = q.customer_id
+             AND e."timestamp" >= q.range_start AND e."timestamp" < q.range_end
+            WHERE {COUNTED}""",
+        [r for r in partial if r[2] < r[3]],
+    ):
+        index = row[0]
+        event = rollup_of_event(RecordedEvent(ranges[index][0], row[1], row[2], row[3], {}))
+        states[index] = _merge(states[index], event)
+    return states
+
+
+# The ranges of ``range_states`` as a relation, from four parallel arrays.
+_RANGES = """unnest(CAST(:idx AS int[]), CAST(:customer_ids AS text[]),
+                    CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
+             AS q(idx, customer_id, range_start, range_end)"""
+
+
+async def _over_ranges(
+    session: AsyncSession, meter: Meter, query: str, ranges: Sequence[tuple[int, str, datetime, datetime]]
+) -> Sequence[Any]:
+    if not ranges:
+        return []
+    indexes, customer_ids, starts, ends = zip(*ranges, strict=True)
+    rows = await session.execute(
+        sa.text(query),
+        {
+            "meter_id": meter.id,
+            "idx": list(indexes),
+            "customer_ids": list(customer_ids),
+            "starts": list(starts),
+            "ends": list(ends),
+        },
+    )
+    return rows.all()
 
 
 async def _from_events(
