@@ -323,19 +323,19 @@ class Billing:
                 raise
             log.warning("invoice.batch_hold_refused", reason=error.reason, metadata=error.metadata)
             return [await self._hold_alone(draft) for draft in drafts]
-        held: dict[str, InvoiceRecord] = {}
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
-            allocation_of = {
-                draft.id: allocation for draft, allocation in zip(metered, allocations, strict=True)
+            statuses = await store.lock([draft.id for draft in metered])
+            # A draft is only ever changed by leaving draft status: one still a draft is
+            # as this run created it.
+            held = {
+                draft.id: with_credits(draft, allocation, draft.update_time)
+                for draft, allocation in zip(metered, allocations, strict=True)
+                if statuses.get(draft.id) == "draft"
             }
-            for current in await store.get_many(list(allocation_of), for_update=True):
-                held[current.id] = (
-                    with_credits(current, allocation_of[current.id], current.update_time)
-                    if current.status == "draft"
-                    else current
-                )
-            await store.save_many([invoice for invoice in held.values() if invoice.status == "draft"])
+            await store.save_many(list(held.values()))
+            moved_on = [draft.id for draft in metered if draft.id in statuses and draft.id not in held]
+            held.update((current.id, current) for current in await store.get_many(moved_on))
             await uow.commit()
         return [held.get(draft.id, draft) for draft in drafts]
 
@@ -446,7 +446,7 @@ class Billing:
             (allocation,) = await self.downstream.apply([_application(invoice)], caller)
 
         async def complete(session: AsyncSession) -> InvoiceRecord:
-            (finalized,) = await self._complete_finalizations(session, {invoice.id: allocation})
+            (finalized,) = await self._complete_finalizations(session, [(invoice, allocation)])
             return finalized
 
         return await self._in_session(completion, complete)
@@ -456,13 +456,15 @@ class Billing:
         were completed. If credits is down they stay finalizing (the recovery sweep
         completes them); if it refuses the batch, each is applied alone, so one bad
         invoice holds up no other."""
-        allocations: dict[str, list[CreditForLine]] = {i.id: [] for i in invoices if not has_metered_lines(i)}
+        allocations: list[tuple[InvoiceRecord, Sequence[CreditForLine]]] = [
+            (invoice, []) for invoice in invoices if not has_metered_lines(invoice)
+        ]
         metered = [invoice for invoice in invoices if has_metered_lines(invoice)]
         down: Unavailable | None = None
         try:
             if metered:
                 applied = await self.downstream.apply([_application(invoice) for invoice in metered], None)
-                allocations.update(zip([i.id for i in metered], applied, strict=True))
+                allocations += zip(metered, applied, strict=True)
         except Unavailable as error:
             down = error
         except DomainError as error:
@@ -487,18 +489,23 @@ class Billing:
         return 1
 
     async def _complete_finalizations(
-        self, session: AsyncSession, allocations: Mapping[str, Sequence[CreditForLine]]
+        self, session: AsyncSession, allocations: Sequence[tuple[InvoiceRecord, Sequence[CreditForLine]]]
     ) -> list[InvoiceRecord]:
         """Store each finalizing invoice's posted allocation and set it open or paid; the
-        invoices as they now are."""
+        invoices as they now are. A finalizing invoice changes only when it is completed,
+        so one still finalizing is as given; one another worker completed is re-read."""
         store = InvoiceStore(session)
-        completed, invoices = [], []
-        for invoice in await store.get_many(list(allocations), for_update=True):
-            if invoice.status != "finalizing":
-                invoices.append(invoice)  # another worker completed it
+        statuses = await store.lock([invoice.id for invoice, _ in allocations])
+        done_elsewhere = [
+            invoice.id for invoice, _ in allocations if statuses.get(invoice.id) != "finalizing"
+        ]
+        invoices = await store.get_many(done_elsewhere)
+        completed = []
+        for invoice, allocation in allocations:
+            if statuses.get(invoice.id) != "finalizing":
                 continue
             assert invoice.finalize_time is not None
-            credited = with_credits(invoice, allocations[invoice.id], invoice.finalize_time)
+            credited = with_credits(invoice, allocation, invoice.finalize_time)
             status = status_after_finalization(Money(invoice.currency, credited.amount_due))
             completed.append(
                 replace(

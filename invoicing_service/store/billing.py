@@ -367,17 +367,28 @@ class InvoiceStore:
             )
         return (await self._records([row]))[0]
 
-    async def get_many(self, invoice_ids: Sequence[str], *, for_update: bool = False) -> list[InvoiceRecord]:
-        """The invoices that exist among ``invoice_ids``, in id order (the order their
-        row locks are taken in)."""
+    async def get_many(self, invoice_ids: Sequence[str]) -> list[InvoiceRecord]:
+        """The invoices that exist among ``invoice_ids``, in id order."""
+        if not invoice_ids:
+            return []
         query = (
             sa.select(invoices)
             .where(invoices.c.id.in_(list(invoice_ids)), ~invoices.c.deleted)
             .order_by(invoices.c.id)
         )
-        if for_update:
-            query = query.with_for_update()
         return await self._records((await self._session.execute(query)).all())
+
+    async def lock(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        """Lock the invoices' rows, in id order; each one's stored status, by id."""
+        if not invoice_ids:
+            return {}
+        rows = await self._session.execute(
+            sa.select(invoices.c.id, invoices.c.status)
+            .where(invoices.c.id.in_(list(invoice_ids)))
+            .order_by(invoices.c.id)
+            .with_for_update()
+        )
+        return {row.id: row.status for row in rows}
 
     async def list(
         self,
