@@ -12,7 +12,6 @@ from invoicing_service.domain.credit_purchases import DEFAULT_PRIORITY
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.purchases import NewCreditPurchase, PurchaseUseCases
 from invoicing_service.service.subscriptions import SubscriptionUseCases
-from invoicing_service.store.billing import InvoiceStore
 
 
 class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
@@ -36,22 +35,19 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         )
 
     async def GetInvoice(self, request, context):
-        async with self._billing.database.unit_of_work() as uow:
-            invoice = await InvoiceStore(uow.session).get(request.id)
-        return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
+        return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(await self._billing.get(request.id)))
 
     async def ListInvoices(self, request, context):
         statuses = convert.STORED_STATUSES.get(request.status, ())
 
         async def fetch(after, limit):
-            async with self._billing.database.unit_of_work() as uow:
-                return await InvoiceStore(uow.session).list(
-                    customer_id=request.customer_id,
-                    subscription_id=request.subscription_id,
-                    statuses=statuses,
-                    after=after,
-                    limit=limit,
-                )
+            return await self._billing.list(
+                customer_id=request.customer_id,
+                subscription_id=request.subscription_id,
+                statuses=statuses,
+                after=after,
+                limit=limit,
+            )
 
         rows, token = await page(
             request, [request.customer_id, request.subscription_id, request.status], fetch

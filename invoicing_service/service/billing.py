@@ -120,6 +120,16 @@ class Billing:
             return self.clock.now()
         return (await TestClockStore(session).get(test_clock_id)).frozen_time
 
+    # -- reads ----------------------------------------------------------------------
+
+    async def get(self, invoice_id: str) -> InvoiceRecord:
+        async with self.database.unit_of_work() as uow:
+            return await InvoiceStore(uow.session).get(invoice_id)
+
+    async def list(self, **filters: Any) -> list[InvoiceRecord]:
+        async with self.database.unit_of_work() as uow:
+            return await InvoiceStore(uow.session).list(**filters)
+
     # -- lines ----------------------------------------------------------------------
 
     async def subscription_lines(
