@@ -101,8 +101,7 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
         new_time = timestamp_from_proto(request.frozen_time, "frozen_time")
 
         async def work(uow):
-            await self._advance.advance(request.id, new_time)
-            clock = await self._advance.finish(uow.session, request.id, new_time)
+            clock = await self._advance.advance(uow.session, request.id, new_time)
             return test_clock_service_pb2.AdvanceTestClockResponse(
                 test_clock=convert.test_clock_to_proto(clock)
             )

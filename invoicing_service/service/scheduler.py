@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from drawdown.errors import DomainError
+from drawdown.errors import DomainError, FailedPrecondition
 from invoicing_service.domain.test_clocks import (
     ActionKind,
     BillingSchedule,
@@ -27,7 +29,6 @@ from invoicing_service.domain.test_clocks import (
     validate_advance,
 )
 from invoicing_service.service.billing import Billing
-from invoicing_service.service.customers import check_clock_at_rest
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.customers import TestClockStore
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
@@ -97,32 +98,52 @@ class TestClockAdvance:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def advance(self, clock_id: str, new_time: datetime) -> None:
+    async def advance(self, session: AsyncSession, clock_id: str, new_time: datetime) -> TestClockRecord:
         """Mark the clock ADVANCING (committed at once, so other writers see it), then run
-        every due action up to ``new_time``, each as of its own due time. The clock's
-        frozen_time follows the last completed action; a failure leaves INTERNAL_FAILURE
-        and a later advance resumes from there."""
-        async with self._billing.database.unit_of_work() as uow:
-            store = TestClockStore(uow.session)
-            clock = await store.get(clock_id, for_update=True)
-            check_clock_at_rest(clock)
-            validate_advance(clock.frozen_time, new_time)
-            await store.update(clock_id, now=self._billing.clock.now(), status="advancing")
-            await uow.commit()
-        try:
-            while (action := await self._next_action(clock_id, new_time)) is not None:
-                await self._expire_grants(clock_id, action.at)
-                await self._run(action)
-                await self._set(clock_id, frozen_time=action.at)
-            await self._expire_grants(clock_id, new_time)
-        except BaseException:
-            await self._set(clock_id, status="internal_failure")
-            raise
+        every due action up to ``new_time``, each as of its own due time, then set the
+        clock READY at ``new_time`` in ``session``. The clock's frozen_time follows the last
+        completed action; a failure leaves INTERNAL_FAILURE and a later advance resumes
+        from there, as it does after a process died mid-advance (the lease is free then)."""
+        async with self._lease(clock_id):
+            async with self._billing.database.unit_of_work() as uow:
+                store = TestClockStore(uow.session)
+                clock = await store.get(clock_id, for_update=True)
+                # ADVANCING with the lease free: the advancing process died; resume.
+                validate_advance(clock.frozen_time, new_time)
+                await store.update(clock_id, now=self._billing.clock.now(), status="advancing")
+                await uow.commit()
+            try:
+                while (action := await self._next_action(clock_id, new_time)) is not None:
+                    await self._expire_grants(clock_id, action.at)
+                    await self._run(action)
+                    await self._set(clock_id, frozen_time=action.at)
+                await self._expire_grants(clock_id, new_time)
+            except BaseException:
+                await self._set(clock_id, status="internal_failure")
+                raise
+            return await TestClockStore(session).update(
+                clock_id, now=self._billing.clock.now(), frozen_time=new_time, status="ready"
+            )
 
-    async def finish(self, session: AsyncSession, clock_id: str, new_time: datetime) -> TestClockRecord:
-        return await TestClockStore(session).update(
-            clock_id, now=self._billing.clock.now(), frozen_time=new_time, status="ready"
-        )
+    @asynccontextmanager
+    async def _lease(self, clock_id: str) -> AsyncIterator[None]:
+        """Hold the clock's advance lease: a session-level advisory lock on a connection
+        of its own, which PostgreSQL also releases when the process holding it dies.
+        Taken: another advance of the clock is running (TEST_CLOCK_ADVANCING)."""
+        key = sa.func.hashtextextended(f"drawdown.test_clock:{clock_id}", 0)
+        async with self._billing.database.engine.connect() as connection:
+            if not (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar():
+                raise FailedPrecondition(
+                    f"test clock {clock_id} is being advanced",
+                    reason="TEST_CLOCK_ADVANCING",
+                    metadata={"id": clock_id},
+                )
+            await connection.commit()
+            try:
+                yield
+            finally:
+                await connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                await connection.commit()
 
     async def _next_action(self, clock_id: str, until: datetime) -> DueAction | None:
         async with self._billing.database.unit_of_work() as uow:

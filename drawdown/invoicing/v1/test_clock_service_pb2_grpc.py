@@ -116,7 +116,8 @@ class TestClockServiceServicer:
         Each action runs as of its own due time, so invoices carry simulated times. Returns
         when all have run, with the clock READY at the new time. The status is ADVANCING
         meanwhile; on a failure it becomes INTERNAL_FAILURE, the call fails, and the failed
-        call's request_id is not recorded, so retrying it resumes.
+        call's request_id is not recorded, so retrying it resumes. An advance whose process
+        died leaves the clock ADVANCING; the next call resumes it.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; INVALID_ARGUMENT TEST_CLOCK_BACKWARDS (the new
         time is not later than frozen_time); FAILED_PRECONDITION TEST_CLOCK_ADVANCING
         (another advance is running); ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, timedelta
 
 import grpc
+import psycopg
 import pytest
 
 from drawdown.clock import SystemClock
 from drawdown.db.engine import Database
+from drawdown.db.urls import libpq_url
 from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2, test_clock_pb2, test_clock_service_pb2
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.downstream import Downstream
@@ -190,3 +192,31 @@ async def test_void_with_credits_down_completes_once_they_are_back_c15(invoicing
     assert voided.invoice.status == invoice_pb2.INVOICE_STATUS_VOID
     assert await invoicing.grant_balance(draft.customer_id, grant) == (1000, 1000)
     assert await invoicing.draws(draft.customer_id) == {draft.id: 1}
+
+
+async def test_an_advance_cut_off_by_a_dead_process_is_resumed_by_the_next_i16(invoicing: Invoicing) -> None:
+    catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing)
+    await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 3000)
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(invoicing.database_url), autocommit=True
+    ) as db:
+        # What a process that died mid-advance leaves: ADVANCING, and no one holding the lease.
+        await db.execute("UPDATE invoicing.test_clocks SET status = 'advancing' WHERE id = %s", [clock_id])
+
+    await advance(invoicing, clock_id, FEB_1 + timedelta(hours=2))
+
+    (invoice,) = await invoices_of(invoicing, customer_id)
+    await assert_finalized_once(invoicing, invoice, grant)
+
+
+async def test_a_clock_is_advanced_by_one_caller_at_a_time_i16(invoicing: Invoicing) -> None:
+    _, clock_id, _, _, _ = await hypernian_customer(invoicing)
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(invoicing.database_url), autocommit=True
+    ) as db:
+        # Another replica's advance of the clock, holding its lease.
+        lease = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
+        await db.execute(lease, [f"drawdown.test_clock:{clock_id}"])
+        code, reason, _ = await failure(advance(invoicing, clock_id, FEB_1))
+        assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TEST_CLOCK_ADVANCING")
+    await advance(invoicing, clock_id, FEB_1)  # the lease died with its connection
