@@ -9,14 +9,15 @@ NOT_FOUND / FAILED_PRECONDITION / INVALID_ARGUMENT keeps its reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -171,48 +172,36 @@ class Downstream:
             for q in queries
             if q.period.end > q.period.start
         ]
-        replies: list[meter_event_pb.ListMeterEventSummariesResponse] = []
         async with _translated("metering"):
-            if len(requests) == 1:
-                replies.append(
-                    await self._events.ListMeterEventSummaries(
-                        requests[0], metadata=self._metadata, timeout=deadline(caller, READ_CAP)
-                    )
-                )
-            for chunk in _chunks(requests, MAX_SUMMARY_QUERIES) if len(requests) > 1 else ():
-                batch = await self._events.BatchListMeterEventSummaries(
-                    meter_event_pb.BatchListMeterEventSummariesRequest(requests=chunk),
-                    metadata=self._metadata,
-                    timeout=deadline(caller, READ_CAP),
-                )
-                replies.extend(batch.responses)
+            replies = await self._one_or_batches(
+                requests,
+                self._events.ListMeterEventSummaries,
+                self._events.BatchListMeterEventSummaries,
+                meter_event_pb.BatchListMeterEventSummariesRequest,
+                MAX_SUMMARY_QUERIES,
+                deadline(caller, READ_CAP),
+            )
         answered = iter(replies)
         return [_aggregate(next(answered)) if q.period.end > q.period.start else Decimal(0) for q in queries]
 
     async def hold(self, holds: Sequence[tuple[InvoiceForCredits, str]]) -> list[list[CreditForLine]]:
         """Hold credits for drafts (C-13), given as (invoice, request id): one
         HoldInvoiceCredits for one, atomic BatchHoldInvoiceCredits calls for more."""
-        requests = [
-            invoice_credit_service_pb.HoldInvoiceCreditsRequest(
-                request_id=request_id, invoice=_invoice(invoice)
-            )
-            for invoice, request_id in holds
-        ]
         async with _translated("credits"):
-            if len(requests) == 1:
-                reply = await self._invoice_credits.HoldInvoiceCredits(
-                    requests[0], metadata=self._metadata, timeout=WRITE_CAP
-                )
-                return [_allocation(reply.credit_allocation)]
-            allocations = []
-            for chunk in _chunks(requests, MAX_CREDIT_ENTRIES):
-                batch = await self._invoice_credits.BatchHoldInvoiceCredits(
-                    invoice_credit_service_pb.BatchHoldInvoiceCreditsRequest(requests=chunk),
-                    metadata=self._metadata,
-                    timeout=WRITE_CAP,
-                )
-                allocations.extend(_allocation(r.credit_allocation) for r in batch.responses)
-            return allocations
+            replies = await self._one_or_batches(
+                [
+                    invoice_credit_service_pb.HoldInvoiceCreditsRequest(
+                        request_id=rid, invoice=_invoice(invoice)
+                    )
+                    for invoice, rid in holds
+                ],
+                self._invoice_credits.HoldInvoiceCredits,
+                self._invoice_credits.BatchHoldInvoiceCredits,
+                invoice_credit_service_pb.BatchHoldInvoiceCreditsRequest,
+                MAX_CREDIT_ENTRIES,
+                WRITE_CAP,
+            )
+        return [_allocation(reply.credit_allocation) for reply in replies]
 
     async def apply(
         self, applications: Sequence[tuple[InvoiceForCredits, str]], caller: grpc.aio.ServicerContext | None
@@ -220,27 +209,40 @@ class Downstream:
         """Post final allocations (C-13, C-14), given as (invoice, request id); idempotent
         per invoice. One ApplyInvoiceCredits for one, atomic BatchApplyInvoiceCredits calls
         for more."""
-        requests = [
-            invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
-                request_id=request_id, invoice=_invoice(invoice)
-            )
-            for invoice, request_id in applications
-        ]
         async with _translated("credits"):
-            if len(requests) == 1:
-                reply = await self._invoice_credits.ApplyInvoiceCredits(
-                    requests[0], metadata=self._metadata, timeout=deadline(caller, WRITE_CAP)
-                )
-                return [_allocation(reply.credit_allocation)]
-            allocations = []
-            for chunk in _chunks(requests, MAX_CREDIT_ENTRIES):
-                batch = await self._invoice_credits.BatchApplyInvoiceCredits(
-                    invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest(requests=chunk),
-                    metadata=self._metadata,
-                    timeout=deadline(caller, WRITE_CAP),
-                )
-                allocations.extend(_allocation(r.credit_allocation) for r in batch.responses)
-            return allocations
+            replies = await self._one_or_batches(
+                [
+                    invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
+                        request_id=rid, invoice=_invoice(invoice)
+                    )
+                    for invoice, rid in applications
+                ],
+                self._invoice_credits.ApplyInvoiceCredits,
+                self._invoice_credits.BatchApplyInvoiceCredits,
+                invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest,
+                MAX_CREDIT_ENTRIES,
+                deadline(caller, WRITE_CAP),
+            )
+        return [_allocation(reply.credit_allocation) for reply in replies]
+
+    async def _one_or_batches(
+        self,
+        requests: Sequence[Message],
+        single: Callable[..., Awaitable[Any]],
+        batch: Callable[..., Awaitable[Any]],
+        batch_request: Callable[..., Message],
+        batch_size: int,
+        timeout: float,
+    ) -> list[Any]:
+        """The responses to ``requests``, in order: one ``single`` call for one request,
+        ``batch`` calls of at most ``batch_size`` for more (each atomic on the server)."""
+        if len(requests) == 1:
+            return [await single(requests[0], metadata=self._metadata, timeout=timeout)]
+        responses: list[Any] = []
+        for chunk in _chunks(requests, batch_size):
+            reply = await batch(batch_request(requests=chunk), metadata=self._metadata, timeout=timeout)
+            responses.extend(reply.responses)
+        return responses
 
     async def preview(
         self, invoice: InvoiceForCredits, caller: grpc.aio.ServicerContext | None
