@@ -1,6 +1,7 @@
 """Credits benchmark: balance-summary and apply latency under 16 concurrent clients.
 
     python benchmarks/credits_latency.py [--customers 1000] [--grants 10] [--calls 2000] [--clients 16]
+                                         [--batch 500] [--batches 10]
 
 Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
 temporary folder), a fresh migrated database and one credits server on 127.0.0.1 in its
@@ -10,10 +11,13 @@ measured), then, with ``--clients`` concurrent clients each on its own connectio
 
 1. times ``--calls`` GetCreditBalanceSummary calls on random customers;
 2. times ``--calls`` draws on random customers: HoldInvoiceCredits then
-   ApplyInvoiceCredits for a new invoice (the pair, and apply alone).
+   ApplyInvoiceCredits for a new invoice (the pair, and apply alone);
+3. with ``--batch N`` (0 skips it), times ``--batches`` period-close runs, one client
+   after the other: BatchHoldInvoiceCredits then BatchApplyInvoiceCredits of N invoices
+   of distinct customers.
 
-Prints p50 / p99 per measurement. Targets: balance p99 ≤ 5 ms, apply p99 ≤ 25 ms. It is
-not a test.
+Prints p50 / p99 per measurement and the server process's CPU time per call (from
+/proc, so Linux only). Targets: balance p99 ≤ 5 ms, apply p99 ≤ 25 ms. It is not a test.
 """
 
 from __future__ import annotations
@@ -35,10 +39,9 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.scratch import scratch_database  # noqa: E402
-
 from google.type import money_pb2
 
+from benchmarks.scratch import scratch_database
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
@@ -107,15 +110,23 @@ async def concurrently(
     return latencies
 
 
-def report(label: str, latencies: list[float]) -> None:
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(label: str, latencies: list[float], cpu_seconds: float | None = None) -> None:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    cpu = "" if cpu_seconds is None else f"  server CPU/call={cpu_seconds / len(ordered) * 1000:6.2f} ms"
     print(
-        f"{label:<34} n={len(ordered):>5}  p50={statistics.median(ordered) * 1000:6.2f} ms  p99={p99 * 1000:6.2f} ms"
+        f"{label:<34} n={len(ordered):>5}  p50={statistics.median(ordered) * 1000:6.2f} ms  "
+        f"p99={p99 * 1000:6.2f} ms{cpu}"
     )
 
 
-async def run(customers: int, grants: int, calls: int, clients: int) -> None:
+async def run(customers: int, grants: int, calls: int, clients: int, batch: int, batches: int) -> None:
     with scratch_database() as url:
         admin = bearer(auth_store.create_key(url, Role.ADMIN, label="bench admin").token)
         service = bearer(auth_store.create_key(url, Role.SERVICE, label="bench service").token)
@@ -183,10 +194,67 @@ async def run(customers: int, grants: int, calls: int, clients: int) -> None:
                 apply_only.append(ended - applying)
                 return ended - began
 
-            report("GetCreditBalanceSummary", await concurrently(clients, calls, balance))
+            # Not measured: every client's first calls (the server's pools open their
+            # connections on first need).
+            await concurrently(clients, clients * 4, balance)
+            pid = server.process.pid
+            cpu = server_cpu_seconds(pid)
+            balances = await concurrently(clients, calls, balance)
+            report("GetCreditBalanceSummary", balances, server_cpu_seconds(pid) - cpu)
+            cpu = server_cpu_seconds(pid)
             pairs = await concurrently(clients, calls, draw)
-            report("HoldInvoiceCredits + Apply", pairs)
+            report("HoldInvoiceCredits + Apply", pairs, server_cpu_seconds(pid) - cpu)
             report("ApplyInvoiceCredits alone", apply_only)
+
+            async def period_close(run: int) -> tuple[float, float]:
+                chosen = random.sample(customer_ids, min(batch, len(customer_ids)))
+                invoices = [
+                    invoice_pb.InvoiceForCredits(
+                        invoice_id=f"in_batch_{run}_{n}",
+                        customer_id=customer_id,
+                        currency="USD",
+                        period_end=timestamp_to_proto(PERIOD_END),
+                        lines=[
+                            invoice_pb.InvoiceLineForCredits(
+                                line_id="il_1",
+                                price_id="price_in",
+                                amount=money_pb2.Money(currency_code="USD", units=2),
+                                metered=True,
+                            )
+                        ],
+                    )
+                    for n, customer_id in enumerate(chosen)
+                ]
+                began = time.perf_counter()
+                await invoice_stubs[0].BatchHoldInvoiceCredits(
+                    invoice_service_pb.BatchHoldInvoiceCreditsRequest(
+                        requests=[
+                            invoice_service_pb.HoldInvoiceCreditsRequest(
+                                request_id=f"hold-{i.invoice_id}", invoice=i
+                            )
+                            for i in invoices
+                        ]
+                    ),
+                    metadata=service,
+                )
+                applying = time.perf_counter()
+                await invoice_stubs[0].BatchApplyInvoiceCredits(
+                    invoice_service_pb.BatchApplyInvoiceCreditsRequest(
+                        requests=[
+                            invoice_service_pb.ApplyInvoiceCreditsRequest(request_id=i.invoice_id, invoice=i)
+                            for i in invoices
+                        ]
+                    ),
+                    metadata=service,
+                )
+                return applying - began, time.perf_counter() - applying
+
+            if batch:
+                cpu = server_cpu_seconds(pid)
+                runs = [await period_close(run) for run in range(batches)]
+                spent = server_cpu_seconds(pid) - cpu
+                report(f"BatchHold of {batch}", [hold for hold, _ in runs])
+                report(f"BatchApply of {batch}", [apply for _, apply in runs], spent)
         finally:
             for channel in channels:
                 await channel.close()
@@ -202,8 +270,19 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=10)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=500, help="invoices per batch call (0: no batch phase)")
+    parser.add_argument("--batches", type=int, default=10)
     arguments = parser.parse_args()
-    asyncio.run(run(arguments.customers, arguments.grants, arguments.calls, arguments.clients))
+    asyncio.run(
+        run(
+            arguments.customers,
+            arguments.grants,
+            arguments.calls,
+            arguments.clients,
+            arguments.batch,
+            arguments.batches,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
     async def HoldInvoiceCredits(self, request, context):
         invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
 
-        async def work(uow):
-            return _held(await self._invoices.hold(uow.session, invoice))
+        async def work(tx):
+            return _held(await self._invoices.hold(tx, invoice))
 
-        return await self._mutations.run("HoldInvoiceCredits", request, pb.HoldInvoiceCreditsResponse, work)
+        return await self._mutations.run_raw(
+            "HoldInvoiceCredits", request, pb.HoldInvoiceCreditsResponse, work
+        )
 
     async def ApplyInvoiceCredits(self, request, context):
         invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())

@@ -29,8 +29,9 @@ class BalanceUseCases:
     async def summary(
         self, customer_id: str, selected: BalanceFilter, as_of: datetime
     ) -> list[CurrencyBalance]:
-        """C-21: available and ledger balance per currency over the selected grants."""
-        async with reading(self._database) as db:
+        """C-21: available and ledger balance per currency over the selected grants (one
+        statement on a raw pooled connection: the hot read)."""
+        async with self._database.reading() as db:
             balances = await self._store.balance_summary(
                 db, customer_id, as_of, grant_id=selected.grant_id, price_ids=selected.price_ids
             )

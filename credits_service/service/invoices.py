@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from credits_service.domain.balances import GrantBalances
 from credits_service.domain.drawdown import (
@@ -29,14 +29,13 @@ from credits_service.domain.drawdown import (
 )
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
 from credits_service.store.credits import (
-    AllocationEntry,
     CreditStore,
+    Db,
     StoredAllocation,
     TransactionRecord,
-    reading,
 )
 from drawdown.clock import Clock
-from drawdown.db.engine import Database, UnitOfWork
+from drawdown.db.engine import Database, Transaction
 from drawdown.errors import AlreadyExists, FailedPrecondition, InvalidArgument, for_batch_entry
 from drawdown.money import Money
 from drawdown.rpc.idempotent import BatchEntry, Mutations
@@ -62,15 +61,17 @@ class InvoiceCreditUseCases:
         self._clock = clock
         self._mutations = mutations
 
-    async def hold(self, session: AsyncSession, invoice: Invoice) -> StoredAllocation:
+    async def hold(self, db: Db, invoice: Invoice) -> StoredAllocation:
         """C-13: compute the draft's allocation and make it the invoice's hold (replacing
-        any earlier one). Refused once the invoice's credits were applied."""
-        db = await session.connection()
+        any earlier one). Refused once the invoice's credits were applied.
+
+        ``db`` is the call's transaction (a raw one on the hot path): the customer's lock
+        and the grants with the applied check in one round trip, then the new hold."""
         now = self._clock.now()
-        await self._store.lock_customer(db, invoice.customer_id, now)
-        if await self._store.application(db, invoice.id) is not None:
+        grants, applied = await self._store.lock_for_draw(db, invoice.customer_id, invoice.id, now)
+        if applied:
             raise _already_applied(invoice.id)
-        allocation = StoredAllocation.unposted(await self._allocate(db, invoice, lock=True))
+        allocation = StoredAllocation.unposted(_allocation(invoice, grants))
         await self._store.replace_hold(db, invoice.customer_id, allocation, now)
         return allocation
 
@@ -89,31 +90,33 @@ class InvoiceCreditUseCases:
         retry for the same, already applied invoice.
         """
 
-        async def work(uow: UnitOfWork) -> ResponseT:
-            return respond(await self._apply(await uow.session.connection(), invoice))
+        async def work(tx: Transaction) -> ResponseT:
+            return respond(await self._apply(tx, invoice))
 
         try:
-            return await self._mutations.run("ApplyInvoiceCredits", request, response_type, work)
+            return await self._mutations.run_raw("ApplyInvoiceCredits", request, response_type, work)
         except AlreadyExists as error:
             if error.reason != "REQUEST_ID_REUSED":
                 raise
-            async with reading(self._database) as db:
+            async with self._database.reading() as db:
                 recorded = await self._store.application(db, invoice.id)
             if recorded is None:
                 raise
             return respond(recorded.allocation)
 
-    async def _apply(self, db: AsyncConnection, invoice: Invoice) -> StoredAllocation:
+    async def _apply(self, db: Db, invoice: Invoice) -> StoredAllocation:
+        """The customer's lock and the grants with the applied check in one round trip,
+        then one statement that posts, drops the hold and records the application."""
         now = self._clock.now()
-        await self._store.lock_customer(db, invoice.customer_id, now)
-        recorded = await self._store.application(db, invoice.id)
-        if recorded is not None:
+        grants, applied = await self._store.lock_for_draw(db, invoice.customer_id, invoice.id, now)
+        if applied:
+            recorded = await self._store.application(db, invoice.id)
+            assert recorded is not None  # applications are never deleted
             return recorded.allocation
-        allocation = await self._allocate(db, invoice, lock=True)
-        posted = await self._store.post(db, invoice.customer_id, allocation.to_postings(invoice.as_of), now)
-        applied = _posted(allocation, posted)
-        await self._store.record_application(db, invoice.customer_id, applied, now)
-        return applied
+        [recorded_now] = await self._store.record_applications(
+            db, [(invoice.customer_id, _allocation(invoice, grants), invoice.as_of)], now
+        )
+        return recorded_now
 
     async def release(
         self, session: AsyncSession, invoice_id: str, customer_id: str
@@ -158,7 +161,7 @@ class InvoiceCreditUseCases:
 
     async def preview(self, invoice: Invoice) -> StoredAllocation:
         """C-13, I-14: the allocation the invoice would get now; holds and posts nothing."""
-        async with reading(self._database) as db:
+        async with self._database.reading() as db:
             return StoredAllocation.unposted(await self._allocate(db, invoice, lock=False))
 
     async def expire_due(
@@ -182,7 +185,7 @@ class InvoiceCreditUseCases:
             transactions += len(debits)
         return ExpirySweep(expired, transactions)
 
-    async def _allocate(self, db: AsyncConnection, invoice: Invoice, *, lock: bool) -> Allocation:
+    async def _allocate(self, db: Db, invoice: Invoice, *, lock: bool) -> Allocation:
         """C-10..C-12 over the customer's grants, net of other invoices' holds (C-20)."""
         grants = await self._store.grants_of_customer(
             db, invoice.customer_id, excluding_hold_of=invoice.id or None, lock=lock
@@ -203,19 +206,19 @@ class InvoiceCreditUseCases:
         allocated after the ones before it, as single calls in request order would be."""
         ensure_distinct_invoices(invoices)
 
-        async def work(uow: UnitOfWork, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
+        async def work(db: Transaction, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
             for entry in entries:
                 if entry.reused is not None:
                     raise entry.error(entry.reused)
-            db = await uow.session.connection()
             now = self._clock.now()
             drafts = [invoices[entry.index] for entry in entries]
-            await self._store.lock_customers(db, (draft.customer_id for draft in drafts), now)
-            applied = await self._store.applications(db, [draft.id for draft in drafts])
+            read = await self._store.lock_for_batch(
+                db, (draft.customer_id for draft in drafts), [draft.id for draft in drafts], now
+            )
             for entry, draft in zip(entries, drafts, strict=True):
-                if draft.id in applied:
+                if draft.id in read.applications:
                     raise entry.error(_already_applied(draft.id))
-            books = await self._books(db, drafts)
+            books = _Books(read.grants, read.own_holds)
             holds = []
             for draft in drafts:
                 allocation = books.allocate(draft)
@@ -238,49 +241,36 @@ class InvoiceCreditUseCases:
         or nothing is posted. Invoices are allocated in request order."""
         ensure_distinct_invoices(invoices)
 
-        async def work(uow: UnitOfWork, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
-            db = await uow.session.connection()
+        async def work(db: Transaction, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
             now = self._clock.now()
             finals = [invoices[entry.index] for entry in entries]
-            await self._store.lock_customers(db, (final.customer_id for final in finals), now)
-            recorded = await self._store.applications(db, [final.id for final in finals])
+            read = await self._store.lock_for_batch(
+                db, (final.customer_id for final in finals), [final.id for final in finals], now
+            )
+            recorded = read.applications
             for entry, final in zip(entries, finals, strict=True):
                 if entry.reused is not None and final.id not in recorded:
                     raise entry.error(entry.reused)
             pending = [final for final in finals if final.id not in recorded]
-            books = await self._books(db, pending)
+            books = _Books(read.grants, read.own_holds)
             allocations = []
             for final in pending:
                 allocation = books.allocate(final)
                 books.apply(final.id, allocation)
                 allocations.append(allocation)
-            postings = [
-                (final.customer_id, posting)
-                for final, allocation in zip(pending, allocations, strict=True)
-                for posting in allocation.to_postings(final.as_of)
-            ]
-            posted = iter(await self._store.post_many(db, postings, now))
-            applied = [
-                (final.customer_id, _posted(allocation, [next(posted) for _ in allocation.applications]))
-                for final, allocation in zip(pending, allocations, strict=True)
-            ]
-            if applied:
-                await self._store.record_applications(db, applied, now)
-            results = {allocation.invoice_id: allocation for _, allocation in applied}
+            applied = await self._store.record_applications(
+                db,
+                [
+                    (final.customer_id, allocation, final.as_of)
+                    for final, allocation in zip(pending, allocations, strict=True)
+                ],
+                now,
+            )
+            results = {allocation.invoice_id: allocation for allocation in applied}
             results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
             return [respond(results[final.id]) for final in finals]
 
         return await self._mutations.run_batch("ApplyInvoiceCredits", requests, response_type, work)
-
-    async def _books(self, db: AsyncConnection, invoices: Sequence[Invoice]) -> _Books:
-        """The grants of the invoices' customers, locked (after the customers), in one read."""
-        customers = sorted({invoice.customer_id for invoice in invoices})
-        if not customers:
-            return _Books([], {})
-        grants, own_holds = await self._store.grants_of_customers(
-            db, customers, [invoice.id for invoice in invoices]
-        )
-        return _Books(grants, own_holds)
 
 
 class _Books:
@@ -361,18 +351,6 @@ def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation
     net of other invoices' holds, listed in grant order (C-11, C-12)."""
     balances = [GrantBalance(g.grant, g.available(invoice.as_of)) for g in grants]
     return in_grant_order(allocate_credits(invoice, balances), [g.grant for g in grants], invoice)
-
-
-def _posted(allocation: Allocation, records: Sequence[TransactionRecord]) -> StoredAllocation:
-    """The allocation as applied: each entry names its credits_applied transaction."""
-    return StoredAllocation(
-        allocation.invoice_id,
-        allocation.currency,
-        tuple(
-            AllocationEntry(a.line_id, a.grant_id, a.amount, record.id)
-            for a, record in zip(allocation.applications, records, strict=True)
-        ),
-    )
 
 
 def _already_applied(invoice_id: str) -> FailedPrecondition:

@@ -2,11 +2,14 @@
 
 Methods take the unit of work's ``AsyncConnection`` (``await session.connection()``):
 Core statements on the connection skip the ORM session's per-statement overhead. The hot
-paths (balance summary, lock, hold, apply) go one step further and send constant SQL
-with bound parameters straight to the psycopg connection underneath (same connection,
-same transaction): building, cache-keying and compiling a Core statement and hopping
-through SQLAlchemy's greenlet cost more CPU per call than the statement itself, and the
-server's throughput is bound by that CPU.
+paths (balance summary, preview, hold, apply and their batches) go further: they send
+constant SQL with bound parameters (prepared by psycopg after a few uses) and run on a
+raw pooled ``Transaction`` (``Database.transaction``/``reading``), because building,
+compiling and executing Core statements, checking out and pinging engine connections and
+hopping through SQLAlchemy's greenlet cost more CPU per call than the statements, and
+the server's throughput is bound by that CPU. Those methods accept either (``Db``).
+On a ``Transaction`` the writes whose rows nobody reads are queued (``send``) and travel
+with the next round trip, COMMIT's at the latest; reads that follow see them.
 
 Every money movement of a customer runs after ``lock_customer`` (C-14): the customer's
 row in ``credit_customers`` is locked first, then the grants it touches by id, so
@@ -39,9 +42,14 @@ from credits_service.store.schema import (
     invoice_applications,
 )
 from drawdown import ids
-from drawdown.db.engine import Database
+from drawdown.db.engine import Database, Transaction
 from drawdown.db.engine import fetch as _fetch
+from drawdown.db.engine import fetch_many as _fetch_many
+from drawdown.db.engine import send as _send
 from drawdown.money import Money
+
+# Store methods run on a unit of work's connection or on a raw ``Transaction`` alike.
+Db = AsyncConnection | Transaction
 
 G = credit_grants
 T = credit_transactions
@@ -88,6 +96,15 @@ class ApplicationRecord:
     customer_id: str
     allocation: StoredAllocation
     reinstatement_transaction_ids: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class BatchDraw:
+    """What a batch of holds or applications reads under its customers' locks."""
+
+    applications: dict[str, ApplicationRecord]  # of the batch's invoices that were applied
+    grants: list[GrantBalances]  # the customers' grants, each with all its holds
+    own_holds: dict[tuple[str, str], int]  # (invoice id, grant id) → what the invoice holds
 
 
 def status_condition(status: GrantState, as_of: datetime) -> sa.ColumnElement[bool]:
@@ -166,17 +183,48 @@ def _transaction_of(row: sa.Row) -> TransactionRecord:
     return TransactionRecord(row.id, row.customer_id, posting, row.create_time)
 
 
+def _new_records(postings: Sequence[tuple[str, Posting]], now: datetime) -> list[TransactionRecord]:
+    """The transactions (new ids) that (customer id, posting) pairs become."""
+    return [
+        TransactionRecord(ids.new_id(ids.CREDIT_BALANCE_TRANSACTION), customer_id, posting, now)
+        for customer_id, posting in postings
+    ]
+
+
+def _posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
+    """``_POSTED``'s and ``_MOVE_BALANCES``' parameters: the rows, and each grant's delta."""
+    deltas: dict[str, int] = {}
+    for record in records:
+        grant_id = record.posting.grant_id
+        deltas[grant_id] = deltas.get(grant_id, 0) + record.posting.signed_amount.minor
+    return {
+        "ids": [r.id for r in records],
+        "posting_customer_ids": [r.customer_id for r in records],
+        "grant_ids": [r.posting.grant_id for r in records],
+        "kinds": [str(r.posting.kind) for r in records],
+        "posting_currencies": [r.posting.amount.currency for r in records],
+        "amounts": [r.posting.amount.minor for r in records],
+        "effective_at": [r.posting.effective_at for r in records],
+        "posting_invoice_ids": [r.posting.invoice_id for r in records],
+        "line_ids": [r.posting.invoice_line_id for r in records],
+        "delta_grant_ids": sorted(deltas),
+        "deltas": [deltas[grant_id] for grant_id in sorted(deltas)],
+    }
+
+
 # C-2's "due for expiry": the scheduled expiry has passed and is not recorded yet.
 _DUE = "g.expiry_posted_at IS NULL AND g.voided_at IS NULL AND g.expires_at <= %(as_of)s"
 
 
-def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool) -> str:
-    """A customer's grants by id, each with the sum of its holds (of other invoices)."""
+def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool, applied: bool = False) -> str:
+    """A customer's grants by id, each with the sum of its holds (of other invoices);
+    with ``applied``, each row also says whether the invoice's credits were applied."""
     return f"""
         SELECT g.*,
                (SELECT sum(h.amount_minor) FROM {H.fullname} AS h
                  WHERE h.grant_id = g.id AND h.customer_id = %(customer_id)s
                  {"AND h.invoice_id <> %(invoice_id)s" if excluding_hold else ""}) AS held
+               {f", EXISTS (SELECT FROM {A.fullname} WHERE invoice_id = %(invoice_id)s) AS applied" if applied else ""}
           FROM {G.fullname} AS g
          WHERE g.customer_id = %(customer_id)s {f"AND {_DUE}" if due else ""}
          ORDER BY g.id {"FOR UPDATE OF g" if lock else ""}"""
@@ -185,6 +233,10 @@ def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool) -> str:
 # C-20, C-21 over the cached ledger balances and the holds, summed per currency in one
 # statement. Available is the ledger minus holds, never negative, and zero while pending
 # or once expired (``available_balance``'s rule); a voided grant's ledger is zero.
+# The grants an invoice draws on (locked, after the customer), whether it was applied.
+_GRANTS_FOR_DRAW = _grants_sql(excluding_hold=True, due=False, lock=True, applied=True)
+_APPLIED = f"SELECT EXISTS (SELECT FROM {A.fullname} WHERE invoice_id = %(invoice_id)s) AS applied"
+
 _SUMMARY = f"""
     SELECT g.currency,
            sum(CASE WHEN g.effective_at <= %(as_of)s AND (g.expires_at IS NULL OR g.expires_at > %(as_of)s)
@@ -207,22 +259,24 @@ _SUMMARY_OF_SCOPE = _SUMMARY.format(
 # balance by its delta: one statement, so one round trip, for the whole batch. Callers
 # hold the grants' locks already (after the customer's), so the order in which the
 # UPDATE visits them cannot deadlock.
-_POST = f"""
-    WITH posted AS (
+_POSTED = f"""
+    posted AS (
         INSERT INTO {T.fullname} (id, customer_id, grant_id, kind, currency, amount_minor,
                                   effective_at, invoice_id, invoice_line_id, create_time)
         SELECT p.id, p.customer_id, p.grant_id, p.kind, p.currency, p.amount_minor,
                p.effective_at, p.invoice_id, p.invoice_line_id, %(now)s
-          FROM unnest(%(ids)s::text[], %(customer_ids)s::text[], %(grant_ids)s::text[], %(kinds)s::text[],
-                      %(currencies)s::text[], %(amounts)s::bigint[], %(effective_at)s::timestamptz[],
-                      %(invoice_ids)s::text[], %(line_ids)s::text[])
+          FROM unnest(%(ids)s::text[], %(posting_customer_ids)s::text[], %(grant_ids)s::text[],
+                      %(kinds)s::text[], %(posting_currencies)s::text[], %(amounts)s::bigint[],
+                      %(effective_at)s::timestamptz[], %(posting_invoice_ids)s::text[], %(line_ids)s::text[])
                WITH ORDINALITY AS p(id, customer_id, grant_id, kind, currency, amount_minor, effective_at,
                                     invoice_id, invoice_line_id, n)
          ORDER BY p.n
-    )
+    )"""
+_MOVE_BALANCES = f"""
     UPDATE {G.fullname} AS g SET balance_minor = g.balance_minor + d.delta
       FROM unnest(%(delta_grant_ids)s::text[], %(deltas)s::bigint[]) AS d(grant_id, delta)
      WHERE g.id = d.grant_id"""
+_POST = f"WITH {_POSTED} {_MOVE_BALANCES}"
 
 _RELEASE_HOLD = f"DELETE FROM {H.fullname} WHERE invoice_id = %(invoice_id)s"
 _RELEASE_HOLDS = f"DELETE FROM {H.fullname} WHERE invoice_id = ANY(%(invoice_ids)s::text[])"
@@ -242,13 +296,18 @@ _REPLACE_HOLDS = f"""
 
 _APPLICATIONS = f"SELECT * FROM {A.fullname} WHERE invoice_id = ANY(%(invoice_ids)s::text[])"
 
-# Finalization ends the drafts' holds as it records the applications: one round trip.
+# Finalization in one round trip (C-13): post the credits_applied debits, move the
+# grants' balances, end the drafts' holds and record the applications.
 _RECORD_APPLICATIONS = f"""
-    WITH released AS ({_RELEASE_HOLDS})
-    INSERT INTO {A.fullname} (invoice_id, customer_id, currency, allocation, applied_at)
-    SELECT a.invoice_id, a.customer_id, a.currency, a.allocation, %(now)s
-      FROM unnest(%(invoice_ids)s::text[], %(customer_ids)s::text[], %(currencies)s::text[],
-                  %(allocations)s::jsonb[]) AS a(invoice_id, customer_id, currency, allocation)"""
+    WITH {_POSTED},
+    released AS ({_RELEASE_HOLDS}),
+    recorded AS (
+        INSERT INTO {A.fullname} (invoice_id, customer_id, currency, allocation, applied_at)
+        SELECT a.invoice_id, a.customer_id, a.currency, a.allocation, %(now)s
+          FROM unnest(%(invoice_ids)s::text[], %(customer_ids)s::text[], %(currencies)s::text[],
+                      %(allocations)s::jsonb[]) AS a(invoice_id, customer_id, currency, allocation)
+    )
+    {_MOVE_BALANCES}"""
 
 # A batch's customers' grants by id (locked after the customers), each with the sum of
 # all its holds; and what the batch's own invoices hold on them (``_OWN_HOLDS``).
@@ -296,20 +355,13 @@ class CreditStore:
 
     # -- locks ------------------------------------------------------------------------
 
-    async def lock_customer(self, db: AsyncConnection, customer_id: str, now: datetime) -> None:
+    async def lock_customer(self, db: Db, customer_id: str, now: datetime) -> None:
         """Take the customer's lock (creating its row on first use); held until commit."""
         params = {"customer_id": customer_id, "now": now}
         if await _fetch(db, _LOCK_CUSTOMER, params):
             return
         await _fetch(db, _CREATE_CUSTOMER, params)
         await _fetch(db, _LOCK_CUSTOMER, params)
-
-    async def lock_customers(self, db: AsyncConnection, customer_ids: Iterable[str], now: datetime) -> None:
-        """``lock_customer`` for many customers, each once, in id order (the order every
-        caller that locks more than one customer uses, so that none deadlocks)."""
-        params = {"customer_ids": sorted(set(customer_ids)), "now": now}
-        await _fetch(db, _CREATE_CUSTOMERS, params)
-        await _fetch(db, _LOCK_CUSTOMERS, params)
 
     # -- grants -----------------------------------------------------------------------
 
@@ -364,7 +416,7 @@ class CreditStore:
 
     async def grants_of_customer(
         self,
-        db: AsyncConnection,
+        db: Db,
         customer_id: str,
         *,
         excluding_hold_of: str | None = None,
@@ -377,21 +429,51 @@ class CreditStore:
         params = {"customer_id": customer_id, "invoice_id": excluding_hold_of, "as_of": due_at}
         return [_record_of(row) for row in await _fetch(db, statement, params)]
 
-    async def grants_of_customers(
-        self, db: AsyncConnection, customer_ids: Sequence[str], invoice_ids: Sequence[str]
-    ) -> tuple[list[GrantBalances], dict[tuple[str, str], int]]:
-        """The customers' grants (by id, locked: call after ``lock_customers``), each with
-        all its holds; and what each of ``invoice_ids`` holds on each grant (invoice id,
-        grant id → minor units), so that an invoice's own hold can be left out."""
-        grants = await _fetch(db, _GRANTS_OF_CUSTOMERS, {"customer_ids": list(customer_ids)})
-        own = await _fetch(
-            db, _OWN_HOLDS, {"invoice_ids": list(invoice_ids), "customer_ids": list(customer_ids)}
+    async def lock_for_draw(
+        self, db: Db, customer_id: str, invoice_id: str, now: datetime
+    ) -> tuple[list[GrantBalances], bool]:
+        """A hold's or an application's start, in one round trip: ``lock_customer``, then
+        the customer's grants (locked, by id) with other invoices' holds, and whether the
+        invoice's credits were applied already (C-13, C-14). The grants are read by a
+        statement after the lock's, so from a snapshot taken once the lock was held."""
+        params = {"customer_id": customer_id, "invoice_id": invoice_id}
+        locked, rows = await _fetch_many(db, [(_LOCK_CUSTOMER, params), (_GRANTS_FOR_DRAW, params)])
+        if not locked:  # a new customer: its row (so the lock) comes first, grants none yet
+            await self.lock_customer(db, customer_id, now)
+            rows = []
+        if not rows:
+            [row] = await _fetch(db, _APPLIED, params)
+            return [], row.applied
+        return [_record_of(row) for row in rows], rows[0].applied
+
+    async def lock_for_batch(
+        self, db: Db, customer_ids: Iterable[str], invoice_ids: Sequence[str], now: datetime
+    ) -> BatchDraw:
+        """A batch's start, in one round trip: ``lock_customer`` for each customer, once,
+        in id order (the order every caller that locks more than one customer uses, so
+        none deadlocks); then, from snapshots taken once the locks are held, the
+        invoices' recorded applications and the customers' grants (locked, by id) with
+        their holds."""
+        params = {"customer_ids": sorted(set(customer_ids)), "invoice_ids": list(invoice_ids), "now": now}
+        await _send(db, _CREATE_CUSTOMERS, params)
+        _, applications, grants, own = await _fetch_many(
+            db,
+            [
+                (_LOCK_CUSTOMERS, params),
+                (_APPLICATIONS, params),
+                (_GRANTS_OF_CUSTOMERS, params),
+                (_OWN_HOLDS, params),
+            ],
         )
-        return [_record_of(row) for row in grants], {(r.invoice_id, r.grant_id): int(r.held) for r in own}
+        return BatchDraw(
+            {row.invoice_id: _application_of(row) for row in applications},
+            [_record_of(row) for row in grants],
+            {(row.invoice_id, row.grant_id): int(row.held) for row in own},
+        )
 
     async def balance_summary(
         self,
-        db: AsyncConnection,
+        db: Db,
         customer_id: str,
         as_of: datetime,
         *,
@@ -451,7 +533,7 @@ class CreditStore:
         return (await db.execute(query)).scalar_one()
 
     async def customers_with_due_expiries(
-        self, db: AsyncConnection, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
+        self, db: Db, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
     ) -> list[str]:
         if only:
             chosen = "AND g.customer_id = ANY(%(only)s::text[])"
@@ -463,49 +545,26 @@ class CreditStore:
         params = {"as_of": as_of, "only": list(only), "excluding": list(excluding)}
         return [row.customer_id for row in await _fetch(db, statement, params)]
 
-    async def due_grants(self, db: AsyncConnection, customer_id: str, as_of: datetime) -> list[GrantBalances]:
+    async def due_grants(self, db: Db, customer_id: str, as_of: datetime) -> list[GrantBalances]:
         """The customer's grants whose expiry is due and not recorded, locked (after the customer)."""
         return await self.grants_of_customer(db, customer_id, lock=True, due_at=as_of)
 
     # -- ledger -----------------------------------------------------------------------
 
     async def post(
-        self, db: AsyncConnection, customer_id: str, postings: Sequence[Posting], now: datetime
+        self, db: Db, customer_id: str, postings: Sequence[Posting], now: datetime
     ) -> list[TransactionRecord]:
         """Append ``postings`` and move each grant's cached balance, in this transaction."""
         return await self.post_many(db, [(customer_id, posting) for posting in postings], now)
 
     async def post_many(
-        self, db: AsyncConnection, postings: Sequence[tuple[str, Posting]], now: datetime
+        self, db: Db, postings: Sequence[tuple[str, Posting]], now: datetime
     ) -> list[TransactionRecord]:
         """``post`` for (customer id, posting) pairs of several customers, in one statement."""
         if not postings:
             return []
-        records = [
-            TransactionRecord(ids.new_id(ids.CREDIT_BALANCE_TRANSACTION), customer_id, p, now)
-            for customer_id, p in postings
-        ]
-        deltas: dict[str, int] = {}
-        for _, posting in postings:
-            deltas[posting.grant_id] = deltas.get(posting.grant_id, 0) + posting.signed_amount.minor
-        await _fetch(
-            db,
-            _POST,
-            {
-                "now": now,
-                "ids": [r.id for r in records],
-                "customer_ids": [r.customer_id for r in records],
-                "grant_ids": [r.posting.grant_id for r in records],
-                "kinds": [str(r.posting.kind) for r in records],
-                "currencies": [r.posting.amount.currency for r in records],
-                "amounts": [r.posting.amount.minor for r in records],
-                "effective_at": [r.posting.effective_at for r in records],
-                "invoice_ids": [r.posting.invoice_id for r in records],
-                "line_ids": [r.posting.invoice_line_id for r in records],
-                "delta_grant_ids": sorted(deltas),
-                "deltas": [deltas[grant_id] for grant_id in sorted(deltas)],
-            },
-        )
+        records = _new_records(postings, now)
+        await _send(db, _POST, {"now": now, **_posting_params(records)})
         return records
 
     async def postings_of_grant(self, db: AsyncConnection, grant_id: str) -> list[Posting]:
@@ -568,13 +627,13 @@ class CreditStore:
         return StoredAllocation(invoice_id, rows[0].currency, entries)
 
     async def replace_hold(
-        self, db: AsyncConnection, customer_id: str, allocation: StoredAllocation, now: datetime
+        self, db: Db, customer_id: str, allocation: StoredAllocation, now: datetime
     ) -> None:
         """C-13: the invoice's hold becomes ``allocation`` (the previous one is dropped)."""
         await self.replace_holds(db, [(customer_id, allocation)], now)
 
     async def replace_holds(
-        self, db: AsyncConnection, holds: Sequence[tuple[str, StoredAllocation]], now: datetime
+        self, db: Db, holds: Sequence[tuple[str, StoredAllocation]], now: datetime
     ) -> None:
         """``replace_hold`` for (customer id, allocation) pairs of distinct invoices, in one statement."""
         rows = [
@@ -582,7 +641,7 @@ class CreditStore:
             for customer_id, allocation in holds
             for position, entry in enumerate(allocation.entries)
         ]
-        await _fetch(
+        await _send(
             db,
             _REPLACE_HOLDS,
             {
@@ -598,8 +657,8 @@ class CreditStore:
             },
         )
 
-    async def release_hold(self, db: AsyncConnection, invoice_id: str) -> None:
-        await _fetch(db, _RELEASE_HOLD, {"invoice_id": invoice_id})
+    async def release_hold(self, db: Db, invoice_id: str) -> None:
+        await _send(db, _RELEASE_HOLD, {"invoice_id": invoice_id})
 
     async def drop_holds_on(self, db: AsyncConnection, grant_ids: Iterable[str]) -> None:
         """Holds on grants that ended (expired, voided) count for nothing; drop them."""
@@ -607,35 +666,50 @@ class CreditStore:
 
     # -- invoice applications ---------------------------------------------------------
 
-    async def application(self, db: AsyncConnection, invoice_id: str) -> ApplicationRecord | None:
+    async def application(self, db: Db, invoice_id: str) -> ApplicationRecord | None:
         return (await self.applications(db, [invoice_id])).get(invoice_id)
 
-    async def applications(
-        self, db: AsyncConnection, invoice_ids: Sequence[str]
-    ) -> dict[str, ApplicationRecord]:
+    async def applications(self, db: Db, invoice_ids: Sequence[str]) -> dict[str, ApplicationRecord]:
         """The recorded applications of those of ``invoice_ids`` that were applied."""
         return {
             row.invoice_id: _application_of(row)
             for row in await _fetch(db, _APPLICATIONS, {"invoice_ids": list(invoice_ids)})
         }
 
-    async def record_application(
-        self, db: AsyncConnection, customer_id: str, allocation: StoredAllocation, now: datetime
-    ) -> None:
-        """Record the posted allocation and release the invoice's hold (C-13)."""
-        await self.record_applications(db, [(customer_id, allocation)], now)
-
     async def record_applications(
-        self, db: AsyncConnection, applied: Sequence[tuple[str, StoredAllocation]], now: datetime
-    ) -> None:
-        """``record_application`` for (customer id, allocation) pairs, in one statement."""
-        await _fetch(
+        self, db: Db, applied: Sequence[tuple[str, Allocation, datetime]], now: datetime
+    ) -> list[StoredAllocation]:
+        """C-13: for each (customer id, allocation, effective time), post its
+        credits_applied debits (one per grant per line), release the invoice's hold and
+        record the application; all in one statement. Returns the applications as
+        recorded (each entry naming its transaction), in the order given."""
+        postings = [
+            (customer_id, posting)
+            for customer_id, allocation, effective_at in applied
+            for posting in allocation.to_postings(effective_at)
+        ]
+        records = _new_records(postings, now)
+        transaction_ids = iter(record.id for record in records)
+        recorded = [
+            StoredAllocation(
+                allocation.invoice_id,
+                allocation.currency,
+                tuple(
+                    AllocationEntry(a.line_id, a.grant_id, a.amount, next(transaction_ids))
+                    for a in allocation.applications
+                ),
+            )
+            for _, allocation, _ in applied
+        ]
+        await _send(
             db,
             _RECORD_APPLICATIONS,
             {
-                "invoice_ids": [allocation.invoice_id for _, allocation in applied],
-                "customer_ids": [customer_id for customer_id, _ in applied],
-                "currencies": [allocation.currency for _, allocation in applied],
+                "now": now,
+                **_posting_params(records),
+                "invoice_ids": [allocation.invoice_id for allocation in recorded],
+                "customer_ids": [customer_id for customer_id, _, _ in applied],
+                "currencies": [allocation.currency for allocation in recorded],
                 "allocations": [
                     Jsonb(
                         [
@@ -643,11 +717,11 @@ class CreditStore:
                             for e in allocation.entries
                         ]
                     )
-                    for _, allocation in applied
+                    for allocation in recorded
                 ],
-                "now": now,
             },
         )
+        return recorded
 
     async def record_reinstatement(
         self, db: AsyncConnection, invoice_id: str, transaction_ids: Sequence[str], now: datetime

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 import sqlalchemy as sa
@@ -37,7 +37,9 @@ POOL_TIMEOUT_SECONDS = 30.0
 
 
 class Database:
-    """One engine (connection pool) per service process."""
+    """One per service process: the engine (its pool for units of work) and the raw
+    ``ConnectionPool`` of the hot paths (up to ``pool_size`` more connections, opened
+    only when a hot path first needs one, so services without hot paths open none)."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -94,19 +96,35 @@ class UnitOfWork:
             await self.session.close()
 
 
+class PooledConnection:
+    """A psycopg connection of the pool and the cursors kept open on it (a new cursor per
+    statement costs more CPU than the statement's own Python work)."""
+
+    __slots__ = ("cursors", "driver")
+
+    def __init__(self, driver: psycopg.AsyncConnection[Any]) -> None:
+        self.driver = driver
+        self.cursors: list[psycopg.AsyncCursor[Any]] = []
+
+    def cursor(self, index: int) -> psycopg.AsyncCursor[Any]:
+        while len(self.cursors) <= index:
+            self.cursors.append(self.driver.cursor())
+        return self.cursors[index]
+
+
 class ConnectionPool:
     """Up to ``size`` psycopg connections (autocommit, named-tuple rows), opened on first
     need and reused. A connection is handed out without a ping: a dead one shows on its
-    first statement, and ``Connection`` then replaces it and sends the statement again
-    (nothing ran on it yet, so that is safe)."""
+    first round trip, and ``Transaction`` then replaces it and sends that round trip
+    again (nothing ran on it yet, so that is safe)."""
 
     def __init__(self, conninfo: str, *, size: int) -> None:
         self._conninfo = conninfo
-        self._idle: deque[psycopg.AsyncConnection[Any]] = deque()
+        self._idle: deque[PooledConnection] = deque()
         self._slots = asyncio.Semaphore(size)
         self._closed = False
 
-    async def acquire(self) -> psycopg.AsyncConnection[Any]:
+    async def acquire(self) -> PooledConnection:
         if self._slots.locked():
             try:
                 await asyncio.wait_for(self._slots.acquire(), POOL_TIMEOUT_SECONDS)
@@ -120,51 +138,76 @@ class ConnectionPool:
             self._slots.release()
             raise
 
-    async def connect(self) -> psycopg.AsyncConnection[Any]:
+    async def connect(self) -> PooledConnection:
         try:
-            return await psycopg.AsyncConnection.connect(
+            driver = await psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True, row_factory=namedtuple_row
             )
         except psycopg.Error as error:
             raise sa.exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
+        return PooledConnection(driver)
 
-    async def release(self, driver: psycopg.AsyncConnection[Any]) -> None:
+    async def release(self, connection: PooledConnection) -> None:
         """Take the connection back: idle ones are kept, anything else is closed."""
+        driver = connection.driver
         try:
             if (
                 not self._closed
                 and not driver.broken
                 and driver.info.transaction_status == pq.TransactionStatus.IDLE
             ):
-                self._idle.append(driver)
+                self._idle.append(connection)
             else:
                 await driver.close()
         finally:
             self._slots.release()
 
+    def forfeit(self) -> None:
+        """Give back the slot of a connection that was lost (closed, not released)."""
+        self._slots.release()
+
     async def close(self) -> None:
         self._closed = True
         while self._idle:
-            await self._idle.pop().close()
+            await self._idle.pop().driver.close()
+
+
+Statement = tuple[str, Mapping[str, object] | None]
+RowsCheck = Callable[[list[Any]], None]
 
 
 class Transaction:
     """One call's pooled connection; with ``begin``, in a transaction that rolls back
-    unless committed. Use as ``async with``; it yields itself."""
+    unless committed. Use as ``async with``; it yields itself.
 
-    __slots__ = ("_pool", "_begin", "_driver", "_fresh", "_committed")
+    Round trips are what cost CPU here (each is a send, a wait on the event loop and a
+    receive), so statements travel together: BEGIN with the first ones, ``fetch_many``
+    sends several in one pipeline (the server still runs them one after the other, each
+    with its own snapshot), and ``queue`` holds a statement back until the next round
+    trip (at the latest COMMIT's), for statements whose rows are only checked or unread.
+    """
+
+    __slots__ = (
+        "_begin_pending",
+        "_committed",
+        "_connection",
+        "_fresh",
+        "_pool",
+        "_queued",
+        "_transactional",
+    )
 
     def __init__(self, pool: ConnectionPool, *, begin: bool) -> None:
         self._pool = pool
-        self._begin = begin
-        self._driver: psycopg.AsyncConnection[Any] | None = None
+        self._transactional = begin
+        self._begin_pending = begin
+        self._connection: PooledConnection | None = None
         self._fresh = True
         self._committed = False
+        self._queued: list[tuple[Statement, RowsCheck | None]] = []
 
-    async def __aenter__(self) -> Transaction:
-        self._driver = await self._pool.acquire()
-        if self._begin:
-            await self.fetch("BEGIN")
+    async def __aenter__(self) -> Self:
+        self._connection = await self._pool.acquire()
         return self
 
     async def fetch(self, statement: str, params: Mapping[str, object] | None = None) -> list[Any]:
@@ -173,48 +216,129 @@ class Transaction:
         Driver errors are raised as SQLAlchemy's, as on the engine, so that the RPC layer
         maps a deadlock to ABORTED and a lost connection to UNAVAILABLE.
         """
-        driver = self._driver
-        assert driver is not None
+        return (await self.fetch_many([(statement, params)]))[0]
+
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Any]]:
+        """Run the queued statements, then these, in order and in one round trip; the
+        rows of each of these (after the queued ones' checks passed)."""
+        connection = self._connection
+        assert connection is not None, "use the Transaction in 'async with'"
+        queued = self._queued
+        sent = [statement for statement, _ in queued] + list(statements)
         try:
-            cursor = await driver.execute(statement, params)
-            rows = await cursor.fetchall() if cursor.description is not None else []
-        except psycopg.OperationalError as error:
-            if not (self._fresh and driver.broken):
+            if len(sent) == 1 and not self._begin_pending:
+                statement, params = sent[0]
+                cursor = connection.cursor(0)
+                await cursor.execute(statement, params)
+                rows = [await _rows_of(cursor)]
+            else:
+                rows = await self._pipeline(connection, sent)
+        except psycopg.Error as error:
+            if not (self._fresh and connection.driver.broken):
+                statement, params = sent[-1]
                 raise sa.exc.DBAPIError.instance(statement, params, error, psycopg.Error) from error
             # The pooled connection died while idle (a restart, an idle timeout): nothing
-            # ran on it in this call, so a new connection may send the statement again.
-            await driver.close()
-            self._driver = None
-            self._driver = await self._pool.connect()
-            self._fresh = False
-            return await self.fetch(statement, params)
-        except psycopg.Error as error:
-            raise sa.exc.DBAPIError.instance(statement, params, error, psycopg.Error) from error
+            # ran on it in this call, so a new connection may send the statements again.
+            await self._reconnect()
+            return await self.fetch_many(statements)
         self._fresh = False
-        return rows
+        self._begin_pending = False
+        self._queued = []
+        for (_, check), checked in zip(queued, rows, strict=False):
+            if check is not None:
+                check(checked)
+        return rows[len(queued) :]
+
+    def queue(
+        self, statement: str, params: Mapping[str, object] | None = None, check: RowsCheck | None = None
+    ) -> None:
+        """Send the statement with the next round trip (COMMIT's at the latest), before that
+        trip's own statements; ``check`` then gets its rows and may raise, which the call
+        that made the round trip raises."""
+        assert self._transactional, "only a transaction queues statements"
+        self._queued.append(((statement, params), check))
 
     async def commit(self) -> None:
-        await self.fetch("COMMIT")
+        if self._begin_pending and not self._queued:
+            self._committed = True  # nothing was sent: nothing to commit
+            return
+        if any(check is not None for _, check in self._queued):
+            await self.fetch_many([])  # a check may refuse what COMMIT would make final
+        await self.fetch_many([("COMMIT", None)])
         self._committed = True
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        driver = self._driver
-        if driver is None:
-            return
-        self._driver = None
+        await self._release()
+
+    async def _pipeline(
+        self, connection: PooledConnection, statements: Sequence[Statement]
+    ) -> list[list[Any]]:
+        """The statements (after BEGIN if still to be sent) in psycopg's pipeline mode: one
+        wait for all their results, and they stay prepared statements. (One multi-statement
+        query with client-side bound parameters saves the per-statement sends, but measured
+        only a few percent less CPU here and makes the server parse and plan every time.)"""
+        first = len(statements)  # BEGIN goes on a cursor of its own, after the statements'
+        cursors = [connection.cursor(n) for n in range(len(statements))]
+        async with connection.driver.pipeline():
+            if self._begin_pending:
+                await connection.cursor(first).execute("BEGIN")
+            for cursor, (statement, params) in zip(cursors, statements, strict=True):
+                await cursor.execute(statement, params)
+        return [await _rows_of(cursor) for cursor in cursors]
+
+    async def _reconnect(self) -> None:
+        self._fresh = False
+        dead, self._connection = self._connection, None
+        assert dead is not None
+        await dead.driver.close()
         try:
-            if self._begin and not self._committed and not driver.broken:
-                if driver.info.transaction_status in (
-                    pq.TransactionStatus.INTRANS,
-                    pq.TransactionStatus.INERROR,
-                ):
-                    await driver.execute("ROLLBACK")
+            self._connection = await self._pool.connect()
+        except BaseException:
+            self._pool.forfeit()
+            raise
+
+    async def _release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return  # released already, or lost in a failed reconnect (its slot is free)
+        driver = connection.driver
+        try:
+            status = driver.info.transaction_status
+            if (
+                self._transactional
+                and not self._committed
+                and not driver.broken
+                and status in _IN_TRANSACTION
+            ):
+                await driver.execute("ROLLBACK")
         except psycopg.Error:
-            pass  # release closes a connection that is not idle
+            pass  # the pool closes a connection that is not idle
         finally:
-            await self._pool.release(driver)
+            await self._pool.release(connection)
+
+
+_IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+
+
+async def _rows_of(cursor: psycopg.AsyncCursor[Any]) -> list[Any]:
+    """The rows of the cursor's statement, none if it returns none (its result status
+    says so without building ``description``'s column objects)."""
+    result = cursor.pgresult
+    return await cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
+
+
+async def send(
+    db: AsyncConnection | Transaction, statement: str, params: Mapping[str, object] | None = None
+) -> None:
+    """Run a statement whose rows nobody reads, in ``db``'s transaction: a ``Transaction``
+    sends it with its next round trip (so errors, a CHECK's say, show there or at COMMIT)."""
+    if isinstance(db, Transaction):
+        db.queue(statement, params)
+    else:
+        await _fetch_on_engine(db, statement, params)
 
 
 async def fetch(
@@ -225,6 +349,19 @@ async def fetch(
     Rows are named tuples; driver errors are raised as SQLAlchemy's."""
     if isinstance(db, Transaction):
         return await db.fetch(statement, params)
+    return await _fetch_on_engine(db, statement, params)
+
+
+async def fetch_many(db: AsyncConnection | Transaction, statements: Sequence[Statement]) -> list[list[Any]]:
+    """``fetch`` for several statements run in order: one round trip on a ``Transaction``."""
+    if isinstance(db, Transaction):
+        return await db.fetch_many(statements)
+    return [await _fetch_on_engine(db, statement, params) for statement, params in statements]
+
+
+async def _fetch_on_engine(
+    db: AsyncConnection, statement: str, params: Mapping[str, object] | None
+) -> list[Any]:
     driver: psycopg.AsyncConnection = (await db.get_raw_connection()).driver_connection
     try:
         async with driver.cursor(row_factory=namedtuple_row) as cursor:

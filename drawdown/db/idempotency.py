@@ -15,11 +15,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from drawdown.db.engine import fetch
+from drawdown.db.engine import Transaction, fetch, send
 from drawdown.errors import AlreadyExists, InvalidArgument
 
 MAX_REQUEST_ID_LENGTH = 255
@@ -53,6 +54,15 @@ def validate_request_id(request_id: str, field: str = "request_id") -> None:
         )
 
 
+class Claimed(Exception):
+    """The request id claimed ahead (``claim_ahead``) was taken by an earlier call."""
+
+
+def _claimed_unless_inserted(rows: list[Any]) -> None:
+    if not rows:
+        raise Claimed
+
+
 @dataclass(frozen=True)
 class BatchClaim:
     """What claiming one entry of a batch found: the id is ours (``replay`` and
@@ -73,8 +83,9 @@ def request_id_reused(operation: str, request_id: str) -> AlreadyExists:
 class IdempotencyStore:
     """Claims and replays request ids in one service's table.
 
-    Constant SQL on the psycopg connection of the caller's transaction (prepared by the
-    driver after a few uses): every mutation of every service runs it.
+    Constant SQL on the psycopg connection of the caller's transaction (a unit of work's
+    session, or a raw ``Transaction``), prepared by the driver after a few uses: every
+    mutation of every service runs it.
     """
 
     def __init__(self, table: sa.Table) -> None:
@@ -109,7 +120,7 @@ class IdempotencyStore:
 
     async def claim(
         self,
-        session: AsyncSession,
+        session: AsyncSession | Transaction,
         operation: str,
         request_id: str,
         request_fingerprint: bytes,
@@ -120,7 +131,7 @@ class IdempotencyStore:
         Returns None when the caller should do the work (and then :meth:`complete`).
         """
         validate_request_id(request_id)
-        db = await session.connection()
+        db = await _connection(session)
         params = {
             "operation": operation,
             "request_id": request_id,
@@ -134,14 +145,41 @@ class IdempotencyStore:
             raise request_id_reused(operation, request_id)
         return row.response
 
-    async def complete(self, session: AsyncSession, operation: str, request_id: str, response: bytes) -> None:
+    def claim_ahead(
+        self, tx: Transaction, operation: str, request_id: str, request_fingerprint: bytes, now: datetime
+    ) -> None:
+        """:meth:`claim` without a round trip of its own: the claim travels with the
+        transaction's first statements, and that round trip raises ``Claimed`` when the id
+        was taken (then :meth:`replay`). The work's first statements run either way, so
+        they must be harmless to roll back (reads, locks)."""
+        validate_request_id(request_id)
+        params = {
+            "operation": operation,
+            "request_id": request_id,
+            "fingerprint": request_fingerprint,
+            "now": now,
+        }
+        tx.queue(self._claim, params, _claimed_unless_inserted)
+
+    async def replay(
+        self, tx: Transaction, operation: str, request_id: str, request_fingerprint: bytes
+    ) -> bytes:
+        """After ``Claimed``: the stored response, or REQUEST_ID_REUSED for another request."""
+        [row] = await fetch(tx, self._claimed, {"operation": operation, "request_ids": [request_id]})
+        if row.fingerprint != request_fingerprint:
+            raise request_id_reused(operation, request_id)
+        return row.response
+
+    async def complete(
+        self, session: AsyncSession | Transaction, operation: str, request_id: str, response: bytes
+    ) -> None:
         """Store the response of the call that claimed the id (same transaction as its work)."""
         params = {"operation": operation, "request_id": request_id, "response": response}
-        await fetch(await session.connection(), self._complete, params)
+        await send(await _connection(session), self._complete, params)
 
     async def claim_many(
         self,
-        session: AsyncSession,
+        session: AsyncSession | Transaction,
         operation: str,
         entries: Mapping[str, bytes],
         now: datetime,
@@ -151,7 +189,7 @@ class IdempotencyStore:
         for request_id in entries:
             validate_request_id(request_id)
         ordered = sorted(entries)
-        db = await session.connection()
+        db = await _connection(session)
         params = {
             "operation": operation,
             "request_ids": ordered,
@@ -172,7 +210,7 @@ class IdempotencyStore:
         return claims
 
     async def complete_many(
-        self, session: AsyncSession, operation: str, responses: Mapping[str, bytes]
+        self, session: AsyncSession | Transaction, operation: str, responses: Mapping[str, bytes]
     ) -> None:
         """:meth:`complete` for many ids claimed in this transaction, in one statement."""
         if not responses:
@@ -182,4 +220,9 @@ class IdempotencyStore:
             "request_ids": list(responses),
             "responses": list(responses.values()),
         }
-        await fetch(await session.connection(), self._complete_many, params)
+        await send(await _connection(session), self._complete_many, params)
+
+
+async def _connection(session: AsyncSession | Transaction) -> AsyncConnection | Transaction:
+    """Where to send the SQL: the raw transaction itself, or the session's connection."""
+    return session if isinstance(session, Transaction) else await session.connection()

@@ -3,7 +3,8 @@
 ``Mutations.run`` opens the unit of work, replays the stored response when the request
 id was seen before (or refuses it when reused for a different request), otherwise does
 the work and stores its response in the same transaction, so the effect and its
-idempotency record commit together or not at all.
+idempotency record commit together or not at all. ``run_raw`` does the same on a raw
+pooled transaction (hot paths), and ``run_batch`` for every entry of a batch call at once.
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from typing import Generic, TypeVar
 from google.protobuf.message import Message
 
 from drawdown.clock import Clock
-from drawdown.db.engine import Database, UnitOfWork
-from drawdown.db.idempotency import IdempotencyStore, fingerprint, request_id_reused, validate_request_id
+from drawdown.db.engine import Database, Transaction, UnitOfWork
+from drawdown.db.idempotency import (
+    Claimed,
+    IdempotencyStore,
+    fingerprint,
+    request_id_reused,
+    validate_request_id,
+)
 from drawdown.errors import AlreadyExists, DomainError, for_batch_entry
 
 ResponseT = TypeVar("ResponseT", bound=Message)
@@ -79,14 +86,42 @@ class Mutations:
             await uow.commit()
             return response
 
+    async def run_raw(
+        self,
+        operation: str,
+        request: Message,
+        response_type: type[ResponseT],
+        work: Callable[[Transaction], Awaitable[ResponseT]],
+    ) -> ResponseT:
+        """``run`` on a raw pooled connection (``Database.transaction``), for hot paths
+        whose work sends only constant SQL: the same claim, replay and commit, in fewer
+        round trips. The claim travels with the work's first statements, which must be
+        harmless to roll back (reads and locks) since they run before a replay is known."""
+        request_id: str = getattr(request, "request_id", "")
+        fingerprint = request_fingerprint(request) if request_id else b""
+        async with self._database.transaction() as tx:
+            try:
+                if request_id:
+                    self._idempotency.claim_ahead(tx, operation, request_id, fingerprint, self._clock.now())
+                response = await work(tx)
+                if request_id:
+                    await self._idempotency.complete(
+                        tx, operation, request_id, response.SerializeToString(deterministic=True)
+                    )
+                await tx.commit()
+                return response
+            except Claimed:
+                stored = await self._idempotency.replay(tx, operation, request_id, fingerprint)
+                return response_type.FromString(stored)
+
     async def run_batch(
         self,
         operation: str,
         requests: Sequence[RequestT],
         response_type: type[ResponseT],
-        work: Callable[[UnitOfWork, Sequence[BatchEntry[RequestT]]], Awaitable[Sequence[ResponseT]]],
+        work: Callable[[Transaction, Sequence[BatchEntry[RequestT]]], Awaitable[Sequence[ResponseT]]],
     ) -> list[ResponseT]:
-        """``run`` for every entry of a batch, in one transaction: each entry's request_id
+        """``run_raw`` for every entry of a batch, in one transaction: each entry's request_id
         is claimed as by ``operation`` alone (so a batch entry and a single call replay
         each other), replayed entries get their stored response, and ``work`` gets the
         others (in request order) and returns their responses in the same order. All
@@ -105,9 +140,9 @@ class Mutations:
                 raise for_batch_entry(error, index) from None
             if request_id:
                 first_of.setdefault(request_id, index)
-        async with self._database.unit_of_work() as uow:
+        async with self._database.transaction() as tx:
             claims = await self._idempotency.claim_many(
-                uow.session,
+                tx,
                 operation,
                 {request_id: fingerprints[index] for request_id, index in first_of.items()},
                 self._clock.now(),
@@ -129,7 +164,7 @@ class Mutations:
                     responses[index] = response_type.FromString(claim.replay)
                 else:
                     pending.append(BatchEntry(index, request, claim.reused if claim is not None else None))
-            done = await work(uow, pending) if pending else []
+            done = await work(tx, pending) if pending else []
             completed: dict[str, bytes] = {}
             for entry, response in zip(pending, done, strict=True):
                 responses[entry.index] = response
@@ -138,7 +173,7 @@ class Mutations:
                     completed[request_id] = response.SerializeToString(deterministic=True)
             for index, first in repeats.items():
                 responses[index] = responses[first]
-            await self._idempotency.complete_many(uow.session, operation, completed)
-            await uow.commit()
+            await self._idempotency.complete_many(tx, operation, completed)
+            await tx.commit()
         assert all(response is not None for response in responses)
         return responses  # type: ignore[return-value]

@@ -328,3 +328,20 @@ async def test_batch_entries_validate_like_single_calls(credits: CreditsClient) 
         "REQUEST_ID_TOO_LONG",
         ["requests[0].request_id"],
     )
+
+
+async def test_x1_a_single_hold_replays_and_refuses_like_a_batch_entry(credits: CreditsClient) -> None:
+    await grants_for(credits, "cus_a")
+    draft = invoice("in_1", line("il_in", 100), customer_id="cus_a")
+    held = await credits.hold(draft, request_id="r-1")
+    assert (
+        await credits.hold(invoice("in_1", line("il_in", 100), customer_id="cus_a"), request_id="r-1") == held
+    )
+    assert await credits.batch_hold([draft], ["r-1"]) == [held]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await credits.hold(invoice("in_1", line("il_in", 200), customer_id="cus_a"), request_id="r-1")
+    assert (raised.value.code(), reason(raised.value)) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        "REQUEST_ID_REUSED",
+    )
+    assert await credits.summary("cus_a", as_of=AFTER_PERIOD) == {"USD": (1100, 1200)}

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import grpc
+import psycopg
 import pytest
 
-from tests.integration.credits.credit_api_builders import CreditsClient, invoice, line, minor, new_grant
+from drawdown.db.urls import libpq_url
+from tests.integration.credits.credit_api_builders import T0, CreditsClient, invoice, line, minor, new_grant
 from tests.support.harness import Suite
 
 CLIENTS = 32
+LATER = T0 + timedelta(days=40)
 
 
 @pytest.fixture
@@ -61,3 +65,26 @@ async def test_c14_the_same_apply_sent_10_times_concurrently_posts_once(clients:
     assert sorted(t.id for t in debits) == sorted(
         c.credit_balance_transaction_id for c in allocations[0].line_credits
     )
+
+
+async def test_calls_survive_the_database_dropping_idle_pooled_connections(
+    running_suite: Suite, clients: list[CreditsClient]
+) -> None:
+    """Pooled connections are handed out without a ping: one that died while idle (a
+    database restart, an idle timeout) is replaced on its first statement, and the call
+    goes on as if nothing happened."""
+    credits = clients[0]
+    await credits.create(new_grant(amount=1000))
+    assert await credits.summary(as_of=LATER) == {"USD": (1000, 1000)}
+    await credits.hold(invoice("in_1", line("il_1", 100)))
+
+    with psycopg.connect(libpq_url(running_suite.database_url), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    assert await credits.summary(as_of=LATER) == {"USD": (900, 1000)}
+    assert minor((await credits.hold(invoice("in_2", line("il_1", 200)))).total) == 200
+    assert minor((await credits.apply(invoice("in_1", line("il_1", 300)))).total) == 300
+    assert await credits.summary(as_of=LATER) == {"USD": (500, 700)}

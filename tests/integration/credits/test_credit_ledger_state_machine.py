@@ -73,6 +73,15 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
 
         return unit
 
+    def in_raw_transaction(self, work: Callable[..., Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+        async def unit() -> T:
+            async with self.database.transaction() as tx:
+                result = await work(tx)
+                await tx.commit()
+                return result
+
+        return unit
+
     def invoice(self, number: int, amounts: list[int]) -> Invoice:
         now = self.clock.now()
         return Invoice(
@@ -123,7 +132,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     )
     def hold(self, number: int, amounts: list[int]) -> None:
         draft = self.invoice(number, amounts)
-        self.run(self.in_transaction(lambda session: self.invoices.hold(session, draft)))
+        self.run(self.in_raw_transaction(lambda tx: self.invoices.hold(tx, draft)))
 
     @rule(number=invoices, amounts=st.lists(st.integers(min_value=0, max_value=1500), min_size=1, max_size=3))
     def apply(self, number: int, amounts: list[int]) -> None:
