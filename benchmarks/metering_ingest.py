@@ -9,8 +9,9 @@ on 127.0.0.1. It then measures, printing each figure:
 1. the stream path: ``--events`` events over two StreamMeterEvents streams (each with at
    most two unanswered batches), events/s;
 2. the batch path: ``--events`` events by BatchCreateMeterEvents from two concurrent callers;
-   for both, the load generator's CPU (share of a core) and the server's CPU per event, which
-   stays comparable when other work shares the machine;
+   for both, the load generator's CPU (share of a core), and the CPU per event of the server
+   and of PostgreSQL (when it runs on this machine), which stay comparable when other work
+   shares the machine;
 3. the COPY ceiling: the same rows COPYed (text format, formatted on the fly) straight into
    ``metering.meter_events`` (same table, same indexes; no validation, rollups or gRPC),
    best of one stream and two parallel streams; both paths are printed as a ratio of it
@@ -45,6 +46,8 @@ from benchmarks.metering_bench_support import (
     cpu_seconds,
     metering_process,
     percentiles,
+    postgres_cpu_seconds,
+    postmaster_pid,
     rss_mib,
 )
 from benchmarks.scratch import scratch_database
@@ -122,20 +125,32 @@ class Timed(NamedTuple):
     rate: float  # events per second
     client_cpu: float  # share of one core the load generator used meanwhile
     server_us: float  # CPU time of the metering server per event, in µs: comparable on a busy machine
+    database_us: float | None  # CPU time of PostgreSQL (all its processes) per event, in µs, if local
+
+    def cpu(self) -> str:
+        database = "" if self.database_us is None else f", PostgreSQL CPU {self.database_us:.1f} µs/event"
+        return (
+            f"client CPU {self.client_cpu:.0%} of a core, server CPU {self.server_us:.1f} µs/event{database}"
+        )
 
 
-async def _timed(work, events: int, server_pid: int) -> Timed:
+async def _timed(work, events: int, server_pid: int, postmaster: int | None) -> Timed:
     started, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
+    database = postgres_cpu_seconds(postmaster)
     await work
     elapsed = time.perf_counter() - started
+    database_after = postgres_cpu_seconds(postmaster)
     return Timed(
         events / elapsed,
         (time.process_time() - cpu) / elapsed,
         (cpu_seconds(server_pid) - server) / events * 1e6,
+        None if database is None or database_after is None else (database_after - database) / events * 1e6,
     )
 
 
-async def stream_path(channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int) -> Timed:
+async def stream_path(
+    channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int, postmaster: int | None
+) -> Timed:
     stream = _raw(channel, "StreamMeterEvents", event_pb.StreamMeterEventsResponse, streaming=True)
     halves = [
         _requests(
@@ -162,10 +177,14 @@ async def stream_path(channel: grpc.aio.Channel, metadata, events: int, batch: i
         for _ in range(unanswered):
             await call.read()
 
-    return await _timed(asyncio.gather(*(one_stream(requests) for requests in halves)), events, server_pid)
+    return await _timed(
+        asyncio.gather(*(one_stream(requests) for requests in halves)), events, server_pid, postmaster
+    )
 
 
-async def batch_path(channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int) -> Timed:
+async def batch_path(
+    channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int, postmaster: int | None
+) -> Timed:
     create = _raw(channel, "BatchCreateMeterEvents", event_pb.BatchCreateMeterEventsResponse, streaming=False)
     halves = [
         _requests(
@@ -183,7 +202,9 @@ async def batch_path(channel: grpc.aio.Channel, metadata, events: int, batch: in
             reply = await create(request, metadata=metadata)
             assert reply.rejected_count == reply.duplicate_count == 0, reply.results[:3]
 
-    return await _timed(asyncio.gather(*(caller(requests) for requests in halves)), events, server_pid)
+    return await _timed(
+        asyncio.gather(*(caller(requests) for requests in halves)), events, server_pid, postmaster
+    )
 
 
 async def copy_ceiling(url: str, meter_id: str, events: int) -> tuple[float, float]:
@@ -240,6 +261,7 @@ async def single_events(
 async def run(events: int, batch: int, single: int) -> None:
     with scratch_database() as url, metering_process(url) as (address, pid):
         metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
+        postmaster = postmaster_pid(url)
         sampler = RssSampler(pid)
         sampling = asyncio.create_task(sampler.run())
         async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
@@ -260,21 +282,29 @@ async def run(events: int, batch: int, single: int) -> None:
                 ids[name] = reply.meter.id
             stub = event_grpc.MeterEventServiceStub(channel)
             print(f"server RSS at start: {rss_mib(pid):.0f} MiB")
-            stream = await stream_path(channel, metadata, events, batch, pid)
+            stream = await stream_path(channel, metadata, events, batch, pid, postmaster)
             stream_rate = stream.rate
             print(
                 f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,};"
-                f" client CPU {stream.client_cpu:.0%} of a core, server CPU {stream.server_us:.1f} µs/event)"
+                f" {stream.cpu()})"
             )
-            batched = await batch_path(channel, metadata, events, batch, pid)
+            batched = await batch_path(channel, metadata, events, batch, pid, postmaster)
             batch_rate = batched.rate
             print(
-                f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers;"
-                f" client CPU {batched.client_cpu:.0%} of a core, server CPU {batched.server_us:.1f} µs/event)"
+                f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers; {batched.cpu()})"
             )
+            database = postgres_cpu_seconds(postmaster)
             one, two = await copy_ceiling(url, ids["bench_copy"], events)
+            database_after = postgres_cpu_seconds(postmaster)
             ceiling = max(one, two)
-            print(f"COPY ceiling:  {ceiling:>9,.0f} rows/s    (1 stream {one:,.0f}, 2 streams {two:,.0f})")
+            copy_cpu = (
+                ""
+                if database is None or database_after is None
+                else f"; PostgreSQL CPU {(database_after - database) / (2 * events) * 1e6:.1f} µs/row"
+            )
+            print(
+                f"COPY ceiling:  {ceiling:>9,.0f} rows/s    (1 stream {one:,.0f}, 2 streams {two:,.0f}{copy_cpu})"
+            )
             print(
                 f"stream / COPY: {stream_rate / ceiling:>9.0%}     batch / COPY: {batch_rate / ceiling:.0%}   (target ≥ 50 %)"
             )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 
 from drawdown.db.engine import UnitOfWork
-from drawdown.metering.v1 import meter_event_pb2
 from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
 from drawdown.metering.v1 import meter_event_service_pb2_grpc as event_grpc
 from drawdown.rpc.convert import optional_timestamp
@@ -16,7 +15,7 @@ from drawdown.rpc.idempotent import Mutations
 from metering_service.api import convert
 from metering_service.domain.aggregation import SummaryRow
 from metering_service.domain.events import EventInput
-from metering_service.service.events import Cancellation, EventOutcome, EventStatus, GroupCommit, Ingestion
+from metering_service.service.events import Cancellation, EventStatus, GroupCommit, Ingestion, StreamIngestion
 from metering_service.service.summaries import Summaries, SummaryRequest
 
 
@@ -51,58 +50,28 @@ class MeterEventServicer(event_grpc.MeterEventServiceServicer):
     async def BatchCreateMeterEvents(
         self, request: event_pb.BatchCreateMeterEventsRequest, context: grpc.aio.ServicerContext
     ) -> event_pb.BatchCreateMeterEventsResponse:
-        outcomes = await self._ingestion.ingest_batch(_inputs(request.events))
-        timestamps = convert.Timestamps()
-        results = [
-            convert.result_to_proto(index, outcome, timestamps) for index, outcome in enumerate(outcomes)
-        ]
-        accepted, duplicates, rejected = _counts(outcomes)
-        return event_pb.BatchCreateMeterEventsResponse(
-            results=results, accepted_count=accepted, duplicate_count=duplicates, rejected_count=rejected
-        )
+        batch = await self._ingestion.ingest_batch(await convert.event_inputs_from_proto(request.events))
+        return await convert.batch_response_to_proto(batch)
 
     async def StreamMeterEvents(
         self, requests: AsyncIterator[event_pb.StreamMeterEventsRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[event_pb.StreamMeterEventsResponse]:
-        # The next request is read and converted while this batch is stored and committed,
-        # so the protobuf work overlaps the database's. Batches are still ingested one at a
-        # time and in order, each answered after its own commit (M-14); the reader stays at
-        # most two converted batches ahead (one queued, one waiting to be), so a slow
-        # database still holds the client back (flow control, M-15). A failure to read or
-        # convert a request is raised in its turn, after the answers to the batches before it.
-        ahead: asyncio.Queue[tuple[int, list[EventInput]] | Exception | None] = asyncio.Queue(maxsize=1)
+        # Up to IN_FLIGHT batches are in the database at once; each is answered after its
+        # own commit, in the order sent, and no more are read meanwhile (flow control, M-15).
+        async def batches() -> AsyncIterator[tuple[int, list[EventInput]]]:
+            async for request in requests:
+                yield request.sequence, await convert.event_inputs_from_proto(request.events)
 
-        async def read() -> None:
-            try:
-                async for request in requests:
-                    await ahead.put((request.sequence, _inputs(request.events)))
-            except Exception as error:  # noqa: BLE001 - raised by the handler in order
-                await ahead.put(error)
-            else:
-                await ahead.put(None)
-
-        reader = asyncio.create_task(read())
-        try:
-            while (item := await ahead.get()) is not None:
-                if isinstance(item, Exception):
-                    raise item
-                sequence, inputs = item
-                outcomes = await self._ingestion.ingest_batch(inputs, sequence=sequence)
-                accepted, duplicates, rejected = _counts(outcomes)
-                timestamps = convert.Timestamps()
+        async with aclosing(StreamIngestion(self._ingestion).run(batches())) as answers:
+            async for sequence, batch in answers:
+                accepted, duplicates, rejected = batch.counts()
                 yield event_pb.StreamMeterEventsResponse(
                     sequence=sequence,
                     accepted_count=accepted,
                     duplicate_count=duplicates,
                     rejected_count=rejected,
-                    results=[
-                        convert.result_to_proto(index, outcome, timestamps)
-                        for index, outcome in enumerate(outcomes)
-                        if outcome.status is not EventStatus.ACCEPTED
-                    ],
+                    results=convert.exception_results_to_proto(batch),
                 )
-        finally:
-            reader.cancel()
 
     async def CancelMeterEvent(
         self, request: event_pb.CancelMeterEventRequest, context: grpc.aio.ServicerContext
@@ -151,13 +120,3 @@ def _summaries_to_proto(
         ],
         next_page_token=token,
     )
-
-
-def _inputs(events: Sequence[meter_event_pb2.MeterEvent]) -> list[EventInput]:
-    return [convert.event_input_from_proto(event, f"events[{index}]") for index, event in enumerate(events)]
-
-
-def _counts(outcomes: list[EventOutcome]) -> tuple[int, int, int]:
-    accepted = sum(1 for outcome in outcomes if outcome.status is EventStatus.ACCEPTED)
-    duplicates = sum(1 for outcome in outcomes if outcome.status is EventStatus.DUPLICATE)
-    return accepted, duplicates, len(outcomes) - accepted - duplicates

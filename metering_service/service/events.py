@@ -1,19 +1,22 @@
 """Event use cases: ingestion (M-10..M-17), group commit for single events, cancellation (M-16).
 
 Every ingestion path (one event, a batch, a stream batch) goes through
-:meth:`Ingestion.ingest`: one validation (``domain.events.validate_event``) and one store
+:meth:`Ingestion.ingest_bulk`: one validation (``domain.events.validate_event``) and one store
 path (``store.events.insert_events``), in one transaction whose commit is the
 acknowledgement (M-14). Single events are grouped by :class:`GroupCommit` so that
-concurrent calls share one transaction.
+concurrent calls share one transaction; a stream keeps up to :data:`IN_FLIGHT` of its
+batches in the database at once (:class:`StreamIngestion`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Sequence
+import operator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import NamedTuple
 
 from drawdown.clock import Clock
@@ -31,6 +34,19 @@ from metering_service.store import events as store
 from metering_service.store import meters as meters_store
 
 MAX_BATCH_SIZE = 10_000
+# Batches of one stream in the database at once: while one commits, the next is validated,
+# COPYed and inserted, so the database and the server's Python work at the same time.
+IN_FLIGHT = 2
+# A batch's transaction is retried (from the start, same receipt time) when PostgreSQL
+# refuses it as a deadlock victim or for a serialization or unique-key race. Batches take
+# their row locks in one order, so neither should happen; the retry is the safety net.
+MAX_ATTEMPTS = 3
+# Events validated (and formatted, converted) between two returns to the event loop. Other
+# batches' transactions hold rollup rows from their last statement until their commit, and
+# the commit waits for the loop: long stretches of Python would hold them all back.
+CHUNK = 500
+_RETRIED_SQLSTATES = frozenset({"40P01", "40001", "23505"})
+_event_name = operator.attrgetter("event_name")
 
 
 class EventStatus(enum.Enum):
@@ -53,80 +69,237 @@ class EventOutcome(NamedTuple):
     error: DomainError | None = None
 
 
+class IngestedBatch(NamedTuple):
+    """The outcome of a batch, in bulk: accepted events, the common case, cost no object of their own.
+
+    ``events[i]`` is event i as validated (None if refused). Every event without an entry
+    in ``exceptions`` was ACCEPTED: stored by this batch, received at ``received_at``.
+    ``exceptions`` holds the DUPLICATE and REJECTED outcomes by position, in position order.
+    """
+
+    received_at: datetime
+    events: list[MeterEvent | None]
+    exceptions: dict[int, EventOutcome]
+
+    def outcome(self, index: int) -> EventOutcome:
+        outcome = self.exceptions.get(index)
+        if outcome is not None:
+            return outcome
+        event = self.events[index]
+        assert event is not None
+        stored = store.StoredEvent(event.fingerprint, event.timestamp, self.received_at, None)
+        return EventOutcome(EventStatus.ACCEPTED, event.identifier, event, stored)
+
+    def counts(self) -> tuple[int, int, int]:
+        """ACCEPTED, DUPLICATE and REJECTED events."""
+        duplicates = sum(1 for outcome in self.exceptions.values() if outcome.status is EventStatus.DUPLICATE)
+        return len(self.events) - len(self.exceptions), duplicates, len(self.exceptions) - duplicates
+
+
 class Ingestion:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock
 
-    async def ingest_batch(
-        self, inputs: Sequence[EventInput], *, sequence: int | None = None
-    ) -> list[EventOutcome]:
+    async def ingest_batch(self, inputs: Sequence[EventInput]) -> IngestedBatch:
         """A client's batch (M-15): at most 10,000 events, else BATCH_TOO_LARGE and nothing stored."""
-        if len(inputs) > MAX_BATCH_SIZE:
-            raise InvalidArgument.for_field(
-                "events",
-                f"holds {len(inputs)} events; a batch holds at most {MAX_BATCH_SIZE}",
-                reason="BATCH_TOO_LARGE",
-                metadata={} if sequence is None else {"sequence": str(sequence)},
-            )
-        return await self.ingest(inputs)
+        check_batch_size(inputs)
+        return await self.ingest_bulk(inputs)
 
     async def ingest(self, inputs: Sequence[EventInput]) -> list[EventOutcome]:
-        """Validate and store a batch; one outcome per event, in order (M-13, M-15).
+        """:meth:`ingest_bulk`, one outcome per event, in order."""
+        batch = await self.ingest_bulk(inputs)
+        return [batch.outcome(index) for index in range(len(inputs))]
+
+    async def ingest_bulk(self, inputs: Sequence[EventInput], *, turn: Turn | None = None) -> IngestedBatch:
+        """Validate and store a batch (M-13, M-15).
 
         Valid events are stored even when others are refused. Within the batch the first
         occurrence of an identifier is the one stored; later ones, like replays of stored
-        events, are duplicates or EVENT_IDENTIFIER_CONFLICT.
+        events, are duplicates or EVENT_IDENTIFIER_CONFLICT. ``turn`` orders the batch's
+        receipt after the previous batch of its stream (:class:`StreamIngestion`).
         """
         received_at = self._clock.now()
-        outcomes: list[EventOutcome | None] = [None] * len(inputs)
-        validated: list[tuple[int, MeterEvent]] = []
-        async with self._database.unit_of_work() as uow:
-            meters = await meters_store.meters_by_event_name(
-                uow.session, {item.event_name for item in inputs}
-            )
-            first: dict[tuple[str, str], store.StagedEvent] = {}
-            for index, item in enumerate(inputs):
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
                 try:
-                    event = validate_event(meters.get, item, received_at)
-                except DomainError as error:
-                    outcomes[index] = EventOutcome(EventStatus.REJECTED, item.identifier, error=error)
-                    continue
-                validated.append((index, event))
-                first.setdefault(
-                    (event.meter_id, event.identifier),
-                    store.StagedEvent(index, meters[item.event_name], event),
-                )
-            batch = store.InsertedBatch({}, {})
-            if first:
-                batch = await store.insert_events(uow.session, list(first.values()), received_at)
+                    return await self._ingest_once(inputs, received_at, turn)
+                except Exception as error:
+                    if attempt == MAX_ATTEMPTS or _sqlstate(error) not in _RETRIED_SQLSTATES:
+                        raise
+                # A retried batch is received after the batches that passed it meanwhile.
+                if turn is not None:
+                    turn.release()
+                turn = None
+            raise AssertionError("unreachable")
+        finally:
+            if turn is not None:
+                turn.release()
+
+    async def _ingest_once(
+        self, inputs: Sequence[EventInput], received_at: datetime, turn: Turn | None
+    ) -> IngestedBatch:
+        events: list[MeterEvent | None] = [None] * len(inputs)
+        exceptions: dict[int, EventOutcome] = {}
+        first: dict[tuple[str, str], int] = {}
+        repeats: list[int] = []
+        async with self._database.unit_of_work() as uow:
+            meters = await meters_store.meters_by_event_name(uow.session, set(map(_event_name, inputs)))
+            meter_of = meters.get
+            staged: list[store.StagedEvent] = []
+            for start in range(0, len(inputs), CHUNK):
+                if start:
+                    await asyncio.sleep(0)  # let the other batches' statements and commits go on
+                for index in range(start, min(start + CHUNK, len(inputs))):
+                    item = inputs[index]
+                    try:
+                        event = validate_event(meter_of, item, received_at)
+                    except DomainError as error:
+                        exceptions[index] = EventOutcome(EventStatus.REJECTED, item.identifier, error=error)
+                        continue
+                    events[index] = event
+                    key = (event.meter_id, event.identifier)
+                    if key in first:
+                        repeats.append(index)
+                    else:
+                        first[key] = index
+                        staged.append(store.StagedEvent(index, meters[item.event_name], event))
+            existing: dict[int, store.StoredEvent] = {}
+            if staged:
+                existing = await store.insert_events(uow.session, staged, received_at, in_turn=turn)
             await uow.commit()
-        for index, event in validated:
-            outcomes[index] = _outcome(index, event, batch, first, received_at)
-        return outcomes  # type: ignore[return-value]
+        for index, stored in existing.items():
+            exceptions[index] = _replayed(events[index], stored)  # type: ignore[arg-type]
+        for index in repeats:
+            event = events[index]
+            assert event is not None
+            original = first[(event.meter_id, event.identifier)]
+            stored = existing.get(original)
+            if stored is None:
+                stored_event = events[original]
+                assert stored_event is not None
+                stored = store.StoredEvent(
+                    stored_event.fingerprint, stored_event.timestamp, received_at, None
+                )
+            exceptions[index] = _replayed(event, stored)
+        if existing or repeats:
+            exceptions = dict(sorted(exceptions.items()))
+        return IngestedBatch(received_at, events, exceptions)
 
 
-def _outcome(
-    index: int,
-    event: MeterEvent,
-    batch: store.InsertedBatch,
-    first: dict[tuple[str, str], store.StagedEvent],
-    received_at: datetime,
-) -> EventOutcome:
-    key = (event.meter_id, event.identifier)
-    inserted_at = batch.inserted.get(key)
-    if inserted_at is not None:
-        original = first[key].event
-        stored = store.StoredEvent(original.fingerprint, original.timestamp, received_at, None)
-        if inserted_at == index:
-            return EventOutcome(EventStatus.ACCEPTED, event.identifier, event, stored)
-    else:
-        stored = batch.existing[key]
+def check_batch_size(inputs: Sequence[EventInput], sequence: int | None = None) -> None:
+    """At most 10,000 events a batch (M-15), else BATCH_TOO_LARGE (with the stream's sequence)."""
+    if len(inputs) > MAX_BATCH_SIZE:
+        raise InvalidArgument.for_field(
+            "events",
+            f"holds {len(inputs)} events; a batch holds at most {MAX_BATCH_SIZE}",
+            reason="BATCH_TOO_LARGE",
+            metadata={} if sequence is None else {"sequence": str(sequence)},
+        )
+
+
+def _replayed(event: MeterEvent, stored: store.StoredEvent) -> EventOutcome:
     try:
         check_replay(event, stored.fingerprint, stored.timestamp)
     except AlreadyExists as error:
         return EventOutcome(EventStatus.REJECTED, event.identifier, error=error)
     return EventOutcome(EventStatus.DUPLICATE, event.identifier, event, stored)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a psycopg error, raw or wrapped by SQLAlchemy."""
+    return getattr(error, "sqlstate", None) or getattr(getattr(error, "orig", None), "sqlstate", None)
+
+
+class Turn:
+    """A batch's place in its stream's order: entered before the batch draws its receipt
+    numbers and claims its identifiers (the COPY and the INSERT of ``store.insert_events``),
+    it waits until the previous batch of the stream has done both; leaving it, or
+    :meth:`release` if the batch never gets there, lets the next batch go."""
+
+    def __init__(self, previous: Turn | None) -> None:
+        self._previous = previous
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def release(self) -> None:
+        """Let the next batch go once this one's predecessors have gone (it may never have entered)."""
+        previous, self._previous = self._previous, None
+        if previous is not None and not previous._done.done():
+            previous._done.add_done_callback(lambda _: self.release())
+        elif not self._done.done():
+            self._done.set_result(None)
+
+    async def __aenter__(self) -> None:
+        if self._previous is not None:
+            # Shielded: a batch cancelled while it waits must not cancel its predecessor's turn.
+            await asyncio.shield(self._previous._done)
+            self._previous = None  # the chain is not kept alive
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class StreamIngestion:
+    """The batches of one stream (M-15), up to ``in_flight`` of them in the database at once.
+
+    The next batch is read only while fewer than ``in_flight`` are unanswered, so a slow
+    database (or a client that does not read its answers) still holds the client back
+    through gRPC flow control, and the server holds at most ``in_flight`` batches per
+    stream. Batches are received, and claim identifiers, in the order sent (:class:`Turn`):
+    an identifier sent in two batches is stored from the first (M-13), and the latest event
+    of a pre-aggregation window or of a ``last`` tie is the one sent last (M-17). Each
+    batch is answered after its own commit (M-14), in the order sent; a batch refused as a
+    whole (BATCH_TOO_LARGE, a request that cannot be read) ends the stream with its error
+    in its turn, after the answers to the batches before it, and no later batch is read.
+    """
+
+    def __init__(self, ingestion: Ingestion, in_flight: int = IN_FLIGHT) -> None:
+        self._ingestion = ingestion
+        self._in_flight = in_flight
+
+    async def run(
+        self, batches: AsyncIterator[tuple[int, Sequence[EventInput]]]
+    ) -> AsyncIterator[tuple[int, IngestedBatch]]:
+        """The answer (sequence, outcome) to each batch of ``batches``, in order."""
+        slots = asyncio.Semaphore(self._in_flight)
+        started: asyncio.Queue[tuple[int, asyncio.Task[IngestedBatch]] | Exception | None] = asyncio.Queue()
+        running: set[asyncio.Task[IngestedBatch]] = set()
+
+        async def read() -> None:
+            turn: Turn | None = None
+            try:
+                while True:
+                    await slots.acquire()
+                    try:
+                        sequence, inputs = await anext(batches)
+                    except StopAsyncIteration:
+                        break
+                    check_batch_size(inputs, sequence)
+                    turn = Turn(turn)
+                    task = asyncio.create_task(self._ingestion.ingest_bulk(inputs, turn=turn))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    started.put_nowait((sequence, task))
+            except Exception as error:  # noqa: BLE001 - raised by the answering side in its turn
+                started.put_nowait(error)
+            else:
+                started.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (item := await started.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                sequence, task = item
+                yield sequence, await task
+                slots.release()
+        finally:
+            reader.cancel()
+            for task in running:
+                task.cancel()
+            await asyncio.gather(reader, *running, return_exceptions=True)
 
 
 class GroupCommit:

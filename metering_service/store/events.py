@@ -2,17 +2,27 @@
 
 Ingestion (M-13..M-15) of a batch of validated events, inside the caller's unit of work:
 1. COPY the batch into a temporary staging table (one per connection, emptied at commit).
-2. ``INSERT … SELECT … ON CONFLICT (meter_id, identifier) DO NOTHING RETURNING``: the
-   primary key decides which events are new, also against concurrent batches (a
-   conflicting insert waits for the other transaction and then sees its row).
-3. Identifiers that were not inserted are read back (fingerprint, timestamp, receipt) in
-   one query, for the caller to tell duplicates from conflicts (``check_replay``).
-4. Rollups: one ``INSERT … ON CONFLICT DO UPDATE`` merges the new events into their hour
-   buckets, and pre-aggregated meters (M-17) recompute the touched windows from raw events
-   instead, because a new event replaces an earlier one. Meters whose buckets may be
-   rebuilt (:func:`recomputes`) first take an advisory lock per meter x customer (in
-   sorted order, always after the event rows and before any rollup row, so no lock cycle
-   is possible).
+   The staging table draws each event's ``received_seq`` (receipt order: M-17 and ``last``
+   ties) as the rows arrive. The caller can make the COPY and the INSERT of step 2 wait
+   for those of the previous batch of a stream (``in_turn``), so that batches of a stream
+   in the database at the same time are received, and claim identifiers, in sending order.
+2. ``INSERT … SELECT … ON CONFLICT (meter_id, identifier) DO NOTHING``, in (meter_id,
+   identifier) order: the primary key decides which events are new, also against
+   concurrent batches (a conflicting insert waits for the other transaction and then sees
+   its row), and every batch takes its row locks in the same order, so batches sharing
+   identifiers wait for each other but never deadlock.
+3. Only if fewer events were inserted than staged, the stored events holding the other
+   identifiers are read back (fingerprint, timestamp, receipt) in one query, for the
+   caller to tell duplicates from conflicts (``check_replay``).
+4. Rollups: new events are merged into their hour buckets by one ``INSERT … ON CONFLICT DO
+   UPDATE`` (in bucket order, byte-wise: one order for every batch, and the cheapest).
+   When every meter of the batch only adds (``sum``/``count`` without pre-aggregation)
+   this is part of the statement of step 2, so that a batch is one COPY and one
+   statement. Otherwise pre-aggregated meters (M-17) recompute the touched
+   windows from raw events instead, because a new event replaces an earlier one, and meters
+   whose buckets may be rebuilt (:func:`recomputes`) first take an advisory lock per meter
+   x customer (in sorted order, always after the event rows and before any rollup row, so
+   no lock cycle is possible).
 
 Cancellation (M-16) subtracts from ``sum``/``count`` buckets and recomputes the touched
 bucket (or pre-aggregation window) for the other formulas, in the same transaction.
@@ -20,9 +30,11 @@ bucket (or pre-aggregation window) for the other formulas, in the same transacti
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -34,8 +46,11 @@ from metering_service.domain.events import MeterEvent
 from metering_service.domain.meters import Aggregation, Meter, TimeWindow
 from metering_service.domain.windows import WINDOW_LENGTHS, window_start
 
+# Events formatted between two returns to the event loop (see service.events.CHUNK).
+_CHUNK = 500
+
 _STAGING_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS staged_meter_events (
+CREATE TEMP TABLE IF NOT EXISTS staged_meter_events_v2 (
     ord integer NOT NULL,
     meter_id text NOT NULL,
     identifier text NOT NULL,
@@ -45,34 +60,55 @@ CREATE TEMP TABLE IF NOT EXISTS staged_meter_events (
     payload jsonb NOT NULL,
     "timestamp" timestamptz NOT NULL,
     timestamp_sent boolean NOT NULL,
-    received_at timestamptz NOT NULL,
     fingerprint bytea NOT NULL,
     preaggregation_window timestamptz,
-    aggregation text NOT NULL
+    received_seq bigint NOT NULL DEFAULT nextval('metering.meter_events_received_seq')
 ) ON COMMIT DELETE ROWS
 """
 
 _COPY = (
-    "COPY staged_meter_events (ord, meter_id, identifier, customer_id, value, dimension_values, payload,"
-    ' "timestamp", timestamp_sent, received_at, fingerprint, preaggregation_window, aggregation) FROM STDIN'
+    "COPY staged_meter_events_v2 (ord, meter_id, identifier, customer_id, value, dimension_values, payload,"
+    ' "timestamp", timestamp_sent, fingerprint, preaggregation_window) FROM STDIN'
 )
 
+# Rows in (meter_id, identifier) order: every batch locks the keys it inserts in one order.
 _INSERT = """
 INSERT INTO metering.meter_events
     (meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
-     received_at, fingerprint, preaggregation_window)
+     received_at, received_seq, fingerprint, preaggregation_window)
 SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
-       received_at, fingerprint, preaggregation_window
-FROM staged_meter_events ORDER BY ord
+       CAST(%(received_at)s AS timestamptz), received_seq, fingerprint, preaggregation_window
+FROM staged_meter_events_v2 ORDER BY meter_id COLLATE "C", identifier COLLATE "C"
 ON CONFLICT (meter_id, identifier) DO NOTHING
-RETURNING meter_id, identifier, received_seq
 """
 
-_STORED = """
-SELECT e.meter_id, e.identifier, e.fingerprint, e."timestamp", e.received_at, e.cancelled_at
-FROM metering.meter_events e
-JOIN unnest(CAST(:meter_ids AS text[]), CAST(:identifiers AS text[])) k(meter_id, identifier)
-  ON e.meter_id = k.meter_id AND e.identifier = k.identifier
+# Meters that only add (sum, count, no pre-aggregation): events and rollups in one statement.
+# Data-modifying CTEs run to completion; all event rows are inserted before the first
+# bucket is touched, because the aggregate needs all of them.
+_INSERT_EVENTS_AND_ADD = f"""
+WITH new AS ({_INSERT} RETURNING meter_id, customer_id, "timestamp", dimension_values, value),
+added AS (
+    INSERT INTO metering.meter_rollups (meter_id, customer_id, hour, dimension_values, event_count, total)
+    SELECT meter_id, customer_id, date_trunc('hour', "timestamp", 'UTC') AS hour, dimension_values,
+           count(*), sum(value)
+    FROM new
+    GROUP BY meter_id, customer_id, hour, dimension_values
+    ORDER BY meter_id COLLATE "C", customer_id COLLATE "C", hour, dimension_values COLLATE "C"
+    ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET
+        event_count = meter_rollups.event_count + excluded.event_count,
+        total = meter_rollups.total + excluded.total
+)
+SELECT count(*) FROM new
+"""
+
+# The staged events that were not inserted, with the stored event that holds their
+# identifier. A new statement: it sees the rows of the concurrent transactions the insert
+# waited for (READ COMMITTED), and this batch's own rows carry its own receipt numbers.
+_NOT_INSERTED = """
+SELECT s.ord, e.fingerprint, e."timestamp", e.received_at, e.cancelled_at
+FROM staged_meter_events_v2 s
+JOIN metering.meter_events e ON e.meter_id = s.meter_id AND e.identifier = s.identifier
+WHERE e.received_seq <> s.received_seq
 """
 
 _LOCK_CUSTOMERS = """
@@ -105,13 +141,13 @@ INSERT INTO metering.meter_rollups {_ROLLUP_COLUMNS}
 SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS hour, e.dimension_values,
        {_BUCKET_STATE}
 FROM (
-    SELECT s.*, s.aggregation AS agg, n.received_seq
-    FROM staged_meter_events s
-    JOIN unnest(CAST(:ords AS integer[]), CAST(:seqs AS bigint[])) n(ord, received_seq) ON s.ord = n.ord
-    WHERE s.preaggregation_window IS NULL
+    SELECT s.*, m.aggregation AS agg
+    FROM staged_meter_events_v2 s
+    JOIN metering.meters m ON m.id = s.meter_id
+    WHERE s.preaggregation_window IS NULL AND s.ord <> ALL(CAST(:not_inserted AS integer[]))
 ) e
 GROUP BY e.meter_id, e.customer_id, hour, e.dimension_values
-ORDER BY e.meter_id, e.customer_id, hour, e.dimension_values
+ORDER BY e.meter_id COLLATE "C", e.customer_id COLLATE "C", hour, e.dimension_values COLLATE "C"
 ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET
     event_count = meter_rollups.event_count + excluded.event_count,
     total = meter_rollups.total + excluded.total,
@@ -185,14 +221,6 @@ class StoredEvent(NamedTuple):
     cancelled_at: datetime | None
 
 
-@dataclass(frozen=True)
-class InsertedBatch:
-    """The outcome of :func:`insert_events`: which staged events were new, and the stored rows of the rest."""
-
-    inserted: dict[tuple[str, str], int]  # (meter_id, identifier) → position in the batch
-    existing: dict[tuple[str, str], StoredEvent]
-
-
 class StagedEvent(NamedTuple):
     """A validated event on its way into the store, with its meter and its position in the batch."""
 
@@ -205,21 +233,29 @@ class StagedEvent(NamedTuple):
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_NULL = "\\N"
 _ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
-# JSON text never holds a raw tab, newline or carriage return (json escapes them), so of
-# COPY's specials only its backslashes need escaping. One encoder, built once.
-_to_json = json.JSONEncoder().encode
+# Most text needs no escaping: a search is cheaper than a translation.
+_copy_special = re.compile(r"[\\\t\n\r]").search
+_array_special = re.compile(r'[\\"]').search
+# A JSON string literal (the C encoder of the json module); JSON text never holds a raw tab,
+# newline or carriage return, so of COPY's specials only its backslashes need escaping.
+_json_string = json.encoder.encode_basestring
 
 
-def _copy_text(staged: Sequence[StagedEvent], received_at: datetime) -> str:
-    """The batch as one COPY in text format, so that it is a single write.
+def _copy_text(
+    staged: Sequence[StagedEvent],
+    received_at: datetime,
+    per_meter: dict[str, tuple[str, tuple[str, ...], TimeWindow | None, Meter]],
+) -> str:
+    """Staged events as COPY text format lines (one pass; joined, the batch is one write).
 
     Client-chosen text (identifier, customer, dimension values, payload) is escaped; the
     other fields are ids, numbers and times of our own making. What depends only on the
-    meter (its id, dimension keys, formula, window) is formatted once per meter.
+    meter (its id, dimension keys, window) is formatted once per meter, in ``per_meter``,
+    and the receipt time (the timestamp of events sent without one) once.
     """
     received = received_at.isoformat()
-    per_meter: dict[str, tuple[str, tuple[str, ...], TimeWindow | None, str]] = {}
     lines = []
+    append = lines.append
     for ord_, meter, event in staged:
         facts = per_meter.get(meter.id)
         if facts is None:
@@ -227,67 +263,99 @@ def _copy_text(staged: Sequence[StagedEvent], received_at: datetime) -> str:
                 f"\t{meter.id}\t",
                 meter.dimension_keys,
                 meter.event_time_window,
-                f"\t{meter.aggregation.value}\n",
+                meter,
             )
-        head, dimension_keys, window, tail = facts
-        dimensions = event.dimensions
-        array = ",".join('"' + dimensions[key].translate(_ARRAY_ESCAPES) + '"' for key in dimension_keys)
-        payload = _to_json(event.payload)
+        head, dimension_keys, window, _ = facts
+        identifier = event.identifier
+        if _copy_special(identifier):
+            identifier = identifier.translate(_COPY_ESCAPES)
+        customer = event.customer_id
+        if _copy_special(customer):
+            customer = customer.translate(_COPY_ESCAPES)
+        if dimension_keys:
+            dimensions = event.dimensions
+            values = [dimensions[key] for key in dimension_keys]
+            if _array_special("".join(values)):
+                values = [value.translate(_ARRAY_ESCAPES) for value in values]
+            array = '"' + '","'.join(values) + '"'
+            if _copy_special(array):
+                array = array.translate(_COPY_ESCAPES)
+        else:
+            array = ""
+        payload = (
+            "{"
+            + ",".join([f"{_json_string(key)}:{_json_string(text)}" for key, text in event.payload.items()])
+            + "}"
+        )
         if "\\" in payload:
             payload = payload.replace("\\", "\\\\")
-        window_text = _COPY_NULL if window is None else window_start(event.timestamp, window).isoformat()
-        lines.append(
-            f"{ord_}{head}{event.identifier.translate(_COPY_ESCAPES)}\t"
-            f"{event.customer_id.translate(_COPY_ESCAPES)}\t{event.value}\t"
-            f"{{{array.translate(_COPY_ESCAPES)}}}\t{payload}\t"
-            f"{event.timestamp.isoformat()}\t{'t' if event.timestamp_sent else 'f'}\t{received}\t"
-            f"\\\\x{event.fingerprint.hex()}\t{window_text}{tail}"
+        timestamp = event.timestamp
+        append(
+            f"{ord_}{head}{identifier}\t{customer}\t{event.value!s}\t{{{array}}}\t{payload}\t"
+            f"{received if timestamp is received_at else timestamp.isoformat()}\t"
+            f"{'t' if event.timestamp_sent else 'f'}\t\\\\x{event.fingerprint.hex()}\t"
+            f"{_COPY_NULL if window is None else window_start(timestamp, window).isoformat()}\n"
         )
     return "".join(lines)
 
 
 async def insert_events(
-    session: AsyncSession, staged: Sequence[StagedEvent], received_at: datetime
-) -> InsertedBatch:
+    session: AsyncSession,
+    staged: Sequence[StagedEvent],
+    received_at: datetime,
+    *,
+    in_turn: AbstractAsyncContextManager[object] | None = None,
+) -> dict[int, StoredEvent]:
     """Store the new events of a batch and merge them into the rollups (see the module docstring).
 
-    ``staged`` holds at most one event per (meter, identifier).
+    ``staged`` holds at most one event per (meter, identifier). Returns the stored rows of
+    the staged events that were not inserted (their identifier was already taken), by
+    position in the batch; every other staged event was inserted. The COPY, which draws
+    the receipt order, and the INSERT, which claims the identifiers, run inside
+    ``in_turn``: a stream passes a turn that waits until the previous batch has done both,
+    so that of two of its batches in the database at once the one sent first is received
+    first and keeps the identifiers they share (M-13, M-17).
     """
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
+    per_meter: dict[str, tuple[str, tuple[str, ...], TimeWindow | None, Meter]] = {}
+    parts = []
+    for start in range(0, len(staged), _CHUNK):
+        if start:
+            await asyncio.sleep(0)  # other batches' commits wait for the event loop
+        parts.append(_copy_text(staged[start : start + _CHUNK], received_at, per_meter))
+    text = "".join(parts)
+    only_adds = not any(recomputes(facts[3]) for facts in per_meter.values())
     async with raw.cursor() as cursor:
         await cursor.execute(_STAGING_DDL)
-        async with cursor.copy(_COPY) as copy:
-            await copy.write(_copy_text(staged, received_at))
-        await cursor.execute(_INSERT)
-        returned = await cursor.fetchall()
-    ords = {(item.event.meter_id, item.event.identifier): item.ord for item in staged}
-    inserted = {(meter_id, identifier): ords[(meter_id, identifier)] for meter_id, identifier, _ in returned}
-    missing = [key for key in ords if key not in inserted]
-    existing: dict[tuple[str, str], StoredEvent] = {}
-    if missing:
-        rows = await session.execute(
-            sa.text(_STORED),
-            {"meter_ids": [key[0] for key in missing], "identifiers": [key[1] for key in missing]},
-        )
-        existing = {(row.meter_id, row.identifier): StoredEvent(*row[2:]) for row in rows}
-    if returned:
-        new_items = [item for item in staged if (item.event.meter_id, item.event.identifier) in inserted]
-        await lock_customers(
-            session, [(item.meter.id, item.event.customer_id) for item in new_items if recomputes(item.meter)]
-        )
-        await session.execute(
-            sa.text(_MERGE_NEW_EVENTS),
-            {"ords": [inserted[(m, i)] for m, i, _ in returned], "seqs": [seq for _, _, seq in returned]},
-        )
-        windows = set()
-        for item in new_items:
-            if item.meter.event_time_window is not None:
-                start = window_start(item.event.timestamp, item.meter.event_time_window)
-                end = start + WINDOW_LENGTHS[item.meter.event_time_window]
-                windows.add((item.meter.id, item.event.customer_id, start, end))
-        await recompute_buckets(session, sorted(windows))
-    return InsertedBatch(inserted, existing)
+        async with in_turn or nullcontext():
+            async with cursor.copy(_COPY) as copy:
+                await copy.write(text)
+            if only_adds:
+                await cursor.execute(_INSERT_EVENTS_AND_ADD, {"received_at": received_at})
+                (inserted,) = await cursor.fetchone()  # type: ignore[misc]
+            else:
+                await cursor.execute(_INSERT, {"received_at": received_at})
+                inserted = cursor.rowcount
+        existing: dict[int, StoredEvent] = {}
+        if inserted < len(staged):
+            await cursor.execute(_NOT_INSERTED)
+            existing = {row[0]: StoredEvent(*row[1:]) for row in await cursor.fetchall()}
+    if only_adds or not inserted:
+        return existing
+    new_items = [item for item in staged if item.ord not in existing]
+    await lock_customers(
+        session, [(item.meter.id, item.event.customer_id) for item in new_items if recomputes(item.meter)]
+    )
+    await session.execute(sa.text(_MERGE_NEW_EVENTS), {"not_inserted": sorted(existing)})
+    windows = set()
+    for item in new_items:
+        if item.meter.event_time_window is not None:
+            start = window_start(item.event.timestamp, item.meter.event_time_window)
+            end = start + WINDOW_LENGTHS[item.meter.event_time_window]
+            windows.add((item.meter.id, item.event.customer_id, start, end))
+    await recompute_buckets(session, sorted(windows))
+    return existing
 
 
 def recomputes(meter: Meter) -> bool:

@@ -177,10 +177,10 @@ def test_invalid_value(meter_lookup: MeterLookup, value: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("123456789012345", Decimal("123456789012345")),
+        ("123456789012345", Decimal(123456789012345)),
         ("-12.5", Decimal("-12.5")),
         ("+7", Decimal(7)),
-        ("000123456789012345", Decimal("123456789012345")),
+        ("000123456789012345", Decimal(123456789012345)),
         ("1.00000000000000000000", Decimal(1)),
         ("0.000000000000001", Decimal("1E-15")),
         ("12345678901234.5", Decimal("12345678901234.5")),
