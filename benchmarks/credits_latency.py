@@ -1,11 +1,12 @@
 """Credits benchmark: balance-summary and apply latency under 16 concurrent clients.
 
     python benchmarks/credits_latency.py [--customers 1000] [--grants 10] [--calls 2000] [--clients 16]
-                                         [--batch 500] [--batches 10]
+                                         [--batch 500] [--batches 10] [--processes 1]
 
 Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
-temporary folder), a fresh migrated database and one credits server on 127.0.0.1 in its
-own process (``drawdown serve credits``, so clients and server do not share a CPU). It
+temporary folder), a fresh migrated database and the credits server on 127.0.0.1 in its
+own processes (``drawdown serve credits`` with ``--processes`` of them sharing the port,
+so clients and server do not share a Python interpreter). It
 creates ``--customers`` customers with ``--grants`` grants each through the API (not
 measured), then, with ``--clients`` concurrent clients each on its own connection:
 
@@ -16,22 +17,19 @@ measured), then, with ``--clients`` concurrent clients each on its own connectio
    after the other: BatchHoldInvoiceCredits then BatchApplyInvoiceCredits of N invoices
    of distinct customers.
 
-Prints p50 / p99 per measurement and the server process's CPU time per call (from
-/proc, so Linux only). Targets: balance p99 ≤ 5 ms, apply p99 ≤ 25 ms. It is not a test.
+Prints p50 / p99 per measurement, and the server processes' and this load generator's
+CPU time per call (from /proc, so Linux only). Targets: balance p99 ≤ 5 ms, apply p99 ≤ 25 ms. It is not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import socket
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from google.type import money_pb2
 
 from benchmarks.scratch import scratch_database
+from benchmarks.service_process import serve
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
@@ -56,43 +55,6 @@ from drawdown.rpc.convert import timestamp_to_proto
 from tests.support.harness import bearer
 
 PERIOD_END = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-
-
-@dataclass
-class CreditsProcess:
-    process: asyncio.subprocess.Process
-    address: str
-
-
-async def serve_credits(url: str, pool_size: int) -> CreditsProcess:
-    """``drawdown serve credits`` on a free port; returns once it is listening."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "DRAWDOWN_DATABASE_URL": url,
-        "DRAWDOWN_HOST": "127.0.0.1",
-        "DRAWDOWN_MIGRATE_ON_START": "false",
-        "DRAWDOWN_DB_POOL_SIZE": str(pool_size),
-        "DRAWDOWN_LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "drawdown.cli",
-        "serve",
-        "credits",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    while b"listening" not in await process.stdout.readline():
-        if process.returncode is not None:
-            raise RuntimeError("the credits server did not start")
-    return CreditsProcess(process, f"127.0.0.1:{port}")
 
 
 async def concurrently(
@@ -110,27 +72,30 @@ async def concurrently(
     return latencies
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def report(label: str, latencies: list[float], cpu_seconds: float | None = None) -> None:
+def report(
+    label: str,
+    latencies: list[float],
+    cpu_seconds: float | None = None,
+    client_cpu_seconds: float | None = None,
+) -> None:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     cpu = "" if cpu_seconds is None else f"  server CPU/call={cpu_seconds / len(ordered) * 1000:6.2f} ms"
+    if client_cpu_seconds is not None:
+        cpu += f"  client CPU/call={client_cpu_seconds / len(ordered) * 1000:5.2f} ms"
     print(
         f"{label:<34} n={len(ordered):>5}  p50={statistics.median(ordered) * 1000:6.2f} ms  "
         f"p99={p99 * 1000:6.2f} ms{cpu}"
     )
 
 
-async def run(customers: int, grants: int, calls: int, clients: int, batch: int, batches: int) -> None:
+async def run(
+    customers: int, grants: int, calls: int, clients: int, batch: int, batches: int, processes: int
+) -> None:
     with scratch_database() as url:
         admin = bearer(auth_store.create_key(url, Role.ADMIN, label="bench admin").token)
         service = bearer(auth_store.create_key(url, Role.SERVICE, label="bench service").token)
-        server = await serve_credits(url, clients)
+        server = await serve("credits", url, processes=processes, pool_size=clients)
         channels = [grpc.aio.insecure_channel(server.address) for _ in range(clients)]
         try:
             grant_stubs = [grant_grpc.CreditGrantServiceStub(c) for c in channels]
@@ -197,13 +162,22 @@ async def run(customers: int, grants: int, calls: int, clients: int, batch: int,
             # Not measured: every client's first calls (the server's pools open their
             # connections on first need).
             await concurrently(clients, clients * 4, balance)
-            pid = server.process.pid
-            cpu = server_cpu_seconds(pid)
+            cpu, client_cpu = server.cpu_seconds(), time.process_time()
             balances = await concurrently(clients, calls, balance)
-            report("GetCreditBalanceSummary", balances, server_cpu_seconds(pid) - cpu)
-            cpu = server_cpu_seconds(pid)
+            report(
+                "GetCreditBalanceSummary",
+                balances,
+                server.cpu_seconds() - cpu,
+                time.process_time() - client_cpu,
+            )
+            cpu, client_cpu = server.cpu_seconds(), time.process_time()
             pairs = await concurrently(clients, calls, draw)
-            report("HoldInvoiceCredits + Apply", pairs, server_cpu_seconds(pid) - cpu)
+            report(
+                "HoldInvoiceCredits + Apply",
+                pairs,
+                server.cpu_seconds() - cpu,
+                time.process_time() - client_cpu,
+            )
             report("ApplyInvoiceCredits alone", apply_only)
 
             async def period_close(run: int) -> tuple[float, float]:
@@ -250,16 +224,15 @@ async def run(customers: int, grants: int, calls: int, clients: int, batch: int,
                 return applying - began, time.perf_counter() - applying
 
             if batch:
-                cpu = server_cpu_seconds(pid)
+                cpu = server.cpu_seconds()
                 runs = [await period_close(run) for run in range(batches)]
-                spent = server_cpu_seconds(pid) - cpu
+                spent = server.cpu_seconds() - cpu
                 report(f"BatchHold of {batch}", [hold for hold, _ in runs])
                 report(f"BatchApply of {batch}", [apply for _, apply in runs], spent)
         finally:
             for channel in channels:
                 await channel.close()
-            server.process.terminate()
-            await server.process.wait()
+            await server.stop()
 
 
 def main() -> None:
@@ -272,6 +245,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--batch", type=int, default=500, help="invoices per batch call (0: no batch phase)")
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="credits server processes (DRAWDOWN_PROCESSES)"
+    )
     arguments = parser.parse_args()
     asyncio.run(
         run(
@@ -281,6 +257,7 @@ def main() -> None:
             arguments.clients,
             arguments.batch,
             arguments.batches,
+            arguments.processes,
         )
     )
 

@@ -10,12 +10,17 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
 class ServiceProcess:
     process: asyncio.subprocess.Process
     address: str
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far of the service's processes (Linux /proc)."""
+        return sum(_cpu_seconds(pid) for pid in _with_descendants(self.process.pid))
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -57,3 +62,16 @@ async def serve(service: str, url: str, *, processes: int = 1, pool_size: int = 
             raise RuntimeError(f"the {service} server did not start (exit code {await process.wait()})")
         listening += b"listening" in line
     return ServiceProcess(process, f"127.0.0.1:{port}")
+
+
+def _with_descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(p for child in children for p in _with_descendants(int(child)))]
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # exited meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
