@@ -28,6 +28,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports_from(count: int) -> int:
+    """A port p with p .. p+count-1 all free (`drawdown up` gives service i metrics port p+i)."""
+    while True:
+        base = free_port()
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+
+
 @pytest.mark.parametrize("database", ["configured", "embedded"])
 def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
     database: str, database_url: str, tmp_path: Path
@@ -36,7 +49,7 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update({f"DRAWDOWN_{s.upper()}_PORT": str(p) for s, p in ports.items()})
     env["DRAWDOWN_HOME"] = str(tmp_path / "home")
-    metrics_port = free_port()
+    metrics_port = free_ports_from(len(SERVICES))
     env["DRAWDOWN_METRICS_PORT"] = str(metrics_port)
     if database == "configured":
         env["DRAWDOWN_DATABASE_URL"] = database_url
