@@ -135,11 +135,12 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 class _StopSignal:
-    """SIGINT/SIGTERM as a flag the supervising loop polls."""
+    """SIGINT, SIGTERM or SIGHUP (its terminal closed) as a flag the supervising loop
+    polls, so that the service processes are always stopped with it."""
 
     def __init__(self) -> None:
         self.requested = False
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:

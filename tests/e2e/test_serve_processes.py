@@ -1,5 +1,6 @@
 """`drawdown serve <service>` with DRAWDOWN_PROCESSES=2: two server processes on one port
-(SO_REUSEPORT), their metrics added up on one /metrics port, all stopped by one SIGTERM."""
+(SO_REUSEPORT), their metrics added up on one /metrics port, all stopped by one SIGTERM
+(or SIGHUP, when the terminal closes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from drawdown.auth import store as auth_store
@@ -33,7 +35,10 @@ def listening_sockets(port: int) -> int:
     return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "0A")
 
 
-def test_two_processes_share_the_port_and_stop_on_one_sigterm(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_two_processes_share_the_port_and_stop_on_one_signal(
+    database_url: str, tmp_path: Path, stop: signal.Signals
+) -> None:
     port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update(
@@ -78,6 +83,6 @@ def test_two_processes_share_the_port_and_stop_on_one_sigterm(database_url: str,
         ]
         assert served and served[0].endswith(f" {float(CALLS)}")
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         assert process.wait(30) == 0
     assert listening_sockets(port) == 0
