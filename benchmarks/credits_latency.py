@@ -2,6 +2,7 @@
 
     python benchmarks/credits_latency.py [--customers 1000] [--grants 10] [--calls 2000] [--clients 16]
                                          [--batch 500] [--batches 10] [--processes 1]
+                                         [--rates 250,500,1000]
 
 Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
 temporary folder), a fresh migrated database and the credits server on 127.0.0.1 in its
@@ -13,7 +14,12 @@ measured), then, with ``--clients`` concurrent clients each on its own connectio
 1. times ``--calls`` GetCreditBalanceSummary calls on random customers;
 2. times ``--calls`` draws on random customers: HoldInvoiceCredits then
    ApplyInvoiceCredits for a new invoice (the pair, and apply alone);
-3. with ``--batch N`` (0 skips it), times ``--batches`` period-close runs, one client
+3. with ``--rates``, the same two measurements again in open loop: calls start at a
+   fixed rate (calls/s) whatever the answers' speed, on the same ``--clients``
+   connections, and each latency counts from the call's scheduled start, so time spent
+   waiting for a free client is included. Closed loop (1, 2) measures latency at
+   saturation; open loop measures it at a given load, as an SLO is stated;
+4. with ``--batch N`` (0 skips it), times ``--batches`` period-close runs, one client
    after the other: BatchHoldInvoiceCredits then BatchApplyInvoiceCredits of N invoices
    of distinct customers.
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import statistics
 import sys
@@ -72,6 +79,32 @@ async def concurrently(
     return latencies
 
 
+async def at_rate(
+    clients: int, calls: int, rate: float, one_call: Callable[[int, int], Awaitable[float]]
+) -> list[float]:
+    """Start ``calls`` calls ``1 / rate`` seconds apart on the first free of ``clients``
+    clients; each latency runs from the call's scheduled start to its answer."""
+    free: asyncio.Queue[int] = asyncio.Queue()
+    for client in range(clients):
+        free.put_nowait(client)
+    latencies: list[float] = []
+    started = time.perf_counter()
+
+    async def timed(client: int, n: int, scheduled: float) -> None:
+        await one_call(client, n)
+        latencies.append(time.perf_counter() - scheduled)
+        free.put_nowait(client)
+
+    tasks = []
+    for n in range(calls):
+        scheduled = started + n / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        client = await free.get()
+        tasks.append(asyncio.create_task(timed(client, n, scheduled)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
 def report(
     label: str,
     latencies: list[float],
@@ -90,7 +123,14 @@ def report(
 
 
 async def run(
-    customers: int, grants: int, calls: int, clients: int, batch: int, batches: int, processes: int
+    customers: int,
+    grants: int,
+    calls: int,
+    clients: int,
+    batch: int,
+    batches: int,
+    processes: int,
+    rates: list[float],
 ) -> None:
     with scratch_database() as url:
         admin = bearer(auth_store.create_key(url, Role.ADMIN, label="bench admin").token)
@@ -128,7 +168,10 @@ async def run(
 
             apply_only: list[float] = []
 
-            async def draw(client: int, n: int) -> float:
+            invoice_numbers = itertools.count()
+
+            async def draw(client: int, _: int) -> float:
+                n = next(invoice_numbers)
                 invoice = invoice_pb.InvoiceForCredits(
                     invoice_id=f"in_bench_{n}",
                     customer_id=random.choice(customer_ids),
@@ -179,6 +222,12 @@ async def run(
                 time.process_time() - client_cpu,
             )
             report("ApplyInvoiceCredits alone", apply_only)
+            for rate in rates:
+                report(f"GetCreditBalanceSummary @{rate:g}/s", await at_rate(clients, calls, rate, balance))
+                apply_only.clear()
+                pairs = await at_rate(clients, calls, rate, draw)
+                report(f"Hold + Apply @{rate:g}/s", pairs)
+                report(f"ApplyInvoiceCredits alone @{rate:g}/s", apply_only)
 
             async def period_close(run: int) -> tuple[float, float]:
                 chosen = random.sample(customer_ids, min(batch, len(customer_ids)))
@@ -248,6 +297,12 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="credits server processes (DRAWDOWN_PROCESSES)"
     )
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(rate) for rate in text.split(",") if rate],
+        default=[],
+        help="comma-separated calls/s for the open-loop runs (default: none)",
+    )
     arguments = parser.parse_args()
     asyncio.run(
         run(
@@ -258,6 +313,7 @@ def main() -> None:
             arguments.batch,
             arguments.batches,
             arguments.processes,
+            arguments.rates,
         )
     )
 
