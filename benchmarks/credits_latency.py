@@ -16,8 +16,8 @@ measured), then, with ``--clients`` concurrent clients each on its own connectio
    ApplyInvoiceCredits for a new invoice (the pair, and apply alone);
 3. with ``--rates``, the same two measurements again in open loop: calls start at a
    fixed rate (calls/s) whatever the answers' speed, on the same ``--clients``
-   connections, and each latency counts from the call's scheduled start, so time spent
-   waiting for a free client is included. Closed loop (1, 2) measures latency at
+   connections, and each latency counts from the call's turn, so time spent waiting
+   for a free client is included. Closed loop (1, 2) measures latency at
    saturation; open loop measures it at a given load, as an SLO is stated;
 4. with ``--batch N`` (0 skips it), times ``--batches`` period-close runs, one client
    after the other: BatchHoldInvoiceCredits then BatchApplyInvoiceCredits of N invoices
@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from google.type import money_pb2
 
 from benchmarks.scratch import scratch_database
-from benchmarks.service_process import serve
+from benchmarks.service_process import OWN_CONNECTION, serve
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
@@ -83,24 +83,26 @@ async def at_rate(
     clients: int, calls: int, rate: float, one_call: Callable[[int, int], Awaitable[float]]
 ) -> list[float]:
     """Start ``calls`` calls ``1 / rate`` seconds apart on the first free of ``clients``
-    clients; each latency runs from the call's scheduled start to its answer."""
+    clients; each latency runs from the call's turn (its scheduled start, or later if
+    this load generator's timer woke late) to its answer, so the wait for a free client
+    counts and the generator's own lateness does not."""
     free: asyncio.Queue[int] = asyncio.Queue()
     for client in range(clients):
         free.put_nowait(client)
     latencies: list[float] = []
     started = time.perf_counter()
 
-    async def timed(client: int, n: int, scheduled: float) -> None:
+    async def timed(client: int, n: int, turn: float) -> None:
         await one_call(client, n)
-        latencies.append(time.perf_counter() - scheduled)
+        latencies.append(time.perf_counter() - turn)
         free.put_nowait(client)
 
     tasks = []
     for n in range(calls):
-        scheduled = started + n / rate
-        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+        turn = time.perf_counter()
         client = await free.get()
-        tasks.append(asyncio.create_task(timed(client, n, scheduled)))
+        tasks.append(asyncio.create_task(timed(client, n, turn)))
     await asyncio.gather(*tasks)
     return latencies
 
@@ -136,7 +138,9 @@ async def run(
         admin = bearer(auth_store.create_key(url, Role.ADMIN, label="bench admin").token)
         service = bearer(auth_store.create_key(url, Role.SERVICE, label="bench service").token)
         server = await serve("credits", url, processes=processes, pool_size=clients)
-        channels = [grpc.aio.insecure_channel(server.address) for _ in range(clients)]
+        channels = [
+            grpc.aio.insecure_channel(server.address, options=[OWN_CONNECTION]) for _ in range(clients)
+        ]
         try:
             grant_stubs = [grant_grpc.CreditGrantServiceStub(c) for c in channels]
             balance_stubs = [balance_grpc.CreditBalanceServiceStub(c) for c in channels]

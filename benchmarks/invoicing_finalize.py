@@ -36,9 +36,8 @@ from google.type import money_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.scratch import scratch_database  # noqa: E402
-from benchmarks.service_process import serve  # noqa: E402
-
+from benchmarks.scratch import scratch_database
+from benchmarks.service_process import serve
 from drawdown import suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role

@@ -1,69 +1,17 @@
-"""Shared pieces of the metering benchmarks: a scratch database, a metering server in its own
-process (so the load generator does not share its event loop), its RSS, CPU times, and percentiles."""
+"""Shared pieces of the metering benchmarks: PostgreSQL's CPU time, and percentiles."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import statistics
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drawdown import suite
 from drawdown.db.urls import libpq_url
-
-
-def _serve(url: str, ports: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
-    import asyncio
-
-    from drawdown.logs import configure_logging
-    from drawdown.rpc.server import start_server, tune_gc_for_serving
-    from tests.support.harness import test_settings
-
-    configure_logging("WARNING")
-
-    async def main() -> None:
-        server = await start_server(suite.definition("metering"), test_settings(), url, port=0)
-        tune_gc_for_serving()  # as `drawdown serve` does
-        ports.put(server.port)
-        await asyncio.to_thread(stop.wait)
-        await server.stop(grace=5)
-
-    asyncio.run(main())
-
-
-@contextmanager
-def metering_process(url: str) -> Iterator[tuple[str, int]]:
-    """A metering server in a child process; yields its address and pid."""
-    context = multiprocessing.get_context("spawn")
-    ports, stop = context.Queue(), context.Event()
-    process = context.Process(target=_serve, args=(url, ports, stop), daemon=True)
-    process.start()
-    try:
-        yield f"127.0.0.1:{ports.get(timeout=120)}", process.pid  # type: ignore[misc]
-    finally:
-        stop.set()
-        process.join(30)
-
-
-def rss_mib(pid: int) -> float:
-    """Resident set size of a process, in MiB (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used, in seconds (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postmaster_pid(url: str) -> int | None:

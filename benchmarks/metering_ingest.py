@@ -42,15 +42,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.metering_bench_support import (
-    cpu_seconds,
-    metering_process,
-    percentiles,
-    postgres_cpu_seconds,
-    postmaster_pid,
-    rss_mib,
-)
+from benchmarks.metering_bench_support import percentiles, postgres_cpu_seconds, postmaster_pid
 from benchmarks.scratch import scratch_database
+from benchmarks.service_process import OWN_CONNECTION, ServiceProcess, serve
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.db.urls import libpq_url
@@ -93,13 +87,13 @@ def _events(
 
 
 class RssSampler:
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, server: ServiceProcess) -> None:
+        self.server = server
         self.samples: list[float] = []
 
     async def run(self) -> None:
         while True:
-            self.samples.append(rss_mib(self.pid))
+            self.samples.append(self.server.rss_mib())
             await asyncio.sleep(0.5)
 
 
@@ -134,8 +128,8 @@ class Timed(NamedTuple):
         )
 
 
-async def _timed(work, events: int, server_pid: int, postmaster: int | None) -> Timed:
-    started, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
+async def _timed(work, events: int, server: ServiceProcess, postmaster: int | None) -> Timed:
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), server.cpu_seconds()
     database = postgres_cpu_seconds(postmaster)
     await work
     elapsed = time.perf_counter() - started
@@ -143,13 +137,18 @@ async def _timed(work, events: int, server_pid: int, postmaster: int | None) -> 
     return Timed(
         events / elapsed,
         (time.process_time() - cpu) / elapsed,
-        (cpu_seconds(server_pid) - server) / events * 1e6,
+        (server.cpu_seconds() - server_cpu) / events * 1e6,
         None if database is None or database_after is None else (database_after - database) / events * 1e6,
     )
 
 
 async def stream_path(
-    channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int, postmaster: int | None
+    channel: grpc.aio.Channel,
+    metadata,
+    events: int,
+    batch: int,
+    server: ServiceProcess,
+    postmaster: int | None,
 ) -> Timed:
     stream = _raw(channel, "StreamMeterEvents", event_pb.StreamMeterEventsResponse, streaming=True)
     halves = [
@@ -178,12 +177,17 @@ async def stream_path(
             await call.read()
 
     return await _timed(
-        asyncio.gather(*(one_stream(requests) for requests in halves)), events, server_pid, postmaster
+        asyncio.gather(*(one_stream(requests) for requests in halves)), events, server, postmaster
     )
 
 
 async def batch_path(
-    channel: grpc.aio.Channel, metadata, events: int, batch: int, server_pid: int, postmaster: int | None
+    channel: grpc.aio.Channel,
+    metadata,
+    events: int,
+    batch: int,
+    server: ServiceProcess,
+    postmaster: int | None,
 ) -> Timed:
     create = _raw(channel, "BatchCreateMeterEvents", event_pb.BatchCreateMeterEventsResponse, streaming=False)
     halves = [
@@ -203,7 +207,7 @@ async def batch_path(
             assert reply.rejected_count == reply.duplicate_count == 0, reply.results[:3]
 
     return await _timed(
-        asyncio.gather(*(caller(requests) for requests in halves)), events, server_pid, postmaster
+        asyncio.gather(*(caller(requests) for requests in halves)), events, server, postmaster
     )
 
 
@@ -237,8 +241,13 @@ async def copy_ceiling(url: str, meter_id: str, events: int) -> tuple[float, flo
 
 
 async def single_events(
-    stub: event_grpc.MeterEventServiceStub, metadata, count: int, callers: int
-) -> tuple[float, float, float]:
+    stubs: list[event_grpc.MeterEventServiceStub],
+    metadata,
+    count: int,
+    callers: int,
+    server: ServiceProcess,
+    postmaster: int | None,
+) -> tuple[Timed, float, float]:
     latencies: list[float] = []
     now = datetime.now(UTC)
 
@@ -246,77 +255,88 @@ async def single_events(
         for number in range(index, count, callers):
             (message,) = _events("bench_single", "one", number, 1, now)
             started = time.perf_counter()
-            await stub.CreateMeterEvent(
+            await stubs[index % len(stubs)].CreateMeterEvent(
                 event_pb.CreateMeterEventRequest(meter_event=message), metadata=metadata
             )
             latencies.append((time.perf_counter() - started) * 1000)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(caller(index) for index in range(callers)))
-    rate = count / (time.perf_counter() - started)
+    timed = await _timed(
+        asyncio.gather(*(caller(index) for index in range(callers))), count, server, postmaster
+    )
     p50, p99 = percentiles(latencies)
-    return rate, p50, p99
+    return timed, p50, p99
 
 
-async def run(events: int, batch: int, single: int) -> None:
-    with scratch_database() as url, metering_process(url) as (address, pid):
-        metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
-        postmaster = postmaster_pid(url)
-        sampler = RssSampler(pid)
-        sampling = asyncio.create_task(sampler.run())
-        async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-            meters = meter_grpc.MeterServiceStub(channel)
-            ids = {}
-            for name in ("bench_stream", "bench_batch", "bench_single", "bench_copy"):
-                reply = await meters.CreateMeter(
-                    meter_pb.CreateMeterRequest(
-                        meter=meter_pb2.Meter(
-                            display_name=name,
-                            event_name=name,
-                            aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
-                            dimension_keys=["model"],
-                        )
-                    ),
-                    metadata=metadata,
-                )
-                ids[name] = reply.meter.id
-            stub = event_grpc.MeterEventServiceStub(channel)
-            print(f"server RSS at start: {rss_mib(pid):.0f} MiB")
-            stream = await stream_path(channel, metadata, events, batch, pid, postmaster)
-            stream_rate = stream.rate
-            print(
-                f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,};"
-                f" {stream.cpu()})"
+async def run(events: int, batch: int, single: int, connections: int, processes: int) -> None:
+    with scratch_database() as url:
+        server = await serve("metering", url, processes=processes)
+        try:
+            await measure(url, server, events, batch, single, connections)
+        finally:
+            await server.stop()
+
+
+async def measure(
+    url: str, server: ServiceProcess, events: int, batch: int, single: int, connections: int
+) -> None:
+    metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
+    postmaster = postmaster_pid(url)
+    sampler = RssSampler(server)
+    sampling = asyncio.create_task(sampler.run())
+    async with grpc.aio.insecure_channel(server.address, options=CHANNEL_OPTIONS) as channel:
+        meters = meter_grpc.MeterServiceStub(channel)
+        ids = {}
+        for name in ("bench_stream", "bench_batch", "bench_single", "bench_copy"):
+            reply = await meters.CreateMeter(
+                meter_pb.CreateMeterRequest(
+                    meter=meter_pb2.Meter(
+                        display_name=name,
+                        event_name=name,
+                        aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
+                        dimension_keys=["model"],
+                    )
+                ),
+                metadata=metadata,
             )
-            batched = await batch_path(channel, metadata, events, batch, pid, postmaster)
-            batch_rate = batched.rate
-            print(
-                f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers; {batched.cpu()})"
-            )
-            database = postgres_cpu_seconds(postmaster)
-            one, two = await copy_ceiling(url, ids["bench_copy"], events)
-            database_after = postgres_cpu_seconds(postmaster)
-            ceiling = max(one, two)
-            copy_cpu = (
-                ""
-                if database is None or database_after is None
-                else f"; PostgreSQL CPU {(database_after - database) / (2 * events) * 1e6:.1f} µs/row"
-            )
-            print(
-                f"COPY ceiling:  {ceiling:>9,.0f} rows/s    (1 stream {one:,.0f}, 2 streams {two:,.0f}{copy_cpu})"
-            )
-            print(
-                f"stream / COPY: {stream_rate / ceiling:>9.0%}     batch / COPY: {batch_rate / ceiling:.0%}   (target ≥ 50 %)"
-            )
-            rate, p50, p99 = await single_events(stub, metadata, single, 32)
-            print(
-                f"single events: {rate:>9,.0f} events/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
-                f"({single:,} calls, 32 callers; target ≥ 2,000/s, p99 ≤ 50 ms)"
-            )
-        sampling.cancel()
+            ids[name] = reply.meter.id
+        print(f"server RSS at start: {server.rss_mib():.0f} MiB")
+        stream = await stream_path(channel, metadata, events, batch, server, postmaster)
+        stream_rate = stream.rate
         print(
-            f"server RSS over the run: min {min(sampler.samples):.0f} MiB, max {max(sampler.samples):.0f} MiB"
+            f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,};"
+            f" {stream.cpu()})"
         )
+        batched = await batch_path(channel, metadata, events, batch, server, postmaster)
+        batch_rate = batched.rate
+        print(f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers; {batched.cpu()})")
+        database = postgres_cpu_seconds(postmaster)
+        one, two = await copy_ceiling(url, ids["bench_copy"], events)
+        database_after = postgres_cpu_seconds(postmaster)
+        ceiling = max(one, two)
+        copy_cpu = (
+            ""
+            if database is None or database_after is None
+            else f"; PostgreSQL CPU {(database_after - database) / (2 * events) * 1e6:.1f} µs/row"
+        )
+        print(
+            f"COPY ceiling:  {ceiling:>9,.0f} rows/s    (1 stream {one:,.0f}, 2 streams {two:,.0f}{copy_cpu})"
+        )
+        print(
+            f"stream / COPY: {stream_rate / ceiling:>9.0%}     batch / COPY: {batch_rate / ceiling:.0%}   (target ≥ 50 %)"
+        )
+        single_channels = [
+            grpc.aio.insecure_channel(server.address, options=[OWN_CONNECTION]) for _ in range(connections)
+        ]
+        stubs = [event_grpc.MeterEventServiceStub(c) for c in single_channels]
+        singles, p50, p99 = await single_events(stubs, metadata, single, 32, server, postmaster)
+        for single_channel in single_channels:
+            await single_channel.close()
+        print(
+            f"single events: {singles.rate:>9,.0f} events/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
+            f"({single:,} calls, 32 callers; target ≥ 2,000/s, p99 ≤ 50 ms; {singles.cpu()})"
+        )
+    sampling.cancel()
+    print(f"server RSS over the run: min {min(sampler.samples):.0f} MiB, max {max(sampler.samples):.0f} MiB")
 
 
 def main() -> None:
@@ -324,8 +344,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events per path (stream, batch, COPY)")
     parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--single-events", type=int, default=20_000)
+    parser.add_argument(
+        "--single-connections", type=int, default=1, help="connections the 32 single-event callers share"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="metering server processes (DRAWDOWN_PROCESSES)"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.events, args.batch_size, args.single_events))
+    asyncio.run(
+        run(args.events, args.batch_size, args.single_events, args.single_connections, args.processes)
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.metering_bench_support import metering_process, percentiles
+from benchmarks.metering_bench_support import percentiles
 from benchmarks.scratch import scratch_database
+from benchmarks.service_process import serve
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
 from drawdown.db.engine import Database
@@ -139,37 +140,41 @@ async def time_queries(
 
 async def run_size(events: int, customers: int, queries: int) -> None:
     now = datetime.now(UTC)
-    with scratch_database() as url, metering_process(url) as (address, _):
+    with scratch_database() as url:
         metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
-        async with grpc.aio.insecure_channel(address) as channel:
-            meter = (
-                await meter_grpc.MeterServiceStub(channel).CreateMeter(
-                    meter_pb.CreateMeterRequest(
-                        meter=meter_pb2.Meter(
-                            display_name="tokens",
-                            event_name="bench_tokens",
-                            aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
-                            dimension_keys=["model"],
-                        )
-                    ),
-                    metadata=metadata,
-                )
-            ).meter
-            started = time.perf_counter()
-            await asyncio.to_thread(load_events, url, meter.id, events, customers, now)
-            loaded = time.perf_counter()
-            await build_rollups(url, meter.id, customers, now)
-            print(
-                f"{events:,} events: COPY {loaded - started:.0f} s, rollups {time.perf_counter() - loaded:.0f} s"
-            )
-            stub = event_grpc.MeterEventServiceStub(channel)
-            for grouped in (False, True):
-                await time_queries(stub, metadata, meter.id, customers, 20, now, grouped)  # warm-up
-                p50, p99 = await time_queries(stub, metadata, meter.id, customers, queries, now, grouped)
-                kind = "30 days by day " if grouped else "30 days, 1 row "
+        server = await serve("metering", url)
+        try:
+            async with grpc.aio.insecure_channel(server.address) as channel:
+                meter = (
+                    await meter_grpc.MeterServiceStub(channel).CreateMeter(
+                        meter_pb.CreateMeterRequest(
+                            meter=meter_pb2.Meter(
+                                display_name="tokens",
+                                event_name="bench_tokens",
+                                aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
+                                dimension_keys=["model"],
+                            )
+                        ),
+                        metadata=metadata,
+                    )
+                ).meter
+                started = time.perf_counter()
+                await asyncio.to_thread(load_events, url, meter.id, events, customers, now)
+                loaded = time.perf_counter()
+                await build_rollups(url, meter.id, customers, now)
                 print(
-                    f"  {kind}: p50 {p50:.1f} ms  p99 {p99:.1f} ms  ({queries} queries; target p99 ≤ 10 ms)"
+                    f"{events:,} events: COPY {loaded - started:.0f} s, rollups {time.perf_counter() - loaded:.0f} s"
                 )
+                stub = event_grpc.MeterEventServiceStub(channel)
+                for grouped in (False, True):
+                    await time_queries(stub, metadata, meter.id, customers, 20, now, grouped)  # warm-up
+                    p50, p99 = await time_queries(stub, metadata, meter.id, customers, queries, now, grouped)
+                    kind = "30 days by day " if grouped else "30 days, 1 row "
+                    print(
+                        f"  {kind}: p50 {p50:.1f} ms  p99 {p99:.1f} ms  ({queries} queries; target p99 ≤ 10 ms)"
+                    )
+        finally:
+            await server.stop()
 
 
 def main() -> None:

@@ -12,6 +12,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+OWN_CONNECTION = ("grpc.use_local_subchannel_pool", 1)
+"""Channel option: this channel opens a TCP connection of its own. Without it, gRPC shares
+one connection among every channel to the same address with the same options, so that N
+clients would be N streams on one connection, all served by one of N server processes."""
+
 
 @dataclass
 class ServiceProcess:
@@ -21,6 +26,10 @@ class ServiceProcess:
     def cpu_seconds(self) -> float:
         """User + system CPU time so far of the service's processes (Linux /proc)."""
         return sum(_cpu_seconds(pid) for pid in _with_descendants(self.process.pid))
+
+    def rss_mib(self) -> float:
+        """Resident set size of the service's processes together, in MiB (Linux /proc)."""
+        return sum(_rss_mib(pid) for pid in _with_descendants(self.process.pid))
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -75,3 +84,14 @@ def _cpu_seconds(pid: int) -> float:
     except FileNotFoundError:  # exited meanwhile
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # exited meanwhile
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
