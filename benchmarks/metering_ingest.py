@@ -1,14 +1,16 @@
 """Metering ingest benchmark: stream and batch throughput against the COPY ceiling, single-event latency.
 
-    python benchmarks/metering_ingest.py [--events 1000000] [--batch-size 5000] [--single-events 20000]
+    python benchmarks/metering_ingest.py [--events 1000000] [--batch-size 5000] [--batch-callers 4]
+                                         [--single-events 20000] [--single-connections 1] [--processes 1]
 
 Starts PostgreSQL (``DRAWDOWN_DATABASE_URL``'s server, else an embedded one under a
-temporary folder), a fresh migrated database and one metering server in a child process,
-on 127.0.0.1. It then measures, printing each figure:
+temporary folder), a fresh migrated database and the metering server (``drawdown serve
+metering``, ``--processes`` of them) on 127.0.0.1. It then measures, printing each figure:
 
 1. the stream path: ``--events`` events over two StreamMeterEvents streams (each with at
    most two unanswered batches), events/s;
-2. the batch path: ``--events`` events by BatchCreateMeterEvents from two concurrent callers;
+2. the batch path: ``--events`` events by BatchCreateMeterEvents from ``--batch-callers``
+   concurrent callers (4 by default: as many batches in flight as the stream path has);
    for both, the load generator's CPU (share of a core), and the CPU per event of the server
    and of PostgreSQL (when it runs on this machine), which stay comparable when other work
    shares the machine;
@@ -17,7 +19,8 @@ on 127.0.0.1. It then measures, printing each figure:
    best of one stream and two parallel streams; both paths are printed as a ratio of it
    (target ≥ 50 %);
 4. single events: ``--single-events`` CreateMeterEvent calls from 32 concurrent callers
-   (group commit), events/s (target ≥ 2,000) and p50 / p99 latency (target p99 ≤ 50 ms);
+   over ``--single-connections`` connections (group commit), events/s (target ≥ 2,000)
+   and p50 / p99 latency (target p99 ≤ 50 ms), with the same CPU figures;
 5. the server's RSS, sampled every half second over the run (min / max): it stays bounded.
 
 Events carry 1,000 customers, a `model` dimension and timestamps spread over the last hour.
@@ -186,19 +189,20 @@ async def batch_path(
     metadata,
     events: int,
     batch: int,
+    callers: int,
     server: ServiceProcess,
     postmaster: int | None,
 ) -> Timed:
     create = _raw(channel, "BatchCreateMeterEvents", event_pb.BatchCreateMeterEventsResponse, streaming=False)
-    halves = [
+    shares = [
         _requests(
             "bench_batch",
             f"b{index}",
-            count,
+            events // callers + (index < events % callers),
             batch,
             lambda _, events: event_pb.BatchCreateMeterEventsRequest(events=events),
         )
-        for index, count in enumerate((events // 2, events - events // 2))
+        for index in range(callers)
     ]
 
     async def caller(requests: list[bytes]) -> None:
@@ -207,7 +211,7 @@ async def batch_path(
             assert reply.rejected_count == reply.duplicate_count == 0, reply.results[:3]
 
     return await _timed(
-        asyncio.gather(*(caller(requests) for requests in halves)), events, server, postmaster
+        asyncio.gather(*(caller(requests) for requests in shares)), events, server, postmaster
     )
 
 
@@ -267,18 +271,17 @@ async def single_events(
     return timed, p50, p99
 
 
-async def run(events: int, batch: int, single: int, connections: int, processes: int) -> None:
+async def run(args: argparse.Namespace) -> None:
     with scratch_database() as url:
-        server = await serve("metering", url, processes=processes)
+        server = await serve("metering", url, processes=args.processes)
         try:
-            await measure(url, server, events, batch, single, connections)
+            await measure(url, server, args)
         finally:
             await server.stop()
 
 
-async def measure(
-    url: str, server: ServiceProcess, events: int, batch: int, single: int, connections: int
-) -> None:
+async def measure(url: str, server: ServiceProcess, args: argparse.Namespace) -> None:
+    events, batch, single = args.events, args.batch_size, args.single_events
     metadata = bearer(auth_store.create_key(url, Role.ADMIN, label="bench").token)
     postmaster = postmaster_pid(url)
     sampler = RssSampler(server)
@@ -306,9 +309,11 @@ async def measure(
             f"stream path:   {stream_rate:>9,.0f} events/s  ({events:,} events, 2 streams, batches of {batch:,};"
             f" {stream.cpu()})"
         )
-        batched = await batch_path(channel, metadata, events, batch, server, postmaster)
+        batched = await batch_path(channel, metadata, events, batch, args.batch_callers, server, postmaster)
         batch_rate = batched.rate
-        print(f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, 2 callers; {batched.cpu()})")
+        print(
+            f"batch path:    {batch_rate:>9,.0f} events/s  ({events:,} events, {args.batch_callers} callers; {batched.cpu()})"
+        )
         database = postgres_cpu_seconds(postmaster)
         one, two = await copy_ceiling(url, ids["bench_copy"], events)
         database_after = postgres_cpu_seconds(postmaster)
@@ -325,7 +330,8 @@ async def measure(
             f"stream / COPY: {stream_rate / ceiling:>9.0%}     batch / COPY: {batch_rate / ceiling:.0%}   (target ≥ 50 %)"
         )
         single_channels = [
-            grpc.aio.insecure_channel(server.address, options=[OWN_CONNECTION]) for _ in range(connections)
+            grpc.aio.insecure_channel(server.address, options=[OWN_CONNECTION])
+            for _ in range(args.single_connections)
         ]
         stubs = [event_grpc.MeterEventServiceStub(c) for c in single_channels]
         singles, p50, p99 = await single_events(stubs, metadata, single, 32, server, postmaster)
@@ -343,6 +349,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events per path (stream, batch, COPY)")
     parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument(
+        "--batch-callers",
+        type=int,
+        default=4,
+        help="concurrent BatchCreateMeterEvents callers (4: as many batches in flight as the 2 streams)",
+    )
     parser.add_argument("--single-events", type=int, default=20_000)
     parser.add_argument(
         "--single-connections", type=int, default=1, help="connections the 32 single-event callers share"
@@ -350,10 +362,7 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="metering server processes (DRAWDOWN_PROCESSES)"
     )
-    args = parser.parse_args()
-    asyncio.run(
-        run(args.events, args.batch_size, args.single_events, args.single_connections, args.processes)
-    )
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":
