@@ -64,6 +64,24 @@ from tests.support.harness import bearer
 PERIOD_END = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
+def invoice_for_credits(invoice_id: str, customer_id: str, *, units: int) -> invoice_pb.InvoiceForCredits:
+    """A finalizing invoice of one metered line of ``units`` USD."""
+    return invoice_pb.InvoiceForCredits(
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        currency="USD",
+        period_end=timestamp_to_proto(PERIOD_END),
+        lines=[
+            invoice_pb.InvoiceLineForCredits(
+                line_id="il_1",
+                price_id="price_in",
+                amount=money_pb2.Money(currency_code="USD", units=units),
+                metered=True,
+            )
+        ],
+    )
+
+
 async def concurrently(
     clients: int, calls: int, one_call: Callable[[int, int], Awaitable[float]]
 ) -> list[float]:
@@ -176,20 +194,7 @@ async def run(
 
             async def draw(client: int, _: int) -> float:
                 n = next(invoice_numbers)
-                invoice = invoice_pb.InvoiceForCredits(
-                    invoice_id=f"in_bench_{n}",
-                    customer_id=random.choice(customer_ids),
-                    currency="USD",
-                    period_end=timestamp_to_proto(PERIOD_END),
-                    lines=[
-                        invoice_pb.InvoiceLineForCredits(
-                            line_id="il_1",
-                            price_id="price_in",
-                            amount=money_pb2.Money(currency_code="USD", units=3),
-                            metered=True,
-                        )
-                    ],
-                )
+                invoice = invoice_for_credits(f"in_bench_{n}", random.choice(customer_ids), units=3)
                 began = time.perf_counter()
                 await invoice_stubs[client].HoldInvoiceCredits(
                     invoice_service_pb.HoldInvoiceCreditsRequest(request_id=f"hold-{n}", invoice=invoice),
@@ -236,20 +241,7 @@ async def run(
             async def period_close(run: int) -> tuple[float, float]:
                 chosen = random.sample(customer_ids, min(batch, len(customer_ids)))
                 invoices = [
-                    invoice_pb.InvoiceForCredits(
-                        invoice_id=f"in_batch_{run}_{n}",
-                        customer_id=customer_id,
-                        currency="USD",
-                        period_end=timestamp_to_proto(PERIOD_END),
-                        lines=[
-                            invoice_pb.InvoiceLineForCredits(
-                                line_id="il_1",
-                                price_id="price_in",
-                                amount=money_pb2.Money(currency_code="USD", units=2),
-                                metered=True,
-                            )
-                        ],
-                    )
+                    invoice_for_credits(f"in_batch_{run}_{n}", customer_id, units=2)
                     for n, customer_id in enumerate(chosen)
                 ]
                 began = time.perf_counter()
