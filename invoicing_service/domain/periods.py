@@ -112,11 +112,21 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def usage_so_far(period: Period, as_of: datetime) -> Period:
+    """The usage of ``period`` that has happened by ``as_of`` (a preview, the live balance):
+    from the period's start through ``as_of`` itself. Metering
+    answers on whole minutes, so the minute of ``as_of`` counts whole, also when ``as_of``
+    falls on the minute: an event stamped at ``as_of`` has happened by then."""
+    through = ensure_utc(as_of).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return Period(period.start, min(period.end, through))
+
+
 def metering_range(period: Period) -> Period:
     """The range usage is read over for ``period`` (I-10, M-20): metering answers on whole
     minutes, so the start is floored and the end raised to the minute. Billing periods
-    already lie on minutes (anchors are taken on the minute); only an immediate
-    cancellation or a preview ends mid-minute, and then the usage of that minute counts."""
+    already lie on minutes (anchors are taken on the minute), and so do the ranges of
+    :func:`usage_so_far`; an immediate cancellation ends mid-minute, and then the usage of
+    that minute counts."""
     start = period.start.replace(second=0, microsecond=0)
     end = period.end.replace(second=0, microsecond=0)
     if end < period.end:

@@ -13,7 +13,7 @@ from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money, validate_currency
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
-from invoicing_service.domain.periods import Period
+from invoicing_service.domain.periods import usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import validate_grace_period
 from invoicing_service.service.billing import Billing, Caller
@@ -136,13 +136,13 @@ class CustomerUseCases:
             for subscription in await SubscriptionStore(uow.session).active_of_customer(customer_id):
                 metered = [i for i in subscription.items if i.price.usage_type is UsageType.METERED]
                 unbilled.setdefault(subscription.currency, 0)
-                if not metered or as_of <= subscription.current_period.start:
+                if not metered:
                     continue
                 lines = await self._billing.subscription_lines(
                     uow.session,
                     subscription,
                     metered,
-                    usage_period=Period(subscription.current_period.start, as_of),
+                    usage_period=usage_so_far(subscription.current_period, as_of),
                     advance_period=None,
                     caller=caller,
                 )

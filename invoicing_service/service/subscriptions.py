@@ -13,7 +13,7 @@ from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain.invoices import auto_finalize_at, status_after_finalization
-from invoicing_service.domain.periods import Period, anchor_at, next_period
+from invoicing_service.domain.periods import anchor_at, next_period, usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import (
     CancellationMode,
@@ -221,7 +221,7 @@ class SubscriptionUseCases:
                 uow.session,
                 subscription,
                 subscription.items,
-                usage_period=Period(period.start, as_of),
+                usage_period=usage_so_far(period, as_of),
                 advance_period=None if subscription.cancel_at_period_end else following,
                 caller=caller,
             )

@@ -157,6 +157,23 @@ async def test_preview_has_tentative_credits_and_no_side_effects_i14(invoicing: 
     assert (reason, fields) == ("INVALID_AS_OF_TIME", ["as_of_time"])
 
 
+async def test_preview_at_the_first_instant_counts_usage_stamped_then_i14(invoicing: Invoicing) -> None:
+    # The test clock stands at T0: on the minute, and the first instant of the period. An
+    # event stamped T0 has happened by then, so a preview "now" bills it.
+    catalog, _, customer_id, created, _ = await hypernian_customer(invoicing)
+    await invoicing.record(catalog.input_meter, customer_id, T0, 3000)
+    reply = await invoicing.invoices.CreateInvoicePreview(
+        invoice_service_pb2.CreateInvoicePreviewRequest(subscription_id=created.subscription.id),
+        metadata=invoicing.metadata,
+    )
+    preview = reply.invoice
+    assert (minor(preview.subtotal), minor(preview.total_credits_applied), minor(preview.amount_due)) == (
+        9000,
+        1000,
+        8000,
+    )
+
+
 async def test_void_reinstates_and_statuses_follow_the_rules_i12(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, grant = await hypernian_customer(invoicing)
     await invoicing.record(catalog.input_meter, customer_id, T0, 3000)

@@ -8,7 +8,7 @@ import pytest
 
 from drawdown.errors import InvalidArgument
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
-from invoicing_service.domain.periods import Period, anchor_at, metering_range
+from invoicing_service.domain.periods import Period, anchor_at, metering_range, usage_so_far
 
 
 def utc(*fields: int) -> datetime:
@@ -28,6 +28,25 @@ class TestMeteringRange:
         assert metering_range(Period(utc(2026, 1, 1, 0, 0, 30), utc(2026, 1, 1, 0, 2))).start == utc(
             2026, 1, 1
         )
+
+
+class TestUsageSoFar:
+    period = Period(utc(2026, 1, 1), utc(2026, 2, 1))
+
+    def test_the_minute_of_as_of_counts_whole(self):
+        as_of = datetime(2026, 1, 10, 12, 30, 5, 10, tzinfo=UTC)
+        assert usage_so_far(self.period, as_of) == Period(utc(2026, 1, 1), utc(2026, 1, 10, 12, 31))
+
+    def test_as_of_on_the_minute_still_counts_its_own_minute(self):
+        # An event stamped at as_of has happened by as_of, also at the period's first instant.
+        assert usage_so_far(self.period, utc(2026, 1, 1)) == Period(utc(2026, 1, 1), utc(2026, 1, 1, 0, 1))
+        assert usage_so_far(self.period, utc(2026, 1, 10, 12, 30)) == Period(
+            utc(2026, 1, 1), utc(2026, 1, 10, 12, 31)
+        )
+
+    def test_never_reaches_past_the_period_end(self):
+        assert usage_so_far(self.period, utc(2026, 2, 1)) == self.period
+        assert usage_so_far(self.period, datetime(2026, 1, 31, 23, 59, 30, tzinfo=UTC)) == self.period
 
 
 def test_anchor_is_on_the_minute():
