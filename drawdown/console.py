@@ -95,16 +95,16 @@ class Client:
 
     def __init__(self, settings: Settings, api_key: str | None = None) -> None:
         self.metadata = auth_metadata(api_key or resolve_api_key(settings))
-        self._channels = {
+        self.channels = {
             "metering": grpc.insecure_channel(settings.metering_address),
             "credits": grpc.insecure_channel(settings.credits_address),
             "invoicing": grpc.insecure_channel(settings.invoicing_address),
         }
-        self.meters = meter_grpc.MeterServiceStub(self._channels["metering"])
-        self.meter_events = event_grpc.MeterEventServiceStub(self._channels["metering"])
-        self.grants = grant_grpc.CreditGrantServiceStub(self._channels["credits"])
-        self.balances = balance_grpc.CreditBalanceServiceStub(self._channels["credits"])
-        self.invoices = invoice_grpc.InvoiceServiceStub(self._channels["invoicing"])
+        self.meters = meter_grpc.MeterServiceStub(self.channels["metering"])
+        self.meter_events = event_grpc.MeterEventServiceStub(self.channels["metering"])
+        self.grants = grant_grpc.CreditGrantServiceStub(self.channels["credits"])
+        self.balances = balance_grpc.CreditBalanceServiceStub(self.channels["credits"])
+        self.invoices = invoice_grpc.InvoiceServiceStub(self.channels["invoicing"])
 
     def call(self, method: Callable[..., Any], request: Message) -> Any:
         return method(request, metadata=self.metadata, timeout=TIMEOUT_SECONDS)
@@ -123,7 +123,7 @@ class Client:
             request.page_token = response.next_page_token  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        for channel in self._channels.values():
+        for channel in self.channels.values():
             channel.close()
 
 
@@ -144,7 +144,9 @@ def parse_time(text: str) -> datetime:
 # ---- commands -------------------------------------------------------------------
 
 
-def _output(args: argparse.Namespace, console: Console, title: str, rows: Sequence[Message], columns: Sequence[Column]) -> None:
+def _output(
+    args: argparse.Namespace, console: Console, title: str, rows: Sequence[Message], columns: Sequence[Column]
+) -> None:
     if args.json:
         print_json(console, rows)
     else:
@@ -156,13 +158,19 @@ def meters(args: argparse.Namespace, client: Client, console: Console) -> None:
     if args.status:
         request.status = meter_pb2.MeterStatus.Value(f"METER_STATUS_{args.status.upper()}")
     rows = client.list_all(client.meters.ListMeters, request, "meters")
-    _output(args, console, "Meters", rows, [
-        Column("id", lambda m: m.id),
-        Column("event name", lambda m: m.event_name),
-        Column("display name", lambda m: m.display_name),
-        Column("formula", lambda m: enum(m, "aggregation_formula")),
-        Column("status", lambda m: enum(m, "status")),
-    ])
+    _output(
+        args,
+        console,
+        "Meters",
+        rows,
+        [
+            Column("id", lambda m: m.id),
+            Column("event name", lambda m: m.event_name),
+            Column("display name", lambda m: m.display_name),
+            Column("formula", lambda m: enum(m, "aggregation_formula")),
+            Column("status", lambda m: enum(m, "status")),
+        ],
+    )
 
 
 def usage(args: argparse.Namespace, client: Client, console: Console) -> None:
@@ -176,55 +184,92 @@ def usage(args: argparse.Namespace, client: Client, console: Console) -> None:
             f"VALUE_GROUPING_WINDOW_{args.window.upper()}"
         )
     rows = client.list_all(client.meter_events.ListMeterEventSummaries, request, "meter_event_summaries")
-    _output(args, console, f"Usage of {args.meter_id} for {args.customer}", rows, [
-        Column("start", lambda s: timestamp(s.start_time)),
-        Column("end", lambda s: timestamp(s.end_time)),
-        Column("dimensions", lambda s: ", ".join(f"{k}={v}" for k, v in sorted(s.dimensions.items()))),
-        Column("value", lambda s: s.aggregated_value.value, numeric=True),
-        Column("events", lambda s: str(s.event_count), numeric=True),
-    ])
+    _output(
+        args,
+        console,
+        f"Usage of {args.meter_id} for {args.customer}",
+        rows,
+        [
+            Column("start", lambda s: timestamp(s.start_time)),
+            Column("end", lambda s: timestamp(s.end_time)),
+            Column("dimensions", lambda s: ", ".join(f"{k}={v}" for k, v in sorted(s.dimensions.items()))),
+            Column("value", lambda s: s.aggregated_value.value, numeric=True),
+            Column("events", lambda s: str(s.event_count), numeric=True),
+        ],
+    )
 
 
 def grants(args: argparse.Namespace, client: Client, console: Console) -> None:
     rows = client.list_all(
-        client.grants.ListCreditGrants, grant_pb.ListCreditGrantsRequest(customer_id=args.customer), "credit_grants"
+        client.grants.ListCreditGrants,
+        grant_pb.ListCreditGrantsRequest(customer_id=args.customer),
+        "credit_grants",
     )
-    _output(args, console, f"Credit grants of {args.customer}", rows, [
-        Column("id", lambda g: g.id),
-        Column("name", lambda g: g.name),
-        Column("category", lambda g: enum(g, "category")),
-        Column("priority", lambda g: str(g.priority), numeric=True),
-        Column("amount", lambda g: money(g.amount), numeric=True),
-        Column("available", lambda g: money(g.available_balance), numeric=True),
-        Column("ledger", lambda g: money(g.ledger_balance), numeric=True),
-        Column("status", lambda g: enum(g, "status")),
-        Column("expires", lambda g: timestamp(g.expire_time)),
-    ])
+    _output(
+        args,
+        console,
+        f"Credit grants of {args.customer}",
+        rows,
+        [
+            Column("id", lambda g: g.id),
+            Column("name", lambda g: g.name),
+            Column("category", lambda g: enum(g, "category")),
+            Column("priority", lambda g: str(g.priority), numeric=True),
+            Column("amount", lambda g: money(g.amount), numeric=True),
+            Column("available", lambda g: money(g.available_balance), numeric=True),
+            Column("ledger", lambda g: money(g.ledger_balance), numeric=True),
+            Column("status", lambda g: enum(g, "status")),
+            Column("expires", lambda g: timestamp(g.expire_time)),
+        ],
+    )
 
 
 def balance(args: argparse.Namespace, client: Client, console: Console) -> None:
     response = client.call(
-        client.balances.GetCreditBalanceSummary, balance_pb.GetCreditBalanceSummaryRequest(customer_id=args.customer)
+        client.balances.GetCreditBalanceSummary,
+        balance_pb.GetCreditBalanceSummaryRequest(customer_id=args.customer),
     )
     rows = list(response.credit_balance_summary.balances)
-    _output(args, console, f"Credit balance of {args.customer}", rows, [
-        Column("available", lambda b: money(b.available_balance), numeric=True),
-        Column("ledger", lambda b: money(b.ledger_balance), numeric=True),
-    ])
+    _output(
+        args,
+        console,
+        f"Credit balance of {args.customer}",
+        rows,
+        [
+            Column("available", lambda b: money(b.available_balance), numeric=True),
+            Column("ledger", lambda b: money(b.ledger_balance), numeric=True),
+        ],
+    )
 
 
 def transactions(args: argparse.Namespace, client: Client, console: Console) -> None:
-    request = balance_pb.ListCreditBalanceTransactionsRequest(customer_id=args.customer, credit_grant_id=args.grant or "")
-    rows = client.list_all(client.balances.ListCreditBalanceTransactions, request, "credit_balance_transactions")
-    _output(args, console, f"Credit balance transactions of {args.customer}", rows, [
-        Column("id", lambda t: t.id),
-        Column("type", lambda t: enum(t, "type")),
-        Column("kind", lambda t: enum(t.credit, "type") if t.HasField("credit") else enum(t.debit, "type")),
-        Column("amount", lambda t: money(t.credit.amount if t.HasField("credit") else t.debit.amount), numeric=True),
-        Column("grant", lambda t: t.credit_grant_id),
-        Column("invoice", lambda t: t.credit.invoice_id if t.HasField("credit") else t.debit.invoice_id),
-        Column("effective", lambda t: timestamp(t.effective_time)),
-    ])
+    request = balance_pb.ListCreditBalanceTransactionsRequest(
+        customer_id=args.customer, credit_grant_id=args.grant or ""
+    )
+    rows = client.list_all(
+        client.balances.ListCreditBalanceTransactions, request, "credit_balance_transactions"
+    )
+    _output(
+        args,
+        console,
+        f"Credit balance transactions of {args.customer}",
+        rows,
+        [
+            Column("id", lambda t: t.id),
+            Column("type", lambda t: enum(t, "type")),
+            Column(
+                "kind", lambda t: enum(t.credit, "type") if t.HasField("credit") else enum(t.debit, "type")
+            ),
+            Column(
+                "amount",
+                lambda t: money(t.credit.amount if t.HasField("credit") else t.debit.amount),
+                numeric=True,
+            ),
+            Column("grant", lambda t: t.credit_grant_id),
+            Column("invoice", lambda t: t.credit.invoice_id if t.HasField("credit") else t.debit.invoice_id),
+            Column("effective", lambda t: timestamp(t.effective_time)),
+        ],
+    )
 
 
 INVOICE_COLUMNS = [
@@ -239,7 +284,9 @@ INVOICE_COLUMNS = [
 
 
 def invoices(args: argparse.Namespace, client: Client, console: Console) -> None:
-    request = invoice_pb.ListInvoicesRequest(customer_id=args.customer or "", subscription_id=args.subscription or "")
+    request = invoice_pb.ListInvoicesRequest(
+        customer_id=args.customer or "", subscription_id=args.subscription or ""
+    )
     rows = client.list_all(client.invoices.ListInvoices, request, "invoices")
     _output(args, console, "Invoices", rows, INVOICE_COLUMNS)
 
@@ -254,13 +301,18 @@ def invoice(args: argparse.Namespace, client: Client, console: Console) -> None:
 
 def show_invoice(console: Console, found: Message, title: str | None = None) -> None:
     """An invoice as a person reads it: lines with their credits, then the totals."""
-    render(console, title or f"Invoice {found.id or '(preview)'} · {enum(found, 'status')}", list(found.lines), [
-        Column("line", lambda line: line.description),
-        Column("quantity", lambda line: line.quantity.value, numeric=True),
-        Column("unit (minor)", lambda line: line.unit_amount_decimal.value, numeric=True),
-        Column("amount", lambda line: money(line.amount), numeric=True),
-        Column("credits", lambda line: money(line.credits_applied), numeric=True),
-    ])
+    render(
+        console,
+        title or f"Invoice {found.id or '(preview)'} · {enum(found, 'status')}",
+        list(found.lines),
+        [
+            Column("line", lambda line: line.description),
+            Column("quantity", lambda line: line.quantity.value, numeric=True),
+            Column("unit (minor)", lambda line: line.unit_amount_decimal.value, numeric=True),
+            Column("amount", lambda line: money(line.amount), numeric=True),
+            Column("credits", lambda line: money(line.credits_applied), numeric=True),
+        ],
+    )
     totals = Table.grid(padding=(0, 2))
     totals.add_column(justify="right")
     totals.add_column(justify="right")
@@ -287,6 +339,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Client, Console], None]] = {
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the read commands on the ``drawdown`` parser."""
+
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=help_text)
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -18,9 +18,7 @@ from drawdown.errors import InvalidArgument
 MONEY_CONTEXT = Context(prec=50, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 # ISO 4217 active currencies whose minor unit is not 2 decimal places.
-_EXPONENT_0 = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
+_EXPONENT_0 = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split())
 _EXPONENT_3 = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 _EXPONENT_4 = frozenset("CLF UYW".split())
 # ISO 4217 active currency codes (funds and precious metals excluded).
@@ -58,7 +56,9 @@ def validate_currency(code: str, field: str = "currency") -> str:
     """The code if it is an ISO 4217 currency, else INVALID_ARGUMENT naming ``field``."""
     if not is_currency(code):
         raise InvalidArgument.for_field(
-            field, f"{code!r} is not an ISO 4217 currency code (upper case, e.g. USD)", reason="INVALID_CURRENCY"
+            field,
+            f"{code!r} is not an ISO 4217 currency code (upper case, e.g. USD)",
+            reason="INVALID_CURRENCY",
         )
     return code
 
@@ -99,7 +99,9 @@ def parse_decimal(
             field, f"has more than {max_significant_digits} significant digits", reason=reason
         )
     if max_decimal_places is not None and decimal_places(value) > max_decimal_places:
-        raise InvalidArgument.for_field(field, f"has more than {max_decimal_places} decimal places", reason=reason)
+        raise InvalidArgument.for_field(
+            field, f"has more than {max_decimal_places} decimal places", reason=reason
+        )
     return value
 
 
@@ -154,8 +156,10 @@ class Money:
     def major(self) -> Decimal:
         """The amount in major units, with exactly the currency's decimal places."""
         exponent = currency_exponent(self.currency)
-        return Decimal(self.minor).scaleb(-exponent, context=MONEY_CONTEXT).quantize(
-            Decimal(1).scaleb(-exponent), context=MONEY_CONTEXT
+        return (
+            Decimal(self.minor)
+            .scaleb(-exponent, context=MONEY_CONTEXT)
+            .quantize(Decimal(1).scaleb(-exponent), context=MONEY_CONTEXT)
         )
 
     def _same_currency(self, other: Money) -> None:

@@ -61,9 +61,7 @@ def decode_page_token(token: str, filters: Sequence[Any] = (), field: str = "pag
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument.for_field(field, "is not a token this service issued") from None
     if digest != _query_digest(filters):
-        raise InvalidArgument.for_field(
-            field, "was issued for a list with other filters"
-        )
+        raise InvalidArgument.for_field(field, "was issued for a list with other filters")
     return [_decode_value(v) for v in key]
 
 

@@ -58,8 +58,10 @@ def generate(out: Path) -> list[Path]:
 
 def _is_generated(path: Path, out: Path) -> bool:
     relative = path.relative_to(out / "drawdown")
-    return len(relative.parts) == 3 and relative.parts[1] == "v1" or (
-        path.name == "__init__.py" and len(relative.parts) in (2, 3)
+    return (
+        len(relative.parts) == 3
+        and relative.parts[1] == "v1"
+        or (path.name == "__init__.py" and len(relative.parts) in (2, 3))
     )
 
 
@@ -70,7 +72,9 @@ def check() -> int:
         fresh = set(generate(out))
         committed = {p.relative_to(ROOT) for p in _committed_stubs()}
         problems = sorted(str(p) for p in fresh ^ committed)
-        problems += sorted(str(p) for p in fresh & committed if not filecmp.cmp(out / p, ROOT / p, shallow=False))
+        problems += sorted(
+            str(p) for p in fresh & committed if not filecmp.cmp(out / p, ROOT / p, shallow=False)
+        )
     if problems:
         print("Generated stubs are out of date; run `python -m drawdown.protogen`:", *problems, sep="\n  ")
         return 1

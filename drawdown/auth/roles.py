@@ -22,7 +22,12 @@ Permission = int  # a drawdown.type.v1.Permission value
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
-        {access_pb2.PERMISSION_READ, access_pb2.PERMISSION_INGEST, access_pb2.PERMISSION_WRITE, access_pb2.PERMISSION_SERVICE}
+        {
+            access_pb2.PERMISSION_READ,
+            access_pb2.PERMISSION_INGEST,
+            access_pb2.PERMISSION_WRITE,
+            access_pb2.PERMISSION_SERVICE,
+        }
     ),
     Role.INGEST: frozenset({access_pb2.PERMISSION_INGEST}),
     Role.READ: frozenset({access_pb2.PERMISSION_READ}),

@@ -29,7 +29,9 @@ def upgrade(url: str, migration_set: MigrationSet, revision: str = "head") -> No
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
     try:
         with engine.begin() as connection:
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "drawdown.migrate"})
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "drawdown.migrate"}
+            )
             connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{migration_set.schema}"'))
             config = Config()
             config.set_main_option("script_location", migration_set.script_location)

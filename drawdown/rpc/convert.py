@@ -37,9 +37,13 @@ def money_from_proto(message: money_pb2.Money, field: str) -> Money:
             reason="INVALID_CURRENCY",
         )
     if message.units and message.nanos and (message.units > 0) != (message.nanos > 0):
-        raise InvalidArgument.for_field(f"{field}.nanos", "must have the same sign as units", reason="INVALID_AMOUNT")
+        raise InvalidArgument.for_field(
+            f"{field}.nanos", "must have the same sign as units", reason="INVALID_AMOUNT"
+        )
     if abs(message.nanos) >= _NANOS:
-        raise InvalidArgument.for_field(f"{field}.nanos", "must be below 1,000,000,000", reason="INVALID_AMOUNT")
+        raise InvalidArgument.for_field(
+            f"{field}.nanos", "must be below 1,000,000,000", reason="INVALID_AMOUNT"
+        )
     scale = 10 ** currency_exponent(message.currency_code)
     nanos_per_minor = _NANOS // scale
     if message.nanos % nanos_per_minor:

@@ -51,7 +51,9 @@ def domain_error_from_exception(exc: BaseException) -> errors.DomainError | None
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate in _RETRYABLE_SQLSTATES:
-            return errors.Aborted("concurrent update; retry the request", reason=_RETRYABLE_SQLSTATES[sqlstate])
+            return errors.Aborted(
+                "concurrent update; retry the request", reason=_RETRYABLE_SQLSTATES[sqlstate]
+            )
         if exc.connection_invalidated or isinstance(exc, sqlalchemy.exc.OperationalError):
             return errors.Unavailable("database unavailable; retry later", reason="DATABASE_UNAVAILABLE")
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
@@ -78,7 +80,9 @@ def to_status(error: errors.DomainError) -> grpc.Status:
 
 def internal_status() -> grpc.Status:
     return rpc_status.to_status(
-        status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error; it has been logged")
+        status_pb2.Status(
+            code=grpc.StatusCode.INTERNAL.value[0], message="internal error; it has been logged"
+        )
     )
 
 

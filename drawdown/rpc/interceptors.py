@@ -28,7 +28,11 @@ from drawdown.metrics import RPC_LATENCY, RPC_REQUESTS
 from drawdown.rpc import errors as rpc_errors
 from drawdown.type.v1 import access_pb2
 
-PUBLIC_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+PUBLIC_SERVICES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
 
 current_principal: ContextVar[store.Principal | None] = ContextVar("current_principal", default=None)
 
@@ -95,20 +99,26 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or details.method.startswith(PUBLIC_SERVICES):
             return handler
-        call = _GuardedCall(self._service, details.method, accepted_permissions(details.method), self._authenticator)
+        call = _GuardedCall(
+            self._service, details.method, accepted_permissions(details.method), self._authenticator
+        )
         return _wrap_handler(handler, call)
 
 
 class _GuardedCall:
     """What happens around one RPC of a given method."""
 
-    def __init__(self, service: str, method: str, permissions: frozenset[int], authenticator: Authenticator) -> None:
+    def __init__(
+        self, service: str, method: str, permissions: frozenset[int], authenticator: Authenticator
+    ) -> None:
         self.service = service
         self.method = method
         self.permissions = permissions
         self.authenticator = authenticator
 
-    async def unary(self, behavior: Callable[..., Awaitable[Any]], request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def unary(
+        self, behavior: Callable[..., Awaitable[Any]], request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:

@@ -128,24 +128,33 @@ async def start_server(
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, ServerInterceptor(definition.name, authenticator)], options=SERVER_OPTIONS
+        interceptors=[*extra_interceptors, ServerInterceptor(definition.name, authenticator)],
+        options=SERVER_OPTIONS,
     )
     service_names = list(definition.register(server, context))
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
     )
 
     bind_port = settings.port_of(definition.name) if port is None else port  # type: ignore[arg-type]
-    bound = server.add_secure_port(f"{settings.host}:{bind_port}", credentials) if (
-        credentials := _server_credentials(settings)
-    ) else server.add_insecure_port(f"{settings.host}:{bind_port}")
+    bound = (
+        server.add_secure_port(f"{settings.host}:{bind_port}", credentials)
+        if (credentials := _server_credentials(settings))
+        else server.add_insecure_port(f"{settings.host}:{bind_port}")
+    )
     await server.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server.started", service=definition.name, address=f"{settings.host}:{bound}", tls=credentials is not None)
+    log.info(
+        "server.started",
+        service=definition.name,
+        address=f"{settings.host}:{bound}",
+        tls=credentials is not None,
+    )
     return RunningServer(definition, server, bound, context, health_servicer)
 
 

@@ -25,7 +25,11 @@ def test_demo_shows_the_hypernian_outcome_with_exact_figures(database_url: str, 
     )
     result = subprocess.run(
         [sys.executable, "-m", "drawdown.cli", "demo", "--start", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)

@@ -68,7 +68,9 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
 
         for service, port in ports.items():
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+                health = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=10
+                )
                 assert health.status == health_pb2.HealthCheckResponse.SERVING
                 listing = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
                     iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
@@ -81,7 +83,9 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
             with pytest.raises(grpc.RpcError) as raised:
                 stub.ListMeters(meter_service_pb2.ListMetersRequest(), timeout=10)
             assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        metrics = (
+            urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        )
         assert (
             'drawdown_rpc_requests_total{code="UNAUTHENTICATED",'
             'method="/drawdown.metering.v1.MeterService/ListMeters",service="metering"} 1.0'
@@ -93,7 +97,9 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
         assert process.wait(timeout=60) == 0
         for port in ports.values():
             with socket.socket() as sock:
-                assert sock.connect_ex(("127.0.0.1", port)) != 0, "a service is still listening after shutdown"
+                assert sock.connect_ex(("127.0.0.1", port)) != 0, (
+                    "a service is still listening after shutdown"
+                )
     finally:
         if process.poll() is None:
             process.kill()

@@ -18,7 +18,9 @@ from drawdown.demo import run_demo
 from tests.e2e.test_drawdown_up import free_port
 
 
-def test_read_commands_show_the_demo_outcome(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_commands_show_the_demo_outcome(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     for key in [k for k in os.environ if k.startswith("DRAWDOWN_")]:
         monkeypatch.delenv(key)
@@ -37,7 +39,11 @@ def test_read_commands_show_the_demo_outcome(database_url: str, tmp_path: Path, 
 
         def drawdown(*args: str) -> str:
             result = subprocess.run(
-                [sys.executable, "-m", "drawdown.cli", *args], env=env, capture_output=True, text=True, timeout=60
+                [sys.executable, "-m", "drawdown.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert result.returncode == 0, result.stderr
             return result.stdout
@@ -46,10 +52,19 @@ def test_read_commands_show_the_demo_outcome(database_url: str, tmp_path: Path, 
         meters = json.loads(drawdown("meters", "--json"))
         input_meter = next(m for m in meters if m["event_name"] == "hypernian_input_tokens")
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        usage = json.loads(drawdown(
-            "usage", input_meter["id"], "--customer", customer, "--json",
-            "--start", (now - timedelta(days=30)).isoformat(), "--end", (now + timedelta(days=30)).isoformat(),
-        ))
+        usage = json.loads(
+            drawdown(
+                "usage",
+                input_meter["id"],
+                "--customer",
+                customer,
+                "--json",
+                "--start",
+                (now - timedelta(days=30)).isoformat(),
+                "--end",
+                (now + timedelta(days=30)).isoformat(),
+            )
+        )
         grants = json.loads(drawdown("grants", "--customer", customer, "--json"))
         balance = json.loads(drawdown("balance", "--customer", customer, "--json"))
         transactions = json.loads(drawdown("transactions", "--customer", customer, "--json"))
@@ -57,17 +72,29 @@ def test_read_commands_show_the_demo_outcome(database_url: str, tmp_path: Path, 
         invoice = json.loads(drawdown("invoice", outcome.invoice_id, "--json"))
         invoice_table = drawdown("invoice", outcome.invoice_id)
         missing = subprocess.run(
-            [sys.executable, "-m", "drawdown.cli", "invoice", "in_missing"], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "drawdown.cli", "invoice", "in_missing"],
+            env=env,
+            capture_output=True,
+            text=True,
         )
 
     assert [row["aggregated_value"]["value"] for row in usage] == ["3000"]
     assert [(g["status"], g["available_balance"]["currency_code"]) for g in grants] == [
         ("CREDIT_GRANT_STATUS_DEPLETED", "USD")
     ]
-    assert [b["ledger_balance"] for b in balance] == [{"currency_code": "USD"}]  # zero amounts are omitted in JSON
-    assert [t["type"] for t in transactions] == ["CREDIT_BALANCE_TRANSACTION_TYPE_DEBIT", "CREDIT_BALANCE_TRANSACTION_TYPE_CREDIT"]
+    assert [b["ledger_balance"] for b in balance] == [
+        {"currency_code": "USD"}
+    ]  # zero amounts are omitted in JSON
+    assert [t["type"] for t in transactions] == [
+        "CREDIT_BALANCE_TRANSACTION_TYPE_DEBIT",
+        "CREDIT_BALANCE_TRANSACTION_TYPE_CREDIT",
+    ]
     assert [i["id"] for i in invoices] == [outcome.invoice_id]
     assert invoice["amount_due"] == {"currency_code": "USD", "units": "80"}
     assert invoice["total_credits_applied"] == {"currency_code": "USD", "units": "10"}
-    assert "80.00 USD" in invoice_table and "90.00 USD" in invoice_table and "Hypernian input tokens" in invoice_table
+    assert (
+        "80.00 USD" in invoice_table
+        and "90.00 USD" in invoice_table
+        and "Hypernian input tokens" in invoice_table
+    )
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr

@@ -17,12 +17,16 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _block(marker: str) -> str:
-    match = re.search(rf"<!-- {marker}:start -->\n```\w*\n(.*?)```\n<!-- {marker}:end -->", README.read_text(), re.S)
+    match = re.search(
+        rf"<!-- {marker}:start -->\n```\w*\n(.*?)```\n<!-- {marker}:end -->", README.read_text(), re.S
+    )
     assert match, f"README has no {marker} block"
     return match.group(1)
 
 
-def test_readme_walkthrough_prints_what_the_readme_says(database_url: str, tmp_path: Path, monkeypatch) -> None:
+def test_readme_walkthrough_prints_what_the_readme_says(
+    database_url: str, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # the walkthrough reads .drawdown/dev-api-key from here
     for key in [k for k in os.environ if k.startswith("DRAWDOWN_")]:
         monkeypatch.delenv(key)
@@ -39,7 +43,11 @@ def test_readme_walkthrough_prints_what_the_readme_says(database_url: str, tmp_p
         }
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", _block("walkthrough")],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout == _block("walkthrough-output")

@@ -17,10 +17,14 @@ async def test_injected_faults_fail_the_chosen_calls_then_pass_through(database_
         stub = meter_service_pb2_grpc.MeterServiceStub(suite.channel("metering"))
         faults.fail("MeterService/GetMeter", when="before")
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.GetMeter(meter_service_pb2.GetMeterRequest(meter_id="mtr_x"), metadata=bearer(suite.admin_key))
+            await stub.GetMeter(
+                meter_service_pb2.GetMeterRequest(meter_id="mtr_x"), metadata=bearer(suite.admin_key)
+            )
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.GetMeter(meter_service_pb2.GetMeterRequest(meter_id="mtr_x"), metadata=bearer(suite.admin_key))
+            await stub.GetMeter(
+                meter_service_pb2.GetMeterRequest(meter_id="mtr_x"), metadata=bearer(suite.admin_key)
+            )
         assert raised.value.code() != grpc.StatusCode.UNAVAILABLE
         assert faults.failed["/drawdown.metering.v1.MeterService/GetMeter"] == 1
 

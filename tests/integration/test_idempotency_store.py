@@ -88,4 +88,6 @@ async def test_mutations_replay_a_proto_response_and_ignore_the_request_id_in_th
     first = await mutations.run("CreateMeter", request, meter_service_pb2.CreateMeterResponse, work)
     again = await mutations.run("CreateMeter", request, meter_service_pb2.CreateMeterResponse, work)
     assert first == again and len(calls) == 1
-    assert request_fingerprint(request) == request_fingerprint(meter_service_pb2.CreateMeterRequest(request_id="r2"))
+    assert request_fingerprint(request) == request_fingerprint(
+        meter_service_pb2.CreateMeterRequest(request_id="r2")
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -42,7 +41,9 @@ EXPECTED_SERVICES = {
 
 
 @pytest.mark.parametrize("service", sorted(EXPECTED_SERVICES))
-async def test_health_reports_serving_for_the_server_and_each_service(running_suite: Suite, service: str) -> None:
+async def test_health_reports_serving_for_the_server_and_each_service(
+    running_suite: Suite, service: str
+) -> None:
     stub = health_pb2_grpc.HealthStub(running_suite.channel(service))
     for name in ("", *EXPECTED_SERVICES[service]):
         reply = await stub.Check(health_pb2.HealthCheckRequest(service=name))
@@ -122,12 +123,17 @@ async def test_rpc_not_built_yet_answers_unimplemented(database_url: str) -> Non
 
     def register(server: grpc.aio.Server, context: object) -> list[str]:
         # The generated base servicer: every RPC is "not built yet".
-        meter_service_pb2_grpc.add_MeterServiceServicer_to_server(meter_service_pb2_grpc.MeterServiceServicer(), server)
+        meter_service_pb2_grpc.add_MeterServiceServicer_to_server(
+            meter_service_pb2_grpc.MeterServiceServicer(), server
+        )
         return []
 
     unbuilt = ServiceDefinition(name="metering", migrations=[], register=register)
     key = store.create_key(database_url, Role.ADMIN, "probe").token
-    async with start_one(unbuilt, database_url) as server, grpc.aio.insecure_channel(server.address) as channel:
+    async with (
+        start_one(unbuilt, database_url) as server,
+        grpc.aio.insecure_channel(server.address) as channel,
+    ):
         stub = meter_service_pb2_grpc.MeterServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.ListMeters(meter_service_pb2.ListMetersRequest(), metadata=bearer(key))

@@ -79,6 +79,11 @@ def _full(method: str) -> str:
     if method.startswith("/"):
         return method
     service, name = method.split("/")
-    package = {"InvoiceCreditService": "credits", "CreditGrantService": "credits", "CreditBalanceService": "credits",
-               "MeterService": "metering", "MeterEventService": "metering"}[service]
+    package = {
+        "InvoiceCreditService": "credits",
+        "CreditGrantService": "credits",
+        "CreditBalanceService": "credits",
+        "MeterService": "metering",
+        "MeterEventService": "metering",
+    }[service]
     return f"/drawdown.{package}.v1.{service}/{name}"

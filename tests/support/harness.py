@@ -18,7 +18,11 @@ from drawdown.rpc.server import RunningServer, ServiceDefinition, start_server
 
 def test_settings(**overrides: object) -> Settings:
     """Settings for in-process servers: loopback, migrations already applied, short grace."""
-    values: dict[str, object] = {"host": "127.0.0.1", "migrate_on_start": False, "shutdown_grace_seconds": 2.0}
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "migrate_on_start": False,
+        "shutdown_grace_seconds": 2.0,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -41,7 +45,11 @@ class Suite:
         old = self.servers[service]
         extra = [self.faults[service]] if service in self.faults else []
         self.servers[service] = await start_server(
-            old.definition, old.context.settings, self.database_url, port=old.port, clock=self.clock,
+            old.definition,
+            old.context.settings,
+            self.database_url,
+            port=old.port,
+            clock=self.clock,
             extra_interceptors=extra,
         )
 
@@ -87,7 +95,12 @@ async def start_suite(
             )
             extra = [faults[service]] if faults and service in faults else []
             servers[service] = await start_server(
-                suite.definition(service), settings, database_url, port=0, clock=clock, extra_interceptors=extra
+                suite.definition(service),
+                settings,
+                database_url,
+                port=0,
+                clock=clock,
+                extra_interceptors=extra,
             )
         admin_key = auth_store.create_key(database_url, Role.ADMIN, label="test admin").token
         started = Suite(database_url, servers, admin_key, clock=clock, faults=faults or {})
@@ -101,7 +114,9 @@ async def start_suite(
 
 
 @asynccontextmanager
-async def start_one(definition: ServiceDefinition, database_url: str, **settings: object) -> AsyncIterator[RunningServer]:
+async def start_one(
+    definition: ServiceDefinition, database_url: str, **settings: object
+) -> AsyncIterator[RunningServer]:
     running = await start_server(definition, test_settings(**settings), database_url, port=0)
     try:
         yield running

@@ -21,7 +21,9 @@ SERVICE = "drawdown.test.v1.Probe"
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     async def fail(request: bytes, call: grpc.aio.ServicerContext) -> bytes:
-        raise InvalidArgument.for_field("payload.value", "'abc' is not a decimal number", reason="INVALID_VALUE")
+        raise InvalidArgument.for_field(
+            "payload.value", "'abc' is not a decimal number", reason="INVALID_VALUE"
+        )
 
     async def crash(request: bytes, call: grpc.aio.ServicerContext) -> bytes:
         raise RuntimeError("a bug with a secret in its message")
@@ -48,4 +50,6 @@ if __name__ == "__main__":
     from tests.support.harness import test_settings
 
     configure_logging("WARNING")
-    asyncio.run(serve_until_signalled(DEFINITION, test_settings(shutdown_grace_seconds=10), sys.argv[1], port=0))
+    asyncio.run(
+        serve_until_signalled(DEFINITION, test_settings(shutdown_grace_seconds=10), sys.argv[1], port=0)
+    )

@@ -202,7 +202,9 @@ async def test_metering_down_is_unavailable_and_changes_nothing_i2(invoicing: In
     )
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "METERING_SERVICE_UNAVAILABLE")
     get_meter = method("MeterService/GetMeter")
-    assert invoicing.metering_faults.served[get_meter] == 0 and invoicing.metering_faults.failed[get_meter] >= 1
+    assert (
+        invoicing.metering_faults.served[get_meter] == 0 and invoicing.metering_faults.failed[get_meter] >= 1
+    )
     listed = await invoicing.catalog.ListPrices(
         catalog_service_pb2.ListPricesRequest(), metadata=invoicing.metadata
     )

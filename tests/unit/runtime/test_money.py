@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drawdown.errors import InvalidArgument
-from drawdown.money import Money, currency_exponent, format_decimal, parse_decimal, round_minor, significant_digits
+from drawdown.money import (
+    Money,
+    currency_exponent,
+    format_decimal,
+    parse_decimal,
+    round_minor,
+    significant_digits,
+)
 from drawdown.rpc.convert import money_from_proto, money_to_proto
 
 
