@@ -116,7 +116,12 @@ class ConnectionPool:
     """Up to ``size`` psycopg connections (autocommit, named-tuple rows), opened on first
     need and reused. A connection is handed out without a ping: a dead one shows on its
     first round trip, and ``Transaction`` then replaces it and sends that round trip
-    again (nothing ran on it yet, so that is safe)."""
+    again (nothing ran on it yet, so that is safe).
+
+    Not ``psycopg_pool``: there, a call that needs a new connection while the database is
+    down waits out the pool timeout while background workers retry, whereas here the
+    connect error reaches the call at once (UNAVAILABLE, which callers retry); and each
+    pooled connection keeps its cursors open across calls."""
 
     def __init__(self, conninfo: str, *, size: int) -> None:
         self._conninfo = conninfo
