@@ -51,6 +51,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Server processes per service, sharing its port (SO_REUSEPORT); about one per core.",
     )
+    peer_connections: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "Connections invoicing opens to each of metering and credits, its calls taking them"
+            " in turn, so that every process of a service run with DRAWDOWN_PROCESSES gets its share."
+        ),
+    )
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations when a service starts."
     )

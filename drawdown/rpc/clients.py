@@ -8,7 +8,10 @@ is idempotent or carries a request id, so a retry never does the work twice.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
@@ -36,9 +39,48 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def service_channel(address: str) -> grpc.aio.Channel:
-    """A channel to another Drawdown service, with retries on UNAVAILABLE."""
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+class ServiceChannel:
+    """Calls to another Drawdown service over ``connections`` connections, taken in turn,
+    each a channel with retries on UNAVAILABLE.
+
+    gRPC keeps a channel's calls on one connection (and shares it among the channels to
+    one address), and a service run with ``DRAWDOWN_PROCESSES`` spreads connections, not
+    calls, over its processes: over a single connection, every call would reach the same
+    process. Stubs take one callable per method from the channel when they are built;
+    this channel's callables hand each call to the next connection.
+    """
+
+    def __init__(self, address: str, connections: int = 1) -> None:
+        options = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
+        self._channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
+        self._turns = itertools.cycle(range(connections))
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
+        return _InTurn([c.unary_unary(method, *args, **kwargs) for c in self._channels], self._turns)
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
+        return _InTurn([c.unary_stream(method, *args, **kwargs) for c in self._channels], self._turns)
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
+        return _InTurn([c.stream_unary(method, *args, **kwargs) for c in self._channels], self._turns)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
+        return _InTurn([c.stream_stream(method, *args, **kwargs) for c in self._channels], self._turns)
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+
+class _InTurn:
+    """One method's callables, one per connection; each call goes to the next in turn."""
+
+    def __init__(self, callables: list[Any], turns: Iterator[int]) -> None:
+        self._callables = callables
+        self._turns = turns
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._callables[next(self._turns)](*args, **kwargs)
 
 
 def auth_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:

@@ -37,7 +37,7 @@ from drawdown.metering.v1 import meter_pb2
 from drawdown.metering.v1 import meter_service_pb2 as meter_service_pb
 from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
 from drawdown.money import Money
-from drawdown.rpc.clients import auth_metadata, deadline, service_channel
+from drawdown.rpc.clients import ServiceChannel, auth_metadata, deadline
 from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
 from invoicing_service.domain.invoices import InvoiceLine, LineKind
 from invoicing_service.domain.periods import Period
@@ -129,8 +129,8 @@ class Downstream:
     """Channels and stubs to metering and credits, one set per invoicing process."""
 
     def __init__(self, settings: Settings) -> None:
-        self._metering = service_channel(settings.metering_address)
-        self._credits = service_channel(settings.credits_address)
+        self._metering = ServiceChannel(settings.metering_address, settings.peer_connections)
+        self._credits = ServiceChannel(settings.credits_address, settings.peer_connections)
         self._metadata = auth_metadata(settings.service_api_key)
         self._meters = meter_grpc.MeterServiceStub(self._metering)
         self._events = meter_event_grpc.MeterEventServiceStub(self._metering)
