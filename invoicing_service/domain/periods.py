@@ -114,9 +114,9 @@ def _add_months(moment: datetime, months: int) -> datetime:
 
 def usage_so_far(period: Period, as_of: datetime) -> Period:
     """The usage of ``period`` that has happened by ``as_of`` (a preview, the live balance):
-    from the period's start through ``as_of`` itself. Metering
-    answers on whole minutes, so the minute of ``as_of`` counts whole, also when ``as_of``
-    falls on the minute: an event stamped at ``as_of`` has happened by then."""
+    from the period's start through ``as_of`` itself. Metering answers on whole minutes,
+    so the minute of ``as_of`` counts whole, also when ``as_of`` falls on the minute: an
+    event stamped at ``as_of`` has happened by then."""
     through = ensure_utc(as_of).replace(second=0, microsecond=0) + timedelta(minutes=1)
     return Period(period.start, min(period.end, through))
 
