@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -267,3 +270,18 @@ class CreditsClient:
             ),
             metadata=self.service,
         )
+
+
+@asynccontextmanager
+async def clients_on_own_connections(suite: Suite, count: int) -> AsyncIterator[list[CreditsClient]]:
+    """``count`` clients of the suite's credits server, each on a connection of its own
+    (without ``use_local_subchannel_pool``, gRPC shares one connection among all the
+    channels to an address)."""
+    channels = [
+        grpc.aio.insecure_channel(suite.address("credits"), options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(count)
+    ]
+    try:
+        yield [CreditsClient.on(suite, channel) for channel in channels]
+    finally:
+        await asyncio.gather(*(channel.close() for channel in channels))

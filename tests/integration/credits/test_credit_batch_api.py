@@ -20,6 +20,7 @@ from tests.integration.credits.credit_api_builders import (
     OUTPUT_TOKENS,
     T0,
     CreditsClient,
+    clients_on_own_connections,
     error_metadata,
     invoice,
     line,
@@ -262,11 +263,8 @@ CUSTOMERS = [f"cus_{n}" for n in range(5)]
 
 @pytest.fixture
 async def clients(running_suite: Suite) -> AsyncIterator[list[CreditsClient]]:
-    channels = [grpc.aio.insecure_channel(running_suite.address("credits")) for _ in range(CLIENTS)]
-    try:
-        yield [CreditsClient.on(running_suite, channel) for channel in channels]
-    finally:
-        await asyncio.gather(*(channel.close() for channel in channels))
+    async with clients_on_own_connections(running_suite, CLIENTS) as clients:
+        yield clients
 
 
 async def test_c14_concurrent_overlapping_batches_never_deadlock_and_never_overdraw(

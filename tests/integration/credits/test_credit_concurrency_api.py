@@ -6,12 +6,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import grpc
 import psycopg
 import pytest
 
 from drawdown.db.urls import libpq_url
-from tests.integration.credits.credit_api_builders import T0, CreditsClient, invoice, line, minor, new_grant
+from tests.integration.credits.credit_api_builders import (
+    T0,
+    CreditsClient,
+    clients_on_own_connections,
+    invoice,
+    line,
+    minor,
+    new_grant,
+)
 from tests.support.harness import Suite
 
 CLIENTS = 32
@@ -20,12 +27,9 @@ LATER = T0 + timedelta(days=40)
 
 @pytest.fixture
 async def clients(running_suite: Suite) -> AsyncIterator[list[CreditsClient]]:
-    """One client per channel, so that every call travels its own connection."""
-    channels = [grpc.aio.insecure_channel(running_suite.address("credits")) for _ in range(CLIENTS)]
-    try:
-        yield [CreditsClient.on(running_suite, channel) for channel in channels]
-    finally:
-        await asyncio.gather(*(channel.close() for channel in channels))
+    """One client per connection: every call travels a connection of its own."""
+    async with clients_on_own_connections(running_suite, CLIENTS) as clients:
+        yield clients
 
 
 async def test_c14_32_concurrent_applies_draw_exactly_min_of_eligible_and_granted(
