@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -26,14 +28,27 @@ JENNY = "cus_jenny"
 class Metering:
     suite: Suite
     metadata: tuple[tuple[str, str], ...]
+    channel: grpc.aio.Channel | None = None  # the suite's shared channel unless set
 
     @property
     def meters(self) -> meter_grpc.MeterServiceStub:
-        return meter_grpc.MeterServiceStub(self.suite.channel("metering"))
+        return meter_grpc.MeterServiceStub(self.channel or self.suite.channel("metering"))
 
     @property
     def events(self) -> event_grpc.MeterEventServiceStub:
-        return event_grpc.MeterEventServiceStub(self.suite.channel("metering"))
+        return event_grpc.MeterEventServiceStub(self.channel or self.suite.channel("metering"))
+
+    @asynccontextmanager
+    async def on_own_connection(self) -> AsyncIterator[Metering]:
+        """This client on a connection of its own (gRPC otherwise shares one connection
+        among the channels to an address)."""
+        channel = grpc.aio.insecure_channel(
+            self.suite.address("metering"), options=[("grpc.use_local_subchannel_pool", 1)]
+        )
+        try:
+            yield replace(self, channel=channel)
+        finally:
+            await channel.close()
 
     async def create_meter(
         self,

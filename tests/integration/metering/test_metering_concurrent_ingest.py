@@ -50,9 +50,14 @@ async def _client(metering: Metering, client: int) -> list[tuple[str, int]]:
     return outcomes
 
 
+async def _client_on_own_connection(metering: Metering, client: int) -> list[tuple[str, int]]:
+    async with metering.on_own_connection() as own:
+        return await _client(own, client)
+
+
 async def test_eight_clients_with_overlapping_identifiers_count_each_event_once(metering: Metering) -> None:
     meter = await metering.create_meter()
-    results = await asyncio.gather(*(_client(metering, client) for client in range(8)))
+    results = await asyncio.gather(*(_client_on_own_connection(metering, client) for client in range(8)))
     accepted = Counter(
         identifier for outcomes in results for identifier, status in outcomes if status == ACCEPTED
     )
