@@ -90,19 +90,25 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, service: str, authenticator: Authenticator) -> None:
         self._service = service
         self._authenticator = authenticator
+        # A method's handler never changes once the server runs, and its guard keeps no
+        # state between calls: each method is wrapped once, on its first call.
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        method = details.method
+        guarded = self._guarded.get(method)
+        if guarded is not None:
+            return guarded
         handler = await continuation(details)
-        if handler is None or details.method.startswith(PUBLIC_SERVICES):
+        if handler is None or method.startswith(PUBLIC_SERVICES):
             return handler
-        call = _GuardedCall(
-            self._service, details.method, accepted_permissions(details.method), self._authenticator
-        )
-        return _wrap_handler(handler, call)
+        call = _GuardedCall(self._service, method, accepted_permissions(method), self._authenticator)
+        guarded = self._guarded[method] = _wrap_handler(handler, call)
+        return guarded
 
 
 class _GuardedCall:
