@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from drawdown.db.engine import fetch
 from drawdown.errors import AlreadyExists, NotFound
 from metering_service.domain.meters import Aggregation, Meter, MeterStatus, TimeWindow
 from metering_service.store.schema import meters
@@ -89,10 +90,15 @@ async def get_meter(session: AsyncSession, meter_id: str, *, for_update: bool = 
     return meter_from_row(row)
 
 
+_METERS_BY_EVENT_NAME = f"""
+SELECT {", ".join(meters.c.keys())} FROM metering.meters WHERE event_name = ANY(%(names)s)
+"""
+
+
 async def meters_by_event_name(session: AsyncSession, event_names: Iterable[str]) -> dict[str, Meter]:
-    """The meters of these event names, by event name (one query per batch)."""
-    names = list(set(event_names))
-    rows = await session.execute(sa.select(meters).where(meters.c.event_name.in_(names)))
+    """The meters of these event names, by event name (one query per batch; constant SQL
+    on the driver, as every ingested batch and group of single events asks it)."""
+    rows = await fetch(await session.connection(), _METERS_BY_EVENT_NAME, {"names": list(set(event_names))})
     return {row.event_name: meter_from_row(row) for row in rows}
 
 
