@@ -12,7 +12,7 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.type import money_pb2
 
@@ -393,6 +393,23 @@ async def subscribe(
         ),
         metadata=invoicing.metadata,
     )
+
+
+async def past_grace(invoicing: Invoicing, subscriptions) -> datetime:
+    """One second after the last of ``subscriptions``' current periods ends and its grace
+    period passes (the customer's, I-11): the first moment every draft is due to finalize.
+    Tests move clocks by this, never by a number of days, so they hold in months of any
+    length."""
+    due = []
+    for subscription in subscriptions:
+        reply = await invoicing.customers.GetCustomer(
+            customer_service_pb2.GetCustomerRequest(id=subscription.customer_id), metadata=invoicing.metadata
+        )
+        grace = reply.customer.invoice_settings.grace_period.ToTimedelta()
+        if subscription.invoice_settings.HasField("grace_period"):
+            grace = subscription.invoice_settings.grace_period.ToTimedelta()
+        due.append(subscription.current_period_end.ToDatetime(tzinfo=UTC) + grace)
+    return max(due) + timedelta(seconds=1)
 
 
 async def advance(invoicing: Invoicing, clock_id: str, to: datetime) -> None:

@@ -5,6 +5,7 @@ in the middle of a batch apply recovered with each invoice drawn once (I-10, I-1
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from tests.integration.invoicing.invoicing_builders import (
     invoicing_on_real_peers,
     method,
     minor,
+    past_grace,
     subscribe,
 )
 from tests.integration.invoicing.test_invoicing_faults_api import DOWN, recovery_billing
@@ -31,17 +33,27 @@ APPLIES = [
 ]
 
 
-async def customers_with_usage(invoicing: Invoicing, start: datetime) -> dict[str, str]:
-    """CUSTOMERS wall-clock customers on a monthly metered price, each with a 1.00 grant
-    and usage of (100 + i) tokens at 3 ¢: the customer's grant id, by customer."""
+@dataclass
+class Customers:
+    """The customers of a test: each one's grant id, and the moment every draft is due."""
+
+    grants: dict[str, str]
+    due: datetime
+
+
+async def customers_with_usage(invoicing: Invoicing, start: datetime) -> Customers:
+    """CUSTOMERS wall-clock customers subscribed at ``start`` to a monthly metered price, each
+    with a 1.00 grant and usage of (100 + i) tokens at 3 ¢ a day into its period."""
     catalog = await hypernian_catalog(invoicing, await invoicing.meter(), await invoicing.meter())
-    grants = {}
+    grants, subscriptions = {}, []
     for index in range(CUSTOMERS):
         customer_id = await customer(invoicing, name=f"customer {index}")
-        await subscribe(invoicing, customer_id, catalog.input_price)
+        subscriptions.append((await subscribe(invoicing, customer_id, catalog.input_price)).subscription)
         grants[customer_id] = await invoicing.grant(customer_id, 100, effective=start)
-        await invoicing.record(catalog.input_meter, customer_id, start + timedelta(days=1), 100 + index)
-    return grants
+    for index, subscription in enumerate(subscriptions):
+        used_at = subscription.current_period_start.ToDatetime(tzinfo=UTC) + timedelta(days=1)
+        await invoicing.record(catalog.input_meter, subscription.customer_id, used_at, 100 + index)
+    return Customers(grants, await past_grace(invoicing, subscriptions))
 
 
 async def until(condition, seconds: float = 30) -> None:
@@ -61,9 +73,10 @@ async def test_batches_close_and_finalize_every_period_once(database_url: str) -
     start = datetime.now(UTC).replace(microsecond=0)
     clock = FrozenClock(start)
     async with invoicing_on_real_peers(database_url, clock=clock) as invoicing:
-        grants = await customers_with_usage(invoicing, start)
+        customers = await customers_with_usage(invoicing, start)
+        grants = customers.grants
 
-        clock.set(start + timedelta(days=32))
+        clock.set(customers.due)
 
         async def all_finalized() -> bool:
             invoices = [i for c in grants for i in await invoices_of(invoicing, c)]
@@ -89,11 +102,12 @@ async def test_answers_lost_after_a_batch_apply_are_recovered_with_one_draw_each
     start = datetime.now(UTC).replace(microsecond=0)
     clock = FrozenClock(start)
     async with invoicing_on_real_peers(database_url, clock=clock) as invoicing:
-        grants = await customers_with_usage(invoicing, start)
+        customers = await customers_with_usage(invoicing, start)
+        grants = customers.grants
         for apply in APPLIES:
             invoicing.credits_faults.fail(apply, when="after", times=DOWN)
 
-        clock.set(start + timedelta(days=32))
+        clock.set(customers.due)
 
         async def all_drawn() -> bool:
             return all([await invoicing.draws(c) for c in grants])

@@ -17,6 +17,7 @@ from tests.integration.invoicing.invoicing_builders import (
     hypernian_catalog,
     invoicing_on_real_peers,
     minor,
+    past_grace,
     subscribe,
 )
 
@@ -58,14 +59,17 @@ async def test_two_replicas_draft_and_finalize_each_invoice_once(database_url: s
         # A wall-clock customer's grant and a test-clock customer's, both due before the jump.
         wall_customer = await customer(invoicing, name="wall clock")
         wall_grant = await invoicing.grant(
-            wall_customer, 100, effective=start, expire=start + timedelta(days=31)
+            wall_customer, 100, effective=start, expire=start + timedelta(days=2)
         )
         clocked_customer = await customer(invoicing, await clock_at(invoicing, start), name="test clock")
-        await invoicing.grant(clocked_customer, 100, effective=start, expire=start + timedelta(days=31))
+        await invoicing.grant(clocked_customer, 100, effective=start, expire=start + timedelta(days=2))
         for index, customer_id in enumerate(subscriptions):
-            await invoicing.record(catalog.input_meter, customer_id, start + timedelta(days=1), 100 + index)
+            used_at = subscriptions[customer_id].current_period_start.ToDatetime(tzinfo=UTC) + timedelta(
+                days=1
+            )
+            await invoicing.record(catalog.input_meter, customer_id, used_at, 100 + index)
 
-        clock.set(start + timedelta(days=32))
+        clock.set(await past_grace(invoicing, subscriptions.values()))
         invoices = await wait_for_invoices(invoicing, invoice_pb2.INVOICE_STATUS_OPEN, CUSTOMERS)
 
         assert sorted(i.customer_id for i in invoices) == sorted(subscriptions)
