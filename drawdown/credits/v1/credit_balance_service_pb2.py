@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from drawdown.credits.v1 import credit_balance_pb2 as drawdown_dot_credits_dot_v1_dot_credit__balance__pb2
 from drawdown.credits.v1 import credit_grant_pb2 as drawdown_dot_credits_dot_v1_dot_credit__grant__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0drawdown/credits/v1/credit_balance_service.proto\x12\x13\x64rawdown.credits.v1\x1a(drawdown/credits/v1/credit_balance.proto\x1a&drawdown/credits/v1/credit_grant.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x01\n\x1eGetCreditBalanceSummaryRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12H\n\x14\x61pplicability_config\x18\x02 \x01(\x0b\x32(.drawdown.credits.v1.ApplicabilityConfigH\x00\x12\x19\n\x0f\x63redit_grant_id\x18\x03 \x01(\tH\x00\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x66ilter\"l\n\x1fGetCreditBalanceSummaryResponse\x12I\n\x16\x63redit_balance_summary\x18\x01 \x01(\x0b\x32).drawdown.credits.v1.CreditBalanceSummary\"{\n$ListCreditBalanceTransactionsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redit_grant_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\x94\x01\n%ListCreditBalanceTransactionsResponse\x12R\n\x1b\x63redit_balance_transactions\x18\x01 \x03(\x0b\x32-.drawdown.credits.v1.CreditBalanceTransaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"0\n\"GetCreditBalanceTransactionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"x\n#GetCreditBalanceTransactionResponse\x12Q\n\x1a\x63redit_balance_transaction\x18\x01 \x01(\x0b\x32-.drawdown.credits.v1.CreditBalanceTransaction2\xe1\x03\n\x14\x43reditBalanceService\x12\x8c\x01\n\x17GetCreditBalanceSummary\x12\x33.drawdown.credits.v1.GetCreditBalanceSummaryRequest\x1a\x34.drawdown.credits.v1.GetCreditBalanceSummaryResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x9e\x01\n\x1dListCreditBalanceTransactions\x12\x39.drawdown.credits.v1.ListCreditBalanceTransactionsRequest\x1a:.drawdown.credits.v1.ListCreditBalanceTransactionsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x98\x01\n\x1bGetCreditBalanceTransaction\x12\x37.drawdown.credits.v1.GetCreditBalanceTransactionRequest\x1a\x38.drawdown.credits.v1.GetCreditBalanceTransactionResponse\"\x06\xca\xf3\x18\x02\x08\x01\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0drawdown/credits/v1/credit_balance_service.proto\x12\x13\x64rawdown.credits.v1\x1a(drawdown/credits/v1/credit_balance.proto\x1a&drawdown/credits/v1/credit_grant.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x01\n\x1eGetCreditBalanceSummaryRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12H\n\x14\x61pplicability_config\x18\x02 \x01(\x0b\x32(.drawdown.credits.v1.ApplicabilityConfigH\x00\x12\x19\n\x0f\x63redit_grant_id\x18\x03 \x01(\tH\x00\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x66ilter\"l\n\x1fGetCreditBalanceSummaryResponse\x12I\n\x16\x63redit_balance_summary\x18\x01 \x01(\x0b\x32).drawdown.credits.v1.CreditBalanceSummary\"\x84\x01\n$ListCreditBalanceTransactionsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redit_grant_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x1b\n\npage_token\x18\x04 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\"\x94\x01\n%ListCreditBalanceTransactionsResponse\x12R\n\x1b\x63redit_balance_transactions\x18\x01 \x03(\x0b\x32-.drawdown.credits.v1.CreditBalanceTransaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"0\n\"GetCreditBalanceTransactionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"x\n#GetCreditBalanceTransactionResponse\x12Q\n\x1a\x63redit_balance_transaction\x18\x01 \x01(\x0b\x32-.drawdown.credits.v1.CreditBalanceTransaction2\xe1\x03\n\x14\x43reditBalanceService\x12\x8c\x01\n\x17GetCreditBalanceSummary\x12\x33.drawdown.credits.v1.GetCreditBalanceSummaryRequest\x1a\x34.drawdown.credits.v1.GetCreditBalanceSummaryResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x9e\x01\n\x1dListCreditBalanceTransactions\x12\x39.drawdown.credits.v1.ListCreditBalanceTransactionsRequest\x1a:.drawdown.credits.v1.ListCreditBalanceTransactionsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x98\x01\n\x1bGetCreditBalanceTransaction\x12\x37.drawdown.credits.v1.GetCreditBalanceTransactionRequest\x1a\x38.drawdown.credits.v1.GetCreditBalanceTransactionResponse\"\x06\xca\xf3\x18\x02\x08\x01\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,24 +37,26 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.credits.v1.credit_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027dev.drawdown.credits.v1P\001'
+  _globals['_LISTCREDITBALANCETRANSACTIONSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTCREDITBALANCETRANSACTIONSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
   _globals['_CREDITBALANCESERVICE'].methods_by_name['GetCreditBalanceSummary']._loaded_options = None
   _globals['_CREDITBALANCESERVICE'].methods_by_name['GetCreditBalanceSummary']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_CREDITBALANCESERVICE'].methods_by_name['ListCreditBalanceTransactions']._loaded_options = None
   _globals['_CREDITBALANCESERVICE'].methods_by_name['ListCreditBalanceTransactions']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_CREDITBALANCESERVICE'].methods_by_name['GetCreditBalanceTransaction']._loaded_options = None
   _globals['_CREDITBALANCESERVICE'].methods_by_name['GetCreditBalanceTransaction']._serialized_options = b'\312\363\030\002\010\001'
-  _globals['_GETCREDITBALANCESUMMARYREQUEST']._serialized_start=220
-  _globals['_GETCREDITBALANCESUMMARYREQUEST']._serialized_end=427
-  _globals['_GETCREDITBALANCESUMMARYRESPONSE']._serialized_start=429
-  _globals['_GETCREDITBALANCESUMMARYRESPONSE']._serialized_end=537
-  _globals['_LISTCREDITBALANCETRANSACTIONSREQUEST']._serialized_start=539
-  _globals['_LISTCREDITBALANCETRANSACTIONSREQUEST']._serialized_end=662
-  _globals['_LISTCREDITBALANCETRANSACTIONSRESPONSE']._serialized_start=665
-  _globals['_LISTCREDITBALANCETRANSACTIONSRESPONSE']._serialized_end=813
-  _globals['_GETCREDITBALANCETRANSACTIONREQUEST']._serialized_start=815
-  _globals['_GETCREDITBALANCETRANSACTIONREQUEST']._serialized_end=863
-  _globals['_GETCREDITBALANCETRANSACTIONRESPONSE']._serialized_start=865
-  _globals['_GETCREDITBALANCETRANSACTIONRESPONSE']._serialized_end=985
-  _globals['_CREDITBALANCESERVICE']._serialized_start=988
-  _globals['_CREDITBALANCESERVICE']._serialized_end=1469
+  _globals['_GETCREDITBALANCESUMMARYREQUEST']._serialized_start=251
+  _globals['_GETCREDITBALANCESUMMARYREQUEST']._serialized_end=458
+  _globals['_GETCREDITBALANCESUMMARYRESPONSE']._serialized_start=460
+  _globals['_GETCREDITBALANCESUMMARYRESPONSE']._serialized_end=568
+  _globals['_LISTCREDITBALANCETRANSACTIONSREQUEST']._serialized_start=571
+  _globals['_LISTCREDITBALANCETRANSACTIONSREQUEST']._serialized_end=703
+  _globals['_LISTCREDITBALANCETRANSACTIONSRESPONSE']._serialized_start=706
+  _globals['_LISTCREDITBALANCETRANSACTIONSRESPONSE']._serialized_end=854
+  _globals['_GETCREDITBALANCETRANSACTIONREQUEST']._serialized_start=856
+  _globals['_GETCREDITBALANCETRANSACTIONREQUEST']._serialized_end=904
+  _globals['_GETCREDITBALANCETRANSACTIONRESPONSE']._serialized_start=906
+  _globals['_GETCREDITBALANCETRANSACTIONRESPONSE']._serialized_end=1026
+  _globals['_CREDITBALANCESERVICE']._serialized_start=1029
+  _globals['_CREDITBALANCESERVICE']._serialized_end=1510
 # @@protoc_insertion_point(module_scope)

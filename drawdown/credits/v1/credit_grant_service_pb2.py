@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from drawdown.credits.v1 import credit_grant_pb2 as drawdown_dot_credits_dot_v1_dot_credit__grant__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.drawdown/credits/v1/credit_grant_service.proto\x12\x13\x64rawdown.credits.v1\x1a&drawdown/credits/v1/credit_grant.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\x18\x43reateCreditGrantRequest\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"S\n\x19\x43reateCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"N\n\x15GetCreditGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x16GetCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"\xb8\x01\n\x17ListCreditGrantsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.drawdown.credits.v1.CreditGrantStatus\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"l\n\x18ListCreditGrantsResponse\x12\x37\n\rcredit_grants\x18\x01 \x03(\x0b\x32 .drawdown.credits.v1.CreditGrant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x97\x01\n\x18UpdateCreditGrantRequest\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"S\n\x19UpdateCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\":\n\x18\x45xpireCreditGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"S\n\x19\x45xpireCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"8\n\x16VoidCreditGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"Q\n\x17VoidCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant2\xed\x05\n\x12\x43reditGrantService\x12}\n\x11\x43reateCreditGrant\x12-.drawdown.credits.v1.CreateCreditGrantRequest\x1a..drawdown.credits.v1.CreateCreditGrantResponse\"\t\xca\xf3\x18\x05\x08\x03\x12\x01\x04\x12q\n\x0eGetCreditGrant\x12*.drawdown.credits.v1.GetCreditGrantRequest\x1a+.drawdown.credits.v1.GetCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12w\n\x10ListCreditGrants\x12,.drawdown.credits.v1.ListCreditGrantsRequest\x1a-.drawdown.credits.v1.ListCreditGrantsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12z\n\x11UpdateCreditGrant\x12-.drawdown.credits.v1.UpdateCreditGrantRequest\x1a..drawdown.credits.v1.UpdateCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12z\n\x11\x45xpireCreditGrant\x12-.drawdown.credits.v1.ExpireCreditGrantRequest\x1a..drawdown.credits.v1.ExpireCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12t\n\x0fVoidCreditGrant\x12+.drawdown.credits.v1.VoidCreditGrantRequest\x1a,.drawdown.credits.v1.VoidCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.drawdown/credits/v1/credit_grant_service.proto\x12\x13\x64rawdown.credits.v1\x1a&drawdown/credits/v1/credit_grant.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x01\n\x18\x43reateCreditGrantRequest\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"S\n\x19\x43reateCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"N\n\x15GetCreditGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x16GetCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"\xc1\x01\n\x17ListCreditGrantsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.drawdown.credits.v1.CreditGrantStatus\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x1b\n\npage_token\x18\x05 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\"l\n\x18ListCreditGrantsResponse\x12\x37\n\rcredit_grants\x18\x01 \x03(\x0b\x32 .drawdown.credits.v1.CreditGrant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb5\x01\n\x18UpdateCreditGrantRequest\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\nrequest_id\x18\x03 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"S\n\x19UpdateCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"X\n\x18\x45xpireCreditGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"S\n\x19\x45xpireCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant\"V\n\x16VoidCreditGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"Q\n\x17VoidCreditGrantResponse\x12\x36\n\x0c\x63redit_grant\x18\x01 \x01(\x0b\x32 .drawdown.credits.v1.CreditGrant2\xed\x05\n\x12\x43reditGrantService\x12}\n\x11\x43reateCreditGrant\x12-.drawdown.credits.v1.CreateCreditGrantRequest\x1a..drawdown.credits.v1.CreateCreditGrantResponse\"\t\xca\xf3\x18\x05\x08\x03\x12\x01\x04\x12q\n\x0eGetCreditGrant\x12*.drawdown.credits.v1.GetCreditGrantRequest\x1a+.drawdown.credits.v1.GetCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12w\n\x10ListCreditGrants\x12,.drawdown.credits.v1.ListCreditGrantsRequest\x1a-.drawdown.credits.v1.ListCreditGrantsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12z\n\x11UpdateCreditGrant\x12-.drawdown.credits.v1.UpdateCreditGrantRequest\x1a..drawdown.credits.v1.UpdateCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12z\n\x11\x45xpireCreditGrant\x12-.drawdown.credits.v1.ExpireCreditGrantRequest\x1a..drawdown.credits.v1.ExpireCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12t\n\x0fVoidCreditGrant\x12+.drawdown.credits.v1.VoidCreditGrantRequest\x1a,.drawdown.credits.v1.VoidCreditGrantResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +37,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.credits.v1.credit_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027dev.drawdown.credits.v1P\001'
+  _globals['_CREATECREDITGRANTREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATECREDITGRANTREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTCREDITGRANTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTCREDITGRANTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_UPDATECREDITGRANTREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATECREDITGRANTREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_EXPIRECREDITGRANTREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_EXPIRECREDITGRANTREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_VOIDCREDITGRANTREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_VOIDCREDITGRANTREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_CREDITGRANTSERVICE'].methods_by_name['CreateCreditGrant']._loaded_options = None
   _globals['_CREDITGRANTSERVICE'].methods_by_name['CreateCreditGrant']._serialized_options = b'\312\363\030\005\010\003\022\001\004'
   _globals['_CREDITGRANTSERVICE'].methods_by_name['GetCreditGrant']._loaded_options = None
@@ -48,30 +59,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDITGRANTSERVICE'].methods_by_name['ExpireCreditGrant']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_CREDITGRANTSERVICE'].methods_by_name['VoidCreditGrant']._loaded_options = None
   _globals['_CREDITGRANTSERVICE'].methods_by_name['VoidCreditGrant']._serialized_options = b'\312\363\030\002\010\003'
-  _globals['_CREATECREDITGRANTREQUEST']._serialized_start=209
-  _globals['_CREATECREDITGRANTREQUEST']._serialized_end=311
-  _globals['_CREATECREDITGRANTRESPONSE']._serialized_start=313
-  _globals['_CREATECREDITGRANTRESPONSE']._serialized_end=396
-  _globals['_GETCREDITGRANTREQUEST']._serialized_start=398
-  _globals['_GETCREDITGRANTREQUEST']._serialized_end=476
-  _globals['_GETCREDITGRANTRESPONSE']._serialized_start=478
-  _globals['_GETCREDITGRANTRESPONSE']._serialized_end=558
-  _globals['_LISTCREDITGRANTSREQUEST']._serialized_start=561
-  _globals['_LISTCREDITGRANTSREQUEST']._serialized_end=745
-  _globals['_LISTCREDITGRANTSRESPONSE']._serialized_start=747
-  _globals['_LISTCREDITGRANTSRESPONSE']._serialized_end=855
-  _globals['_UPDATECREDITGRANTREQUEST']._serialized_start=858
-  _globals['_UPDATECREDITGRANTREQUEST']._serialized_end=1009
-  _globals['_UPDATECREDITGRANTRESPONSE']._serialized_start=1011
-  _globals['_UPDATECREDITGRANTRESPONSE']._serialized_end=1094
-  _globals['_EXPIRECREDITGRANTREQUEST']._serialized_start=1096
-  _globals['_EXPIRECREDITGRANTREQUEST']._serialized_end=1154
-  _globals['_EXPIRECREDITGRANTRESPONSE']._serialized_start=1156
-  _globals['_EXPIRECREDITGRANTRESPONSE']._serialized_end=1239
-  _globals['_VOIDCREDITGRANTREQUEST']._serialized_start=1241
-  _globals['_VOIDCREDITGRANTREQUEST']._serialized_end=1297
-  _globals['_VOIDCREDITGRANTRESPONSE']._serialized_start=1299
-  _globals['_VOIDCREDITGRANTRESPONSE']._serialized_end=1380
-  _globals['_CREDITGRANTSERVICE']._serialized_start=1383
-  _globals['_CREDITGRANTSERVICE']._serialized_end=2132
+  _globals['_CREATECREDITGRANTREQUEST']._serialized_start=241
+  _globals['_CREATECREDITGRANTREQUEST']._serialized_end=373
+  _globals['_CREATECREDITGRANTRESPONSE']._serialized_start=375
+  _globals['_CREATECREDITGRANTRESPONSE']._serialized_end=458
+  _globals['_GETCREDITGRANTREQUEST']._serialized_start=460
+  _globals['_GETCREDITGRANTREQUEST']._serialized_end=538
+  _globals['_GETCREDITGRANTRESPONSE']._serialized_start=540
+  _globals['_GETCREDITGRANTRESPONSE']._serialized_end=620
+  _globals['_LISTCREDITGRANTSREQUEST']._serialized_start=623
+  _globals['_LISTCREDITGRANTSREQUEST']._serialized_end=816
+  _globals['_LISTCREDITGRANTSRESPONSE']._serialized_start=818
+  _globals['_LISTCREDITGRANTSRESPONSE']._serialized_end=926
+  _globals['_UPDATECREDITGRANTREQUEST']._serialized_start=929
+  _globals['_UPDATECREDITGRANTREQUEST']._serialized_end=1110
+  _globals['_UPDATECREDITGRANTRESPONSE']._serialized_start=1112
+  _globals['_UPDATECREDITGRANTRESPONSE']._serialized_end=1195
+  _globals['_EXPIRECREDITGRANTREQUEST']._serialized_start=1197
+  _globals['_EXPIRECREDITGRANTREQUEST']._serialized_end=1285
+  _globals['_EXPIRECREDITGRANTRESPONSE']._serialized_start=1287
+  _globals['_EXPIRECREDITGRANTRESPONSE']._serialized_end=1370
+  _globals['_VOIDCREDITGRANTREQUEST']._serialized_start=1372
+  _globals['_VOIDCREDITGRANTREQUEST']._serialized_end=1458
+  _globals['_VOIDCREDITGRANTRESPONSE']._serialized_start=1460
+  _globals['_VOIDCREDITGRANTRESPONSE']._serialized_end=1541
+  _globals['_CREDITGRANTSERVICE']._serialized_start=1544
+  _globals['_CREDITGRANTSERVICE']._serialized_end=2293
 # @@protoc_insertion_point(module_scope)

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from drawdown.credits.v1 import credit_balance_pb2 as drawdown_dot_credits_dot_v1_dot_credit__balance__pb2
 from drawdown.credits.v1 import invoice_credit_pb2 as drawdown_dot_credits_dot_v1_dot_invoice__credit__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0drawdown/credits/v1/invoice_credit_service.proto\x12\x13\x64rawdown.credits.v1\x1a(drawdown/credits/v1/credit_balance.proto\x1a(drawdown/credits/v1/invoice_credit.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"h\n\x19HoldInvoiceCreditsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x07invoice\x18\x02 \x01(\x0b\x32&.drawdown.credits.v1.InvoiceForCredits\"^\n\x1aHoldInvoiceCreditsResponse\x12@\n\x11\x63redit_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"i\n\x1a\x41pplyInvoiceCreditsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x07invoice\x18\x02 \x01(\x0b\x32&.drawdown.credits.v1.InvoiceForCredits\"_\n\x1b\x41pplyInvoiceCreditsResponse\x12@\n\x11\x63redit_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"b\n\x1e\x42\x61tchHoldInvoiceCreditsRequest\x12@\n\x08requests\x18\x01 \x03(\x0b\x32..drawdown.credits.v1.HoldInvoiceCreditsRequest\"e\n\x1f\x42\x61tchHoldInvoiceCreditsResponse\x12\x42\n\tresponses\x18\x01 \x03(\x0b\x32/.drawdown.credits.v1.HoldInvoiceCreditsResponse\"d\n\x1f\x42\x61tchApplyInvoiceCreditsRequest\x12\x41\n\x08requests\x18\x01 \x03(\x0b\x32/.drawdown.credits.v1.ApplyInvoiceCreditsRequest\"g\n BatchApplyInvoiceCreditsResponse\x12\x43\n\tresponses\x18\x01 \x03(\x0b\x32\x30.drawdown.credits.v1.ApplyInvoiceCreditsResponse\"[\n\x1cReleaseInvoiceCreditsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\"c\n\x1dReleaseInvoiceCreditsResponse\x12\x42\n\x13released_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"\x88\x01\n\x1eReinstateInvoiceCreditsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x1fReinstateInvoiceCreditsResponse\x12R\n\x1b\x63redit_balance_transactions\x18\x01 \x03(\x0b\x32-.drawdown.credits.v1.CreditBalanceTransaction\"W\n\x1cPreviewInvoiceCreditsRequest\x12\x37\n\x07invoice\x18\x01 \x01(\x0b\x32&.drawdown.credits.v1.InvoiceForCredits\"a\n\x1dPreviewInvoiceCreditsResponse\x12@\n\x11\x63redit_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"\x91\x01\n\x1c\x45xpireDueCreditGrantsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ustomer_ids\x18\x03 \x03(\t\x12\x1c\n\x14\x65xclude_customer_ids\x18\x04 \x03(\t\"W\n\x1d\x45xpireDueCreditGrantsResponse\x12\x1b\n\x13\x65xpired_grant_count\x18\x01 \x01(\x05\x12\x19\n\x11transaction_count\x18\x02 \x01(\x05\x32\xe3\x08\n\x14InvoiceCreditService\x12}\n\x12HoldInvoiceCredits\x12..drawdown.credits.v1.HoldInvoiceCreditsRequest\x1a/.drawdown.credits.v1.HoldInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x80\x01\n\x13\x41pplyInvoiceCredits\x12/.drawdown.credits.v1.ApplyInvoiceCreditsRequest\x1a\x30.drawdown.credits.v1.ApplyInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x8c\x01\n\x17\x42\x61tchHoldInvoiceCredits\x12\x33.drawdown.credits.v1.BatchHoldInvoiceCreditsRequest\x1a\x34.drawdown.credits.v1.BatchHoldInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x8f\x01\n\x18\x42\x61tchApplyInvoiceCredits\x12\x34.drawdown.credits.v1.BatchApplyInvoiceCreditsRequest\x1a\x35.drawdown.credits.v1.BatchApplyInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x86\x01\n\x15ReleaseInvoiceCredits\x12\x31.drawdown.credits.v1.ReleaseInvoiceCreditsRequest\x1a\x32.drawdown.credits.v1.ReleaseInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x8c\x01\n\x17ReinstateInvoiceCredits\x12\x33.drawdown.credits.v1.ReinstateInvoiceCreditsRequest\x1a\x34.drawdown.credits.v1.ReinstateInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x86\x01\n\x15PreviewInvoiceCredits\x12\x31.drawdown.credits.v1.PreviewInvoiceCreditsRequest\x1a\x32.drawdown.credits.v1.PreviewInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x86\x01\n\x15\x45xpireDueCreditGrants\x12\x31.drawdown.credits.v1.ExpireDueCreditGrantsRequest\x1a\x32.drawdown.credits.v1.ExpireDueCreditGrantsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0drawdown/credits/v1/invoice_credit_service.proto\x12\x13\x64rawdown.credits.v1\x1a(drawdown/credits/v1/credit_balance.proto\x1a(drawdown/credits/v1/invoice_credit.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x01\n\x19HoldInvoiceCreditsRequest\x12\x30\n\nrequest_id\x18\x01 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12\x37\n\x07invoice\x18\x02 \x01(\x0b\x32&.drawdown.credits.v1.InvoiceForCredits\"^\n\x1aHoldInvoiceCreditsResponse\x12@\n\x11\x63redit_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"\x87\x01\n\x1a\x41pplyInvoiceCreditsRequest\x12\x30\n\nrequest_id\x18\x01 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12\x37\n\x07invoice\x18\x02 \x01(\x0b\x32&.drawdown.credits.v1.InvoiceForCredits\"_\n\x1b\x41pplyInvoiceCreditsResponse\x12@\n\x11\x63redit_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"b\n\x1e\x42\x61tchHoldInvoiceCreditsRequest\x12@\n\x08requests\x18\x01 \x03(\x0b\x32..drawdown.credits.v1.HoldInvoiceCreditsRequest\"e\n\x1f\x42\x61tchHoldInvoiceCreditsResponse\x12\x42\n\tresponses\x18\x01 \x03(\x0b\x32/.drawdown.credits.v1.HoldInvoiceCreditsResponse\"d\n\x1f\x42\x61tchApplyInvoiceCreditsRequest\x12\x41\n\x08requests\x18\x01 \x03(\x0b\x32/.drawdown.credits.v1.ApplyInvoiceCreditsRequest\"g\n BatchApplyInvoiceCreditsResponse\x12\x43\n\tresponses\x18\x01 \x03(\x0b\x32\x30.drawdown.credits.v1.ApplyInvoiceCreditsResponse\"y\n\x1cReleaseInvoiceCreditsRequest\x12\x30\n\nrequest_id\x18\x01 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\"c\n\x1dReleaseInvoiceCreditsResponse\x12\x42\n\x13released_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"\xa6\x01\n\x1eReinstateInvoiceCreditsRequest\x12\x30\n\nrequest_id\x18\x01 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x1fReinstateInvoiceCreditsResponse\x12R\n\x1b\x63redit_balance_transactions\x18\x01 \x03(\x0b\x32-.drawdown.credits.v1.CreditBalanceTransaction\"W\n\x1cPreviewInvoiceCreditsRequest\x12\x37\n\x07invoice\x18\x01 \x01(\x0b\x32&.drawdown.credits.v1.InvoiceForCredits\"a\n\x1dPreviewInvoiceCreditsResponse\x12@\n\x11\x63redit_allocation\x18\x01 \x01(\x0b\x32%.drawdown.credits.v1.CreditAllocation\"\xaf\x01\n\x1c\x45xpireDueCreditGrantsRequest\x12\x30\n\nrequest_id\x18\x01 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ustomer_ids\x18\x03 \x03(\t\x12\x1c\n\x14\x65xclude_customer_ids\x18\x04 \x03(\t\"W\n\x1d\x45xpireDueCreditGrantsResponse\x12\x1b\n\x13\x65xpired_grant_count\x18\x01 \x01(\x05\x12\x19\n\x11transaction_count\x18\x02 \x01(\x05\x32\xe3\x08\n\x14InvoiceCreditService\x12}\n\x12HoldInvoiceCredits\x12..drawdown.credits.v1.HoldInvoiceCreditsRequest\x1a/.drawdown.credits.v1.HoldInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x80\x01\n\x13\x41pplyInvoiceCredits\x12/.drawdown.credits.v1.ApplyInvoiceCreditsRequest\x1a\x30.drawdown.credits.v1.ApplyInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x8c\x01\n\x17\x42\x61tchHoldInvoiceCredits\x12\x33.drawdown.credits.v1.BatchHoldInvoiceCreditsRequest\x1a\x34.drawdown.credits.v1.BatchHoldInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x8f\x01\n\x18\x42\x61tchApplyInvoiceCredits\x12\x34.drawdown.credits.v1.BatchApplyInvoiceCreditsRequest\x1a\x35.drawdown.credits.v1.BatchApplyInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x86\x01\n\x15ReleaseInvoiceCredits\x12\x31.drawdown.credits.v1.ReleaseInvoiceCreditsRequest\x1a\x32.drawdown.credits.v1.ReleaseInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x8c\x01\n\x17ReinstateInvoiceCredits\x12\x33.drawdown.credits.v1.ReinstateInvoiceCreditsRequest\x1a\x34.drawdown.credits.v1.ReinstateInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x86\x01\n\x15PreviewInvoiceCredits\x12\x31.drawdown.credits.v1.PreviewInvoiceCreditsRequest\x1a\x32.drawdown.credits.v1.PreviewInvoiceCreditsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x12\x86\x01\n\x15\x45xpireDueCreditGrants\x12\x31.drawdown.credits.v1.ExpireDueCreditGrantsRequest\x1a\x32.drawdown.credits.v1.ExpireDueCreditGrantsResponse\"\x06\xca\xf3\x18\x02\x08\x04\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +37,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.credits.v1.invoice
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027dev.drawdown.credits.v1P\001'
+  _globals['_HOLDINVOICECREDITSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_HOLDINVOICECREDITSREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_APPLYINVOICECREDITSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_APPLYINVOICECREDITSREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_RELEASEINVOICECREDITSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RELEASEINVOICECREDITSREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_REINSTATEINVOICECREDITSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_REINSTATEINVOICECREDITSREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_EXPIREDUECREDITGRANTSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_EXPIREDUECREDITGRANTSREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_INVOICECREDITSERVICE'].methods_by_name['HoldInvoiceCredits']._loaded_options = None
   _globals['_INVOICECREDITSERVICE'].methods_by_name['HoldInvoiceCredits']._serialized_options = b'\312\363\030\002\010\004'
   _globals['_INVOICECREDITSERVICE'].methods_by_name['ApplyInvoiceCredits']._loaded_options = None
@@ -52,38 +63,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVOICECREDITSERVICE'].methods_by_name['PreviewInvoiceCredits']._serialized_options = b'\312\363\030\002\010\004'
   _globals['_INVOICECREDITSERVICE'].methods_by_name['ExpireDueCreditGrants']._loaded_options = None
   _globals['_INVOICECREDITSERVICE'].methods_by_name['ExpireDueCreditGrants']._serialized_options = b'\312\363\030\002\010\004'
-  _globals['_HOLDINVOICECREDITSREQUEST']._serialized_start=221
-  _globals['_HOLDINVOICECREDITSREQUEST']._serialized_end=325
-  _globals['_HOLDINVOICECREDITSRESPONSE']._serialized_start=327
-  _globals['_HOLDINVOICECREDITSRESPONSE']._serialized_end=421
-  _globals['_APPLYINVOICECREDITSREQUEST']._serialized_start=423
-  _globals['_APPLYINVOICECREDITSREQUEST']._serialized_end=528
-  _globals['_APPLYINVOICECREDITSRESPONSE']._serialized_start=530
-  _globals['_APPLYINVOICECREDITSRESPONSE']._serialized_end=625
-  _globals['_BATCHHOLDINVOICECREDITSREQUEST']._serialized_start=627
-  _globals['_BATCHHOLDINVOICECREDITSREQUEST']._serialized_end=725
-  _globals['_BATCHHOLDINVOICECREDITSRESPONSE']._serialized_start=727
-  _globals['_BATCHHOLDINVOICECREDITSRESPONSE']._serialized_end=828
-  _globals['_BATCHAPPLYINVOICECREDITSREQUEST']._serialized_start=830
-  _globals['_BATCHAPPLYINVOICECREDITSREQUEST']._serialized_end=930
-  _globals['_BATCHAPPLYINVOICECREDITSRESPONSE']._serialized_start=932
-  _globals['_BATCHAPPLYINVOICECREDITSRESPONSE']._serialized_end=1035
-  _globals['_RELEASEINVOICECREDITSREQUEST']._serialized_start=1037
-  _globals['_RELEASEINVOICECREDITSREQUEST']._serialized_end=1128
-  _globals['_RELEASEINVOICECREDITSRESPONSE']._serialized_start=1130
-  _globals['_RELEASEINVOICECREDITSRESPONSE']._serialized_end=1229
-  _globals['_REINSTATEINVOICECREDITSREQUEST']._serialized_start=1232
-  _globals['_REINSTATEINVOICECREDITSREQUEST']._serialized_end=1368
-  _globals['_REINSTATEINVOICECREDITSRESPONSE']._serialized_start=1370
-  _globals['_REINSTATEINVOICECREDITSRESPONSE']._serialized_end=1487
-  _globals['_PREVIEWINVOICECREDITSREQUEST']._serialized_start=1489
-  _globals['_PREVIEWINVOICECREDITSREQUEST']._serialized_end=1576
-  _globals['_PREVIEWINVOICECREDITSRESPONSE']._serialized_start=1578
-  _globals['_PREVIEWINVOICECREDITSRESPONSE']._serialized_end=1675
-  _globals['_EXPIREDUECREDITGRANTSREQUEST']._serialized_start=1678
-  _globals['_EXPIREDUECREDITGRANTSREQUEST']._serialized_end=1823
-  _globals['_EXPIREDUECREDITGRANTSRESPONSE']._serialized_start=1825
-  _globals['_EXPIREDUECREDITGRANTSRESPONSE']._serialized_end=1912
-  _globals['_INVOICECREDITSERVICE']._serialized_start=1915
-  _globals['_INVOICECREDITSERVICE']._serialized_end=3038
+  _globals['_HOLDINVOICECREDITSREQUEST']._serialized_start=253
+  _globals['_HOLDINVOICECREDITSREQUEST']._serialized_end=387
+  _globals['_HOLDINVOICECREDITSRESPONSE']._serialized_start=389
+  _globals['_HOLDINVOICECREDITSRESPONSE']._serialized_end=483
+  _globals['_APPLYINVOICECREDITSREQUEST']._serialized_start=486
+  _globals['_APPLYINVOICECREDITSREQUEST']._serialized_end=621
+  _globals['_APPLYINVOICECREDITSRESPONSE']._serialized_start=623
+  _globals['_APPLYINVOICECREDITSRESPONSE']._serialized_end=718
+  _globals['_BATCHHOLDINVOICECREDITSREQUEST']._serialized_start=720
+  _globals['_BATCHHOLDINVOICECREDITSREQUEST']._serialized_end=818
+  _globals['_BATCHHOLDINVOICECREDITSRESPONSE']._serialized_start=820
+  _globals['_BATCHHOLDINVOICECREDITSRESPONSE']._serialized_end=921
+  _globals['_BATCHAPPLYINVOICECREDITSREQUEST']._serialized_start=923
+  _globals['_BATCHAPPLYINVOICECREDITSREQUEST']._serialized_end=1023
+  _globals['_BATCHAPPLYINVOICECREDITSRESPONSE']._serialized_start=1025
+  _globals['_BATCHAPPLYINVOICECREDITSRESPONSE']._serialized_end=1128
+  _globals['_RELEASEINVOICECREDITSREQUEST']._serialized_start=1130
+  _globals['_RELEASEINVOICECREDITSREQUEST']._serialized_end=1251
+  _globals['_RELEASEINVOICECREDITSRESPONSE']._serialized_start=1253
+  _globals['_RELEASEINVOICECREDITSRESPONSE']._serialized_end=1352
+  _globals['_REINSTATEINVOICECREDITSREQUEST']._serialized_start=1355
+  _globals['_REINSTATEINVOICECREDITSREQUEST']._serialized_end=1521
+  _globals['_REINSTATEINVOICECREDITSRESPONSE']._serialized_start=1523
+  _globals['_REINSTATEINVOICECREDITSRESPONSE']._serialized_end=1640
+  _globals['_PREVIEWINVOICECREDITSREQUEST']._serialized_start=1642
+  _globals['_PREVIEWINVOICECREDITSREQUEST']._serialized_end=1729
+  _globals['_PREVIEWINVOICECREDITSRESPONSE']._serialized_start=1731
+  _globals['_PREVIEWINVOICECREDITSRESPONSE']._serialized_end=1828
+  _globals['_EXPIREDUECREDITGRANTSREQUEST']._serialized_start=1831
+  _globals['_EXPIREDUECREDITGRANTSREQUEST']._serialized_end=2006
+  _globals['_EXPIREDUECREDITGRANTSRESPONSE']._serialized_start=2008
+  _globals['_EXPIREDUECREDITGRANTSRESPONSE']._serialized_end=2095
+  _globals['_INVOICECREDITSERVICE']._serialized_start=2098
+  _globals['_INVOICECREDITSERVICE']._serialized_end=3221
 # @@protoc_insertion_point(module_scope)

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from drawdown.invoicing.v1 import price_pb2 as drawdown_dot_invoicing_dot_v1_dot_price__pb2
 from drawdown.invoicing.v1 import product_pb2 as drawdown_dot_invoicing_dot_v1_dot_product__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+drawdown/invoicing/v1/catalog_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a!drawdown/invoicing/v1/price.proto\x1a#drawdown/invoicing/v1/product.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a google/protobuf/field_mask.proto\"[\n\x14\x43reateProductRequest\x12/\n\x07product\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Product\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"H\n\x15\x43reateProductResponse\x12/\n\x07product\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Product\"\x1f\n\x11GetProductRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x12GetProductResponse\x12/\n\x07product\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Product\"\\\n\x13ListProductsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\t\n\x07_active\"a\n\x14ListProductsResponse\x12\x30\n\x08products\x18\x01 \x03(\x0b\x32\x1e.drawdown.invoicing.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x12\x43reatePriceRequest\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"B\n\x13\x43reatePriceResponse\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\"\x1d\n\x0fGetPriceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x10GetPriceResponse\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\"\xb0\x01\n\x11ListPricesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x12\n\nproduct_id\x18\x03 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12.\n\x04type\x18\x05 \x01(\x0e\x32 .drawdown.invoicing.v1.PriceType\x12\x10\n\x08meter_id\x18\x06 \x01(\tB\t\n\x07_active\"[\n\x12ListPricesResponse\x12,\n\x06prices\x18\x01 \x03(\x0b\x32\x1c.drawdown.invoicing.v1.Price\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x86\x01\n\x12UpdatePriceRequest\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"B\n\x13UpdatePriceResponse\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price2\x8c\x06\n\x0e\x43\x61talogService\x12r\n\rCreateProduct\x12+.drawdown.invoicing.v1.CreateProductRequest\x1a,.drawdown.invoicing.v1.CreateProductResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12i\n\nGetProduct\x12(.drawdown.invoicing.v1.GetProductRequest\x1a).drawdown.invoicing.v1.GetProductResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12o\n\x0cListProducts\x12*.drawdown.invoicing.v1.ListProductsRequest\x1a+.drawdown.invoicing.v1.ListProductsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12l\n\x0b\x43reatePrice\x12).drawdown.invoicing.v1.CreatePriceRequest\x1a*.drawdown.invoicing.v1.CreatePriceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x63\n\x08GetPrice\x12&.drawdown.invoicing.v1.GetPriceRequest\x1a\'.drawdown.invoicing.v1.GetPriceResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12i\n\nListPrices\x12(.drawdown.invoicing.v1.ListPricesRequest\x1a).drawdown.invoicing.v1.ListPricesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12l\n\x0bUpdatePrice\x12).drawdown.invoicing.v1.UpdatePriceRequest\x1a*.drawdown.invoicing.v1.UpdatePriceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+drawdown/invoicing/v1/catalog_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a!drawdown/invoicing/v1/price.proto\x1a#drawdown/invoicing/v1/product.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a google/protobuf/field_mask.proto\"y\n\x14\x43reateProductRequest\x12/\n\x07product\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Product\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"H\n\x15\x43reateProductResponse\x12/\n\x07product\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Product\"\x1f\n\x11GetProductRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x12GetProductResponse\x12/\n\x07product\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Product\"e\n\x13ListProductsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x13\n\x06\x61\x63tive\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\t\n\x07_active\"a\n\x14ListProductsResponse\x12\x30\n\x08products\x18\x01 \x03(\x0b\x32\x1e.drawdown.invoicing.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x12\x43reatePriceRequest\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"B\n\x13\x43reatePriceResponse\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\"\x1d\n\x0fGetPriceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x10GetPriceResponse\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\"\xb9\x01\n\x11ListPricesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x12\n\nproduct_id\x18\x03 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12.\n\x04type\x18\x05 \x01(\x0e\x32 .drawdown.invoicing.v1.PriceType\x12\x10\n\x08meter_id\x18\x06 \x01(\tB\t\n\x07_active\"[\n\x12ListPricesResponse\x12,\n\x06prices\x18\x01 \x03(\x0b\x32\x1c.drawdown.invoicing.v1.Price\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa4\x01\n\x12UpdatePriceRequest\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\nrequest_id\x18\x03 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"B\n\x13UpdatePriceResponse\x12+\n\x05price\x18\x01 \x01(\x0b\x32\x1c.drawdown.invoicing.v1.Price2\x8c\x06\n\x0e\x43\x61talogService\x12r\n\rCreateProduct\x12+.drawdown.invoicing.v1.CreateProductRequest\x1a,.drawdown.invoicing.v1.CreateProductResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12i\n\nGetProduct\x12(.drawdown.invoicing.v1.GetProductRequest\x1a).drawdown.invoicing.v1.GetProductResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12o\n\x0cListProducts\x12*.drawdown.invoicing.v1.ListProductsRequest\x1a+.drawdown.invoicing.v1.ListProductsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12l\n\x0b\x43reatePrice\x12).drawdown.invoicing.v1.CreatePriceRequest\x1a*.drawdown.invoicing.v1.CreatePriceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x63\n\x08GetPrice\x12&.drawdown.invoicing.v1.GetPriceRequest\x1a\'.drawdown.invoicing.v1.GetPriceResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12i\n\nListPrices\x12(.drawdown.invoicing.v1.ListPricesRequest\x1a).drawdown.invoicing.v1.ListPricesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12l\n\x0bUpdatePrice\x12).drawdown.invoicing.v1.UpdatePriceRequest\x1a*.drawdown.invoicing.v1.UpdatePriceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +37,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.catal
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['_CREATEPRODUCTREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEPRODUCTREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_CREATEPRICEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEPRICEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTPRICESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTPRICESREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_UPDATEPRICEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATEPRICEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_CATALOGSERVICE'].methods_by_name['CreateProduct']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['CreateProduct']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_CATALOGSERVICE'].methods_by_name['GetProduct']._loaded_options = None
@@ -50,34 +61,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CATALOGSERVICE'].methods_by_name['ListPrices']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_CATALOGSERVICE'].methods_by_name['UpdatePrice']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['UpdatePrice']._serialized_options = b'\312\363\030\002\010\003'
-  _globals['_CREATEPRODUCTREQUEST']._serialized_start=207
-  _globals['_CREATEPRODUCTREQUEST']._serialized_end=298
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=300
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=372
-  _globals['_GETPRODUCTREQUEST']._serialized_start=374
-  _globals['_GETPRODUCTREQUEST']._serialized_end=405
-  _globals['_GETPRODUCTRESPONSE']._serialized_start=407
-  _globals['_GETPRODUCTRESPONSE']._serialized_end=476
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=478
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=570
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=572
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=669
-  _globals['_CREATEPRICEREQUEST']._serialized_start=671
-  _globals['_CREATEPRICEREQUEST']._serialized_end=756
-  _globals['_CREATEPRICERESPONSE']._serialized_start=758
-  _globals['_CREATEPRICERESPONSE']._serialized_end=824
-  _globals['_GETPRICEREQUEST']._serialized_start=826
-  _globals['_GETPRICEREQUEST']._serialized_end=855
-  _globals['_GETPRICERESPONSE']._serialized_start=857
-  _globals['_GETPRICERESPONSE']._serialized_end=920
-  _globals['_LISTPRICESREQUEST']._serialized_start=923
-  _globals['_LISTPRICESREQUEST']._serialized_end=1099
-  _globals['_LISTPRICESRESPONSE']._serialized_start=1101
-  _globals['_LISTPRICESRESPONSE']._serialized_end=1192
-  _globals['_UPDATEPRICEREQUEST']._serialized_start=1195
-  _globals['_UPDATEPRICEREQUEST']._serialized_end=1329
-  _globals['_UPDATEPRICERESPONSE']._serialized_start=1331
-  _globals['_UPDATEPRICERESPONSE']._serialized_end=1397
-  _globals['_CATALOGSERVICE']._serialized_start=1400
-  _globals['_CATALOGSERVICE']._serialized_end=2180
+  _globals['_CREATEPRODUCTREQUEST']._serialized_start=238
+  _globals['_CREATEPRODUCTREQUEST']._serialized_end=359
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=361
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=433
+  _globals['_GETPRODUCTREQUEST']._serialized_start=435
+  _globals['_GETPRODUCTREQUEST']._serialized_end=466
+  _globals['_GETPRODUCTRESPONSE']._serialized_start=468
+  _globals['_GETPRODUCTRESPONSE']._serialized_end=537
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=539
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=640
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=642
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=739
+  _globals['_CREATEPRICEREQUEST']._serialized_start=741
+  _globals['_CREATEPRICEREQUEST']._serialized_end=856
+  _globals['_CREATEPRICERESPONSE']._serialized_start=858
+  _globals['_CREATEPRICERESPONSE']._serialized_end=924
+  _globals['_GETPRICEREQUEST']._serialized_start=926
+  _globals['_GETPRICEREQUEST']._serialized_end=955
+  _globals['_GETPRICERESPONSE']._serialized_start=957
+  _globals['_GETPRICERESPONSE']._serialized_end=1020
+  _globals['_LISTPRICESREQUEST']._serialized_start=1023
+  _globals['_LISTPRICESREQUEST']._serialized_end=1208
+  _globals['_LISTPRICESRESPONSE']._serialized_start=1210
+  _globals['_LISTPRICESRESPONSE']._serialized_end=1301
+  _globals['_UPDATEPRICEREQUEST']._serialized_start=1304
+  _globals['_UPDATEPRICEREQUEST']._serialized_end=1468
+  _globals['_UPDATEPRICERESPONSE']._serialized_start=1470
+  _globals['_UPDATEPRICERESPONSE']._serialized_end=1536
+  _globals['_CATALOGSERVICE']._serialized_start=1539
+  _globals['_CATALOGSERVICE']._serialized_end=2319
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 from drawdown.invoicing.v1 import price_pb2 as _price_pb2
 from drawdown.invoicing.v1 import product_pb2 as _product_pb2
 from drawdown.type.v1 import access_pb2 as _access_pb2
+from drawdown.type.v1 import limits_pb2 as _limits_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

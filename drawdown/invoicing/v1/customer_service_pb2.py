@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from drawdown.invoicing.v1 import customer_pb2 as drawdown_dot_invoicing_dot_v1_dot_customer__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,drawdown/invoicing/v1/customer_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a$drawdown/invoicing/v1/customer.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a google/protobuf/field_mask.proto\"^\n\x15\x43reateCustomerRequest\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"K\n\x16\x43reateCustomerResponse\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\" \n\x12GetCustomerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"H\n\x13GetCustomerResponse\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\"c\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x15\n\rtest_clock_id\x18\x04 \x01(\t\"d\n\x15ListCustomersResponse\x12\x32\n\tcustomers\x18\x01 \x03(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8f\x01\n\x15UpdateCustomerRequest\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"K\n\x16UpdateCustomerResponse\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\"F\n\x1dGetCustomerLiveBalanceRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"b\n\x1eGetCustomerLiveBalanceResponse\x12@\n\x0clive_balance\x18\x01 \x01(\x0b\x32*.drawdown.invoicing.v1.CustomerLiveBalance2\xf1\x04\n\x0f\x43ustomerService\x12u\n\x0e\x43reateCustomer\x12,.drawdown.invoicing.v1.CreateCustomerRequest\x1a-.drawdown.invoicing.v1.CreateCustomerResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12l\n\x0bGetCustomer\x12).drawdown.invoicing.v1.GetCustomerRequest\x1a*.drawdown.invoicing.v1.GetCustomerResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12r\n\rListCustomers\x12+.drawdown.invoicing.v1.ListCustomersRequest\x1a,.drawdown.invoicing.v1.ListCustomersResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12u\n\x0eUpdateCustomer\x12,.drawdown.invoicing.v1.UpdateCustomerRequest\x1a-.drawdown.invoicing.v1.UpdateCustomerResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x8d\x01\n\x16GetCustomerLiveBalance\x12\x34.drawdown.invoicing.v1.GetCustomerLiveBalanceRequest\x1a\x35.drawdown.invoicing.v1.GetCustomerLiveBalanceResponse\"\x06\xca\xf3\x18\x02\x08\x01\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,drawdown/invoicing/v1/customer_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a$drawdown/invoicing/v1/customer.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a google/protobuf/field_mask.proto\"|\n\x15\x43reateCustomerRequest\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"K\n\x16\x43reateCustomerResponse\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\" \n\x12GetCustomerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"H\n\x13GetCustomerResponse\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\"\x87\x01\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12(\n\x05\x65mail\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x04\x1a\x10INVALID_ARGUMENT\x12\x15\n\rtest_clock_id\x18\x04 \x01(\t\"d\n\x15ListCustomersResponse\x12\x32\n\tcustomers\x18\x01 \x03(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xad\x01\n\x15UpdateCustomerRequest\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\nrequest_id\x18\x03 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"K\n\x16UpdateCustomerResponse\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1f.drawdown.invoicing.v1.Customer\"F\n\x1dGetCustomerLiveBalanceRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"b\n\x1eGetCustomerLiveBalanceResponse\x12@\n\x0clive_balance\x18\x01 \x01(\x0b\x32*.drawdown.invoicing.v1.CustomerLiveBalance2\xf1\x04\n\x0f\x43ustomerService\x12u\n\x0e\x43reateCustomer\x12,.drawdown.invoicing.v1.CreateCustomerRequest\x1a-.drawdown.invoicing.v1.CreateCustomerResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12l\n\x0bGetCustomer\x12).drawdown.invoicing.v1.GetCustomerRequest\x1a*.drawdown.invoicing.v1.GetCustomerResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12r\n\rListCustomers\x12+.drawdown.invoicing.v1.ListCustomersRequest\x1a,.drawdown.invoicing.v1.ListCustomersResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12u\n\x0eUpdateCustomer\x12,.drawdown.invoicing.v1.UpdateCustomerRequest\x1a-.drawdown.invoicing.v1.UpdateCustomerResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x8d\x01\n\x16GetCustomerLiveBalance\x12\x34.drawdown.invoicing.v1.GetCustomerLiveBalanceRequest\x1a\x35.drawdown.invoicing.v1.GetCustomerLiveBalanceResponse\"\x06\xca\xf3\x18\x02\x08\x01\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.custo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['_CREATECUSTOMERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATECUSTOMERREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['email']._loaded_options = None
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['email']._serialized_options = b'\322\363\030\025\010\200\004\032\020INVALID_ARGUMENT'
+  _globals['_UPDATECUSTOMERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATECUSTOMERREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_CUSTOMERSERVICE'].methods_by_name['CreateCustomer']._loaded_options = None
   _globals['_CUSTOMERSERVICE'].methods_by_name['CreateCustomer']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_CUSTOMERSERVICE'].methods_by_name['GetCustomer']._loaded_options = None
@@ -45,26 +54,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMERSERVICE'].methods_by_name['UpdateCustomer']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_CUSTOMERSERVICE'].methods_by_name['GetCustomerLiveBalance']._loaded_options = None
   _globals['_CUSTOMERSERVICE'].methods_by_name['GetCustomerLiveBalance']._serialized_options = b'\312\363\030\002\010\001'
-  _globals['_CREATECUSTOMERREQUEST']._serialized_start=174
-  _globals['_CREATECUSTOMERREQUEST']._serialized_end=268
-  _globals['_CREATECUSTOMERRESPONSE']._serialized_start=270
-  _globals['_CREATECUSTOMERRESPONSE']._serialized_end=345
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=347
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=379
-  _globals['_GETCUSTOMERRESPONSE']._serialized_start=381
-  _globals['_GETCUSTOMERRESPONSE']._serialized_end=453
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=455
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=554
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=556
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=656
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=659
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=802
-  _globals['_UPDATECUSTOMERRESPONSE']._serialized_start=804
-  _globals['_UPDATECUSTOMERRESPONSE']._serialized_end=879
-  _globals['_GETCUSTOMERLIVEBALANCEREQUEST']._serialized_start=881
-  _globals['_GETCUSTOMERLIVEBALANCEREQUEST']._serialized_end=951
-  _globals['_GETCUSTOMERLIVEBALANCERESPONSE']._serialized_start=953
-  _globals['_GETCUSTOMERLIVEBALANCERESPONSE']._serialized_end=1051
-  _globals['_CUSTOMERSERVICE']._serialized_start=1054
-  _globals['_CUSTOMERSERVICE']._serialized_end=1679
+  _globals['_CREATECUSTOMERREQUEST']._serialized_start=205
+  _globals['_CREATECUSTOMERREQUEST']._serialized_end=329
+  _globals['_CREATECUSTOMERRESPONSE']._serialized_start=331
+  _globals['_CREATECUSTOMERRESPONSE']._serialized_end=406
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=408
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=440
+  _globals['_GETCUSTOMERRESPONSE']._serialized_start=442
+  _globals['_GETCUSTOMERRESPONSE']._serialized_end=514
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=517
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=652
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=654
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=754
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=757
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=930
+  _globals['_UPDATECUSTOMERRESPONSE']._serialized_start=932
+  _globals['_UPDATECUSTOMERRESPONSE']._serialized_end=1007
+  _globals['_GETCUSTOMERLIVEBALANCEREQUEST']._serialized_start=1009
+  _globals['_GETCUSTOMERLIVEBALANCEREQUEST']._serialized_end=1079
+  _globals['_GETCUSTOMERLIVEBALANCERESPONSE']._serialized_start=1081
+  _globals['_GETCUSTOMERLIVEBALANCERESPONSE']._serialized_end=1179
+  _globals['_CUSTOMERSERVICE']._serialized_start=1182
+  _globals['_CUSTOMERSERVICE']._serialized_end=1807
 # @@protoc_insertion_point(module_scope)

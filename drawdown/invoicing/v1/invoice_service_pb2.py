@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from drawdown.invoicing.v1 import invoice_pb2 as drawdown_dot_invoicing_dot_v1_dot_invoice__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+drawdown/invoicing/v1/invoice_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a#drawdown/invoicing/v1/invoice.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"f\n\x1b\x43reateInvoicePreviewRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x1c\x43reateInvoicePreviewResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x11GetInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x12GetInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"\xa0\x01\n\x13ListInvoicesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x04 \x01(\t\x12\x34\n\x06status\x18\x05 \x01(\x0e\x32$.drawdown.invoicing.v1.InvoiceStatus\"a\n\x14ListInvoicesResponse\x12\x30\n\x08invoices\x18\x01 \x03(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x16\x46inalizeInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"J\n\x17\x46inalizeInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"4\n\x12VoidInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"F\n\x13VoidInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"3\n\x11PayInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"E\n\x12PayInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"A\n\x1fMarkInvoiceUncollectibleRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"S\n MarkInvoiceUncollectibleResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"\xa2\x03\n\x1b\x43reateCreditPurchaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\"\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x15\n\x08priority\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12N\n\x14\x61pplicability_config\x18\x06 \x01(\x0b\x32\x30.drawdown.invoicing.v1.CreditApplicabilityConfig\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12R\n\x08metadata\x18\x08 \x03(\x0b\x32@.drawdown.invoicing.v1.CreateCreditPurchaseRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_priority\"O\n\x1c\x43reateCreditPurchaseResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice2\xe9\x07\n\x0eInvoiceService\x12\x87\x01\n\x14\x43reateInvoicePreview\x12\x32.drawdown.invoicing.v1.CreateInvoicePreviewRequest\x1a\x33.drawdown.invoicing.v1.CreateInvoicePreviewResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12i\n\nGetInvoice\x12(.drawdown.invoicing.v1.GetInvoiceRequest\x1a).drawdown.invoicing.v1.GetInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12o\n\x0cListInvoices\x12*.drawdown.invoicing.v1.ListInvoicesRequest\x1a+.drawdown.invoicing.v1.ListInvoicesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12x\n\x0f\x46inalizeInvoice\x12-.drawdown.invoicing.v1.FinalizeInvoiceRequest\x1a..drawdown.invoicing.v1.FinalizeInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12l\n\x0bVoidInvoice\x12).drawdown.invoicing.v1.VoidInvoiceRequest\x1a*.drawdown.invoicing.v1.VoidInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12i\n\nPayInvoice\x12(.drawdown.invoicing.v1.PayInvoiceRequest\x1a).drawdown.invoicing.v1.PayInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x93\x01\n\x18MarkInvoiceUncollectible\x12\x36.drawdown.invoicing.v1.MarkInvoiceUncollectibleRequest\x1a\x37.drawdown.invoicing.v1.MarkInvoiceUncollectibleResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x87\x01\n\x14\x43reateCreditPurchase\x12\x32.drawdown.invoicing.v1.CreateCreditPurchaseRequest\x1a\x33.drawdown.invoicing.v1.CreateCreditPurchaseResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+drawdown/invoicing/v1/invoice_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a#drawdown/invoicing/v1/invoice.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"f\n\x1b\x43reateInvoicePreviewRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x1c\x43reateInvoicePreviewResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x11GetInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x12GetInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"\xa9\x01\n\x13ListInvoicesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x04 \x01(\t\x12\x34\n\x06status\x18\x05 \x01(\x0e\x32$.drawdown.invoicing.v1.InvoiceStatus\"a\n\x14ListInvoicesResponse\x12\x30\n\x08invoices\x18\x01 \x03(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x16\x46inalizeInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"J\n\x17\x46inalizeInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"R\n\x12VoidInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"F\n\x13VoidInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"Q\n\x11PayInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"E\n\x12PayInvoiceResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"_\n\x1fMarkInvoiceUncollectibleRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"S\n MarkInvoiceUncollectibleResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"\xf3\x03\n\x1b\x43reateCreditPurchaseRequest\x12\x30\n\nrequest_id\x18\x01 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\"\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12\"\n\x04name\x18\x04 \x01(\tB\x14\xd2\xf3\x18\x10\x08\x64\x1a\x0cINVALID_NAME\x12\x15\n\x08priority\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12N\n\x14\x61pplicability_config\x18\x06 \x01(\x0b\x32\x30.drawdown.invoicing.v1.CreditApplicabilityConfig\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12o\n\x08metadata\x18\x08 \x03(\x0b\x32@.drawdown.invoicing.v1.CreateCreditPurchaseRequest.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_priority\"O\n\x1c\x43reateCreditPurchaseResponse\x12/\n\x07invoice\x18\x01 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice2\xe9\x07\n\x0eInvoiceService\x12\x87\x01\n\x14\x43reateInvoicePreview\x12\x32.drawdown.invoicing.v1.CreateInvoicePreviewRequest\x1a\x33.drawdown.invoicing.v1.CreateInvoicePreviewResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12i\n\nGetInvoice\x12(.drawdown.invoicing.v1.GetInvoiceRequest\x1a).drawdown.invoicing.v1.GetInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12o\n\x0cListInvoices\x12*.drawdown.invoicing.v1.ListInvoicesRequest\x1a+.drawdown.invoicing.v1.ListInvoicesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12x\n\x0f\x46inalizeInvoice\x12-.drawdown.invoicing.v1.FinalizeInvoiceRequest\x1a..drawdown.invoicing.v1.FinalizeInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12l\n\x0bVoidInvoice\x12).drawdown.invoicing.v1.VoidInvoiceRequest\x1a*.drawdown.invoicing.v1.VoidInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12i\n\nPayInvoice\x12(.drawdown.invoicing.v1.PayInvoiceRequest\x1a).drawdown.invoicing.v1.PayInvoiceResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x93\x01\n\x18MarkInvoiceUncollectible\x12\x36.drawdown.invoicing.v1.MarkInvoiceUncollectibleRequest\x1a\x37.drawdown.invoicing.v1.MarkInvoiceUncollectibleResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x87\x01\n\x14\x43reateCreditPurchase\x12\x32.drawdown.invoicing.v1.CreateCreditPurchaseRequest\x1a\x33.drawdown.invoicing.v1.CreateCreditPurchaseResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +37,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.invoi
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['_LISTINVOICESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTINVOICESREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_FINALIZEINVOICEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_FINALIZEINVOICEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_VOIDINVOICEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_VOIDINVOICEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_PAYINVOICEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_PAYINVOICEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_MARKINVOICEUNCOLLECTIBLEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_MARKINVOICEUNCOLLECTIBLEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_CREATECREDITPURCHASEREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_CREATECREDITPURCHASEREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_CREATECREDITPURCHASEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATECREDITPURCHASEREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_CREATECREDITPURCHASEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CREATECREDITPURCHASEREQUEST'].fields_by_name['name']._serialized_options = b'\322\363\030\020\010d\032\014INVALID_NAME'
+  _globals['_CREATECREDITPURCHASEREQUEST'].fields_by_name['metadata']._loaded_options = None
+  _globals['_CREATECREDITPURCHASEREQUEST'].fields_by_name['metadata']._serialized_options = b'\322\363\030\027\010\364\003\020(\032\020INVALID_ARGUMENT'
   _globals['_INVOICESERVICE'].methods_by_name['CreateInvoicePreview']._loaded_options = None
   _globals['_INVOICESERVICE'].methods_by_name['CreateInvoicePreview']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_INVOICESERVICE'].methods_by_name['GetInvoice']._loaded_options = None
@@ -54,40 +71,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVOICESERVICE'].methods_by_name['MarkInvoiceUncollectible']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_INVOICESERVICE'].methods_by_name['CreateCreditPurchase']._loaded_options = None
   _globals['_INVOICESERVICE'].methods_by_name['CreateCreditPurchase']._serialized_options = b'\312\363\030\002\010\003'
-  _globals['_CREATEINVOICEPREVIEWREQUEST']._serialized_start=196
-  _globals['_CREATEINVOICEPREVIEWREQUEST']._serialized_end=298
-  _globals['_CREATEINVOICEPREVIEWRESPONSE']._serialized_start=300
-  _globals['_CREATEINVOICEPREVIEWRESPONSE']._serialized_end=427
-  _globals['_GETINVOICEREQUEST']._serialized_start=429
-  _globals['_GETINVOICEREQUEST']._serialized_end=460
-  _globals['_GETINVOICERESPONSE']._serialized_start=462
-  _globals['_GETINVOICERESPONSE']._serialized_end=531
-  _globals['_LISTINVOICESREQUEST']._serialized_start=534
-  _globals['_LISTINVOICESREQUEST']._serialized_end=694
-  _globals['_LISTINVOICESRESPONSE']._serialized_start=696
-  _globals['_LISTINVOICESRESPONSE']._serialized_end=793
-  _globals['_FINALIZEINVOICEREQUEST']._serialized_start=795
-  _globals['_FINALIZEINVOICEREQUEST']._serialized_end=851
-  _globals['_FINALIZEINVOICERESPONSE']._serialized_start=853
-  _globals['_FINALIZEINVOICERESPONSE']._serialized_end=927
-  _globals['_VOIDINVOICEREQUEST']._serialized_start=929
-  _globals['_VOIDINVOICEREQUEST']._serialized_end=981
-  _globals['_VOIDINVOICERESPONSE']._serialized_start=983
-  _globals['_VOIDINVOICERESPONSE']._serialized_end=1053
-  _globals['_PAYINVOICEREQUEST']._serialized_start=1055
-  _globals['_PAYINVOICEREQUEST']._serialized_end=1106
-  _globals['_PAYINVOICERESPONSE']._serialized_start=1108
-  _globals['_PAYINVOICERESPONSE']._serialized_end=1177
-  _globals['_MARKINVOICEUNCOLLECTIBLEREQUEST']._serialized_start=1179
-  _globals['_MARKINVOICEUNCOLLECTIBLEREQUEST']._serialized_end=1244
-  _globals['_MARKINVOICEUNCOLLECTIBLERESPONSE']._serialized_start=1246
-  _globals['_MARKINVOICEUNCOLLECTIBLERESPONSE']._serialized_end=1329
-  _globals['_CREATECREDITPURCHASEREQUEST']._serialized_start=1332
-  _globals['_CREATECREDITPURCHASEREQUEST']._serialized_end=1750
-  _globals['_CREATECREDITPURCHASEREQUEST_METADATAENTRY']._serialized_start=1690
-  _globals['_CREATECREDITPURCHASEREQUEST_METADATAENTRY']._serialized_end=1737
-  _globals['_CREATECREDITPURCHASERESPONSE']._serialized_start=1752
-  _globals['_CREATECREDITPURCHASERESPONSE']._serialized_end=1831
-  _globals['_INVOICESERVICE']._serialized_start=1834
-  _globals['_INVOICESERVICE']._serialized_end=2835
+  _globals['_CREATEINVOICEPREVIEWREQUEST']._serialized_start=227
+  _globals['_CREATEINVOICEPREVIEWREQUEST']._serialized_end=329
+  _globals['_CREATEINVOICEPREVIEWRESPONSE']._serialized_start=331
+  _globals['_CREATEINVOICEPREVIEWRESPONSE']._serialized_end=458
+  _globals['_GETINVOICEREQUEST']._serialized_start=460
+  _globals['_GETINVOICEREQUEST']._serialized_end=491
+  _globals['_GETINVOICERESPONSE']._serialized_start=493
+  _globals['_GETINVOICERESPONSE']._serialized_end=562
+  _globals['_LISTINVOICESREQUEST']._serialized_start=565
+  _globals['_LISTINVOICESREQUEST']._serialized_end=734
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=736
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=833
+  _globals['_FINALIZEINVOICEREQUEST']._serialized_start=835
+  _globals['_FINALIZEINVOICEREQUEST']._serialized_end=921
+  _globals['_FINALIZEINVOICERESPONSE']._serialized_start=923
+  _globals['_FINALIZEINVOICERESPONSE']._serialized_end=997
+  _globals['_VOIDINVOICEREQUEST']._serialized_start=999
+  _globals['_VOIDINVOICEREQUEST']._serialized_end=1081
+  _globals['_VOIDINVOICERESPONSE']._serialized_start=1083
+  _globals['_VOIDINVOICERESPONSE']._serialized_end=1153
+  _globals['_PAYINVOICEREQUEST']._serialized_start=1155
+  _globals['_PAYINVOICEREQUEST']._serialized_end=1236
+  _globals['_PAYINVOICERESPONSE']._serialized_start=1238
+  _globals['_PAYINVOICERESPONSE']._serialized_end=1307
+  _globals['_MARKINVOICEUNCOLLECTIBLEREQUEST']._serialized_start=1309
+  _globals['_MARKINVOICEUNCOLLECTIBLEREQUEST']._serialized_end=1404
+  _globals['_MARKINVOICEUNCOLLECTIBLERESPONSE']._serialized_start=1406
+  _globals['_MARKINVOICEUNCOLLECTIBLERESPONSE']._serialized_end=1489
+  _globals['_CREATECREDITPURCHASEREQUEST']._serialized_start=1492
+  _globals['_CREATECREDITPURCHASEREQUEST']._serialized_end=1991
+  _globals['_CREATECREDITPURCHASEREQUEST_METADATAENTRY']._serialized_start=1931
+  _globals['_CREATECREDITPURCHASEREQUEST_METADATAENTRY']._serialized_end=1978
+  _globals['_CREATECREDITPURCHASERESPONSE']._serialized_start=1993
+  _globals['_CREATECREDITPURCHASERESPONSE']._serialized_end=2072
+  _globals['_INVOICESERVICE']._serialized_start=2075
+  _globals['_INVOICESERVICE']._serialized_end=3076
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from drawdown.invoicing.v1 import invoice_pb2 as _invoice_pb2
 from drawdown.type.v1 import access_pb2 as _access_pb2
+from drawdown.type.v1 import limits_pb2 as _limits_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.type import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers

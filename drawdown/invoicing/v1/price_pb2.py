@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.type import decimal_pb2 as google_dot_type_dot_decimal__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!drawdown/invoicing/v1/price.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\"\xc1\x05\n\x05Price\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x08\x12\x10\n\x08nickname\x18\x05 \x01(\t\x12<\n\x08metadata\x18\x06 \x03(\x0b\x32*.drawdown.invoicing.v1.Price.MetadataEntry\x12.\n\x04type\x18\x07 \x01(\x0e\x32 .drawdown.invoicing.v1.PriceType\x12\x33\n\trecurring\x18\x08 \x01(\x0b\x32 .drawdown.invoicing.v1.Recurring\x12\x10\n\x08meter_id\x18\t \x01(\t\x12<\n\x0e\x62illing_scheme\x18\n \x01(\x0e\x32$.drawdown.invoicing.v1.BillingScheme\x12\x31\n\x13unit_amount_decimal\x18\x0b \x01(\x0b\x32\x14.google.type.Decimal\x12\x34\n\ntiers_mode\x18\x0c \x01(\x0e\x32 .drawdown.invoicing.v1.TiersMode\x12/\n\x05tiers\x18\r \x03(\x0b\x32 .drawdown.invoicing.v1.PriceTier\x12\x44\n\x12transform_quantity\x18\x0e \x01(\x0b\x32(.drawdown.invoicing.v1.TransformQuantity\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"_\n\tRecurring\x12:\n\x08interval\x18\x01 \x01(\x0e\x32(.drawdown.invoicing.v1.RecurringInterval\x12\x16\n\x0einterval_count\x18\x02 \x01(\x05\"\x8f\x01\n\tPriceTier\x12\x12\n\x05up_to\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x31\n\x13unit_amount_decimal\x18\x02 \x01(\x0b\x32\x14.google.type.Decimal\x12\x31\n\x13\x66lat_amount_decimal\x18\x03 \x01(\x0b\x32\x14.google.type.DecimalB\x08\n\x06_up_to\"d\n\x11TransformQuantity\x12\x11\n\tdivide_by\x18\x01 \x01(\x03\x12<\n\x05round\x18\x02 \x01(\x0e\x32-.drawdown.invoicing.v1.TransformQuantityRound*X\n\tPriceType\x12\x1a\n\x16PRICE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12PRICE_TYPE_METERED\x10\x01\x12\x17\n\x13PRICE_TYPE_LICENSED\x10\x02*\xab\x01\n\x11RecurringInterval\x12\"\n\x1eRECURRING_INTERVAL_UNSPECIFIED\x10\x00\x12\x1a\n\x16RECURRING_INTERVAL_DAY\x10\x01\x12\x1b\n\x17RECURRING_INTERVAL_WEEK\x10\x02\x12\x1c\n\x18RECURRING_INTERVAL_MONTH\x10\x03\x12\x1b\n\x17RECURRING_INTERVAL_YEAR\x10\x04*g\n\rBillingScheme\x12\x1e\n\x1a\x42ILLING_SCHEME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42ILLING_SCHEME_PER_UNIT\x10\x01\x12\x19\n\x15\x42ILLING_SCHEME_TIERED\x10\x02*X\n\tTiersMode\x12\x1a\n\x16TIERS_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14TIERS_MODE_GRADUATED\x10\x01\x12\x15\n\x11TIERS_MODE_VOLUME\x10\x02*\x86\x01\n\x16TransformQuantityRound\x12(\n$TRANSFORM_QUANTITY_ROUND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRANSFORM_QUANTITY_ROUND_UP\x10\x01\x12!\n\x1dTRANSFORM_QUANTITY_ROUND_DOWN\x10\x02\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!drawdown/invoicing/v1/price.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\"\xf9\x05\n\x05Price\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x08\x12+\n\x08nickname\x18\x05 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xfa\x01\x1a\x10INVALID_ARGUMENT\x12Y\n\x08metadata\x18\x06 \x03(\x0b\x32*.drawdown.invoicing.v1.Price.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12.\n\x04type\x18\x07 \x01(\x0e\x32 .drawdown.invoicing.v1.PriceType\x12\x33\n\trecurring\x18\x08 \x01(\x0b\x32 .drawdown.invoicing.v1.Recurring\x12\x10\n\x08meter_id\x18\t \x01(\t\x12<\n\x0e\x62illing_scheme\x18\n \x01(\x0e\x32$.drawdown.invoicing.v1.BillingScheme\x12\x31\n\x13unit_amount_decimal\x18\x0b \x01(\x0b\x32\x14.google.type.Decimal\x12\x34\n\ntiers_mode\x18\x0c \x01(\x0e\x32 .drawdown.invoicing.v1.TiersMode\x12/\n\x05tiers\x18\r \x03(\x0b\x32 .drawdown.invoicing.v1.PriceTier\x12\x44\n\x12transform_quantity\x18\x0e \x01(\x0b\x32(.drawdown.invoicing.v1.TransformQuantity\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"_\n\tRecurring\x12:\n\x08interval\x18\x01 \x01(\x0e\x32(.drawdown.invoicing.v1.RecurringInterval\x12\x16\n\x0einterval_count\x18\x02 \x01(\x05\"\x8f\x01\n\tPriceTier\x12\x12\n\x05up_to\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x31\n\x13unit_amount_decimal\x18\x02 \x01(\x0b\x32\x14.google.type.Decimal\x12\x31\n\x13\x66lat_amount_decimal\x18\x03 \x01(\x0b\x32\x14.google.type.DecimalB\x08\n\x06_up_to\"d\n\x11TransformQuantity\x12\x11\n\tdivide_by\x18\x01 \x01(\x03\x12<\n\x05round\x18\x02 \x01(\x0e\x32-.drawdown.invoicing.v1.TransformQuantityRound*X\n\tPriceType\x12\x1a\n\x16PRICE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12PRICE_TYPE_METERED\x10\x01\x12\x17\n\x13PRICE_TYPE_LICENSED\x10\x02*\xab\x01\n\x11RecurringInterval\x12\"\n\x1eRECURRING_INTERVAL_UNSPECIFIED\x10\x00\x12\x1a\n\x16RECURRING_INTERVAL_DAY\x10\x01\x12\x1b\n\x17RECURRING_INTERVAL_WEEK\x10\x02\x12\x1c\n\x18RECURRING_INTERVAL_MONTH\x10\x03\x12\x1b\n\x17RECURRING_INTERVAL_YEAR\x10\x04*g\n\rBillingScheme\x12\x1e\n\x1a\x42ILLING_SCHEME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42ILLING_SCHEME_PER_UNIT\x10\x01\x12\x19\n\x15\x42ILLING_SCHEME_TIERED\x10\x02*X\n\tTiersMode\x12\x1a\n\x16TIERS_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14TIERS_MODE_GRADUATED\x10\x01\x12\x15\n\x11TIERS_MODE_VOLUME\x10\x02*\x86\x01\n\x16TransformQuantityRound\x12(\n$TRANSFORM_QUANTITY_ROUND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRANSFORM_QUANTITY_ROUND_UP\x10\x01\x12!\n\x1dTRANSFORM_QUANTITY_ROUND_DOWN\x10\x02\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,24 +37,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
   _globals['_PRICE_METADATAENTRY']._loaded_options = None
   _globals['_PRICE_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_PRICETYPE']._serialized_start=1173
-  _globals['_PRICETYPE']._serialized_end=1261
-  _globals['_RECURRINGINTERVAL']._serialized_start=1264
-  _globals['_RECURRINGINTERVAL']._serialized_end=1435
-  _globals['_BILLINGSCHEME']._serialized_start=1437
-  _globals['_BILLINGSCHEME']._serialized_end=1540
-  _globals['_TIERSMODE']._serialized_start=1542
-  _globals['_TIERSMODE']._serialized_end=1630
-  _globals['_TRANSFORMQUANTITYROUND']._serialized_start=1633
-  _globals['_TRANSFORMQUANTITYROUND']._serialized_end=1767
-  _globals['_PRICE']._serialized_start=121
-  _globals['_PRICE']._serialized_end=826
-  _globals['_PRICE_METADATAENTRY']._serialized_start=779
-  _globals['_PRICE_METADATAENTRY']._serialized_end=826
-  _globals['_RECURRING']._serialized_start=828
-  _globals['_RECURRING']._serialized_end=923
-  _globals['_PRICETIER']._serialized_start=926
-  _globals['_PRICETIER']._serialized_end=1069
-  _globals['_TRANSFORMQUANTITY']._serialized_start=1071
-  _globals['_TRANSFORMQUANTITY']._serialized_end=1171
+  _globals['_PRICE'].fields_by_name['nickname']._loaded_options = None
+  _globals['_PRICE'].fields_by_name['nickname']._serialized_options = b'\322\363\030\025\010\372\001\032\020INVALID_ARGUMENT'
+  _globals['_PRICE'].fields_by_name['metadata']._loaded_options = None
+  _globals['_PRICE'].fields_by_name['metadata']._serialized_options = b'\322\363\030\027\010\364\003\020(\032\020INVALID_ARGUMENT'
+  _globals['_PRICETYPE']._serialized_start=1260
+  _globals['_PRICETYPE']._serialized_end=1348
+  _globals['_RECURRINGINTERVAL']._serialized_start=1351
+  _globals['_RECURRINGINTERVAL']._serialized_end=1522
+  _globals['_BILLINGSCHEME']._serialized_start=1524
+  _globals['_BILLINGSCHEME']._serialized_end=1627
+  _globals['_TIERSMODE']._serialized_start=1629
+  _globals['_TIERSMODE']._serialized_end=1717
+  _globals['_TRANSFORMQUANTITYROUND']._serialized_start=1720
+  _globals['_TRANSFORMQUANTITYROUND']._serialized_end=1854
+  _globals['_PRICE']._serialized_start=152
+  _globals['_PRICE']._serialized_end=913
+  _globals['_PRICE_METADATAENTRY']._serialized_start=866
+  _globals['_PRICE_METADATAENTRY']._serialized_end=913
+  _globals['_RECURRING']._serialized_start=915
+  _globals['_RECURRING']._serialized_end=1010
+  _globals['_PRICETIER']._serialized_start=1013
+  _globals['_PRICETIER']._serialized_end=1156
+  _globals['_TRANSFORMQUANTITY']._serialized_start=1158
+  _globals['_TRANSFORMQUANTITY']._serialized_end=1258
 # @@protoc_insertion_point(module_scope)

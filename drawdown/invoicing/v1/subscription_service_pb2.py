@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from drawdown.invoicing.v1 import invoice_pb2 as drawdown_dot_invoicing_dot_v1_dot_invoice__pb2
 from drawdown.invoicing.v1 import subscription_pb2 as drawdown_dot_invoicing_dot_v1_dot_subscription__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0drawdown/invoicing/v1/subscription_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a#drawdown/invoicing/v1/invoice.proto\x1a(drawdown/invoicing/v1/subscription.proto\x1a\x1d\x64rawdown/type/v1/access.proto\"j\n\x19\x43reateSubscriptionRequest\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x88\x01\n\x1a\x43reateSubscriptionResponse\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12/\n\x07invoice\x18\x02 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"$\n\x16GetSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"T\n\x17GetSubscriptionResponse\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\"\xa3\x01\n\x18ListSubscriptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x39\n\x06status\x18\x04 \x01(\x0e\x32).drawdown.invoicing.v1.SubscriptionStatus\x12\x10\n\x08price_id\x18\x05 \x01(\t\"p\n\x19ListSubscriptionsResponse\x12:\n\rsubscriptions\x18\x01 \x03(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x19\x43\x61ncelSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x15\n\rat_period_end\x18\x03 \x01(\x08\"\x88\x01\n\x1a\x43\x61ncelSubscriptionResponse\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12/\n\x07invoice\x18\x02 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice2\x97\x04\n\x13SubscriptionService\x12\x81\x01\n\x12\x43reateSubscription\x12\x30.drawdown.invoicing.v1.CreateSubscriptionRequest\x1a\x31.drawdown.invoicing.v1.CreateSubscriptionResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12x\n\x0fGetSubscription\x12-.drawdown.invoicing.v1.GetSubscriptionRequest\x1a..drawdown.invoicing.v1.GetSubscriptionResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12~\n\x11ListSubscriptions\x12/.drawdown.invoicing.v1.ListSubscriptionsRequest\x1a\x30.drawdown.invoicing.v1.ListSubscriptionsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x81\x01\n\x12\x43\x61ncelSubscription\x12\x30.drawdown.invoicing.v1.CancelSubscriptionRequest\x1a\x31.drawdown.invoicing.v1.CancelSubscriptionResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0drawdown/invoicing/v1/subscription_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a#drawdown/invoicing/v1/invoice.proto\x1a(drawdown/invoicing/v1/subscription.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\"\x88\x01\n\x19\x43reateSubscriptionRequest\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"\x88\x01\n\x1a\x43reateSubscriptionResponse\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12/\n\x07invoice\x18\x02 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice\"$\n\x16GetSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"T\n\x17GetSubscriptionResponse\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\"\xac\x01\n\x18ListSubscriptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x39\n\x06status\x18\x04 \x01(\x0e\x32).drawdown.invoicing.v1.SubscriptionStatus\x12\x10\n\x08price_id\x18\x05 \x01(\t\"p\n\x19ListSubscriptionsResponse\x12:\n\rsubscriptions\x18\x01 \x03(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"p\n\x19\x43\x61ncelSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\x12\x15\n\rat_period_end\x18\x03 \x01(\x08\"\x88\x01\n\x1a\x43\x61ncelSubscriptionResponse\x12\x39\n\x0csubscription\x18\x01 \x01(\x0b\x32#.drawdown.invoicing.v1.Subscription\x12/\n\x07invoice\x18\x02 \x01(\x0b\x32\x1e.drawdown.invoicing.v1.Invoice2\x97\x04\n\x13SubscriptionService\x12\x81\x01\n\x12\x43reateSubscription\x12\x30.drawdown.invoicing.v1.CreateSubscriptionRequest\x1a\x31.drawdown.invoicing.v1.CreateSubscriptionResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12x\n\x0fGetSubscription\x12-.drawdown.invoicing.v1.GetSubscriptionRequest\x1a..drawdown.invoicing.v1.GetSubscriptionResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12~\n\x11ListSubscriptions\x12/.drawdown.invoicing.v1.ListSubscriptionsRequest\x1a\x30.drawdown.invoicing.v1.ListSubscriptionsResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x81\x01\n\x12\x43\x61ncelSubscription\x12\x30.drawdown.invoicing.v1.CancelSubscriptionRequest\x1a\x31.drawdown.invoicing.v1.CancelSubscriptionResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.subsc
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['_CREATESUBSCRIPTIONREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATESUBSCRIPTIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTSUBSCRIPTIONSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSUBSCRIPTIONSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_CANCELSUBSCRIPTIONREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CANCELSUBSCRIPTIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CreateSubscription']._loaded_options = None
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CreateSubscription']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['GetSubscription']._loaded_options = None
@@ -43,22 +50,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['ListSubscriptions']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CancelSubscription']._loaded_options = None
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CancelSubscription']._serialized_options = b'\312\363\030\002\010\003'
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=185
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=291
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=294
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=430
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=432
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=468
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=470
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=554
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=557
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=720
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=722
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=834
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=836
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=918
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=921
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1057
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1060
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=1595
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=217
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=353
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=356
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=492
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=494
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=530
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=532
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=616
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=619
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=791
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=793
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=905
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=907
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1019
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=1022
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1158
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1161
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=1696
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 from drawdown.invoicing.v1 import invoice_pb2 as _invoice_pb2
 from drawdown.invoicing.v1 import subscription_pb2 as _subscription_pb2
 from drawdown.type.v1 import access_pb2 as _access_pb2
+from drawdown.type.v1 import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from drawdown.invoicing.v1 import test_clock_pb2 as drawdown_dot_invoicing_dot_v1_dot_test__clock__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.drawdown/invoicing/v1/test_clock_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a&drawdown/invoicing/v1/test_clock.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n\x16\x43reateTestClockRequest\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"O\n\x17\x43reateTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\"!\n\x13GetTestClockRequest\x12\n\n\x02id\x18\x01 \x01(\t\"L\n\x14GetTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\">\n\x15ListTestClocksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"h\n\x16ListTestClocksResponse\x12\x35\n\x0btest_clocks\x18\x01 \x03(\x0b\x32 .drawdown.invoicing.v1.TestClock\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"j\n\x17\x41\x64vanceTestClockRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x0b\x66rozen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"P\n\x18\x41\x64vanceTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\"8\n\x16\x44\x65leteTestClockRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"O\n\x17\x44\x65leteTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock2\xeb\x04\n\x10TestClockService\x12x\n\x0f\x43reateTestClock\x12-.drawdown.invoicing.v1.CreateTestClockRequest\x1a..drawdown.invoicing.v1.CreateTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12o\n\x0cGetTestClock\x12*.drawdown.invoicing.v1.GetTestClockRequest\x1a+.drawdown.invoicing.v1.GetTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12u\n\x0eListTestClocks\x12,.drawdown.invoicing.v1.ListTestClocksRequest\x1a-.drawdown.invoicing.v1.ListTestClocksResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12{\n\x10\x41\x64vanceTestClock\x12..drawdown.invoicing.v1.AdvanceTestClockRequest\x1a/.drawdown.invoicing.v1.AdvanceTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12x\n\x0f\x44\x65leteTestClock\x12-.drawdown.invoicing.v1.DeleteTestClockRequest\x1a..drawdown.invoicing.v1.DeleteTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.drawdown/invoicing/v1/test_clock_service.proto\x12\x15\x64rawdown.invoicing.v1\x1a&drawdown/invoicing/v1/test_clock.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n\x16\x43reateTestClockRequest\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"O\n\x17\x43reateTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\"!\n\x13GetTestClockRequest\x12\n\n\x02id\x18\x01 \x01(\t\"L\n\x14GetTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\"G\n\x15ListTestClocksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\"h\n\x16ListTestClocksResponse\x12\x35\n\x0btest_clocks\x18\x01 \x03(\x0b\x32 .drawdown.invoicing.v1.TestClock\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x88\x01\n\x17\x41\x64vanceTestClockRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x0b\x66rozen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\nrequest_id\x18\x03 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"P\n\x18\x41\x64vanceTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock\"V\n\x16\x44\x65leteTestClockRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"O\n\x17\x44\x65leteTestClockResponse\x12\x34\n\ntest_clock\x18\x01 \x01(\x0b\x32 .drawdown.invoicing.v1.TestClock2\xeb\x04\n\x10TestClockService\x12x\n\x0f\x43reateTestClock\x12-.drawdown.invoicing.v1.CreateTestClockRequest\x1a..drawdown.invoicing.v1.CreateTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12o\n\x0cGetTestClock\x12*.drawdown.invoicing.v1.GetTestClockRequest\x1a+.drawdown.invoicing.v1.GetTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12u\n\x0eListTestClocks\x12,.drawdown.invoicing.v1.ListTestClocksRequest\x1a-.drawdown.invoicing.v1.ListTestClocksResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12{\n\x10\x41\x64vanceTestClock\x12..drawdown.invoicing.v1.AdvanceTestClockRequest\x1a/.drawdown.invoicing.v1.AdvanceTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12x\n\x0f\x44\x65leteTestClock\x12-.drawdown.invoicing.v1.DeleteTestClockRequest\x1a..drawdown.invoicing.v1.DeleteTestClockResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.test_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['_CREATETESTCLOCKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATETESTCLOCKREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTTESTCLOCKSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTTESTCLOCKSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_ADVANCETESTCLOCKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_ADVANCETESTCLOCKREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_DELETETESTCLOCKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_DELETETESTCLOCKREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_TESTCLOCKSERVICE'].methods_by_name['CreateTestClock']._loaded_options = None
   _globals['_TESTCLOCKSERVICE'].methods_by_name['CreateTestClock']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_TESTCLOCKSERVICE'].methods_by_name['GetTestClock']._loaded_options = None
@@ -45,26 +54,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TESTCLOCKSERVICE'].methods_by_name['AdvanceTestClock']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_TESTCLOCKSERVICE'].methods_by_name['DeleteTestClock']._loaded_options = None
   _globals['_TESTCLOCKSERVICE'].methods_by_name['DeleteTestClock']._serialized_options = b'\312\363\030\002\010\003'
-  _globals['_CREATETESTCLOCKREQUEST']._serialized_start=177
-  _globals['_CREATETESTCLOCKREQUEST']._serialized_end=275
-  _globals['_CREATETESTCLOCKRESPONSE']._serialized_start=277
-  _globals['_CREATETESTCLOCKRESPONSE']._serialized_end=356
-  _globals['_GETTESTCLOCKREQUEST']._serialized_start=358
-  _globals['_GETTESTCLOCKREQUEST']._serialized_end=391
-  _globals['_GETTESTCLOCKRESPONSE']._serialized_start=393
-  _globals['_GETTESTCLOCKRESPONSE']._serialized_end=469
-  _globals['_LISTTESTCLOCKSREQUEST']._serialized_start=471
-  _globals['_LISTTESTCLOCKSREQUEST']._serialized_end=533
-  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_start=535
-  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_end=639
-  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_start=641
-  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_end=747
-  _globals['_ADVANCETESTCLOCKRESPONSE']._serialized_start=749
-  _globals['_ADVANCETESTCLOCKRESPONSE']._serialized_end=829
-  _globals['_DELETETESTCLOCKREQUEST']._serialized_start=831
-  _globals['_DELETETESTCLOCKREQUEST']._serialized_end=887
-  _globals['_DELETETESTCLOCKRESPONSE']._serialized_start=889
-  _globals['_DELETETESTCLOCKRESPONSE']._serialized_end=968
-  _globals['_TESTCLOCKSERVICE']._serialized_start=971
-  _globals['_TESTCLOCKSERVICE']._serialized_end=1590
+  _globals['_CREATETESTCLOCKREQUEST']._serialized_start=209
+  _globals['_CREATETESTCLOCKREQUEST']._serialized_end=337
+  _globals['_CREATETESTCLOCKRESPONSE']._serialized_start=339
+  _globals['_CREATETESTCLOCKRESPONSE']._serialized_end=418
+  _globals['_GETTESTCLOCKREQUEST']._serialized_start=420
+  _globals['_GETTESTCLOCKREQUEST']._serialized_end=453
+  _globals['_GETTESTCLOCKRESPONSE']._serialized_start=455
+  _globals['_GETTESTCLOCKRESPONSE']._serialized_end=531
+  _globals['_LISTTESTCLOCKSREQUEST']._serialized_start=533
+  _globals['_LISTTESTCLOCKSREQUEST']._serialized_end=604
+  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_start=606
+  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_end=710
+  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_start=713
+  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_end=849
+  _globals['_ADVANCETESTCLOCKRESPONSE']._serialized_start=851
+  _globals['_ADVANCETESTCLOCKRESPONSE']._serialized_end=931
+  _globals['_DELETETESTCLOCKREQUEST']._serialized_start=933
+  _globals['_DELETETESTCLOCKREQUEST']._serialized_end=1019
+  _globals['_DELETETESTCLOCKRESPONSE']._serialized_start=1021
+  _globals['_DELETETESTCLOCKRESPONSE']._serialized_end=1100
+  _globals['_TESTCLOCKSERVICE']._serialized_start=1103
+  _globals['_TESTCLOCKSERVICE']._serialized_end=1722
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from drawdown.type.v1 import limits_pb2 as _limits_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.type import decimal_pb2 as _decimal_pb2
 from google.protobuf.internal import containers as _containers

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from drawdown.metering.v1 import meter_event_pb2 as drawdown_dot_metering_dot_v1_dot_meter__event__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.drawdown/metering/v1/meter_event_service.proto\x12\x14\x64rawdown.metering.v1\x1a&drawdown/metering/v1/meter_event.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\x17\x43reateMeterEventRequest\x12\x35\n\x0bmeter_event\x18\x01 \x01(\x0b\x32 .drawdown.metering.v1.MeterEvent\"d\n\x18\x43reateMeterEventResponse\x12\x35\n\x0bmeter_event\x18\x01 \x01(\x0b\x32 .drawdown.metering.v1.MeterEvent\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"Q\n\x1d\x42\x61tchCreateMeterEventsRequest\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .drawdown.metering.v1.MeterEvent\"\xa2\x01\n\x1e\x42\x61tchCreateMeterEventsResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.drawdown.metering.v1.MeterEventResult\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x05\x12\x16\n\x0erejected_count\x18\x04 \x01(\x05\"^\n\x18StreamMeterEventsRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x30\n\x06\x65vents\x18\x02 \x03(\x0b\x32 .drawdown.metering.v1.MeterEvent\"\xaf\x01\n\x19StreamMeterEventsResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x05\x12\x16\n\x0erejected_count\x18\x04 \x01(\x05\x12\x37\n\x07results\x18\x05 \x03(\x0b\x32&.drawdown.metering.v1.MeterEventResult\"U\n\x17\x43\x61ncelMeterEventRequest\x12\x12\n\nevent_name\x18\x01 \x01(\t\x12\x12\n\nidentifier\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"Q\n\x18\x43\x61ncelMeterEventResponse\x12\x35\n\x0bmeter_event\x18\x01 \x01(\x0b\x32 .drawdown.metering.v1.MeterEvent\"\xa8\x02\n\x1eListMeterEventSummariesRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12H\n\x15value_grouping_window\x18\x05 \x01(\x0e\x32).drawdown.metering.v1.ValueGroupingWindow\x12\x10\n\x08group_by\x18\x06 \x03(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"\x82\x01\n\x1fListMeterEventSummariesResponse\x12\x46\n\x15meter_event_summaries\x18\x01 \x03(\x0b\x32\'.drawdown.metering.v1.MeterEventSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n#BatchListMeterEventSummariesRequest\x12\x46\n\x08requests\x18\x01 \x03(\x0b\x32\x34.drawdown.metering.v1.ListMeterEventSummariesRequest\"p\n$BatchListMeterEventSummariesResponse\x12H\n\tresponses\x18\x01 \x03(\x0b\x32\x35.drawdown.metering.v1.ListMeterEventSummariesResponse2\xcb\x06\n\x11MeterEventService\x12y\n\x10\x43reateMeterEvent\x12-.drawdown.metering.v1.CreateMeterEventRequest\x1a..drawdown.metering.v1.CreateMeterEventResponse\"\x06\xca\xf3\x18\x02\x08\x02\x12\x8b\x01\n\x16\x42\x61tchCreateMeterEvents\x12\x33.drawdown.metering.v1.BatchCreateMeterEventsRequest\x1a\x34.drawdown.metering.v1.BatchCreateMeterEventsResponse\"\x06\xca\xf3\x18\x02\x08\x02\x12\x80\x01\n\x11StreamMeterEvents\x12..drawdown.metering.v1.StreamMeterEventsRequest\x1a/.drawdown.metering.v1.StreamMeterEventsResponse\"\x06\xca\xf3\x18\x02\x08\x02(\x01\x30\x01\x12y\n\x10\x43\x61ncelMeterEvent\x12-.drawdown.metering.v1.CancelMeterEventRequest\x1a..drawdown.metering.v1.CancelMeterEventResponse\"\x06\xca\xf3\x18\x02\x08\x02\x12\x8e\x01\n\x17ListMeterEventSummaries\x12\x34.drawdown.metering.v1.ListMeterEventSummariesRequest\x1a\x35.drawdown.metering.v1.ListMeterEventSummariesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x9d\x01\n\x1c\x42\x61tchListMeterEventSummaries\x12\x39.drawdown.metering.v1.BatchListMeterEventSummariesRequest\x1a:.drawdown.metering.v1.BatchListMeterEventSummariesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.drawdown/metering/v1/meter_event_service.proto\x12\x14\x64rawdown.metering.v1\x1a&drawdown/metering/v1/meter_event.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\x17\x43reateMeterEventRequest\x12\x35\n\x0bmeter_event\x18\x01 \x01(\x0b\x32 .drawdown.metering.v1.MeterEvent\"d\n\x18\x43reateMeterEventResponse\x12\x35\n\x0bmeter_event\x18\x01 \x01(\x0b\x32 .drawdown.metering.v1.MeterEvent\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"Q\n\x1d\x42\x61tchCreateMeterEventsRequest\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .drawdown.metering.v1.MeterEvent\"\xa2\x01\n\x1e\x42\x61tchCreateMeterEventsResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.drawdown.metering.v1.MeterEventResult\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x05\x12\x16\n\x0erejected_count\x18\x04 \x01(\x05\"^\n\x18StreamMeterEventsRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x30\n\x06\x65vents\x18\x02 \x03(\x0b\x32 .drawdown.metering.v1.MeterEvent\"\xaf\x01\n\x19StreamMeterEventsResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x05\x12\x16\n\x0erejected_count\x18\x04 \x01(\x05\x12\x37\n\x07results\x18\x05 \x03(\x0b\x32&.drawdown.metering.v1.MeterEventResult\"s\n\x17\x43\x61ncelMeterEventRequest\x12\x12\n\nevent_name\x18\x01 \x01(\t\x12\x12\n\nidentifier\x18\x02 \x01(\t\x12\x30\n\nrequest_id\x18\x03 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"Q\n\x18\x43\x61ncelMeterEventResponse\x12\x35\n\x0bmeter_event\x18\x01 \x01(\x0b\x32 .drawdown.metering.v1.MeterEvent\"\xb1\x02\n\x1eListMeterEventSummariesRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12H\n\x15value_grouping_window\x18\x05 \x01(\x0e\x32).drawdown.metering.v1.ValueGroupingWindow\x12\x10\n\x08group_by\x18\x06 \x03(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x1b\n\npage_token\x18\x08 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\"\x82\x01\n\x1fListMeterEventSummariesResponse\x12\x46\n\x15meter_event_summaries\x18\x01 \x03(\x0b\x32\'.drawdown.metering.v1.MeterEventSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n#BatchListMeterEventSummariesRequest\x12\x46\n\x08requests\x18\x01 \x03(\x0b\x32\x34.drawdown.metering.v1.ListMeterEventSummariesRequest\"p\n$BatchListMeterEventSummariesResponse\x12H\n\tresponses\x18\x01 \x03(\x0b\x32\x35.drawdown.metering.v1.ListMeterEventSummariesResponse2\xd9\x06\n\x11MeterEventService\x12y\n\x10\x43reateMeterEvent\x12-.drawdown.metering.v1.CreateMeterEventRequest\x1a..drawdown.metering.v1.CreateMeterEventResponse\"\x06\xca\xf3\x18\x02\x08\x02\x12\x92\x01\n\x16\x42\x61tchCreateMeterEvents\x12\x33.drawdown.metering.v1.BatchCreateMeterEventsRequest\x1a\x34.drawdown.metering.v1.BatchCreateMeterEventsResponse\"\r\xca\xf3\x18\x02\x08\x02\xe0\xf3\x18\x80\x80\x80\x10\x12\x87\x01\n\x11StreamMeterEvents\x12..drawdown.metering.v1.StreamMeterEventsRequest\x1a/.drawdown.metering.v1.StreamMeterEventsResponse\"\r\xca\xf3\x18\x02\x08\x02\xe0\xf3\x18\x80\x80\x80\x10(\x01\x30\x01\x12y\n\x10\x43\x61ncelMeterEvent\x12-.drawdown.metering.v1.CancelMeterEventRequest\x1a..drawdown.metering.v1.CancelMeterEventResponse\"\x06\xca\xf3\x18\x02\x08\x02\x12\x8e\x01\n\x17ListMeterEventSummaries\x12\x34.drawdown.metering.v1.ListMeterEventSummariesRequest\x1a\x35.drawdown.metering.v1.ListMeterEventSummariesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12\x9d\x01\n\x1c\x42\x61tchListMeterEventSummaries\x12\x39.drawdown.metering.v1.BatchListMeterEventSummariesRequest\x1a:.drawdown.metering.v1.BatchListMeterEventSummariesResponse\"\x06\xca\xf3\x18\x02\x08\x01\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,42 +36,46 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.metering.v1.meter_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.drawdown.metering.v1P\001'
+  _globals['_CANCELMETEREVENTREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CANCELMETEREVENTREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTMETEREVENTSUMMARIESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTMETEREVENTSUMMARIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
   _globals['_METEREVENTSERVICE'].methods_by_name['CreateMeterEvent']._loaded_options = None
   _globals['_METEREVENTSERVICE'].methods_by_name['CreateMeterEvent']._serialized_options = b'\312\363\030\002\010\002'
   _globals['_METEREVENTSERVICE'].methods_by_name['BatchCreateMeterEvents']._loaded_options = None
-  _globals['_METEREVENTSERVICE'].methods_by_name['BatchCreateMeterEvents']._serialized_options = b'\312\363\030\002\010\002'
+  _globals['_METEREVENTSERVICE'].methods_by_name['BatchCreateMeterEvents']._serialized_options = b'\312\363\030\002\010\002\340\363\030\200\200\200\020'
   _globals['_METEREVENTSERVICE'].methods_by_name['StreamMeterEvents']._loaded_options = None
-  _globals['_METEREVENTSERVICE'].methods_by_name['StreamMeterEvents']._serialized_options = b'\312\363\030\002\010\002'
+  _globals['_METEREVENTSERVICE'].methods_by_name['StreamMeterEvents']._serialized_options = b'\312\363\030\002\010\002\340\363\030\200\200\200\020'
   _globals['_METEREVENTSERVICE'].methods_by_name['CancelMeterEvent']._loaded_options = None
   _globals['_METEREVENTSERVICE'].methods_by_name['CancelMeterEvent']._serialized_options = b'\312\363\030\002\010\002'
   _globals['_METEREVENTSERVICE'].methods_by_name['ListMeterEventSummaries']._loaded_options = None
   _globals['_METEREVENTSERVICE'].methods_by_name['ListMeterEventSummaries']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_METEREVENTSERVICE'].methods_by_name['BatchListMeterEventSummaries']._loaded_options = None
   _globals['_METEREVENTSERVICE'].methods_by_name['BatchListMeterEventSummaries']._serialized_options = b'\312\363\030\002\010\001'
-  _globals['_CREATEMETEREVENTREQUEST']._serialized_start=176
-  _globals['_CREATEMETEREVENTREQUEST']._serialized_end=256
-  _globals['_CREATEMETEREVENTRESPONSE']._serialized_start=258
-  _globals['_CREATEMETEREVENTRESPONSE']._serialized_end=358
-  _globals['_BATCHCREATEMETEREVENTSREQUEST']._serialized_start=360
-  _globals['_BATCHCREATEMETEREVENTSREQUEST']._serialized_end=441
-  _globals['_BATCHCREATEMETEREVENTSRESPONSE']._serialized_start=444
-  _globals['_BATCHCREATEMETEREVENTSRESPONSE']._serialized_end=606
-  _globals['_STREAMMETEREVENTSREQUEST']._serialized_start=608
-  _globals['_STREAMMETEREVENTSREQUEST']._serialized_end=702
-  _globals['_STREAMMETEREVENTSRESPONSE']._serialized_start=705
-  _globals['_STREAMMETEREVENTSRESPONSE']._serialized_end=880
-  _globals['_CANCELMETEREVENTREQUEST']._serialized_start=882
-  _globals['_CANCELMETEREVENTREQUEST']._serialized_end=967
-  _globals['_CANCELMETEREVENTRESPONSE']._serialized_start=969
-  _globals['_CANCELMETEREVENTRESPONSE']._serialized_end=1050
-  _globals['_LISTMETEREVENTSUMMARIESREQUEST']._serialized_start=1053
-  _globals['_LISTMETEREVENTSUMMARIESREQUEST']._serialized_end=1349
-  _globals['_LISTMETEREVENTSUMMARIESRESPONSE']._serialized_start=1352
-  _globals['_LISTMETEREVENTSUMMARIESRESPONSE']._serialized_end=1482
-  _globals['_BATCHLISTMETEREVENTSUMMARIESREQUEST']._serialized_start=1484
-  _globals['_BATCHLISTMETEREVENTSUMMARIESREQUEST']._serialized_end=1593
-  _globals['_BATCHLISTMETEREVENTSUMMARIESRESPONSE']._serialized_start=1595
-  _globals['_BATCHLISTMETEREVENTSUMMARIESRESPONSE']._serialized_end=1707
-  _globals['_METEREVENTSERVICE']._serialized_start=1710
-  _globals['_METEREVENTSERVICE']._serialized_end=2553
+  _globals['_CREATEMETEREVENTREQUEST']._serialized_start=207
+  _globals['_CREATEMETEREVENTREQUEST']._serialized_end=287
+  _globals['_CREATEMETEREVENTRESPONSE']._serialized_start=289
+  _globals['_CREATEMETEREVENTRESPONSE']._serialized_end=389
+  _globals['_BATCHCREATEMETEREVENTSREQUEST']._serialized_start=391
+  _globals['_BATCHCREATEMETEREVENTSREQUEST']._serialized_end=472
+  _globals['_BATCHCREATEMETEREVENTSRESPONSE']._serialized_start=475
+  _globals['_BATCHCREATEMETEREVENTSRESPONSE']._serialized_end=637
+  _globals['_STREAMMETEREVENTSREQUEST']._serialized_start=639
+  _globals['_STREAMMETEREVENTSREQUEST']._serialized_end=733
+  _globals['_STREAMMETEREVENTSRESPONSE']._serialized_start=736
+  _globals['_STREAMMETEREVENTSRESPONSE']._serialized_end=911
+  _globals['_CANCELMETEREVENTREQUEST']._serialized_start=913
+  _globals['_CANCELMETEREVENTREQUEST']._serialized_end=1028
+  _globals['_CANCELMETEREVENTRESPONSE']._serialized_start=1030
+  _globals['_CANCELMETEREVENTRESPONSE']._serialized_end=1111
+  _globals['_LISTMETEREVENTSUMMARIESREQUEST']._serialized_start=1114
+  _globals['_LISTMETEREVENTSUMMARIESREQUEST']._serialized_end=1419
+  _globals['_LISTMETEREVENTSUMMARIESRESPONSE']._serialized_start=1422
+  _globals['_LISTMETEREVENTSUMMARIESRESPONSE']._serialized_end=1552
+  _globals['_BATCHLISTMETEREVENTSUMMARIESREQUEST']._serialized_start=1554
+  _globals['_BATCHLISTMETEREVENTSUMMARIESREQUEST']._serialized_end=1663
+  _globals['_BATCHLISTMETEREVENTSUMMARIESRESPONSE']._serialized_start=1665
+  _globals['_BATCHLISTMETEREVENTSUMMARIESRESPONSE']._serialized_end=1777
+  _globals['_METEREVENTSERVICE']._serialized_start=1780
+  _globals['_METEREVENTSERVICE']._serialized_end=2637
 # @@protoc_insertion_point(module_scope)

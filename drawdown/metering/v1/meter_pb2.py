@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n drawdown/metering/v1/meter.proto\x12\x14\x64rawdown.metering.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x04\n\x05Meter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12\x45\n\x13\x61ggregation_formula\x18\x04 \x01(\x0e\x32(.drawdown.metering.v1.AggregationFormula\x12?\n\x10\x63ustomer_mapping\x18\x05 \x01(\x0b\x32%.drawdown.metering.v1.CustomerMapping\x12;\n\x0evalue_settings\x18\x06 \x01(\x0b\x32#.drawdown.metering.v1.ValueSettings\x12\x16\n\x0e\x64imension_keys\x18\x07 \x03(\t\x12@\n\x11\x65vent_time_window\x18\x08 \x01(\x0e\x32%.drawdown.metering.v1.EventTimeWindow\x12\x31\n\x06status\x18\t \x01(\x0e\x32!.drawdown.metering.v1.MeterStatus\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x64\x65\x61\x63tivate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\",\n\x0f\x43ustomerMapping\x12\x19\n\x11\x65vent_payload_key\x18\x01 \x01(\t\"*\n\rValueSettings\x12\x19\n\x11\x65vent_payload_key\x18\x01 \x01(\t*\xf3\x01\n\x12\x41ggregationFormula\x12#\n\x1f\x41GGREGATION_FORMULA_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41GGREGATION_FORMULA_SUM\x10\x01\x12\x1d\n\x19\x41GGREGATION_FORMULA_COUNT\x10\x02\x12\x1c\n\x18\x41GGREGATION_FORMULA_LAST\x10\x03\x12\x1b\n\x17\x41GGREGATION_FORMULA_MAX\x10\x04\x12\x1b\n\x17\x41GGREGATION_FORMULA_MIN\x10\x05\x12$\n AGGREGATION_FORMULA_UNIQUE_COUNT\x10\x06*k\n\x0f\x45ventTimeWindow\x12!\n\x1d\x45VENT_TIME_WINDOW_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TIME_WINDOW_HOUR\x10\x01\x12\x19\n\x15\x45VENT_TIME_WINDOW_DAY\x10\x02*_\n\x0bMeterStatus\x12\x1c\n\x18METER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13METER_STATUS_ACTIVE\x10\x01\x12\x19\n\x15METER_STATUS_INACTIVE\x10\x02\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n drawdown/metering/v1/meter.proto\x12\x14\x64rawdown.metering.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x04\n\x05Meter\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xfa\x01\x1a\x10INVALID_ARGUMENT\x12,\n\nevent_name\x18\x03 \x01(\tB\x18\xd2\xf3\x18\x14\x08\x64\x1a\x10INVALID_ARGUMENT\x12\x45\n\x13\x61ggregation_formula\x18\x04 \x01(\x0e\x32(.drawdown.metering.v1.AggregationFormula\x12?\n\x10\x63ustomer_mapping\x18\x05 \x01(\x0b\x32%.drawdown.metering.v1.CustomerMapping\x12;\n\x0evalue_settings\x18\x06 \x01(\x0b\x32#.drawdown.metering.v1.ValueSettings\x12\x30\n\x0e\x64imension_keys\x18\x07 \x03(\tB\x18\xd2\xf3\x18\x14\x08\x64\x1a\x10INVALID_ARGUMENT\x12@\n\x11\x65vent_time_window\x18\x08 \x01(\x0e\x32%.drawdown.metering.v1.EventTimeWindow\x12\x31\n\x06status\x18\t \x01(\x0e\x32!.drawdown.metering.v1.MeterStatus\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x64\x65\x61\x63tivate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x0f\x43ustomerMapping\x12\x33\n\x11\x65vent_payload_key\x18\x01 \x01(\tB\x18\xd2\xf3\x18\x14\x08\x64\x1a\x10INVALID_ARGUMENT\"D\n\rValueSettings\x12\x33\n\x11\x65vent_payload_key\x18\x01 \x01(\tB\x18\xd2\xf3\x18\x14\x08\x64\x1a\x10INVALID_ARGUMENT*\xf3\x01\n\x12\x41ggregationFormula\x12#\n\x1f\x41GGREGATION_FORMULA_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41GGREGATION_FORMULA_SUM\x10\x01\x12\x1d\n\x19\x41GGREGATION_FORMULA_COUNT\x10\x02\x12\x1c\n\x18\x41GGREGATION_FORMULA_LAST\x10\x03\x12\x1b\n\x17\x41GGREGATION_FORMULA_MAX\x10\x04\x12\x1b\n\x17\x41GGREGATION_FORMULA_MIN\x10\x05\x12$\n AGGREGATION_FORMULA_UNIQUE_COUNT\x10\x06*k\n\x0f\x45ventTimeWindow\x12!\n\x1d\x45VENT_TIME_WINDOW_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TIME_WINDOW_HOUR\x10\x01\x12\x19\n\x15\x45VENT_TIME_WINDOW_DAY\x10\x02*_\n\x0bMeterStatus\x12\x1c\n\x18METER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13METER_STATUS_ACTIVE\x10\x01\x12\x19\n\x15METER_STATUS_INACTIVE\x10\x02\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +34,26 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.metering.v1.meter_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.drawdown.metering.v1P\001'
-  _globals['_AGGREGATIONFORMULA']._serialized_start=735
-  _globals['_AGGREGATIONFORMULA']._serialized_end=978
-  _globals['_EVENTTIMEWINDOW']._serialized_start=980
-  _globals['_EVENTTIMEWINDOW']._serialized_end=1087
-  _globals['_METERSTATUS']._serialized_start=1089
-  _globals['_METERSTATUS']._serialized_end=1184
-  _globals['_METER']._serialized_start=92
-  _globals['_METER']._serialized_end=642
-  _globals['_CUSTOMERMAPPING']._serialized_start=644
-  _globals['_CUSTOMERMAPPING']._serialized_end=688
-  _globals['_VALUESETTINGS']._serialized_start=690
-  _globals['_VALUESETTINGS']._serialized_end=732
+  _globals['_METER'].fields_by_name['display_name']._loaded_options = None
+  _globals['_METER'].fields_by_name['display_name']._serialized_options = b'\322\363\030\025\010\372\001\032\020INVALID_ARGUMENT'
+  _globals['_METER'].fields_by_name['event_name']._loaded_options = None
+  _globals['_METER'].fields_by_name['event_name']._serialized_options = b'\322\363\030\024\010d\032\020INVALID_ARGUMENT'
+  _globals['_METER'].fields_by_name['dimension_keys']._loaded_options = None
+  _globals['_METER'].fields_by_name['dimension_keys']._serialized_options = b'\322\363\030\024\010d\032\020INVALID_ARGUMENT'
+  _globals['_CUSTOMERMAPPING'].fields_by_name['event_payload_key']._loaded_options = None
+  _globals['_CUSTOMERMAPPING'].fields_by_name['event_payload_key']._serialized_options = b'\322\363\030\024\010d\032\020INVALID_ARGUMENT'
+  _globals['_VALUESETTINGS'].fields_by_name['event_payload_key']._loaded_options = None
+  _globals['_VALUESETTINGS'].fields_by_name['event_payload_key']._serialized_options = b'\322\363\030\024\010d\032\020INVALID_ARGUMENT'
+  _globals['_AGGREGATIONFORMULA']._serialized_start=897
+  _globals['_AGGREGATIONFORMULA']._serialized_end=1140
+  _globals['_EVENTTIMEWINDOW']._serialized_start=1142
+  _globals['_EVENTTIMEWINDOW']._serialized_end=1249
+  _globals['_METERSTATUS']._serialized_start=1251
+  _globals['_METERSTATUS']._serialized_end=1346
+  _globals['_METER']._serialized_start=123
+  _globals['_METER']._serialized_end=752
+  _globals['_CUSTOMERMAPPING']._serialized_start=754
+  _globals['_CUSTOMERMAPPING']._serialized_end=824
+  _globals['_VALUESETTINGS']._serialized_start=826
+  _globals['_VALUESETTINGS']._serialized_end=894
 # @@protoc_insertion_point(module_scope)

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from drawdown.metering.v1 import meter_pb2 as drawdown_dot_metering_dot_v1_dot_meter__pb2
 from drawdown.type.v1 import access_pb2 as drawdown_dot_type_dot_v1_dot_access__pb2
+from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(drawdown/metering/v1/meter_service.proto\x12\x14\x64rawdown.metering.v1\x1a drawdown/metering/v1/meter.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a google/protobuf/field_mask.proto\"T\n\x12\x43reateMeterRequest\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"A\n\x13\x43reateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\"#\n\x0fGetMeterRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\">\n\x10GetMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\"m\n\x11ListMetersRequest\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.drawdown.metering.v1.MeterStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x12ListMetersResponse\x12+\n\x06meters\x18\x01 \x03(\x0b\x32\x1b.drawdown.metering.v1.Meter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x12UpdateMeterRequest\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"A\n\x13UpdateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\">\n\x16\x44\x65\x61\x63tivateMeterRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"E\n\x17\x44\x65\x61\x63tivateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\">\n\x16ReactivateMeterRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"E\n\x17ReactivateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter2\xa2\x05\n\x0cMeterService\x12j\n\x0b\x43reateMeter\x12(.drawdown.metering.v1.CreateMeterRequest\x1a).drawdown.metering.v1.CreateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x61\n\x08GetMeter\x12%.drawdown.metering.v1.GetMeterRequest\x1a&.drawdown.metering.v1.GetMeterResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12g\n\nListMeters\x12\'.drawdown.metering.v1.ListMetersRequest\x1a(.drawdown.metering.v1.ListMetersResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12j\n\x0bUpdateMeter\x12(.drawdown.metering.v1.UpdateMeterRequest\x1a).drawdown.metering.v1.UpdateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12v\n\x0f\x44\x65\x61\x63tivateMeter\x12,.drawdown.metering.v1.DeactivateMeterRequest\x1a-.drawdown.metering.v1.DeactivateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12v\n\x0fReactivateMeter\x12,.drawdown.metering.v1.ReactivateMeterRequest\x1a-.drawdown.metering.v1.ReactivateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(drawdown/metering/v1/meter_service.proto\x12\x14\x64rawdown.metering.v1\x1a drawdown/metering/v1/meter.proto\x1a\x1d\x64rawdown/type/v1/access.proto\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a google/protobuf/field_mask.proto\"r\n\x12\x43reateMeterRequest\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"A\n\x13\x43reateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\"#\n\x0fGetMeterRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\">\n\x10GetMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\"v\n\x11ListMetersRequest\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.drawdown.metering.v1.MeterStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\"Z\n\x12ListMetersResponse\x12+\n\x06meters\x18\x01 \x03(\x0b\x32\x1b.drawdown.metering.v1.Meter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa3\x01\n\x12UpdateMeterRequest\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\nrequest_id\x18\x03 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"A\n\x13UpdateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\"\\\n\x16\x44\x65\x61\x63tivateMeterRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"E\n\x17\x44\x65\x61\x63tivateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter\"\\\n\x16ReactivateMeterRequest\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xd2\xf3\x18\x18\x08\xff\x01\x1a\x13REQUEST_ID_TOO_LONG\"E\n\x17ReactivateMeterResponse\x12*\n\x05meter\x18\x01 \x01(\x0b\x32\x1b.drawdown.metering.v1.Meter2\xa2\x05\n\x0cMeterService\x12j\n\x0b\x43reateMeter\x12(.drawdown.metering.v1.CreateMeterRequest\x1a).drawdown.metering.v1.CreateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12\x61\n\x08GetMeter\x12%.drawdown.metering.v1.GetMeterRequest\x1a&.drawdown.metering.v1.GetMeterResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12g\n\nListMeters\x12\'.drawdown.metering.v1.ListMetersRequest\x1a(.drawdown.metering.v1.ListMetersResponse\"\x06\xca\xf3\x18\x02\x08\x01\x12j\n\x0bUpdateMeter\x12(.drawdown.metering.v1.UpdateMeterRequest\x1a).drawdown.metering.v1.UpdateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12v\n\x0f\x44\x65\x61\x63tivateMeter\x12,.drawdown.metering.v1.DeactivateMeterRequest\x1a-.drawdown.metering.v1.DeactivateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x12v\n\x0fReactivateMeter\x12,.drawdown.metering.v1.ReactivateMeterRequest\x1a-.drawdown.metering.v1.ReactivateMeterResponse\"\x06\xca\xf3\x18\x02\x08\x03\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.metering.v1.meter_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.drawdown.metering.v1P\001'
+  _globals['_CREATEMETERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEMETERREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_LISTMETERSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTMETERSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_UPDATEMETERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATEMETERREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_DEACTIVATEMETERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_DEACTIVATEMETERREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
+  _globals['_REACTIVATEMETERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_REACTIVATEMETERREQUEST'].fields_by_name['request_id']._serialized_options = b'\322\363\030\030\010\377\001\032\023REQUEST_ID_TOO_LONG'
   _globals['_METERSERVICE'].methods_by_name['CreateMeter']._loaded_options = None
   _globals['_METERSERVICE'].methods_by_name['CreateMeter']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_METERSERVICE'].methods_by_name['GetMeter']._loaded_options = None
@@ -47,30 +58,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METERSERVICE'].methods_by_name['DeactivateMeter']._serialized_options = b'\312\363\030\002\010\003'
   _globals['_METERSERVICE'].methods_by_name['ReactivateMeter']._loaded_options = None
   _globals['_METERSERVICE'].methods_by_name['ReactivateMeter']._serialized_options = b'\312\363\030\002\010\003'
-  _globals['_CREATEMETERREQUEST']._serialized_start=165
-  _globals['_CREATEMETERREQUEST']._serialized_end=249
-  _globals['_CREATEMETERRESPONSE']._serialized_start=251
-  _globals['_CREATEMETERRESPONSE']._serialized_end=316
-  _globals['_GETMETERREQUEST']._serialized_start=318
-  _globals['_GETMETERREQUEST']._serialized_end=353
-  _globals['_GETMETERRESPONSE']._serialized_start=355
-  _globals['_GETMETERRESPONSE']._serialized_end=417
-  _globals['_LISTMETERSREQUEST']._serialized_start=419
-  _globals['_LISTMETERSREQUEST']._serialized_end=528
-  _globals['_LISTMETERSRESPONSE']._serialized_start=530
-  _globals['_LISTMETERSRESPONSE']._serialized_end=620
-  _globals['_UPDATEMETERREQUEST']._serialized_start=623
-  _globals['_UPDATEMETERREQUEST']._serialized_end=756
-  _globals['_UPDATEMETERRESPONSE']._serialized_start=758
-  _globals['_UPDATEMETERRESPONSE']._serialized_end=823
-  _globals['_DEACTIVATEMETERREQUEST']._serialized_start=825
-  _globals['_DEACTIVATEMETERREQUEST']._serialized_end=887
-  _globals['_DEACTIVATEMETERRESPONSE']._serialized_start=889
-  _globals['_DEACTIVATEMETERRESPONSE']._serialized_end=958
-  _globals['_REACTIVATEMETERREQUEST']._serialized_start=960
-  _globals['_REACTIVATEMETERREQUEST']._serialized_end=1022
-  _globals['_REACTIVATEMETERRESPONSE']._serialized_start=1024
-  _globals['_REACTIVATEMETERRESPONSE']._serialized_end=1093
-  _globals['_METERSERVICE']._serialized_start=1096
-  _globals['_METERSERVICE']._serialized_end=1770
+  _globals['_CREATEMETERREQUEST']._serialized_start=196
+  _globals['_CREATEMETERREQUEST']._serialized_end=310
+  _globals['_CREATEMETERRESPONSE']._serialized_start=312
+  _globals['_CREATEMETERRESPONSE']._serialized_end=377
+  _globals['_GETMETERREQUEST']._serialized_start=379
+  _globals['_GETMETERREQUEST']._serialized_end=414
+  _globals['_GETMETERRESPONSE']._serialized_start=416
+  _globals['_GETMETERRESPONSE']._serialized_end=478
+  _globals['_LISTMETERSREQUEST']._serialized_start=480
+  _globals['_LISTMETERSREQUEST']._serialized_end=598
+  _globals['_LISTMETERSRESPONSE']._serialized_start=600
+  _globals['_LISTMETERSRESPONSE']._serialized_end=690
+  _globals['_UPDATEMETERREQUEST']._serialized_start=693
+  _globals['_UPDATEMETERREQUEST']._serialized_end=856
+  _globals['_UPDATEMETERRESPONSE']._serialized_start=858
+  _globals['_UPDATEMETERRESPONSE']._serialized_end=923
+  _globals['_DEACTIVATEMETERREQUEST']._serialized_start=925
+  _globals['_DEACTIVATEMETERREQUEST']._serialized_end=1017
+  _globals['_DEACTIVATEMETERRESPONSE']._serialized_start=1019
+  _globals['_DEACTIVATEMETERRESPONSE']._serialized_end=1088
+  _globals['_REACTIVATEMETERREQUEST']._serialized_start=1090
+  _globals['_REACTIVATEMETERREQUEST']._serialized_end=1182
+  _globals['_REACTIVATEMETERRESPONSE']._serialized_start=1184
+  _globals['_REACTIVATEMETERRESPONSE']._serialized_end=1253
+  _globals['_METERSERVICE']._serialized_start=1256
+  _globals['_METERSERVICE']._serialized_end=1930
 # @@protoc_insertion_point(module_scope)
