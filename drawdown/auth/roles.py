@@ -12,7 +12,7 @@ from drawdown.type.v1 import access_pb2
 
 
 class Role(enum.StrEnum):
-    ADMIN = "admin"  # everything
+    ADMIN = "admin"  # everything but the calls services make on each other
     INGEST = "ingest"  # send and cancel meter events (app servers)
     READ = "read"  # read-only dashboards and operators
     SERVICE = "service"  # Drawdown services calling each other
@@ -26,7 +26,6 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             access_pb2.PERMISSION_READ,
             access_pb2.PERMISSION_INGEST,
             access_pb2.PERMISSION_WRITE,
-            access_pb2.PERMISSION_SERVICE,
         }
     ),
     Role.INGEST: frozenset({access_pb2.PERMISSION_INGEST}),
@@ -38,9 +37,12 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
 def role_allows(role: Role, permissions: Permission | frozenset[Permission]) -> bool:
     """Whether a key of ``role`` may call an RPC that accepts any of ``permissions``.
 
-    An RPC that declares no permission (PERMISSION_UNSPECIFIED) is for admins only.
+    An RPC that declares no permission (PERMISSION_UNSPECIFIED) is for admins only. Admin
+    keys may call everything but RPCs meant for one service calling another (SERVICE
+    alone, e.g. InvoiceCreditService): an operator's key must never draw a grant down for
+    an invoice that invoicing does not have (X-9).
     """
-    if role is Role.ADMIN:
-        return True
     accepted = permissions if isinstance(permissions, frozenset) else frozenset({permissions})
+    if role is Role.ADMIN and accepted != {access_pb2.PERMISSION_SERVICE}:
+        return True
     return not accepted.isdisjoint(_GRANTS[role])

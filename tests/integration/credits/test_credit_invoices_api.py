@@ -281,3 +281,27 @@ async def test_invoice_calls_need_the_service_permission(
             invoice_service_pb.PreviewInvoiceCreditsRequest(invoice=invoice("in_1")), metadata=read_only
         )
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_admin_key_cannot_draw_credits_for_an_invoice_x9(credits: CreditsClient) -> None:
+    """InvoiceCreditService is for invoicing's service key: an operator's admin key may not
+    apply credits to an invoice invoicing never had, and the grant keeps its balance."""
+    await credits.create()
+    before = await credits.summary(as_of=T0 + timedelta(days=40))
+    forged = invoice("in_forged", line("il_1", 500))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await credits.invoices.ApplyInvoiceCredits(
+            invoice_service_pb.ApplyInvoiceCreditsRequest(invoice=forged, request_id="r"),
+            metadata=credits.admin,
+        )
+    assert (raised.value.code(), reason(raised.value)) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )
+    assert await credits.summary(as_of=T0 + timedelta(days=40)) == before
+    await credits.invoices.ApplyInvoiceCredits(  # the same call with the service key draws
+        invoice_service_pb.ApplyInvoiceCreditsRequest(invoice=forged, request_id="r"),
+        metadata=credits.service,
+    )
+    after = await credits.summary(as_of=T0 + timedelta(days=40))
+    assert after["USD"][1] == before["USD"][1] - 500

@@ -69,7 +69,7 @@ def test_an_rpc_may_accept_alternative_permissions() -> None:
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        (Role.ADMIN, {"READ", "INGEST", "WRITE", "SERVICE", "UNSPECIFIED"}),
+        (Role.ADMIN, {"READ", "INGEST", "WRITE", "UNSPECIFIED"}),  # SERVICE alone is for services
         (Role.INGEST, {"INGEST"}),
         (Role.READ, {"READ"}),
         (Role.SERVICE, {"READ", "SERVICE"}),
