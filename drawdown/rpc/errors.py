@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import grpc
 import sqlalchemy.exc
+import structlog
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -17,6 +18,8 @@ from grpc_status import rpc_status
 from drawdown import errors
 
 ERROR_DOMAIN = "drawdown.dev"
+
+log = structlog.get_logger("drawdown.rpc")
 
 STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -33,6 +36,17 @@ STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
 
 # PostgreSQL SQLSTATEs after which retrying the whole request is the right move.
 _RETRYABLE_SQLSTATES = {"40001": "SERIALIZATION_FAILURE", "40P01": "DEADLOCK_DETECTED"}
+# SQLSTATE classes of a database that is unreachable or out of resources for now: 08
+# connection exception, 53 insufficient resources, 57P01..57P03 shutting down or starting.
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03")
+# Classes that mean the request holds a value the store cannot take (22 data exception:
+# numeric out of range, NUL in text...; 54 program limit exceeded: an index row too
+# large): the same request would fail again, so they are permanent (X-8). Each one is a
+# check the service lacks where the input enters, so it is logged as a warning.
+_PERMANENT_SQLSTATE_PREFIXES = ("22", "54")
+# The most characters of any text an error carries back (X-5: an error echoes at most
+# 200 characters of a bad value), so no value can push the trailers over their limit.
+MAX_ECHO = 200
 
 
 def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
@@ -54,7 +68,15 @@ def domain_error_from_exception(exc: BaseException) -> errors.DomainError | None
             return errors.Aborted(
                 "concurrent update; retry the request", reason=_RETRYABLE_SQLSTATES[sqlstate]
             )
-        if exc.connection_invalidated or isinstance(exc, sqlalchemy.exc.OperationalError):
+        if sqlstate and sqlstate.startswith(_PERMANENT_SQLSTATE_PREFIXES):
+            log.warning("rpc.value_refused_by_database", sqlstate=sqlstate, error=str(exc.orig)[:MAX_ECHO])
+            return errors.InvalidArgument(
+                "a value in the request is beyond what the service stores", reason="VALUE_OUT_OF_RANGE"
+            )
+        if exc.connection_invalidated or (
+            isinstance(exc, sqlalchemy.exc.OperationalError)
+            and (sqlstate is None or sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES))
+        ):
             return errors.Unavailable("database unavailable; retry later", reason="DATABASE_UNAVAILABLE")
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
         return errors.Unavailable("database connection pool exhausted; retry later", reason="DATABASE_BUSY")
@@ -64,18 +86,26 @@ def domain_error_from_exception(exc: BaseException) -> errors.DomainError | None
 def to_status(error: errors.DomainError) -> grpc.Status:
     """The rich status (ErrorInfo, BadRequest) for a domain error."""
     details = []
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    metadata = {_clip(key): _clip(value) for key, value in error.metadata.items()}
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata)
     details.append(_pack(info))
     if error.field_violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.field_violations
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=_clip(v.field), description=_clip(v.description)
+                )
+                for v in error.field_violations[:100]
             ]
         )
         details.append(_pack(bad_request))
     code = status_code_of(error)
-    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=error.message, details=details))
+    message = _clip(error.message, 2 * MAX_ECHO)
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=message, details=details))
+
+
+def _clip(text: str, limit: int = MAX_ECHO) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def internal_status() -> grpc.Status:

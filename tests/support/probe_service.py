@@ -2,7 +2,8 @@
 
 Its methods take and return raw bytes: ``Fail`` raises a domain error, ``Crash`` a bug,
 ``Wait`` announces itself on stdout and returns only once shutdown has begun (to prove
-that SIGTERM drains in-flight calls). Run as a script it serves until SIGTERM.
+that SIGTERM drains in-flight calls), ``Hold`` counts itself in ``HELD`` and returns
+once ``RELEASE`` is set. Run as a script it serves until SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from drawdown.errors import InvalidArgument
 from drawdown.rpc.server import ServiceContext, ServiceDefinition, serve_until_signalled
 
 SERVICE = "drawdown.test.v1.Probe"
+HELD: list[int] = []  # how many Hold calls are in the handler, appended at each entry
+RELEASE = asyncio.Event()
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
@@ -34,7 +37,13 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         await asyncio.sleep(0.2)  # still working after shutdown began: the drain must wait for it
         return b"drained"
 
+    async def hold(request: bytes, call: grpc.aio.ServicerContext) -> bytes:
+        HELD.append(len(HELD) + 1)
+        await RELEASE.wait()
+        return b"released"
+
     handlers = {
+        "Hold": grpc.unary_unary_rpc_method_handler(hold),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Crash": grpc.unary_unary_rpc_method_handler(crash),
         "Wait": grpc.unary_unary_rpc_method_handler(wait),

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import grpc
+import psycopg
 import pytest
+import sqlalchemy.exc
 
 from drawdown import errors, ids
 from drawdown.auth.keys import issue_key, parse_token, secret_matches
 from drawdown.auth.roles import Role, role_allows
 from drawdown.pagination import decode_page_token, encode_page_token, next_page, page_size
-from drawdown.rpc.errors import domain_error_from_exception, status_code_of
+from drawdown.rpc.errors import domain_error_from_exception, status_code_of, to_status
 from drawdown.type.v1 import access_pb2
 
 
@@ -101,6 +103,35 @@ def test_each_error_kind_has_one_status_code(error: errors.DomainError, code: gr
 def test_unknown_exceptions_are_not_domain_errors() -> None:
     assert domain_error_from_exception(RuntimeError("bug")) is None
     assert status_code_of(domain_error_from_exception(NotImplementedError())) == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "code", "reason"),
+    [
+        (psycopg.errors.ProgramLimitExceeded, grpc.StatusCode.INVALID_ARGUMENT, "VALUE_OUT_OF_RANGE"),
+        (psycopg.errors.NumericValueOutOfRange, grpc.StatusCode.INVALID_ARGUMENT, "VALUE_OUT_OF_RANGE"),
+        (psycopg.errors.UntranslatableCharacter, grpc.StatusCode.INVALID_ARGUMENT, "VALUE_OUT_OF_RANGE"),
+        (psycopg.errors.ConnectionFailure, grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE"),
+        (psycopg.errors.AdminShutdown, grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE"),
+        (psycopg.errors.TooManyConnections, grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE"),
+        (psycopg.errors.SerializationFailure, grpc.StatusCode.ABORTED, "SERIALIZATION_FAILURE"),
+    ],
+)
+def test_database_errors_are_retryable_only_when_retrying_can_help_x8(
+    driver_error: type[psycopg.Error], code: grpc.StatusCode, reason: str
+) -> None:
+    wrapped = sqlalchemy.exc.DBAPIError.instance("SELECT 1", {}, driver_error("x"), psycopg.Error)
+    error = domain_error_from_exception(wrapped)
+    assert error is not None and (status_code_of(error), error.reason) == (code, reason)
+
+
+def test_an_error_status_echoes_at_most_200_characters_of_any_value_x5() -> None:
+    error = errors.InvalidArgument.for_field(
+        "metadata[" + "k" * 5_000 + "]", "v" * 5_000 + " is not allowed", metadata={"value": "v" * 5_000}
+    )
+    status = to_status(error)
+    assert len(status.details) < 1_000
+    assert all(len(value) < 2_000 for _, value in status.trailing_metadata)
 
 
 class _Context:
