@@ -1,4 +1,4 @@
-"""The API key table (schema ``auth``) and its queries."""
+"""The API key and signing key tables (schema ``auth``) and their queries."""
 
 from __future__ import annotations
 
@@ -29,6 +29,26 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("secret", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+PAGE_TOKENS = "page_tokens"
+
+
+async def signing_key(engine: AsyncEngine, name: str) -> bytes:
+    """The secret called ``name``, made by the migrations and shared by every replica."""
+    async with engine.connect() as conn:
+        secret = (
+            await conn.execute(sa.select(signing_keys.c.secret).where(signing_keys.c.name == name))
+        ).scalar()
+    if secret is None:
+        raise LookupError(f"no signing key {name!r}: run the auth migrations")
+    return bytes(secret)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from drawdown import pagination
 from drawdown.auth import store as auth_store
 from drawdown.clock import Clock, SystemClock
 from drawdown.config import Settings
@@ -134,6 +135,7 @@ async def start_server(
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
     database = Database(database_url, pool_size=settings.db_pool_size)
+    pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
     server = grpc.aio.server(

@@ -40,6 +40,28 @@ def test_page_token_round_trip_and_refuses_other_filters() -> None:
     assert decode_page_token("") is None
 
 
+def test_page_tokens_are_signed_so_an_altered_or_foreign_token_is_refused_x4() -> None:
+    import base64
+
+    from drawdown import pagination
+
+    token = encode_page_token(["2026-01-01", "cg_1"], filters=["cus_1"])
+    body, _, mac = token.partition(".")
+    altered_body = base64.urlsafe_b64encode(b'{"k":[{"t":"not a time"}],"q":"x"}').decode().rstrip("=")
+    for forged in (f"{altered_body}.{mac}", altered_body, f"{body}.", f"{body}.{mac[:-2]}AA", token + "x"):
+        with pytest.raises(errors.InvalidArgument) as raised:
+            decode_page_token(forged, filters=["cus_1"])
+        assert raised.value.field_violations[0].field == "page_token"
+    original = pagination._signing_key
+    try:
+        pagination.use_signing_key(b"another suite's key, 32 bytes ok")
+        with pytest.raises(errors.InvalidArgument):  # a token of another suite
+            decode_page_token(token, filters=["cus_1"])
+    finally:
+        pagination.use_signing_key(original)
+    assert decode_page_token(token, filters=["cus_1"]) == ["2026-01-01", "cg_1"]
+
+
 def test_next_page_returns_a_token_only_when_more_rows_exist() -> None:
     assert next_page([1, 2], 2, key_of=lambda r: [r]) == ([1, 2], "")
     page, token = next_page([1, 2, 3], 2, key_of=lambda r: [r])
