@@ -8,7 +8,7 @@ from drawdown.clock import Clock
 from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2 as pb
 from drawdown.credits.v1 import credit_balance_service_pb2_grpc
-from drawdown.pagination import decode_page_token, next_page, page_size
+from drawdown.pagination import next_page, page_size
 from drawdown.rpc.convert import optional_timestamp
 
 
@@ -30,9 +30,10 @@ class CreditBalanceServicer(credit_balance_service_pb2_grpc.CreditBalanceService
 
     async def ListCreditBalanceTransactions(self, request, context):
         customer_id = convert.required(request.customer_id, "customer_id")
+        convert.optional_id(request.credit_grant_id, "credit_grant_id")
         filters = [customer_id, request.credit_grant_id]
         size = page_size(request.page_size)
-        after = decode_page_token(request.page_token, filters)
+        after = convert.page_after(request.page_token, filters)
         rows = await self._balances.transactions(customer_id, request.credit_grant_id, after, size + 1)
         page, token = next_page(rows, size, lambda t: [t.create_time, t.id], filters)
         return pb.ListCreditBalanceTransactionsResponse(

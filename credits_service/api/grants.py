@@ -6,7 +6,7 @@ from credits_service.api import convert
 from credits_service.service.grants import GrantUseCases
 from drawdown.credits.v1 import credit_grant_service_pb2 as pb
 from drawdown.credits.v1 import credit_grant_service_pb2_grpc
-from drawdown.pagination import decode_page_token, next_page, page_size
+from drawdown.pagination import next_page, page_size
 from drawdown.rpc.convert import optional_timestamp
 from drawdown.rpc.idempotent import Mutations
 
@@ -17,6 +17,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         self._mutations = mutations
 
     async def CreateCreditGrant(self, request, context):
+        convert.check_request_id(request)
         new = convert.new_grant_from_proto(request.credit_grant)
 
         async def work(uow):
@@ -39,7 +40,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         as_of = given_as_of or self._grants.now()
         filters = [customer_id, request.status, given_as_of]
         size = page_size(request.page_size)
-        after = decode_page_token(request.page_token, filters)
+        after = convert.page_after(request.page_token, filters)
         rows = await self._grants.list(customer_id, status, as_of, after, size + 1)
         page, token = next_page(rows, size, lambda g: [g.grant.created_at, g.grant.id], filters)
         return pb.ListCreditGrantsResponse(
@@ -47,6 +48,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         )
 
     async def UpdateCreditGrant(self, request, context):
+        convert.check_request_id(request)
         changes = convert.grant_changes_from_proto(request.credit_grant, request.update_mask)
 
         async def work(uow):
@@ -58,6 +60,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         return await self._mutations.run("UpdateCreditGrant", request, pb.UpdateCreditGrantResponse, work)
 
     async def ExpireCreditGrant(self, request, context):
+        convert.check_request_id(request)
         grant_id = convert.required(request.id, "id")
 
         async def work(uow):
@@ -69,6 +72,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         return await self._mutations.run("ExpireCreditGrant", request, pb.ExpireCreditGrantResponse, work)
 
     async def VoidCreditGrant(self, request, context):
+        convert.check_request_id(request)
         grant_id = convert.required(request.id, "id")
 
         async def work(uow):

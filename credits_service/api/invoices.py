@@ -19,6 +19,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         self._clock = clock
 
     async def HoldInvoiceCredits(self, request, context):
+        convert.check_request_id(request)
         invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
 
         async def work(tx):
@@ -29,6 +30,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
     async def ApplyInvoiceCredits(self, request, context):
+        convert.check_request_id(request)
         invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
         return await self._invoices.apply(request, invoice, pb.ApplyInvoiceCreditsResponse, _applied)
 
@@ -49,6 +51,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         return pb.BatchApplyInvoiceCreditsResponse(responses=responses)
 
     async def ReleaseInvoiceCredits(self, request, context):
+        convert.check_request_id(request)
         invoice_id = convert.required(request.invoice_id, "invoice_id")
         customer_id = convert.required(request.customer_id, "customer_id")
 
@@ -63,6 +66,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
     async def ReinstateInvoiceCredits(self, request, context):
+        convert.check_request_id(request)
         invoice_id = convert.required(request.invoice_id, "invoice_id")
         customer_id = convert.required(request.customer_id, "customer_id")
         as_of = optional_timestamp(request, "as_of") or self._clock.now()
@@ -83,12 +87,13 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         return pb.PreviewInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(previewed))
 
     async def ExpireDueCreditGrants(self, request, context):
+        convert.check_request_id(request)
         as_of = convert.required_timestamp(request, "as_of")
+        only = convert.customer_ids(request.customer_ids, "customer_ids")
+        excluding = convert.customer_ids(request.exclude_customer_ids, "exclude_customer_ids")
 
         async def work(uow):
-            sweep = await self._invoices.expire_due(
-                uow.session, as_of, list(request.customer_ids), list(request.exclude_customer_ids)
-            )
+            sweep = await self._invoices.expire_due(uow.session, as_of, only, excluding)
             return pb.ExpireDueCreditGrantsResponse(
                 expired_grant_count=sweep.expired_grants, transaction_count=sweep.transactions
             )

@@ -140,6 +140,7 @@ def grant_order_key(grant: CreditGrant) -> tuple:
     paid; effective_at ascending; created_at ascending; id."""
     return (
         grant.priority,
+        grant.expires_at is None,
         grant.expires_at or _NEVER,
         grant.category is not GrantCategory.PROMOTIONAL,
         grant.effective_at,
@@ -160,11 +161,15 @@ def is_eligible(balance: GrantBalance, invoice: Invoice, line: InvoiceLine) -> b
     draw from a grant that has ended since it was read.
     """
     grant = balance.grant
-    expires_at = grant.expires_at or _NEVER
+    expires_at = grant.expires_at
+    # No expiry is compared as "never", not as a latest moment: an as_of at the end of
+    # time (9999-12-31T23:59:59.999999) is still before it.
     return (
         grant.voided_at is None
-        and grant.effective_at <= invoice.period_end < expires_at
-        and grant.effective_at <= invoice.as_of < expires_at
+        and grant.effective_at <= invoice.period_end
+        and (expires_at is None or invoice.period_end < expires_at)
+        and grant.effective_at <= invoice.as_of
+        and (expires_at is None or invoice.as_of < expires_at)
         and grant.amount.currency == invoice.currency
         and balance.available.minor > 0
         and line.is_metered_subscription_line

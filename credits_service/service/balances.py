@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credits_service.domain.balances import CurrencyBalance
+from credits_service.domain.limits import clip
 from credits_service.service.grants import grant_not_found
 from credits_service.store.credits import CreditStore, TransactionRecord, reading
 from drawdown.db.engine import Database
@@ -53,8 +54,8 @@ class BalanceUseCases:
             found = await self._store.transaction(db, transaction_id)
         if found is None:
             raise NotFound(
-                f"credit balance transaction {transaction_id!r} not found",
+                f"credit balance transaction {clip(transaction_id)!r} not found",
                 reason="TRANSACTION_NOT_FOUND",
-                metadata={"id": transaction_id},
+                metadata={"id": clip(transaction_id)},
             )
         return found

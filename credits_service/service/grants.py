@@ -17,6 +17,7 @@ from credits_service.domain.grants import (
     Applicability,
     GrantCategory,
     GrantState,
+    ensure_credit_total,
     ensure_grant_limit,
     expire_grant,
     update_grant,
@@ -24,6 +25,7 @@ from credits_service.domain.grants import (
     void_grant,
 )
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
+from credits_service.domain.limits import clip
 from credits_service.store.credits import CreditStore, reading
 from drawdown import ids
 from drawdown.clock import Clock
@@ -59,7 +61,9 @@ class GrantChanges:
 
 def grant_not_found(grant_id: str) -> NotFound:
     return NotFound(
-        f"credit grant {grant_id!r} not found", reason="CREDIT_GRANT_NOT_FOUND", metadata={"id": grant_id}
+        f"credit grant {clip(grant_id)!r} not found",
+        reason="CREDIT_GRANT_NOT_FOUND",
+        metadata={"id": clip(grant_id)},
     )
 
 
@@ -73,8 +77,9 @@ class GrantUseCases:
         return self._clock.now()
 
     async def create(self, session: AsyncSession, new: NewGrant) -> GrantBalances:
-        """C-1, C-4: validate, check the unused-grant limit under the customer's lock, and
-        post the credits_granted transaction (effective at the grant's effective time)."""
+        """C-1, C-4, X-5: validate, check the unused-grant limit and the total the
+        customer's live grants may reach under the customer's lock, and post the
+        credits_granted transaction (effective at the grant's effective time)."""
         db = await session.connection()
         now = self._clock.now()
         grant = validate_new_grant(
@@ -93,6 +98,7 @@ class GrantUseCases:
         )
         await self._store.lock_customer(db, grant.customer_id, now)
         ensure_grant_limit(await self._store.count_unused(db, grant.customer_id, now))
+        ensure_credit_total(await self._store.live_total(db, grant.customer_id, new.currency), grant.amount)
         await self._store.insert_grant(db, grant)
         granted = Posting(
             grant_id=grant.id,

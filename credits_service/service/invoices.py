@@ -28,6 +28,7 @@ from credits_service.domain.drawdown import (
     plan_reinstatement,
 )
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
+from credits_service.domain.limits import clip
 from credits_service.store.credits import (
     CreditStore,
     Db,
@@ -142,9 +143,9 @@ class InvoiceCreditUseCases:
         recorded = await self._store.application(db, invoice_id)
         if recorded is None or recorded.customer_id != customer_id:
             raise FailedPrecondition(
-                f"no credits were applied to invoice {invoice_id!r} of customer {customer_id!r}",
+                f"no credits were applied to invoice {clip(invoice_id)!r} of customer {clip(customer_id)!r}",
                 reason="INVOICE_NOT_APPLIED",
-                metadata={"invoice_id": invoice_id},
+                metadata={"invoice_id": clip(invoice_id)},
             )
         if recorded.reinstatement_transaction_ids is not None:
             return await self._store.transactions_by_id(db, recorded.reinstatement_transaction_ids)
@@ -355,7 +356,7 @@ def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation
 
 def _already_applied(invoice_id: str) -> FailedPrecondition:
     return FailedPrecondition(
-        f"credits of invoice {invoice_id!r} were already applied",
+        f"credits of invoice {clip(invoice_id)!r} were already applied",
         reason="INVOICE_ALREADY_APPLIED",
-        metadata={"invoice_id": invoice_id},
+        metadata={"invoice_id": clip(invoice_id)},
     )

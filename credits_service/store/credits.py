@@ -231,7 +231,7 @@ def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool, applied: bool = 
 
 
 # C-20, C-21 over the cached ledger balances and the holds, summed per currency in one
-# statement. Available is the ledger minus holds, never negative, and zero while pending
+# statement (sums of BIGINT are NUMERIC in PostgreSQL: they cannot overflow). Available is the ledger minus holds, never negative, and zero while pending
 # or once expired (``available_balance``'s rule); a voided grant's ledger is zero.
 # The grants an invoice draws on (locked, after the customer), whether it was applied.
 _GRANTS_FOR_DRAW = _grants_sql(excluding_hold=True, due=False, lock=True, applied=True)
@@ -531,6 +531,17 @@ class CreditStore:
         )
         query = sa.select(sa.func.count()).select_from(G).where(G.c.customer_id == customer_id, unused)
         return (await db.execute(query)).scalar_one()
+
+    async def live_total(self, db: AsyncConnection, customer_id: str, currency: str) -> int:
+        """X-5: the amounts of the customer's grants in ``currency`` that can still hold
+        credits (not voided, expiry not posted), summed as NUMERIC."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(G.c.amount_minor), 0)).where(
+            G.c.customer_id == customer_id,
+            G.c.currency == currency,
+            G.c.voided_at.is_(None),
+            G.c.expiry_posted_at.is_(None),
+        )
+        return int((await db.execute(query)).scalar_one())
 
     async def customers_with_due_expiries(
         self, db: Db, as_of: datetime, only: Sequence[str], excluding: Sequence[str]

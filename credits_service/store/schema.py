@@ -1,9 +1,10 @@
 """The credits schema's tables (SQLAlchemy Core) and its migration history.
 
-Amounts are BIGINT minor units. What the database can guarantee it does: positive
-amounts, priorities in range, one scope per grant, and ``balance_minor >= 0`` (the cached
-ledger balance, updated in the transaction that posts, C-23). The ledger is append-only:
-a trigger (migration 0002) refuses UPDATE and DELETE on ``credit_transactions``.
+Amounts are BIGINT minor units, bounded where they enter (``domain.limits``) so that
+every sum fits. What the database can guarantee it does: positive amounts, priorities in
+range, one scope per grant, and ``balance_minor >= 0`` (the cached ledger balance,
+updated in the transaction that posts, C-23). The ledger is append-only: a trigger
+(migration 0002) refuses UPDATE and DELETE on ``credit_transactions``.
 """
 
 import sqlalchemy as sa
