@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from credits_service.api import convert
 from credits_service.service.balances import BalanceUseCases
-from drawdown.clock import Clock
 from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2 as pb
 from drawdown.credits.v1 import credit_balance_service_pb2_grpc
@@ -13,14 +12,14 @@ from drawdown.rpc.convert import optional_timestamp
 
 
 class CreditBalanceServicer(credit_balance_service_pb2_grpc.CreditBalanceServiceServicer):
-    def __init__(self, balances: BalanceUseCases, clock: Clock) -> None:
+    def __init__(self, balances: BalanceUseCases) -> None:
         self._balances = balances
-        self._clock = clock
 
     async def GetCreditBalanceSummary(self, request, context):
         customer_id = convert.required(request.customer_id, "customer_id")
         selected = convert.balance_filter_from_proto(request)
-        as_of = optional_timestamp(request, "as_of") or self._clock.now()
+        # Unset: the customer's now, its test clock's time if it has one (I-18).
+        as_of = optional_timestamp(request, "as_of")
         balances = await self._balances.summary(customer_id, selected, as_of)
         return pb.GetCreditBalanceSummaryResponse(
             credit_balance_summary=balance_pb.CreditBalanceSummary(

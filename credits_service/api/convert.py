@@ -317,11 +317,12 @@ def transaction_to_proto(record: TransactionRecord) -> balance_pb.CreditBalanceT
 
 
 def invoice_from_proto(
-    message: invoice_pb.InvoiceForCredits, field: str, now: datetime, *, id_required: bool = True
+    message: invoice_pb.InvoiceForCredits, field: str, *, id_required: bool = True
 ) -> Invoice:
-    """The invoice as the engine sees it; ``as_of`` defaults to ``now`` (X-3). At most
-    10,000 lines (TOO_MANY_LINES), each amount at most 2**63 - 1 minor units in
-    magnitude (AMOUNT_TOO_LARGE); ids at most 255 characters, no NUL."""
+    """The invoice as the engine sees it. Without ``as_of`` it is judged at the customer's
+    now, which the use case fills in (its test clock's time, or the wall clock's; X-3,
+    I-18). At most 10,000 lines (TOO_MANY_LINES), each amount at most 2**63 - 1 minor
+    units in magnitude (AMOUNT_TOO_LARGE); ids at most 255 characters, no NUL."""
     if id_required:
         required(message.invoice_id, f"{field}.invoice_id")
     else:
@@ -359,7 +360,7 @@ def invoice_from_proto(
         customer_id=message.customer_id,
         currency=currency,
         period_end=optional_timestamp(message, "period_end", f"{field}.period_end"),  # type: ignore[arg-type]
-        as_of=optional_timestamp(message, "as_of", f"{field}.as_of") or now,
+        as_of=optional_timestamp(message, "as_of", f"{field}.as_of"),
         lines=tuple(lines),
     )
 
@@ -368,14 +369,13 @@ def invoices_of_batch(
     requests: Sequence[
         invoice_service_pb.HoldInvoiceCreditsRequest | invoice_service_pb.ApplyInvoiceCreditsRequest
     ],
-    now: datetime,
 ) -> list[Invoice]:
     """Each entry's invoice (``invoice_from_proto``); a malformed one names its entry (``requests[i]``)."""
     invoices = []
     for index, entry in enumerate(requests):
         try:
             check_request_id(entry)
-            invoices.append(invoice_from_proto(entry.invoice, "invoice", now))
+            invoices.append(invoice_from_proto(entry.invoice, "invoice"))
         except DomainError as error:
             raise for_batch_entry(error, index) from None
     return invoices

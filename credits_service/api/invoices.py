@@ -5,7 +5,6 @@ from __future__ import annotations
 from credits_service.api import convert
 from credits_service.service.invoices import InvoiceCreditUseCases, ensure_batch_size
 from credits_service.store.credits import StoredAllocation
-from drawdown.clock import Clock
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
 from drawdown.rpc.convert import optional_timestamp
@@ -13,14 +12,16 @@ from drawdown.rpc.idempotent import Mutations
 
 
 class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditServiceServicer):
-    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations, clock: Clock) -> None:
+    """Times left unset (``as_of``) mean the customer's now: its test clock's time when it
+    lives on one, else the wall clock's (I-18); the use cases resolve them."""
+
+    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations) -> None:
         self._invoices = invoices
         self._mutations = mutations
-        self._clock = clock
 
     async def HoldInvoiceCredits(self, request, context):
         convert.check_request_id(request)
-        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
+        invoice = convert.invoice_from_proto(request.invoice, "invoice")
 
         async def work(tx):
             return _held(await self._invoices.hold(tx, invoice))
@@ -31,12 +32,12 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
 
     async def ApplyInvoiceCredits(self, request, context):
         convert.check_request_id(request)
-        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
+        invoice = convert.invoice_from_proto(request.invoice, "invoice")
         return await self._invoices.apply(request, invoice, pb.ApplyInvoiceCreditsResponse, _applied)
 
     async def BatchHoldInvoiceCredits(self, request, context):
         ensure_batch_size(len(request.requests))
-        invoices = convert.invoices_of_batch(request.requests, self._clock.now())
+        invoices = convert.invoices_of_batch(request.requests)
         responses = await self._invoices.hold_batch(
             request.requests, invoices, pb.HoldInvoiceCreditsResponse, _held
         )
@@ -44,7 +45,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
 
     async def BatchApplyInvoiceCredits(self, request, context):
         ensure_batch_size(len(request.requests))
-        invoices = convert.invoices_of_batch(request.requests, self._clock.now())
+        invoices = convert.invoices_of_batch(request.requests)
         responses = await self._invoices.apply_batch(
             request.requests, invoices, pb.ApplyInvoiceCreditsResponse, _applied
         )
@@ -69,7 +70,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         convert.check_request_id(request)
         invoice_id = convert.required(request.invoice_id, "invoice_id")
         customer_id = convert.required(request.customer_id, "customer_id")
-        as_of = optional_timestamp(request, "as_of") or self._clock.now()
+        as_of = optional_timestamp(request, "as_of")
 
         async def work(uow):
             posted = await self._invoices.reinstate(uow.session, invoice_id, customer_id, as_of)
@@ -82,7 +83,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
     async def PreviewInvoiceCredits(self, request, context):
-        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now(), id_required=False)
+        invoice = convert.invoice_from_proto(request.invoice, "invoice", id_required=False)
         previewed = await self._invoices.preview(invoice)
         return pb.PreviewInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(previewed))
 

@@ -115,8 +115,11 @@ def validate_new_grant(
     expires_at: datetime | None = None,
     metadata: Mapping[str, str] | None = None,
     now: datetime,
+    customer_now: datetime | None = None,
 ) -> CreditGrant:
-    """C-1: check a grant request and build the grant, effective ``now`` unless told otherwise.
+    """C-1: check a grant request and build the grant, created ``now`` and effective at
+    ``customer_now`` (the customer's current time: its test clock's, I-18; default
+    ``now``) unless told otherwise.
 
     Refuses with InvalidArgument naming the field: CUSTOMER_ID_REQUIRED; STRING_TOO_LONG
     (customer id over 255 characters); INVALID_CHARACTER (a NUL in any string);
@@ -141,7 +144,7 @@ def validate_new_grant(
         )
     validate_applicability(applicability)
     validate_metadata(metadata or {})
-    effective_at = ensure_utc(effective_at or now)
+    effective_at = ensure_utc(effective_at or customer_now or now)
     if expires_at is not None:
         expires_at = ensure_utc(expires_at)
         _validate_expiry(expires_at, effective_at)

@@ -36,6 +36,10 @@ class CreditGrantServiceStub:
     holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
     value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+
+    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    time: wherever "the server's current time" is said below, it is the clock's time for
+    such a customer.
     """
 
     def __init__(self, channel):
@@ -87,6 +91,10 @@ class CreditGrantServiceServicer:
     holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
     value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+
+    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    time: wherever "the server's current time" is said below, it is the clock's time for
+    such a customer.
     """
 
     def CreateCreditGrant(self, request, context):
@@ -233,6 +241,10 @@ class CreditGrantService:
     holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
     value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+
+    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    time: wherever "the server's current time" is said below, it is the clock's time for
+    such a customer.
     """
 
     @staticmethod

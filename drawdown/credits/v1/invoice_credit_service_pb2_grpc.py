@@ -42,6 +42,9 @@ class InvoiceCreditServiceStub:
     with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
     request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
     (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+
+    Times left unset mean the server's current time, or the test clock's time for a
+    customer on a test clock (TestClockTimeService, SPEC I-18).
     """
 
     def __init__(self, channel):
@@ -109,6 +112,9 @@ class InvoiceCreditServiceServicer:
     with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
     request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
     (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+
+    Times left unset mean the server's current time, or the test clock's time for a
+    customer on a test clock (TestClockTimeService, SPEC I-18).
     """
 
     def HoldInvoiceCredits(self, request, context):
@@ -233,7 +239,9 @@ class InvoiceCreditServiceServicer:
         expiry is not yet posted: a credits_expired debit of the remaining ledger balance
         (none if zero), effective at expire_time, and drops holds on those grants. Run by the
         scheduler (wall clock) and by test-clock advances (frozen time, the clock's
-        customers only). A retry with the same request_id returns the first result.
+        customers only). Without customer_ids, customers on a test clock (as told by
+        TestClockTimeService) are skipped: their grants expire on their clock's time. A retry
+        with the same request_id returns the first result.
 
         Errors:
         - INVALID_ARGUMENT: INVALID_ARGUMENT (as_of missing, more than 100,000
@@ -312,6 +320,9 @@ class InvoiceCreditService:
     with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
     request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
     (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+
+    Times left unset mean the server's current time, or the test clock's time for a
+    customer on a test clock (TestClockTimeService, SPEC I-18).
     """
 
     @staticmethod

@@ -3,6 +3,8 @@ errors echoing at most 200 characters of a bad value."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from credits_service.domain.grants import (
@@ -21,7 +23,7 @@ from credits_service.domain.limits import (
 )
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
-from tests.unit.credits.credit_builders import PERIOD_START
+from tests.unit.credits.credit_builders import CUSTOMER, PERIOD_START
 
 
 def refused(call, *args, **kwargs) -> InvalidArgument:
@@ -90,3 +92,18 @@ def test_x5_live_grants_of_a_customer_total_at_most_the_credit_bound() -> None:
     with pytest.raises(FailedPrecondition) as caught:
         ensure_credit_total(MAX_CUSTOMER_CREDIT_MINOR - 5, Money("JPY", 6))
     assert caught.value.reason == "GRANT_TOTAL_LIMIT_REACHED"
+
+
+def test_i18_a_grant_without_effective_time_takes_the_customers_now() -> None:
+    clock_time = PERIOD_START - timedelta(days=400)
+    created = validate_new_grant(
+        grant_id="cg_1",
+        customer_id=CUSTOMER,
+        currency="USD",
+        amount_minor=1,
+        name="",
+        applicability=Applicability.every_metered_price(),
+        now=PERIOD_START,
+        customer_now=clock_time,
+    )
+    assert (created.effective_at, created.created_at) == (clock_time, PERIOD_START)
