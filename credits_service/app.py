@@ -9,9 +9,11 @@ import grpc
 from credits_service.api.balances import CreditBalanceServicer
 from credits_service.api.grants import CreditGrantServicer
 from credits_service.api.invoices import InvoiceCreditServicer
+from credits_service.api.test_clocks import TestClockTimeServicer
 from credits_service.service.balances import BalanceUseCases
 from credits_service.service.grants import GrantUseCases
 from credits_service.service.invoices import InvoiceCreditUseCases
+from credits_service.service.test_clocks import TestClockUseCases
 from credits_service.store.credits import CreditStore
 from credits_service.store.schema import MIGRATIONS, idempotency_keys
 from drawdown.credits.v1 import (
@@ -21,6 +23,8 @@ from drawdown.credits.v1 import (
     credit_grant_service_pb2_grpc,
     invoice_credit_service_pb2,
     invoice_credit_service_pb2_grpc,
+    test_clock_time_service_pb2,
+    test_clock_time_service_pb2_grpc,
 )
 from drawdown.db.idempotency import IdempotencyStore
 from drawdown.rpc.idempotent import Mutations
@@ -35,18 +39,22 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         CreditGrantServicer(GrantUseCases(context.database, store, context.clock), mutations), server
     )
     credit_balance_service_pb2_grpc.add_CreditBalanceServiceServicer_to_server(
-        CreditBalanceServicer(BalanceUseCases(context.database, store), context.clock), server
+        CreditBalanceServicer(BalanceUseCases(context.database, store, context.clock)), server
     )
     invoice_credit_service_pb2_grpc.add_InvoiceCreditServiceServicer_to_server(
         InvoiceCreditServicer(
-            InvoiceCreditUseCases(context.database, store, context.clock, mutations), mutations, context.clock
+            InvoiceCreditUseCases(context.database, store, context.clock, mutations), mutations
         ),
         server,
+    )
+    test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(
+        TestClockTimeServicer(TestClockUseCases(store, context.clock), mutations), server
     )
     return [
         service_full_name(credit_grant_service_pb2, "CreditGrantService"),
         service_full_name(credit_balance_service_pb2, "CreditBalanceService"),
         service_full_name(invoice_credit_service_pb2, "InvoiceCreditService"),
+        service_full_name(test_clock_time_service_pb2, "TestClockTimeService"),
     ]
 
 

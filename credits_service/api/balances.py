@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from credits_service.api import convert
 from credits_service.service.balances import BalanceUseCases
-from drawdown.clock import Clock
 from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2 as pb
 from drawdown.credits.v1 import credit_balance_service_pb2_grpc
-from drawdown.pagination import decode_page_token, next_page, page_size
+from drawdown.pagination import next_page, page_size
 from drawdown.rpc.convert import optional_timestamp
 
 
 class CreditBalanceServicer(credit_balance_service_pb2_grpc.CreditBalanceServiceServicer):
-    def __init__(self, balances: BalanceUseCases, clock: Clock) -> None:
+    def __init__(self, balances: BalanceUseCases) -> None:
         self._balances = balances
-        self._clock = clock
 
     async def GetCreditBalanceSummary(self, request, context):
         customer_id = convert.required(request.customer_id, "customer_id")
         selected = convert.balance_filter_from_proto(request)
-        as_of = optional_timestamp(request, "as_of") or self._clock.now()
+        # Unset: the customer's now, its test clock's time if it has one (I-18).
+        as_of = optional_timestamp(request, "as_of")
         balances = await self._balances.summary(customer_id, selected, as_of)
         return pb.GetCreditBalanceSummaryResponse(
             credit_balance_summary=balance_pb.CreditBalanceSummary(
@@ -30,9 +29,10 @@ class CreditBalanceServicer(credit_balance_service_pb2_grpc.CreditBalanceService
 
     async def ListCreditBalanceTransactions(self, request, context):
         customer_id = convert.required(request.customer_id, "customer_id")
+        convert.optional_id(request.credit_grant_id, "credit_grant_id")
         filters = [customer_id, request.credit_grant_id]
         size = page_size(request.page_size)
-        after = decode_page_token(request.page_token, filters)
+        after = convert.page_after(request.page_token, filters)
         rows = await self._balances.transactions(customer_id, request.credit_grant_id, after, size + 1)
         page, token = next_page(rows, size, lambda t: [t.create_time, t.id], filters)
         return pb.ListCreditBalanceTransactionsResponse(

@@ -1,4 +1,11 @@
-"""Proto ⇄ domain conversions of the credits service; malformed fields name their proto path."""
+"""Proto ⇄ domain conversions of the credits service; malformed fields name their proto path.
+
+Every string that reaches the store is checked here or in the domain (``domain.limits``):
+ids of at most 255 characters, no NUL character; amounts within their bounds. So no
+request reaches PostgreSQL in a form it would refuse (X-5, X-8), whatever guard runs
+before the servicer. Amounts leave through ``wire_money``, which refuses what
+google.type.Money cannot carry instead of failing to serialize.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf import field_mask_pb2
+from google.type import money_pb2
 
 from credits_service.domain.balances import CurrencyBalance, GrantBalances
 from credits_service.domain.drawdown import Invoice, InvoiceLine
@@ -17,6 +25,15 @@ from credits_service.domain.grants import (
     validate_applicability,
 )
 from credits_service.domain.ledger import Direction, TransactionKind
+from credits_service.domain.limits import (
+    MAX_INVOICE_LINES,
+    MAX_LINE_AMOUNT_MINOR,
+    MAX_SWEEP_CUSTOMERS,
+    check_count,
+    check_currency,
+    check_text,
+    clip,
+)
 from credits_service.service.balances import BalanceFilter
 from credits_service.service.grants import GrantChanges, NewGrant
 from credits_service.store.credits import StoredAllocation, TransactionRecord
@@ -25,8 +42,9 @@ from drawdown.credits.v1 import credit_balance_service_pb2 as balance_service_pb
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
 from drawdown.credits.v1 import invoice_credit_pb2 as invoice_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_service_pb
-from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
-from drawdown.money import Money, validate_currency
+from drawdown.errors import DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
+from drawdown.money import Money, currency_exponent
+from drawdown.pagination import decode_page_token
 from drawdown.rpc.convert import money_from_proto, money_to_proto, optional_timestamp, timestamp_to_proto
 
 _CATEGORIES = {
@@ -60,10 +78,79 @@ _DEBIT_TYPES = {
 _GRANT_FIELDS = frozenset(grant_pb.CreditGrant.DESCRIPTOR.fields_by_name)
 
 
-def required(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument.for_field(field, "is required")
-    return value
+_INT64_MAX = 2**63 - 1
+
+
+def required(value: str, field: str, *, reason: str | None = None) -> str:
+    """A required id: non-empty, at most 255 characters, no NUL (``limits.check_text``)."""
+    return check_text(value, field, required=True, required_reason=reason)
+
+
+def optional_id(value: str, field: str) -> str:
+    """An optional id ("" when unset): at most 255 characters, no NUL."""
+    return check_text(value, field)
+
+
+def check_request_id(request: object, field: str = "request_id") -> None:
+    """A mutation's request_id: at most 255 characters (REQUEST_ID_TOO_LONG), no NUL."""
+    check_text(request.request_id, field, too_long_reason="REQUEST_ID_TOO_LONG")  # type: ignore[attr-defined]
+
+
+def customer_ids(values: Sequence[str], field: str, limit: int = MAX_SWEEP_CUSTOMERS) -> list[str]:
+    """A list of customer ids: at most ``limit``, each a valid id (``field[i]`` named)."""
+    check_count(len(values), limit, field, "customer ids")
+    return [required(value, f"{field}[{position}]") for position, value in enumerate(values)]
+
+
+def page_after(token: str, filters: Sequence[object]) -> list[object] | None:
+    """The (create_time, id) key a page token continues after; anything but a key this
+    service issued is INVALID_ARGUMENT on page_token (never a value the SQL refuses)."""
+    try:
+        after = decode_page_token(token, filters)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        after = [None]
+    if after is None:
+        return None
+    if (
+        not isinstance(after, list)
+        or len(after) != 2
+        or not isinstance(after[0], datetime)
+        or after[0].tzinfo is None
+        or not isinstance(after[1], str)
+        or len(after[1]) > 255
+        or "\x00" in after[1]
+    ):
+        raise InvalidArgument.for_field("page_token", "is not a token this service issued")
+    return after
+
+
+def money_in(message: object, field: str, *, max_minor: int = MAX_LINE_AMOUNT_MINOR) -> Money:
+    """google.type.Money from a request: an ISO 4217 currency (INVALID_CURRENCY, echoing
+    at most 200 characters), whole minor units (INVALID_AMOUNT), at most ``max_minor`` in
+    magnitude (AMOUNT_TOO_LARGE on ``field.units``)."""
+    check_currency(message.currency_code, f"{field}.currency_code")  # type: ignore[attr-defined]
+    amount = money_from_proto(message, field)  # type: ignore[arg-type]
+    if abs(amount.minor) > max_minor:
+        raise InvalidArgument.for_field(
+            f"{field}.units",
+            f"must be at most {max_minor:,} minor units in magnitude",
+            reason="AMOUNT_TOO_LARGE",
+            metadata={"limit": str(max_minor)},
+        )
+    return amount
+
+
+def wire_money(money: Money) -> money_pb2.Money:
+    """``money_to_proto``, or FAILED_PRECONDITION AMOUNT_OUT_OF_RANGE for an amount whose
+    units do not fit google.type.Money's int64 (only stored data from before the amount
+    bounds could sum to one): a clear, permanent answer instead of INTERNAL."""
+    if abs(money.minor) // 10 ** currency_exponent(money.currency) > _INT64_MAX:
+        raise FailedPrecondition(
+            f"a {money.currency} amount exceeds what google.type.Money can carry",
+            reason="AMOUNT_OUT_OF_RANGE",
+            metadata={"currency": money.currency},
+        )
+    return money_to_proto(money)
 
 
 def required_timestamp(message: object, field: str) -> datetime:
@@ -97,8 +184,10 @@ def applicability_from_proto(message: grant_pb.ApplicabilityConfig, field: str) 
 
 
 def new_grant_from_proto(message: grant_pb.CreditGrant) -> NewGrant:
+    required(message.customer_id, "credit_grant.customer_id", reason="CUSTOMER_ID_REQUIRED")
     if not message.HasField("amount"):
         raise InvalidArgument.for_field("credit_grant.amount", "is required", reason="INVALID_AMOUNT")
+    check_currency(message.amount.currency_code, "credit_grant.amount.currency_code")
     amount = money_from_proto(message.amount, "credit_grant.amount")
     if message.category not in _CATEGORIES:
         raise InvalidArgument.for_field("credit_grant.category", "is not a known category")
@@ -125,7 +214,7 @@ def grant_changes_from_proto(message: grant_pb.CreditGrant, mask: field_mask_pb2
         raise InvalidArgument.for_field("update_mask", "must name expire_time and/or metadata")
     unknown = [path for path in mask.paths if path not in _GRANT_FIELDS]
     if unknown:
-        raise InvalidArgument.for_field("update_mask", f"{unknown[0]!r} is not a CreditGrant field")
+        raise InvalidArgument.for_field("update_mask", f"{clip(unknown[0])!r} is not a CreditGrant field")
     return GrantChanges(
         grant_id=message.id,
         paths=tuple(mask.paths),
@@ -154,7 +243,7 @@ def grant_to_proto(balances: GrantBalances, as_of: datetime) -> grant_pb.CreditG
     return grant_pb.CreditGrant(
         id=grant.id,
         customer_id=grant.customer_id,
-        amount=money_to_proto(grant.amount),
+        amount=wire_money(grant.amount),
         name=grant.name,
         category=_CATEGORY_TO_PROTO[grant.category],
         priority=grant.priority,
@@ -164,8 +253,8 @@ def grant_to_proto(balances: GrantBalances, as_of: datetime) -> grant_pb.CreditG
         metadata=dict(grant.metadata),
         void_time=timestamp_to_proto(grant.voided_at),
         status=_STATUS_TO_PROTO[grant_state(grant, balances.ledger, as_of)],
-        available_balance=money_to_proto(balances.available(as_of)),
-        ledger_balance=money_to_proto(balances.ledger),
+        available_balance=wire_money(balances.available(as_of)),
+        ledger_balance=wire_money(balances.ledger),
         create_time=timestamp_to_proto(grant.created_at),
         update_time=timestamp_to_proto(grant.updated_at),
     )
@@ -187,7 +276,7 @@ def balance_filter_from_proto(request: balance_service_pb.GetCreditBalanceSummar
 
 def balance_to_proto(balance: CurrencyBalance) -> balance_pb.CreditBalance:
     return balance_pb.CreditBalance(
-        available_balance=money_to_proto(balance.available), ledger_balance=money_to_proto(balance.ledger)
+        available_balance=wire_money(balance.available), ledger_balance=wire_money(balance.ledger)
     )
 
 
@@ -200,7 +289,7 @@ def transaction_to_proto(record: TransactionRecord) -> balance_pb.CreditBalanceT
         effective_time=timestamp_to_proto(posting.effective_at),
         create_time=timestamp_to_proto(record.create_time),
     )
-    amount = money_to_proto(posting.amount)
+    amount = wire_money(posting.amount)
     if posting.kind.direction is Direction.CREDIT:
         message.type = balance_pb.CREDIT_BALANCE_TRANSACTION_TYPE_CREDIT
         message.credit.CopyFrom(
@@ -228,23 +317,30 @@ def transaction_to_proto(record: TransactionRecord) -> balance_pb.CreditBalanceT
 
 
 def invoice_from_proto(
-    message: invoice_pb.InvoiceForCredits, field: str, now: datetime, *, id_required: bool = True
+    message: invoice_pb.InvoiceForCredits, field: str, *, id_required: bool = True
 ) -> Invoice:
-    """The invoice as the engine sees it; ``as_of`` defaults to ``now`` (X-3)."""
+    """The invoice as the engine sees it. Without ``as_of`` it is judged at the customer's
+    now, which the use case fills in (its test clock's time, or the wall clock's; X-3,
+    I-18). At most 10,000 lines (TOO_MANY_LINES), each amount at most 2**63 - 1 minor
+    units in magnitude (AMOUNT_TOO_LARGE); ids at most 255 characters, no NUL."""
     if id_required:
         required(message.invoice_id, f"{field}.invoice_id")
+    else:
+        optional_id(message.invoice_id, f"{field}.invoice_id")
     required(message.customer_id, f"{field}.customer_id")
-    currency = validate_currency(message.currency, f"{field}.currency")
+    currency = check_currency(message.currency, f"{field}.currency")
     if not message.HasField("period_end"):
         raise InvalidArgument.for_field(f"{field}.period_end", "is required")
+    check_count(len(message.lines), MAX_INVOICE_LINES, f"{field}.lines", "lines", reason="TOO_MANY_LINES")
     lines = []
     seen: set[str] = set()
     for position, line in enumerate(message.lines):
         path = f"{field}.lines[{position}]"
         required(line.line_id, f"{path}.line_id")
         if line.line_id in seen:
-            raise InvalidArgument.for_field(f"{path}.line_id", f"repeats line {line.line_id!r}")
+            raise InvalidArgument.for_field(f"{path}.line_id", f"repeats line {clip(line.line_id)!r}")
         seen.add(line.line_id)
+        optional_id(line.price_id, f"{path}.price_id")
         if line.amount.currency_code != currency:
             raise InvalidArgument.for_field(
                 f"{path}.amount.currency_code",
@@ -255,7 +351,7 @@ def invoice_from_proto(
             InvoiceLine(
                 line_id=line.line_id,
                 price_id=line.price_id,
-                amount=money_from_proto(line.amount, f"{path}.amount"),
+                amount=money_in(line.amount, f"{path}.amount"),
                 is_metered_subscription_line=line.metered,
             )
         )
@@ -264,7 +360,7 @@ def invoice_from_proto(
         customer_id=message.customer_id,
         currency=currency,
         period_end=optional_timestamp(message, "period_end", f"{field}.period_end"),  # type: ignore[arg-type]
-        as_of=optional_timestamp(message, "as_of", f"{field}.as_of") or now,
+        as_of=optional_timestamp(message, "as_of", f"{field}.as_of"),
         lines=tuple(lines),
     )
 
@@ -273,13 +369,13 @@ def invoices_of_batch(
     requests: Sequence[
         invoice_service_pb.HoldInvoiceCreditsRequest | invoice_service_pb.ApplyInvoiceCreditsRequest
     ],
-    now: datetime,
 ) -> list[Invoice]:
     """Each entry's invoice (``invoice_from_proto``); a malformed one names its entry (``requests[i]``)."""
     invoices = []
     for index, entry in enumerate(requests):
         try:
-            invoices.append(invoice_from_proto(entry.invoice, "invoice", now))
+            check_request_id(entry)
+            invoices.append(invoice_from_proto(entry.invoice, "invoice"))
         except DomainError as error:
             raise for_batch_entry(error, index) from None
     return invoices
@@ -297,10 +393,10 @@ def allocation_to_proto(
             invoice_pb.LineCreditAllocation(
                 line_id=entry.line_id,
                 credit_grant_id=entry.grant_id,
-                amount=money_to_proto(entry.amount),
+                amount=wire_money(entry.amount),
                 credit_balance_transaction_id=entry.transaction_id,
             )
             for entry in allocation.entries
         ],
-        total=money_to_proto(Money(allocation.currency, sum(e.amount.minor for e in allocation.entries))),
+        total=wire_money(Money(allocation.currency, sum(e.amount.minor for e in allocation.entries))),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from credits_service.api import convert
 from credits_service.service.invoices import InvoiceCreditUseCases, ensure_batch_size
 from credits_service.store.credits import StoredAllocation
-from drawdown.clock import Clock
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
 from drawdown.rpc.convert import optional_timestamp
@@ -13,13 +12,16 @@ from drawdown.rpc.idempotent import Mutations
 
 
 class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditServiceServicer):
-    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations, clock: Clock) -> None:
+    """Times left unset (``as_of``) mean the customer's now: its test clock's time when it
+    lives on one, else the wall clock's (I-18); the use cases resolve them."""
+
+    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations) -> None:
         self._invoices = invoices
         self._mutations = mutations
-        self._clock = clock
 
     async def HoldInvoiceCredits(self, request, context):
-        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
+        convert.check_request_id(request)
+        invoice = convert.invoice_from_proto(request.invoice, "invoice")
 
         async def work(tx):
             return _held(await self._invoices.hold(tx, invoice))
@@ -29,12 +31,13 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
     async def ApplyInvoiceCredits(self, request, context):
-        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now())
+        convert.check_request_id(request)
+        invoice = convert.invoice_from_proto(request.invoice, "invoice")
         return await self._invoices.apply(request, invoice, pb.ApplyInvoiceCreditsResponse, _applied)
 
     async def BatchHoldInvoiceCredits(self, request, context):
         ensure_batch_size(len(request.requests))
-        invoices = convert.invoices_of_batch(request.requests, self._clock.now())
+        invoices = convert.invoices_of_batch(request.requests)
         responses = await self._invoices.hold_batch(
             request.requests, invoices, pb.HoldInvoiceCreditsResponse, _held
         )
@@ -42,13 +45,14 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
 
     async def BatchApplyInvoiceCredits(self, request, context):
         ensure_batch_size(len(request.requests))
-        invoices = convert.invoices_of_batch(request.requests, self._clock.now())
+        invoices = convert.invoices_of_batch(request.requests)
         responses = await self._invoices.apply_batch(
             request.requests, invoices, pb.ApplyInvoiceCreditsResponse, _applied
         )
         return pb.BatchApplyInvoiceCreditsResponse(responses=responses)
 
     async def ReleaseInvoiceCredits(self, request, context):
+        convert.check_request_id(request)
         invoice_id = convert.required(request.invoice_id, "invoice_id")
         customer_id = convert.required(request.customer_id, "customer_id")
 
@@ -63,9 +67,10 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
     async def ReinstateInvoiceCredits(self, request, context):
+        convert.check_request_id(request)
         invoice_id = convert.required(request.invoice_id, "invoice_id")
         customer_id = convert.required(request.customer_id, "customer_id")
-        as_of = optional_timestamp(request, "as_of") or self._clock.now()
+        as_of = optional_timestamp(request, "as_of")
 
         async def work(uow):
             posted = await self._invoices.reinstate(uow.session, invoice_id, customer_id, as_of)
@@ -78,17 +83,18 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
     async def PreviewInvoiceCredits(self, request, context):
-        invoice = convert.invoice_from_proto(request.invoice, "invoice", self._clock.now(), id_required=False)
+        invoice = convert.invoice_from_proto(request.invoice, "invoice", id_required=False)
         previewed = await self._invoices.preview(invoice)
         return pb.PreviewInvoiceCreditsResponse(credit_allocation=convert.allocation_to_proto(previewed))
 
     async def ExpireDueCreditGrants(self, request, context):
+        convert.check_request_id(request)
         as_of = convert.required_timestamp(request, "as_of")
+        only = convert.customer_ids(request.customer_ids, "customer_ids")
+        excluding = convert.customer_ids(request.exclude_customer_ids, "exclude_customer_ids")
 
         async def work(uow):
-            sweep = await self._invoices.expire_due(
-                uow.session, as_of, list(request.customer_ids), list(request.exclude_customer_ids)
-            )
+            sweep = await self._invoices.expire_due(uow.session, as_of, only, excluding)
             return pb.ExpireDueCreditGrantsResponse(
                 expired_grant_count=sweep.expired_grants, transaction_count=sweep.transactions
             )

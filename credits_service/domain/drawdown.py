@@ -32,6 +32,7 @@ its available balance (C-20). Amounts are whole minor units; nothing is rounded.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,14 +57,20 @@ class InvoiceLine:
 
 @dataclass(frozen=True, kw_only=True)
 class Invoice:
-    """The invoice to draw credits for; ``as_of`` is when the balances were read."""
+    """The invoice to draw credits for; ``as_of`` is when the balances are judged. A
+    request without it means the customer's current time (its test clock's, I-18), which
+    only the service knows: it fills it in (``judged_at``) before anything is allocated."""
 
     id: str
     customer_id: str
     currency: str
     period_end: datetime
-    as_of: datetime
+    as_of: datetime | None
     lines: tuple[InvoiceLine, ...]
+
+    def judged_at(self, customer_now: datetime) -> Invoice:
+        """The invoice with ``as_of`` set: its own, else ``customer_now``."""
+        return self if self.as_of is not None else dataclasses.replace(self, as_of=customer_now)
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ def grant_order_key(grant: CreditGrant) -> tuple:
     paid; effective_at ascending; created_at ascending; id."""
     return (
         grant.priority,
+        grant.expires_at is None,
         grant.expires_at or _NEVER,
         grant.category is not GrantCategory.PROMOTIONAL,
         grant.effective_at,
@@ -160,11 +168,18 @@ def is_eligible(balance: GrantBalance, invoice: Invoice, line: InvoiceLine) -> b
     draw from a grant that has ended since it was read.
     """
     grant = balance.grant
-    expires_at = grant.expires_at or _NEVER
+    expires_at = grant.expires_at
+    as_of = invoice.as_of
+    if as_of is None:
+        raise ValueError(f"invoice {invoice.id} has no as_of; set it with judged_at first")
+    # No expiry is compared as "never", not as a latest moment: an as_of at the end of
+    # time (9999-12-31T23:59:59.999999) is still before it.
     return (
         grant.voided_at is None
-        and grant.effective_at <= invoice.period_end < expires_at
-        and grant.effective_at <= invoice.as_of < expires_at
+        and grant.effective_at <= invoice.period_end
+        and (expires_at is None or invoice.period_end < expires_at)
+        and grant.effective_at <= as_of
+        and (expires_at is None or as_of < expires_at)
         and grant.amount.currency == invoice.currency
         and balance.available.minor > 0
         and line.is_metered_subscription_line
@@ -199,6 +214,8 @@ def allocate_credits(invoice: Invoice, balances: Iterable[GrantBalance]) -> Allo
 
 
 def _check_input(invoice: Invoice, balances: list[GrantBalance]) -> None:
+    if invoice.as_of is None:
+        raise ValueError(f"invoice {invoice.id} has no as_of; set it with judged_at first")
     line_ids = [line.line_id for line in invoice.lines]
     if len(set(line_ids)) != len(line_ids):
         raise ValueError(f"invoice {invoice.id} repeats a line id")

@@ -15,9 +15,16 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
+from credits_service.domain.limits import (
+    MAX_CUSTOMER_CREDIT_MINOR,
+    MAX_GRANT_AMOUNT_MINOR,
+    MAX_ID_LENGTH,
+    check_currency,
+    check_text,
+)
 from drawdown.clock import ensure_utc
 from drawdown.errors import FailedPrecondition, InvalidArgument
-from drawdown.money import Money, validate_currency
+from drawdown.money import Money
 
 MAX_NAME_LENGTH = 100
 MIN_PRIORITY = 0
@@ -28,8 +35,6 @@ MAX_UNUSED_GRANTS_PER_CUSTOMER = 100
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
 MAX_METADATA_VALUE_LENGTH = 500
-# Amounts land in 64-bit ledger columns; a larger one must be refused here, not overflow there.
-MAX_AMOUNT_MINOR = 2**63 - 1
 # Update-mask paths (proto field names of CreditGrant) that may change (C-3).
 UPDATABLE_FIELDS = frozenset({"expire_time", "metadata"})
 # Errors name the request's proto field paths, so that clients can point at the field.
@@ -110,30 +115,27 @@ def validate_new_grant(
     expires_at: datetime | None = None,
     metadata: Mapping[str, str] | None = None,
     now: datetime,
+    customer_now: datetime | None = None,
 ) -> CreditGrant:
-    """C-1: check a grant request and build the grant, effective ``now`` unless told otherwise.
+    """C-1: check a grant request and build the grant, created ``now`` and effective at
+    ``customer_now`` (the customer's current time: its test clock's, I-18; default
+    ``now``) unless told otherwise.
 
-    Refuses with InvalidArgument naming the field: CUSTOMER_ID_REQUIRED; INVALID_CURRENCY
-    (not ISO 4217); INVALID_AMOUNT (not > 0, or beyond 64 bits); NAME_TOO_LONG (over 100
-    characters); INVALID_PRIORITY (outside 0-100); INVALID_APPLICABILITY (neither or both of
-    all-metered and a price list, more than 20 prices, blank or repeated ids); INVALID_EXPIRY
-    (expires_at not after effective_at); INVALID_ARGUMENT on metadata beyond its limits.
+    Refuses with InvalidArgument naming the field: CUSTOMER_ID_REQUIRED; STRING_TOO_LONG
+    (customer id over 255 characters); INVALID_CHARACTER (a NUL in any string);
+    INVALID_CURRENCY (not ISO 4217); INVALID_AMOUNT (not > 0); AMOUNT_TOO_LARGE (over
+    ``MAX_GRANT_AMOUNT_MINOR``, see ``limits``); NAME_TOO_LONG (over 100 characters);
+    INVALID_PRIORITY (outside 0-100); INVALID_APPLICABILITY (neither or both of
+    all-metered and a price list, more than 20 prices, blank, repeated or over-long ids);
+    INVALID_EXPIRY (expires_at not after effective_at); INVALID_ARGUMENT on metadata
+    beyond its limits.
     """
-    if not customer_id:
-        raise InvalidArgument.for_field(
-            f"{GRANT_FIELD}.customer_id", "is required", reason="CUSTOMER_ID_REQUIRED"
-        )
-    validate_currency(currency, f"{GRANT_FIELD}.amount.currency_code")
-    if isinstance(amount_minor, bool) or not 0 < amount_minor <= MAX_AMOUNT_MINOR:
-        raise InvalidArgument.for_field(
-            f"{GRANT_FIELD}.amount.units",
-            "must be a positive whole number of minor units",
-            reason="INVALID_AMOUNT",
-        )
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidArgument.for_field(
-            f"{GRANT_FIELD}.name", f"must be at most {MAX_NAME_LENGTH} characters", reason="NAME_TOO_LONG"
-        )
+    check_text(
+        customer_id, f"{GRANT_FIELD}.customer_id", required=True, required_reason="CUSTOMER_ID_REQUIRED"
+    )
+    check_currency(currency, f"{GRANT_FIELD}.amount.currency_code")
+    validate_grant_amount(amount_minor)
+    check_text(name, f"{GRANT_FIELD}.name", max_length=MAX_NAME_LENGTH, too_long_reason="NAME_TOO_LONG")
     if isinstance(priority, bool) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise InvalidArgument.for_field(
             f"{GRANT_FIELD}.priority",
@@ -142,7 +144,7 @@ def validate_new_grant(
         )
     validate_applicability(applicability)
     validate_metadata(metadata or {})
-    effective_at = ensure_utc(effective_at or now)
+    effective_at = ensure_utc(effective_at or customer_now or now)
     if expires_at is not None:
         expires_at = ensure_utc(expires_at)
         _validate_expiry(expires_at, effective_at)
@@ -163,9 +165,41 @@ def validate_new_grant(
     )
 
 
+def validate_grant_amount(amount_minor: int) -> None:
+    """C-1, X-5: a grant's amount is a positive whole number of minor units (INVALID_AMOUNT)
+    of at most ``MAX_GRANT_AMOUNT_MINOR`` (AMOUNT_TOO_LARGE), so that every balance and
+    sum of the customer's credits fits 64 bits (``limits``)."""
+    field = f"{GRANT_FIELD}.amount.units"
+    if isinstance(amount_minor, bool) or amount_minor <= 0:
+        raise InvalidArgument.for_field(
+            field, "must be a positive whole number of minor units", reason="INVALID_AMOUNT"
+        )
+    if amount_minor > MAX_GRANT_AMOUNT_MINOR:
+        raise InvalidArgument.for_field(
+            field,
+            f"must be at most {MAX_GRANT_AMOUNT_MINOR:,} minor units",
+            reason="AMOUNT_TOO_LARGE",
+            metadata={"limit": str(MAX_GRANT_AMOUNT_MINOR)},
+        )
+
+
+def ensure_credit_total(live_total_minor: int, amount: Money) -> None:
+    """X-5: the customer's grants in the amount's currency that can still hold credits
+    (not voided, expiry not posted) may total at most ``MAX_CUSTOMER_CREDIT_MINOR``
+    with the new one (FailedPrecondition GRANT_TOTAL_LIMIT_REACHED), so that balance
+    summaries and allocations always fit 64 bits, reinstatements included (``limits``)."""
+    if live_total_minor + amount.minor > MAX_CUSTOMER_CREDIT_MINOR:
+        raise FailedPrecondition(
+            f"the customer's {amount.currency} grants that can still hold credits would total "
+            f"more than {MAX_CUSTOMER_CREDIT_MINOR:,} minor units",
+            reason="GRANT_TOTAL_LIMIT_REACHED",
+            metadata={"limit": str(MAX_CUSTOMER_CREDIT_MINOR), "currency": amount.currency},
+        )
+
+
 def validate_metadata(metadata: Mapping[str, str], field: str = f"{GRANT_FIELD}.metadata") -> None:
     """C-1: metadata is free-form but bounded: 50 keys, keys of 1-40 and values of at most
-    500 characters (InvalidArgument on ``field``)."""
+    500 characters, no NUL character (InvalidArgument on ``field``)."""
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidArgument.for_field(field, f"has more than {MAX_METADATA_KEYS} keys")
     for key, value in metadata.items():
@@ -177,13 +211,18 @@ def validate_metadata(metadata: Mapping[str, str], field: str = f"{GRANT_FIELD}.
             raise InvalidArgument.for_field(
                 field, f"value of {key!r} exceeds {MAX_METADATA_VALUE_LENGTH} characters"
             )
+        if "\x00" in key or "\x00" in value:
+            raise InvalidArgument.for_field(
+                field, "keys and values must not contain the NUL character", reason="INVALID_CHARACTER"
+            )
 
 
 def validate_applicability(
     applicability: Applicability, field: str = f"{GRANT_FIELD}.applicability_config"
 ) -> None:
-    """C-1: exactly one scope; a price list of 1-20 distinct, non-empty ids
-    (InvalidArgument INVALID_APPLICABILITY on ``field`` or its ``prices.price_ids``)."""
+    """C-1: exactly one scope; a price list of 1-20 distinct, non-empty ids of at most 255
+    characters without NUL (InvalidArgument INVALID_APPLICABILITY on ``field`` or its
+    ``prices.price_ids``)."""
     if applicability.all_metered_prices == bool(applicability.price_ids):
         raise InvalidArgument.for_field(
             field,
@@ -203,6 +242,13 @@ def validate_applicability(
             "price ids must be non-empty and distinct",
             reason="INVALID_APPLICABILITY",
         )
+    for position, price_id in enumerate(price_ids):
+        if len(price_id) > MAX_ID_LENGTH or "\x00" in price_id:
+            raise InvalidArgument.for_field(
+                f"{field}.prices.price_ids[{position}]",
+                f"must be at most {MAX_ID_LENGTH} characters, without NUL",
+                reason="INVALID_APPLICABILITY",
+            )
 
 
 def _validate_expiry(expires_at: datetime, effective_at: datetime) -> None:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credits_service.domain.balances import CurrencyBalance
+from credits_service.domain.limits import clip
 from credits_service.service.grants import grant_not_found
 from credits_service.store.credits import CreditStore, TransactionRecord, reading
+from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import NotFound
 
@@ -22,18 +24,25 @@ class BalanceFilter:
 
 
 class BalanceUseCases:
-    def __init__(self, database: Database, store: CreditStore) -> None:
+    def __init__(self, database: Database, store: CreditStore, clock: Clock) -> None:
         self._database = database
         self._store = store
+        self._clock = clock
 
     async def summary(
-        self, customer_id: str, selected: BalanceFilter, as_of: datetime
+        self, customer_id: str, selected: BalanceFilter, as_of: datetime | None
     ) -> list[CurrencyBalance]:
-        """C-21: available and ledger balance per currency over the selected grants (one
-        statement on a raw pooled connection: the hot read)."""
+        """C-21: available and ledger balance per currency over the selected grants, at
+        ``as_of`` or else the customer's now (its test clock's time, I-18): one statement
+        on a raw pooled connection, the hot read."""
         async with self._database.reading() as db:
             balances = await self._store.balance_summary(
-                db, customer_id, as_of, grant_id=selected.grant_id, price_ids=selected.price_ids
+                db,
+                customer_id,
+                as_of,
+                self._clock.now(),
+                grant_id=selected.grant_id,
+                price_ids=selected.price_ids,
             )
         if selected.grant_id and not balances:
             raise grant_not_found(selected.grant_id)  # no such grant, or another customer's
@@ -53,8 +62,8 @@ class BalanceUseCases:
             found = await self._store.transaction(db, transaction_id)
         if found is None:
             raise NotFound(
-                f"credit balance transaction {transaction_id!r} not found",
+                f"credit balance transaction {clip(transaction_id)!r} not found",
                 reason="TRANSACTION_NOT_FOUND",
-                metadata={"id": transaction_id},
+                metadata={"id": clip(transaction_id)},
             )
         return found

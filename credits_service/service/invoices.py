@@ -6,6 +6,10 @@ finalization run) locks all its customers, each once, in id order, then their gr
 id: the same order, so batches and single calls never deadlock each other. The allocation
 itself is the pure engine's (``domain.drawdown``); here it is only loaded, stored and
 posted.
+
+An invoice without ``as_of`` is judged at its customer's now: the customer's test clock
+time when it lives on one (I-18), read in the same round trip as the grants, else the
+wall clock's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from credits_service.domain.drawdown import (
     plan_reinstatement,
 )
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
+from credits_service.domain.limits import clip
 from credits_service.store.credits import (
     CreditStore,
     Db,
@@ -68,10 +73,13 @@ class InvoiceCreditUseCases:
         ``db`` is the call's transaction (a raw one on the hot path): the customer's lock
         and the grants with the applied check in one round trip, then the new hold."""
         now = self._clock.now()
-        grants, applied = await self._store.lock_for_draw(db, invoice.customer_id, invoice.id, now)
-        if applied:
+        draw = await self._store.lock_for_draw(
+            db, invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
+        )
+        if draw.applied:
             raise _already_applied(invoice.id)
-        allocation = StoredAllocation.unposted(_allocation(invoice, grants))
+        invoice = invoice.judged_at(draw.clock_time or now)
+        allocation = StoredAllocation.unposted(_allocation(invoice, draw.grants))
         await self._store.replace_hold(db, invoice.customer_id, allocation, now)
         return allocation
 
@@ -108,13 +116,17 @@ class InvoiceCreditUseCases:
         """The customer's lock and the grants with the applied check in one round trip,
         then one statement that posts, drops the hold and records the application."""
         now = self._clock.now()
-        grants, applied = await self._store.lock_for_draw(db, invoice.customer_id, invoice.id, now)
-        if applied:
+        draw = await self._store.lock_for_draw(
+            db, invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
+        )
+        if draw.applied:
             recorded = await self._store.application(db, invoice.id)
             assert recorded is not None  # applications are never deleted
             return recorded.allocation
+        invoice = invoice.judged_at(draw.clock_time or now)
+        assert invoice.as_of is not None
         [recorded_now] = await self._store.record_applications(
-            db, [(invoice.customer_id, _allocation(invoice, grants), invoice.as_of)], now
+            db, [(invoice.customer_id, _allocation(invoice, draw.grants), invoice.as_of)], now
         )
         return recorded_now
 
@@ -131,23 +143,24 @@ class InvoiceCreditUseCases:
         return hold
 
     async def reinstate(
-        self, session: AsyncSession, invoice_id: str, customer_id: str, as_of: datetime
+        self, session: AsyncSession, invoice_id: str, customer_id: str, as_of: datetime | None
     ) -> list[TransactionRecord]:
         """C-15: give a voided invoice's credits back, one credit per grant, expiring at
-        once what returns to an expired grant. Once per invoice: later calls get the
-        same transactions (C-14)."""
+        once what returns to an expired grant; at ``as_of``, else the customer's now.
+        Once per invoice: later calls get the same transactions (C-14)."""
         db = await session.connection()
         now = self._clock.now()
         await self._store.lock_customer(db, customer_id, now)
         recorded = await self._store.application(db, invoice_id)
         if recorded is None or recorded.customer_id != customer_id:
             raise FailedPrecondition(
-                f"no credits were applied to invoice {invoice_id!r} of customer {customer_id!r}",
+                f"no credits were applied to invoice {clip(invoice_id)!r} of customer {clip(customer_id)!r}",
                 reason="INVOICE_NOT_APPLIED",
-                metadata={"invoice_id": invoice_id},
+                metadata={"invoice_id": clip(invoice_id)},
             )
         if recorded.reinstatement_transaction_ids is not None:
             return await self._store.transactions_by_id(db, recorded.reinstatement_transaction_ids)
+        as_of = as_of or await self._store.clock_time_of(db, customer_id) or now
         grants = {g.grant.id: g for g in await self._store.grants_of_customer(db, customer_id, lock=True)}
         postings = await self._store.postings_of_invoice(db, invoice_id)
         states = {
@@ -162,7 +175,11 @@ class InvoiceCreditUseCases:
     async def preview(self, invoice: Invoice) -> StoredAllocation:
         """C-13, I-14: the allocation the invoice would get now; holds and posts nothing."""
         async with self._database.reading() as db:
-            return StoredAllocation.unposted(await self._allocate(db, invoice, lock=False))
+            grants, clock_time = await self._store.grants_to_preview(
+                db, invoice.customer_id, invoice.id, clock=invoice.as_of is None
+            )
+        invoice = invoice.judged_at(clock_time or self._clock.now())
+        return StoredAllocation.unposted(_allocation(invoice, grants))
 
     async def expire_due(
         self, session: AsyncSession, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
@@ -185,13 +202,6 @@ class InvoiceCreditUseCases:
             transactions += len(debits)
         return ExpirySweep(expired, transactions)
 
-    async def _allocate(self, db: Db, invoice: Invoice, *, lock: bool) -> Allocation:
-        """C-10..C-12 over the customer's grants, net of other invoices' holds (C-20)."""
-        grants = await self._store.grants_of_customer(
-            db, invoice.customer_id, excluding_hold_of=invoice.id or None, lock=lock
-        )
-        return _allocation(invoice, grants)
-
     # -- batches (a period close or a finalization run) -------------------------------
 
     async def hold_batch(
@@ -213,8 +223,13 @@ class InvoiceCreditUseCases:
             now = self._clock.now()
             drafts = [invoices[entry.index] for entry in entries]
             read = await self._store.lock_for_batch(
-                db, (draft.customer_id for draft in drafts), [draft.id for draft in drafts], now
+                db,
+                (draft.customer_id for draft in drafts),
+                [draft.id for draft in drafts],
+                now,
+                clock=any(draft.as_of is None for draft in drafts),
             )
+            drafts = [draft.judged_at(read.clock_times.get(draft.customer_id) or now) for draft in drafts]
             for entry, draft in zip(entries, drafts, strict=True):
                 if draft.id in read.applications:
                     raise entry.error(_already_applied(draft.id))
@@ -245,8 +260,13 @@ class InvoiceCreditUseCases:
             now = self._clock.now()
             finals = [invoices[entry.index] for entry in entries]
             read = await self._store.lock_for_batch(
-                db, (final.customer_id for final in finals), [final.id for final in finals], now
+                db,
+                (final.customer_id for final in finals),
+                [final.id for final in finals],
+                now,
+                clock=any(final.as_of is None for final in finals),
             )
+            finals = [final.judged_at(read.clock_times.get(final.customer_id) or now) for final in finals]
             recorded = read.applications
             for entry, final in zip(entries, finals, strict=True):
                 if entry.reused is not None and final.id not in recorded:
@@ -355,7 +375,7 @@ def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation
 
 def _already_applied(invoice_id: str) -> FailedPrecondition:
     return FailedPrecondition(
-        f"credits of invoice {invoice_id!r} were already applied",
+        f"credits of invoice {clip(invoice_id)!r} were already applied",
         reason="INVOICE_ALREADY_APPLIED",
-        metadata={"invoice_id": invoice_id},
+        metadata={"invoice_id": clip(invoice_id)},
     )

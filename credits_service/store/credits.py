@@ -8,6 +8,9 @@ raw pooled ``Transaction`` (``Database.transaction``/``reading``), because build
 compiling and executing Core statements, checking out and pinging engine connections and
 hopping through SQLAlchemy's greenlet cost more CPU per call than the statements, and
 the server's throughput is bound by that CPU. Those methods accept either (``Db``).
+A customer on a test clock (I-18) is judged at its clock's time: the hot statements
+read that time themselves (one index lookup, in the same round trip) when the request
+gave no time of its own.
 On a ``Transaction`` the writes whose rows nobody reads are queued (``send``) and travel
 with the next round trip, COMMIT's at the latest; reads that follow see them.
 
@@ -38,6 +41,8 @@ from credits_service.store.schema import (
     credit_customers,
     credit_grants,
     credit_holds,
+    credit_test_clock_customers,
+    credit_test_clocks,
     credit_transactions,
     invoice_applications,
 )
@@ -55,6 +60,8 @@ G = credit_grants
 T = credit_transactions
 H = credit_holds
 A = invoice_applications
+K = credit_test_clocks
+KC = credit_test_clock_customers
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,16 @@ class BatchDraw:
     applications: dict[str, ApplicationRecord]  # of the batch's invoices that were applied
     grants: list[GrantBalances]  # the customers' grants, each with all its holds
     own_holds: dict[tuple[str, str], int]  # (invoice id, grant id) → what the invoice holds
+    clock_times: dict[str, datetime]  # customer id → its test clock's time (when asked for)
+
+
+@dataclass(frozen=True)
+class CustomerDraw:
+    """What a hold or an application reads under the customer's lock."""
+
+    grants: list[GrantBalances]  # the customer's grants (locked, by id) with other invoices' holds
+    applied: bool  # whether the invoice's credits were applied already
+    clock_time: datetime | None  # the customer's test clock's time (when asked for and it has one)
 
 
 def status_condition(status: GrantState, as_of: datetime) -> sa.ColumnElement[bool]:
@@ -216,15 +233,32 @@ def _posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
 _DUE = "g.expiry_posted_at IS NULL AND g.voided_at IS NULL AND g.expires_at <= %(as_of)s"
 
 
-def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool, applied: bool = False) -> str:
+def _clock_time_sql(customer_id: str) -> str:
+    """The time of the test clock the customer (an SQL expression) lives on; NULL for a
+    customer on the wall clock: one primary-key lookup (I-18)."""
+    return f"""(SELECT k.frozen_time FROM {KC.fullname} AS kc JOIN {K.fullname} AS k ON k.id = kc.test_clock_id
+                 WHERE kc.customer_id = {customer_id})"""
+
+
+# A customer's clock time when ``%(clock)s`` is true (the request gave no time of its
+# own), else NULL without the lookup: PostgreSQL runs the uncorrelated subquery once,
+# and only if the CASE reaches it.
+_CLOCK_TIME_IF_ASKED = f"CASE WHEN %(clock)s THEN {_clock_time_sql('%(customer_id)s')} END AS clock_time"
+
+
+def _grants_sql(
+    *, excluding_hold: bool, due: bool, lock: bool, applied: bool = False, clock: bool = False
+) -> str:
     """A customer's grants by id, each with the sum of its holds (of other invoices);
-    with ``applied``, each row also says whether the invoice's credits were applied."""
+    with ``applied``, each row also says whether the invoice's credits were applied; with
+    ``clock``, the customer's test clock time (``_CLOCK_TIME_IF_ASKED``)."""
     return f"""
         SELECT g.*,
                (SELECT sum(h.amount_minor) FROM {H.fullname} AS h
                  WHERE h.grant_id = g.id AND h.customer_id = %(customer_id)s
                  {"AND h.invoice_id <> %(invoice_id)s" if excluding_hold else ""}) AS held
                {f", EXISTS (SELECT FROM {A.fullname} WHERE invoice_id = %(invoice_id)s) AS applied" if applied else ""}
+               {f", {_CLOCK_TIME_IF_ASKED}" if clock else ""}
           FROM {G.fullname} AS g
          WHERE g.customer_id = %(customer_id)s {f"AND {_DUE}" if due else ""}
          ORDER BY g.id {"FOR UPDATE OF g" if lock else ""}"""
@@ -234,15 +268,26 @@ def _grants_sql(*, excluding_hold: bool, due: bool, lock: bool, applied: bool = 
 # statement. Available is the ledger minus holds, never negative, and zero while pending
 # or once expired (``available_balance``'s rule); a voided grant's ledger is zero.
 # The grants an invoice draws on (locked, after the customer), whether it was applied.
-_GRANTS_FOR_DRAW = _grants_sql(excluding_hold=True, due=False, lock=True, applied=True)
+_GRANTS_FOR_DRAW = _grants_sql(excluding_hold=True, due=False, lock=True, applied=True, clock=True)
+# A preview's grants (C-13, I-14): of a known invoice (its own hold ignored) or not.
+_GRANTS_FOR_PREVIEW = _grants_sql(excluding_hold=True, due=False, lock=False, clock=True)
+_GRANTS_FOR_UPCOMING = _grants_sql(excluding_hold=False, due=False, lock=False, clock=True)
 _APPLIED = f"SELECT EXISTS (SELECT FROM {A.fullname} WHERE invoice_id = %(invoice_id)s) AS applied"
 
+# The moment is the request's ``as_of``, else the customer's test clock time, else now
+# (I-18), computed once (MATERIALIZED: not inlined into each use); COALESCE stops at the
+# first that is set, so with an ``as_of`` the clock is not looked up. Sums of BIGINT are
+# NUMERIC in PostgreSQL: they cannot overflow.
 _SUMMARY = f"""
+    WITH t AS MATERIALIZED (
+        SELECT coalesce(%(as_of)s::timestamptz, {_clock_time_sql("%(customer_id)s")},
+                        %(now)s::timestamptz) AS as_of
+    )
     SELECT g.currency,
-           sum(CASE WHEN g.effective_at <= %(as_of)s AND (g.expires_at IS NULL OR g.expires_at > %(as_of)s)
+           sum(CASE WHEN g.effective_at <= t.as_of AND (g.expires_at IS NULL OR g.expires_at > t.as_of)
                     THEN greatest(g.balance_minor - coalesce(h.held, 0), 0) ELSE 0 END) AS available,
            sum(g.balance_minor) AS ledger
-      FROM {G.fullname} AS g
+      FROM t CROSS JOIN {G.fullname} AS g
       LEFT JOIN LATERAL (SELECT sum(amount_minor) AS held FROM {H.fullname}
                           WHERE grant_id = g.id AND customer_id = g.customer_id) AS h ON true
      WHERE g.customer_id = %(customer_id)s {{selection}}
@@ -322,6 +367,31 @@ _OWN_HOLDS = f"""
     SELECT invoice_id, grant_id, sum(amount_minor) AS held FROM {H.fullname}
      WHERE invoice_id = ANY(%(invoice_ids)s::text[]) AND customer_id = ANY(%(customer_ids)s::text[])
      GROUP BY invoice_id, grant_id"""
+# The test clock times of a batch's customers that live on one (I-18).
+_CLOCK_TIMES = f"""
+    SELECT kc.customer_id, k.frozen_time FROM {KC.fullname} AS kc JOIN {K.fullname} AS k ON k.id = kc.test_clock_id
+     WHERE kc.customer_id = ANY(%(customer_ids)s::text[])"""
+_CLOCK_TIME_OF = f"SELECT {_clock_time_sql('%(customer_id)s')} AS clock_time"
+
+# Test clocks (I-18): a clock's time only moves forward (GREATEST), and a customer joins
+# one clock for good (its row is never moved; the caller reports the ones on another).
+_SET_CLOCK_TIME = f"""
+    INSERT INTO {K.fullname} AS k (id, frozen_time, create_time, update_time)
+    VALUES (%(clock_id)s, %(frozen_time)s, %(now)s, %(now)s)
+    ON CONFLICT (id) DO UPDATE
+       SET frozen_time = greatest(k.frozen_time, excluded.frozen_time),
+           update_time = CASE WHEN excluded.frozen_time > k.frozen_time THEN excluded.update_time
+                              ELSE k.update_time END
+    RETURNING k.frozen_time"""
+_ATTACH_TO_CLOCK = f"""
+    INSERT INTO {KC.fullname} (customer_id, test_clock_id, create_time)
+    SELECT c.customer_id, %(clock_id)s, %(now)s FROM unnest(%(customer_ids)s::text[]) AS c(customer_id)
+     ORDER BY c.customer_id
+    ON CONFLICT (customer_id) DO NOTHING"""
+_CLOCKS_OF_CUSTOMERS = f"""
+    SELECT customer_id, test_clock_id FROM {KC.fullname}
+     WHERE customer_id = ANY(%(customer_ids)s::text[]) ORDER BY customer_id"""
+_DELETE_CLOCK = f"DELETE FROM {K.fullname} WHERE id = %(clock_id)s"
 
 
 _LOCK_CUSTOMER = f"SELECT 1 FROM {credit_customers.fullname} WHERE customer_id = %(customer_id)s FOR UPDATE"
@@ -362,6 +432,40 @@ class CreditStore:
             return
         await _fetch(db, _CREATE_CUSTOMER, params)
         await _fetch(db, _LOCK_CUSTOMER, params)
+
+    async def lock_customers(self, db: Db, customer_ids: Iterable[str], now: datetime) -> None:
+        """``lock_customer`` for each, once, in id order (the batches' order)."""
+        params = {"customer_ids": sorted(set(customer_ids)), "now": now}
+        await _fetch(db, _CREATE_CUSTOMERS, params)
+        await _fetch(db, _LOCK_CUSTOMERS, params)
+
+    # -- test clocks (I-18) -------------------------------------------------------------
+
+    async def clock_time_of(self, db: Db, customer_id: str) -> datetime | None:
+        """The time of the test clock the customer lives on; None on the wall clock."""
+        [row] = await _fetch(db, _CLOCK_TIME_OF, {"customer_id": customer_id})
+        return row.clock_time
+
+    async def set_test_clock(self, db: Db, clock_id: str, frozen_time: datetime, now: datetime) -> datetime:
+        """Record the clock at ``frozen_time``, or move it there if that is later than its
+        time (never back); returns its time as stored. Locks the clock's row."""
+        params = {"clock_id": clock_id, "frozen_time": frozen_time, "now": now}
+        [row] = await _fetch(db, _SET_CLOCK_TIME, params)
+        return row.frozen_time
+
+    async def attach_to_test_clock(
+        self, db: Db, clock_id: str, customer_ids: Sequence[str], now: datetime
+    ) -> dict[str, str]:
+        """Attach the customers (already locked) that live on no clock to ``clock_id``;
+        returns those that live on another clock, with it (nothing is moved)."""
+        params = {"clock_id": clock_id, "customer_ids": sorted(set(customer_ids)), "now": now}
+        await _fetch(db, _ATTACH_TO_CLOCK, params)
+        rows = await _fetch(db, _CLOCKS_OF_CUSTOMERS, params)
+        return {row.customer_id: row.test_clock_id for row in rows if row.test_clock_id != clock_id}
+
+    async def delete_test_clock(self, db: Db, clock_id: str) -> None:
+        """Forget the clock and its customers' attachments (they return to the wall clock)."""
+        await _fetch(db, _DELETE_CLOCK, {"clock_id": clock_id})
 
     # -- grants -----------------------------------------------------------------------
 
@@ -411,6 +515,22 @@ class CreditStore:
         row = (await db.execute(query)).first()
         return None if row is None else _record_of(row)
 
+    async def grant_and_clock(
+        self, db: AsyncConnection, grant_id: str
+    ) -> tuple[GrantBalances | None, datetime | None]:
+        """``grant`` and, in the same statement, its customer's test clock time (I-18)."""
+        held = sa.select(sa.func.coalesce(sa.func.sum(H.c.amount_minor), 0)).where(H.c.grant_id == G.c.id)
+        clock = (
+            sa.select(K.c.frozen_time)
+            .select_from(KC.join(K, K.c.id == KC.c.test_clock_id))
+            .where(KC.c.customer_id == G.c.customer_id)
+        )
+        query = sa.select(
+            G, held.scalar_subquery().label("held"), clock.scalar_subquery().label("clock_time")
+        ).where(G.c.id == grant_id)
+        row = (await db.execute(query)).first()
+        return (None, None) if row is None else (_record_of(row), row.clock_time)
+
     async def customer_of_grant(self, db: AsyncConnection, grant_id: str) -> str | None:
         return (await db.execute(sa.select(G.c.customer_id).where(G.c.id == grant_id))).scalar()
 
@@ -430,58 +550,79 @@ class CreditStore:
         return [_record_of(row) for row in await _fetch(db, statement, params)]
 
     async def lock_for_draw(
-        self, db: Db, customer_id: str, invoice_id: str, now: datetime
-    ) -> tuple[list[GrantBalances], bool]:
+        self, db: Db, customer_id: str, invoice_id: str, now: datetime, *, clock: bool
+    ) -> CustomerDraw:
         """A hold's or an application's start, in one round trip: ``lock_customer``, then
-        the customer's grants (locked, by id) with other invoices' holds, and whether the
-        invoice's credits were applied already (C-13, C-14). The grants are read by a
-        statement after the lock's, so from a snapshot taken once the lock was held."""
-        params = {"customer_id": customer_id, "invoice_id": invoice_id}
+        the customer's grants (locked, by id) with other invoices' holds, whether the
+        invoice's credits were applied already (C-13, C-14) and, with ``clock``, the
+        customer's test clock time (I-18). The grants are read by a statement after the
+        lock's, so from a snapshot taken once the lock was held. Without grants there is
+        nothing to allocate, so no clock time is needed either."""
+        params = {"customer_id": customer_id, "invoice_id": invoice_id, "clock": clock}
         locked, rows = await _fetch_many(db, [(_LOCK_CUSTOMER, params), (_GRANTS_FOR_DRAW, params)])
         if not locked:  # a new customer: its row (so the lock) comes first, grants none yet
             await self.lock_customer(db, customer_id, now)
             rows = []
         if not rows:
             [row] = await _fetch(db, _APPLIED, params)
-            return [], row.applied
-        return [_record_of(row) for row in rows], rows[0].applied
+            return CustomerDraw([], row.applied, None)
+        return CustomerDraw([_record_of(row) for row in rows], rows[0].applied, rows[0].clock_time)
+
+    async def grants_to_preview(
+        self, db: Db, customer_id: str, invoice_id: str, *, clock: bool
+    ) -> tuple[list[GrantBalances], datetime | None]:
+        """A preview's grants (by id) with other invoices' holds (the invoice's own is
+        ignored) and, with ``clock``, the customer's test clock time, in one statement."""
+        statement = _GRANTS_FOR_PREVIEW if invoice_id else _GRANTS_FOR_UPCOMING
+        params = {"customer_id": customer_id, "invoice_id": invoice_id, "clock": clock}
+        rows = await _fetch(db, statement, params)
+        return [_record_of(row) for row in rows], rows[0].clock_time if rows else None
 
     async def lock_for_batch(
-        self, db: Db, customer_ids: Iterable[str], invoice_ids: Sequence[str], now: datetime
+        self,
+        db: Db,
+        customer_ids: Iterable[str],
+        invoice_ids: Sequence[str],
+        now: datetime,
+        *,
+        clock: bool = False,
     ) -> BatchDraw:
         """A batch's start, in one round trip: ``lock_customer`` for each customer, once,
         in id order (the order every caller that locks more than one customer uses, so
         none deadlocks); then, from snapshots taken once the locks are held, the
         invoices' recorded applications and the customers' grants (locked, by id) with
-        their holds."""
+        their holds; with ``clock``, the customers' test clock times (I-18)."""
         params = {"customer_ids": sorted(set(customer_ids)), "invoice_ids": list(invoice_ids), "now": now}
         await _send(db, _CREATE_CUSTOMERS, params)
-        _, applications, grants, own = await _fetch_many(
-            db,
-            [
-                (_LOCK_CUSTOMERS, params),
-                (_APPLICATIONS, params),
-                (_GRANTS_OF_CUSTOMERS, params),
-                (_OWN_HOLDS, params),
-            ],
-        )
+        statements = [
+            (_LOCK_CUSTOMERS, params),
+            (_APPLICATIONS, params),
+            (_GRANTS_OF_CUSTOMERS, params),
+            (_OWN_HOLDS, params),
+        ]
+        if clock:
+            statements.append((_CLOCK_TIMES, params))
+        _, applications, grants, own, *clocks = await _fetch_many(db, statements)
         return BatchDraw(
             {row.invoice_id: _application_of(row) for row in applications},
             [_record_of(row) for row in grants],
             {(row.invoice_id, row.grant_id): int(row.held) for row in own},
+            {row.customer_id: row.frozen_time for rows in clocks for row in rows},
         )
 
     async def balance_summary(
         self,
         db: Db,
         customer_id: str,
-        as_of: datetime,
+        as_of: datetime | None,
+        now: datetime,
         *,
         grant_id: str = "",
         price_ids: Sequence[str] | None = None,
     ) -> list[CurrencyBalance]:
         """C-21: available and ledger balance per currency (by code, zeros included) over
-        the customer's grants: all, the one ``grant_id``, or those in ``price_ids``' scope."""
+        the customer's grants: all, the one ``grant_id``, or those in ``price_ids``' scope;
+        at ``as_of``, else at the customer's test clock time, else at ``now`` (I-18)."""
         if grant_id:
             statement = _SUMMARY_OF_GRANT
         elif price_ids is not None:
@@ -491,6 +632,7 @@ class CreditStore:
         params = {
             "customer_id": customer_id,
             "as_of": as_of,
+            "now": now,
             "grant_id": grant_id,
             "price_ids": None if price_ids is None else list(price_ids),
         }
@@ -532,15 +674,29 @@ class CreditStore:
         query = sa.select(sa.func.count()).select_from(G).where(G.c.customer_id == customer_id, unused)
         return (await db.execute(query)).scalar_one()
 
+    async def live_total(self, db: AsyncConnection, customer_id: str, currency: str) -> int:
+        """X-5: the amounts of the customer's grants in ``currency`` that can still hold
+        credits (not voided, expiry not posted), summed as NUMERIC."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(G.c.amount_minor), 0)).where(
+            G.c.customer_id == customer_id,
+            G.c.currency == currency,
+            G.c.voided_at.is_(None),
+            G.c.expiry_posted_at.is_(None),
+        )
+        return int((await db.execute(query)).scalar_one())
+
     async def customers_with_due_expiries(
         self, db: Db, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
     ) -> list[str]:
+        """The customers with expiries due at ``as_of``: those of ``only``; or, without
+        it, every customer but those of ``excluding`` and those on a test clock, whose
+        expiries follow their clock's time (I-18), not the wall clock's sweep."""
         if only:
             chosen = "AND g.customer_id = ANY(%(only)s::text[])"
-        elif excluding:
-            chosen = "AND g.customer_id <> ALL(%(excluding)s::text[])"
         else:
-            chosen = ""
+            chosen = f"AND NOT EXISTS (SELECT FROM {KC.fullname} AS kc WHERE kc.customer_id = g.customer_id)"
+            if excluding:
+                chosen += " AND g.customer_id <> ALL(%(excluding)s::text[])"
         statement = f"SELECT DISTINCT g.customer_id FROM {G.fullname} AS g WHERE {_DUE} {chosen} ORDER BY 1"
         params = {"as_of": as_of, "only": list(only), "excluding": list(excluding)}
         return [row.customer_id for row in await _fetch(db, statement, params)]

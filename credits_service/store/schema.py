@@ -1,9 +1,10 @@
 """The credits schema's tables (SQLAlchemy Core) and its migration history.
 
-Amounts are BIGINT minor units. What the database can guarantee it does: positive
-amounts, priorities in range, one scope per grant, and ``balance_minor >= 0`` (the cached
-ledger balance, updated in the transaction that posts, C-23). The ledger is append-only:
-a trigger (migration 0002) refuses UPDATE and DELETE on ``credit_transactions``.
+Amounts are BIGINT minor units, bounded where they enter (``domain.limits``) so that
+every sum fits. What the database can guarantee it does: positive amounts, priorities in
+range, one scope per grant, and ``balance_minor >= 0`` (the cached ledger balance,
+updated in the transaction that posts, C-23). The ledger is append-only: a trigger
+(migration 0002) refuses UPDATE and DELETE on ``credit_transactions``.
 """
 
 import sqlalchemy as sa
@@ -144,3 +145,34 @@ invoice_applications = sa.Table(
     sa.Column("reinstated_at", _TS, nullable=True),
     sa.Column("reinstatement_transaction_ids", ARRAY(sa.Text), nullable=True),
 )
+
+# Test clocks (I-18), as invoicing tells them (TestClockTimeService): each clock's frozen
+# time, which only moves forward, and the customers living on it, one clock each. A
+# customer on a clock has its "now" (default effective times, statuses, balances,
+# eligibility) judged at the clock's time, and the wall-clock expiry sweep skips it.
+credit_test_clocks = sa.Table(
+    "credit_test_clocks",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("frozen_time", _TS, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint("char_length(id) BETWEEN 1 AND 255", name="credit_test_clocks_id_length"),
+)
+
+credit_test_clock_customers = sa.Table(
+    "credit_test_clock_customers",
+    metadata,
+    sa.Column("customer_id", sa.Text, primary_key=True),
+    sa.Column(
+        "test_clock_id",
+        sa.Text,
+        sa.ForeignKey("credit_test_clocks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.CheckConstraint(
+        "char_length(customer_id) BETWEEN 1 AND 255", name="credit_test_clock_customers_id_length"
+    ),
+)
+sa.Index("credit_test_clock_customers_by_clock", credit_test_clock_customers.c.test_clock_id)

@@ -30,7 +30,9 @@ class CreditBalanceServiceStub:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason below (including an unreadable page_token).
+    specific reason below (including an unreadable page_token or a timestamp out of range,
+    `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters and
+    `INVALID_CHARACTER` for a string holding the NUL character (SPEC X-5, X-8).
     """
 
     def __init__(self, channel):
@@ -61,7 +63,9 @@ class CreditBalanceServiceServicer:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason below (including an unreadable page_token).
+    specific reason below (including an unreadable page_token or a timestamp out of range,
+    `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters and
+    `INVALID_CHARACTER` for a string holding the NUL character (SPEC X-5, X-8).
     """
 
     def GetCreditBalanceSummary(self, request, context):
@@ -72,6 +76,9 @@ class CreditBalanceServiceServicer:
         - INVALID_ARGUMENT: INVALID_APPLICABILITY (a malformed applicability_config filter:
         price_type unset, empty list, more than 20 prices, empty or duplicate price id).
         - NOT_FOUND: CREDIT_GRANT_NOT_FOUND (credit_grant_id unknown or of another customer).
+        - FAILED_PRECONDITION: AMOUNT_OUT_OF_RANGE (a balance summed from amounts stored
+        before amounts were bounded does not fit google.type.Money; grants created since
+        always fit).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,7 +138,9 @@ class CreditBalanceService:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason below (including an unreadable page_token).
+    specific reason below (including an unreadable page_token or a timestamp out of range,
+    `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters and
+    `INVALID_CHARACTER` for a string holding the NUL character (SPEC X-5, X-8).
     """
 
     @staticmethod

@@ -30,9 +30,16 @@ class CreditGrantServiceStub:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason below (including a request_id over 255 characters or an unreadable
-    page_token). Mutations reusing a request_id for a different request fail with
+    specific reason below (including an unreadable page_token or a timestamp out of range,
+    `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters,
+    `REQUEST_ID_TOO_LONG` for a request_id over 255, and `INVALID_CHARACTER` for a string
+    holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
+    value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+
+    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    time: wherever "the server's current time" is said below, it is the clock's time for
+    such a customer.
     """
 
     def __init__(self, channel):
@@ -78,9 +85,16 @@ class CreditGrantServiceServicer:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason below (including a request_id over 255 characters or an unreadable
-    page_token). Mutations reusing a request_id for a different request fail with
+    specific reason below (including an unreadable page_token or a timestamp out of range,
+    `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters,
+    `REQUEST_ID_TOO_LONG` for a request_id over 255, and `INVALID_CHARACTER` for a string
+    holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
+    value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+
+    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    time: wherever "the server's current time" is said below, it is the clock's time for
+    such a customer.
     """
 
     def CreateCreditGrant(self, request, context):
@@ -88,12 +102,16 @@ class CreditGrantServiceServicer:
         Idempotent under request_id: a retry returns the grant created first.
 
         Errors:
-        - INVALID_ARGUMENT: INVALID_AMOUNT, INVALID_CURRENCY, INVALID_PRIORITY,
+        - INVALID_ARGUMENT: CUSTOMER_ID_REQUIRED, INVALID_AMOUNT, AMOUNT_TOO_LARGE (more
+        than 1,000,000,000,000,000 minor units), INVALID_CURRENCY, INVALID_PRIORITY,
         INVALID_APPLICABILITY (no scope, price_type unset, empty list, more than 20
-        prices, empty or duplicate price id), INVALID_EXPIRY (expire_time not after
-        effective_time), NAME_TOO_LONG.
+        prices, empty, duplicate or over-long price id), INVALID_EXPIRY (expire_time not
+        after effective_time), NAME_TOO_LONG, STRING_TOO_LONG, INVALID_CHARACTER.
         - FAILED_PRECONDITION: GRANT_LIMIT_REACHED (the customer already has 100 unused
-        grants: not voided, not expired, and pending or with a positive ledger balance).
+        grants: not voided, not expired, and pending or with a positive ledger balance);
+        GRANT_TOTAL_LIMIT_REACHED (the customer's grants in the currency that can still
+        hold credits, not voided and not expired, would total more than
+        1,000,000,000,000,000,000 minor units, so that no balance outgrows 64 bits).
         - ALREADY_EXISTS: REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -105,6 +123,8 @@ class CreditGrantServiceServicer:
 
         Errors:
         - NOT_FOUND: CREDIT_GRANT_NOT_FOUND.
+        - FAILED_PRECONDITION: AMOUNT_OUT_OF_RANGE (an amount stored before amounts were
+        bounded does not fit google.type.Money; never for grants created since).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -215,9 +235,16 @@ class CreditGrantService:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason below (including a request_id over 255 characters or an unreadable
-    page_token). Mutations reusing a request_id for a different request fail with
+    specific reason below (including an unreadable page_token or a timestamp out of range,
+    `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters,
+    `REQUEST_ID_TOO_LONG` for a request_id over 255, and `INVALID_CHARACTER` for a string
+    holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
+    value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
+
+    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    time: wherever "the server's current time" is said below, it is the clock's time for
+    such a customer.
     """
 
     @staticmethod

@@ -38,7 +38,13 @@ class InvoiceCreditServiceStub:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason (duplicate line_id, request_id over 255 characters).
+    specific reason (duplicate line_id, a timestamp out of range `INVALID_TIMESTAMP`);
+    with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
+    request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
+    (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+
+    Times left unset mean the server's current time, or the test clock's time for a
+    customer on a test clock (TestClockTimeService, SPEC I-18).
     """
 
     def __init__(self, channel):
@@ -102,7 +108,13 @@ class InvoiceCreditServiceServicer:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason (duplicate line_id, request_id over 255 characters).
+    specific reason (duplicate line_id, a timestamp out of range `INVALID_TIMESTAMP`);
+    with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
+    request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
+    (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+
+    Times left unset mean the server's current time, or the test clock's time for a
+    customer on a test clock (TestClockTimeService, SPEC I-18).
     """
 
     def HoldInvoiceCredits(self, request, context):
@@ -114,9 +126,13 @@ class InvoiceCreditServiceServicer:
 
         Errors:
         - INVALID_ARGUMENT: INVALID_CURRENCY (currency not ISO 4217), CURRENCY_MISMATCH (a
-        line amount in another currency), INVALID_AMOUNT (a fraction of a minor unit).
+        line amount in another currency), INVALID_AMOUNT (a fraction of a minor unit),
+        AMOUNT_TOO_LARGE (a line amount beyond 2^63 - 1 minor units in magnitude),
+        TOO_MANY_LINES (more than 10,000 lines).
         - FAILED_PRECONDITION: INVOICE_ALREADY_APPLIED (the invoice's credits were already
-        applied; holds are for drafts only).
+        applied; holds are for drafts only); AMOUNT_OUT_OF_RANGE (the allocation's total,
+        drawn from amounts stored before amounts were bounded, does not fit
+        google.type.Money; nothing is held).
         - ALREADY_EXISTS: REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -133,7 +149,10 @@ class InvoiceCreditServiceServicer:
         eligible credit is recorded too (empty line_credits, zero total).
 
         Errors:
-        - INVALID_ARGUMENT: INVALID_CURRENCY, CURRENCY_MISMATCH, INVALID_AMOUNT.
+        - INVALID_ARGUMENT: INVALID_CURRENCY, CURRENCY_MISMATCH, INVALID_AMOUNT,
+        AMOUNT_TOO_LARGE, TOO_MANY_LINES.
+        - FAILED_PRECONDITION: AMOUNT_OUT_OF_RANGE (as for HoldInvoiceCredits; nothing is
+        posted).
         - ALREADY_EXISTS: REQUEST_ID_REUSED (the request_id was used for another invoice or
         call).
         """
@@ -207,7 +226,9 @@ class InvoiceCreditServiceServicer:
         own hold, if any, is ignored, as finalization would.
 
         Errors:
-        - INVALID_ARGUMENT: INVALID_CURRENCY, CURRENCY_MISMATCH, INVALID_AMOUNT.
+        - INVALID_ARGUMENT: INVALID_CURRENCY, CURRENCY_MISMATCH, INVALID_AMOUNT,
+        AMOUNT_TOO_LARGE, TOO_MANY_LINES.
+        - FAILED_PRECONDITION: AMOUNT_OUT_OF_RANGE (as for HoldInvoiceCredits).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -218,9 +239,13 @@ class InvoiceCreditServiceServicer:
         expiry is not yet posted: a credits_expired debit of the remaining ledger balance
         (none if zero), effective at expire_time, and drops holds on those grants. Run by the
         scheduler (wall clock) and by test-clock advances (frozen time, the clock's
-        customers only). A retry with the same request_id returns the first result.
+        customers only). Without customer_ids, customers on a test clock (as told by
+        TestClockTimeService) are skipped: their grants expire on their clock's time. A retry
+        with the same request_id returns the first result.
 
         Errors:
+        - INVALID_ARGUMENT: INVALID_ARGUMENT (as_of missing, more than 100,000
+        customer_ids or exclude_customer_ids; the field is named).
         - ALREADY_EXISTS: REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -291,7 +316,13 @@ class InvoiceCreditService:
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
-    specific reason (duplicate line_id, request_id over 255 characters).
+    specific reason (duplicate line_id, a timestamp out of range `INVALID_TIMESTAMP`);
+    with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
+    request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
+    (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+
+    Times left unset mean the server's current time, or the test clock's time for a
+    customer on a test clock (TestClockTimeService, SPEC I-18).
     """
 
     @staticmethod

@@ -67,8 +67,11 @@ class TestClockTimeServiceServicer:
         attaching a customer again is a no-op. A customer belongs to one clock for good.
 
         Errors: INVALID_ARGUMENT (missing test_clock_id or frozen_time, more than 1,000
-        customer_ids; the field is named) and FAILED_PRECONDITION `CUSTOMER_ON_OTHER_CLOCK`
-        (a customer already attached to another clock); PERMISSION_DENIED for other keys.
+        customer_ids; the field is named; `STRING_TOO_LONG` for an id over 255 characters,
+        `INVALID_CHARACTER` for one holding NUL, `INVALID_TIMESTAMP` for a time out of
+        range), FAILED_PRECONDITION `CUSTOMER_ON_OTHER_CLOCK` (a customer already attached
+        to another clock; nothing of the call is kept) and ALREADY_EXISTS
+        `REQUEST_ID_REUSED`; PERMISSION_DENIED for other keys.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +80,10 @@ class TestClockTimeServiceServicer:
     def DeleteTestClockTime(self, request, context):
         """Forgets a deleted test clock: its customers are judged by the wall clock again. Safe
         to repeat; an unknown clock is not an error.
+
+        Errors: INVALID_ARGUMENT (missing test_clock_id, `STRING_TOO_LONG`,
+        `INVALID_CHARACTER`), ALREADY_EXISTS `REQUEST_ID_REUSED`; PERMISSION_DENIED for other
+        keys.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -21,6 +21,7 @@ from credits_service.domain.grants import (
     void_grant,
 )
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind, check_invariant
+from credits_service.domain.limits import MAX_CUSTOMER_CREDIT_MINOR, MAX_GRANT_AMOUNT_MINOR
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from tests.unit.credits.credit_builders import (
     AS_OF,
@@ -90,16 +91,28 @@ class TestNewGrant:
         with pytest.raises(ValueError):
             new_grant(effective_at=datetime(2025, 1, 1))
 
-    @pytest.mark.parametrize("amount_minor", [0, -1, 2**63, True])
-    def test_amount_must_be_positive_and_fit_64_bits(self, amount_minor):
+    @pytest.mark.parametrize("amount_minor", [0, -1, True])
+    def test_amount_must_be_positive(self, amount_minor):
         error = refusal(amount_minor=amount_minor)
         assert (error.reason, error.field_violations[0].field) == (
             "INVALID_AMOUNT",
             "credit_grant.amount.units",
         )
 
+    @pytest.mark.parametrize("amount_minor", [MAX_GRANT_AMOUNT_MINOR + 1, 2**63 - 1, 2**63])
+    def test_x5_amount_beyond_the_grant_bound_is_too_large(self, amount_minor):
+        error = refusal(amount_minor=amount_minor)
+        assert (error.reason, error.field_violations[0].field) == (
+            "AMOUNT_TOO_LARGE",
+            "credit_grant.amount.units",
+        )
+
+    def test_x5_the_bound_leaves_room_for_every_sum_in_64_bits(self):
+        assert MAX_UNUSED_GRANTS_PER_CUSTOMER * MAX_GRANT_AMOUNT_MINOR <= MAX_CUSTOMER_CREDIT_MINOR
+        assert MAX_CUSTOMER_CREDIT_MINOR * 9 < 2**63 - 1
+
     def test_largest_amount_is_accepted(self):
-        assert new_grant(amount_minor=2**63 - 1).amount.minor == 2**63 - 1
+        assert new_grant(amount_minor=MAX_GRANT_AMOUNT_MINOR).amount.minor == MAX_GRANT_AMOUNT_MINOR
 
     @pytest.mark.parametrize("currency", ["usd", "XXX", ""])
     def test_currency_must_be_iso_4217(self, currency):

@@ -1,0 +1,42 @@
+"""Test clock use cases (SPEC I-18): invoicing tells credits its clocks' times and customers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from credits_service.domain.test_clocks import customers_on_other_clocks
+from credits_service.store.credits import CreditStore
+from drawdown.clock import Clock
+
+
+class TestClockUseCases:
+    __test__ = False  # a use case, not a test class
+
+    def __init__(self, store: CreditStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def set_time(
+        self, session: AsyncSession, clock_id: str, frozen_time: datetime, customer_ids: Sequence[str]
+    ) -> datetime:
+        """Record the clock's time (moving it forward only) and attach the customers to it,
+        in one transaction: the clock's row is locked first, then the customers' locks in
+        id order (the order of every draw), so attaching serializes with the customers'
+        draws and never deadlocks. Returns the clock's time as stored. A customer on
+        another clock refuses the whole call (CUSTOMER_ON_OTHER_CLOCK)."""
+        db = await session.connection()
+        now = self._clock.now()
+        stored = await self._store.set_test_clock(db, clock_id, frozen_time, now)
+        if customer_ids:
+            await self._store.lock_customers(db, customer_ids, now)
+            elsewhere = await self._store.attach_to_test_clock(db, clock_id, customer_ids, now)
+            if elsewhere:
+                raise customers_on_other_clocks(clock_id, elsewhere)
+        return stored
+
+    async def delete(self, session: AsyncSession, clock_id: str) -> None:
+        """Forget the clock; its customers return to the wall clock. Unknown: nothing to do."""
+        await self._store.delete_test_clock(await session.connection(), clock_id)
