@@ -171,12 +171,7 @@ def line_amount(price: Price, quantity: Decimal) -> Money:
     A quantity of 10^45 or more either way (QUANTITY_TOO_LARGE) or an amount above
     ``MAX_LINE_AMOUNT`` (LINE_AMOUNT_TOO_LARGE) cannot be billed: ``LineNotBillable``.
     """
-    if abs(quantity) >= QUANTITY_LIMIT:
-        raise LineNotBillable(
-            f"a quantity of {_shown(quantity)} is beyond what an invoice line holds (less than 10^45)",
-            reason="QUANTITY_TOO_LARGE",
-            metadata={"quantity": _shown(quantity)},
-        )
+    check_quantity(quantity)
     exact = rate(price, quantity)
     if exact > MAX_LINE_AMOUNT:
         raise LineNotBillable(
@@ -186,6 +181,18 @@ def line_amount(price: Price, quantity: Decimal) -> Money:
             metadata={"quantity": _shown(quantity), "max_line_amount": str(MAX_LINE_AMOUNT)},
         )
     return Money(price.currency, round_minor(exact))
+
+
+def check_quantity(quantity: Decimal) -> Decimal:
+    """A quantity (raw usage included, negative or not) an invoice line can hold: less than
+    10^45 either way, else ``LineNotBillable`` QUANTITY_TOO_LARGE."""
+    if abs(quantity) >= QUANTITY_LIMIT:
+        raise LineNotBillable(
+            f"a quantity of {_shown(quantity)} is beyond what an invoice line holds (less than 10^45)",
+            reason="QUANTITY_TOO_LARGE",
+            metadata={"quantity": _shown(quantity)},
+        )
+    return quantity
 
 
 def _shown(value: Decimal) -> str:
