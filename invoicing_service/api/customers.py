@@ -104,6 +104,7 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
     async def AdvanceTestClock(self, request, context):
         new_time = timestamp_from_proto(request.frozen_time, "frozen_time")
         async with self._sagas.call() as call:
+            call.takes_session_locks()  # the clock's lease
             return await call.run(
                 "AdvanceTestClock",
                 request,

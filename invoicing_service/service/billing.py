@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import grpc
 import structlog
@@ -99,7 +99,6 @@ CLAIM_BATCH = 100
 # it tries to bill it again.
 SET_ASIDE_RETRY = timedelta(hours=1)
 
-T = TypeVar("T")
 # The last step of a saga, run where the caller wants it: given the work on a session,
 # the caller's result (an RPC stores its response there, with its request id).
 Finish = Callable[[Callable[[AsyncSession], Awaitable[InvoiceRecord]]], Awaitable[Any]]
