@@ -31,6 +31,7 @@ from drawdown.rpc.server import ServiceContext, ServiceDefinition
 from invoicing_service.api.catalog import CatalogServicer
 from invoicing_service.api.customers import CustomerServicer, TestClockServicer
 from invoicing_service.api.invoices import InvoiceServicer
+from invoicing_service.api.sagas import Sagas
 from invoicing_service.api.subscriptions import SubscriptionServicer
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.catalog import CatalogUseCases
@@ -51,7 +52,9 @@ def build_billing(context: ServiceContext) -> Billing:
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     billing = build_billing(context)
-    mutations = Mutations(context.database, IdempotencyStore(idempotency_keys), context.clock)
+    idempotency = IdempotencyStore(idempotency_keys)
+    mutations = Mutations(context.database, idempotency, context.clock)
+    sagas = Sagas(billing, idempotency, context.clock)
     subscriptions = SubscriptionUseCases(billing)
     customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
         CustomerServicer(CustomerUseCases(billing), mutations), server
@@ -63,10 +66,10 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         SubscriptionServicer(subscriptions, mutations), server
     )
     invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-        InvoiceServicer(billing, subscriptions, PurchaseUseCases(billing), mutations), server
+        InvoiceServicer(billing, subscriptions, PurchaseUseCases(billing), mutations, sagas), server
     )
     test_clock_service_pb2_grpc.add_TestClockServiceServicer_to_server(
-        TestClockServicer(TestClockUseCases(billing), TestClockAdvance(billing), mutations), server
+        TestClockServicer(TestClockUseCases(billing), TestClockAdvance(billing), mutations, sagas), server
     )
     context.background.append(asyncio.create_task(Scheduler(billing).run(context.shutting_down)))
     return [

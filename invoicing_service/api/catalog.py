@@ -61,6 +61,7 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
 
     async def ListPrices(self, request, context):
         active = request.active if request.HasField("active") else None
+        convert.enum_filter(request.type, convert.USAGE_TYPE_NAMES, "type", "PriceType")
         usage_type = convert.USAGE_TYPE_NAMES.get(request.type)
         rows, token = await page(
             request,

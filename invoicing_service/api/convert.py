@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2
 
 from drawdown.errors import InvalidArgument
 from drawdown.invoicing.v1 import (
+    billing_error_pb2,
     customer_pb2,
     invoice_pb2,
     price_pb2,
@@ -32,6 +33,7 @@ from invoicing_service.service.billing import API_STATUS
 from invoicing_service.service.customers import LiveBalance, NewCustomer
 from invoicing_service.service.subscriptions import NewItem
 from invoicing_service.store.records import (
+    BillingErrorRecord,
     CustomerRecord,
     InvoiceRecord,
     PriceRecord,
@@ -93,8 +95,43 @@ _LINE_TYPES = {
 USAGE_TYPE_NAMES = {proto: usage.value for proto, usage in _USAGE_TYPES.items()}
 
 
-def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
-    return message.ToTimedelta()
+def enum_filter(value: int, known: object, field: str, enum_name: str) -> None:
+    """A list filter's enum number must be UNSPECIFIED (no filter) or one that exists
+    (INVALID_ARGUMENT on ``field`` otherwise), not silently match everything."""
+    if value != 0 and value not in known:  # type: ignore[operator]
+        raise InvalidArgument.for_field(field, f"{value} is not a {enum_name}")
+
+
+def billing_error_to_proto(error: BillingErrorRecord | None) -> billing_error_pb2.BillingError | None:
+    if error is None:
+        return None
+    return billing_error_pb2.BillingError(
+        reason=error.reason, message=error.message, time=timestamp_to_proto(error.time)
+    )
+
+
+# google.protobuf.Duration's range: about ±10,000 years.
+_MAX_DURATION_SECONDS = 315_576_000_000
+_NANOS = 1_000_000_000
+
+
+def duration_from_proto(message: duration_pb2.Duration, field: str) -> timedelta:
+    """A Duration as a timedelta; one outside Duration's own range (seconds beyond about
+    ±10,000 years, nanos beyond ±999,999,999 or of the other sign) is INVALID_ARGUMENT on
+    ``field`` rather than an overflow."""
+    seconds, nanos = message.seconds, message.nanos
+    if (
+        abs(seconds) > _MAX_DURATION_SECONDS
+        or abs(nanos) >= _NANOS
+        or (seconds > 0 and nanos < 0)
+        or (seconds < 0 and nanos > 0)
+    ):
+        raise InvalidArgument.for_field(
+            field,
+            "is not a valid Duration (seconds within ±315,576,000,000, nanos of the same sign"
+            " and below 1,000,000,000)",
+        )
+    return timedelta(seconds=seconds, microseconds=nanos // 1000 if nanos >= 0 else -((-nanos) // 1000))
 
 
 def duration_to_proto(delta: timedelta) -> duration_pb2.Duration:
@@ -124,7 +161,7 @@ def new_customer_from_proto(customer: customer_pb2.Customer) -> NewCustomer:
         email=customer.email,
         metadata=dict(customer.metadata),
         test_clock_id=customer.test_clock_id or None,
-        grace_period=duration_from_proto(settings.grace_period)
+        grace_period=duration_from_proto(settings.grace_period, "customer.invoice_settings.grace_period")
         if settings.HasField("grace_period")
         else None,
     )
@@ -195,7 +232,13 @@ def price_from_proto(message: price_pb2.Price) -> Price:
         raise InvalidArgument.for_field("price.recurring.interval", "is required", reason="INVALID_INTERVAL")
     scheme = _SCHEMES.get(message.billing_scheme)
     if scheme is None:
-        raise InvalidArgument.for_field("price.billing_scheme", "unknown scheme")
+        raise InvalidArgument.for_field(
+            "price.billing_scheme", f"{message.billing_scheme} is not a BillingScheme"
+        )
+    if message.tiers_mode != price_pb2.TIERS_MODE_UNSPECIFIED and message.tiers_mode not in _TIERS_MODES:
+        raise InvalidArgument.for_field(
+            "price.tiers_mode", f"{message.tiers_mode} is not a TiersMode", reason="INVALID_TIERS"
+        )
     unit = None
     if message.HasField("unit_amount_decimal"):
         unit = decimal_from_proto(
@@ -298,7 +341,9 @@ def new_items_from_proto(subscription: subscription_pb2.Subscription) -> list[Ne
 
 def subscription_grace_from_proto(subscription: subscription_pb2.Subscription) -> timedelta | None:
     settings = subscription.invoice_settings
-    return duration_from_proto(settings.grace_period) if settings.HasField("grace_period") else None
+    if not settings.HasField("grace_period"):
+        return None
+    return duration_from_proto(settings.grace_period, "subscription.invoice_settings.grace_period")
 
 
 def subscription_to_proto(record: SubscriptionRecord) -> subscription_pb2.Subscription:
@@ -326,6 +371,7 @@ def subscription_to_proto(record: SubscriptionRecord) -> subscription_pb2.Subscr
         latest_invoice_id=record.latest_invoice_id or "",
         create_time=timestamp_to_proto(record.create_time),
         update_time=timestamp_to_proto(record.update_time),
+        billing_error=billing_error_to_proto(record.billing_error),
     )
     if record.grace_period is not None:
         message.invoice_settings.grace_period.CopyFrom(duration_to_proto(record.grace_period))
@@ -362,6 +408,7 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
         amount_remaining=money(invoice.amount_due - (invoice.amount_paid if invoice.status == "paid" else 0)),
         create_time=timestamp_to_proto(invoice.create_time),
         update_time=timestamp_to_proto(invoice.update_time),
+        billing_error=billing_error_to_proto(invoice.billing_error),
     )
     for stored in invoice.lines:
         line = stored.line

@@ -14,6 +14,7 @@ from drawdown.rpc.convert import optional_timestamp, timestamp_from_proto
 from drawdown.rpc.idempotent import Mutations
 from invoicing_service.api import convert
 from invoicing_service.api.pages import page
+from invoicing_service.api.sagas import Sagas
 from invoicing_service.service.customers import CustomerUseCases, TestClockUseCases
 from invoicing_service.service.scheduler import TestClockAdvance
 
@@ -28,7 +29,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
         async def work(uow):
             return pb.CreateCustomerResponse(
-                customer=convert.customer_to_proto(await self._customers.create(uow.session, new))
+                customer=convert.customer_to_proto(await self._customers.create(uow.session, new, context))
             )
 
         return await self._mutations.run("CreateCustomer", request, pb.CreateCustomerResponse, work)
@@ -68,10 +69,13 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
 
 class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
-    def __init__(self, clocks: TestClockUseCases, advance: TestClockAdvance, mutations: Mutations) -> None:
+    def __init__(
+        self, clocks: TestClockUseCases, advance: TestClockAdvance, mutations: Mutations, sagas: Sagas
+    ) -> None:
         self._clocks = clocks
         self._advance = advance
         self._mutations = mutations
+        self._sagas = sagas
 
     async def CreateTestClock(self, request, context):
         frozen_time = optional_timestamp(request.test_clock, "frozen_time", "test_clock.frozen_time")
@@ -99,20 +103,21 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
 
     async def AdvanceTestClock(self, request, context):
         new_time = timestamp_from_proto(request.frozen_time, "frozen_time")
-
-        async def work(uow):
-            clock = await self._advance.advance(uow.session, request.id, new_time)
-            return test_clock_service_pb2.AdvanceTestClockResponse(
-                test_clock=convert.test_clock_to_proto(clock)
+        async with self._sagas.call() as call:
+            call.takes_session_locks()  # the clock's lease
+            return await call.run(
+                "AdvanceTestClock",
+                request,
+                test_clock_service_pb2.AdvanceTestClockResponse,
+                lambda finish: self._advance.advance(call.billing, request.id, new_time, finish, context),
+                lambda clock: test_clock_service_pb2.AdvanceTestClockResponse(
+                    test_clock=convert.test_clock_to_proto(clock)
+                ),
             )
-
-        return await self._mutations.run(
-            "AdvanceTestClock", request, test_clock_service_pb2.AdvanceTestClockResponse, work
-        )
 
     async def DeleteTestClock(self, request, context):
         async def work(uow):
-            clock = await self._clocks.delete(uow.session, request.id)
+            clock = await self._clocks.delete(uow.session, request.id, context)
             return test_clock_service_pb2.DeleteTestClockResponse(
                 test_clock=convert.test_clock_to_proto(clock)
             )

@@ -8,6 +8,7 @@ from drawdown.rpc.convert import money_from_proto, optional_timestamp, timestamp
 from drawdown.rpc.idempotent import Mutations
 from invoicing_service.api import convert
 from invoicing_service.api.pages import page
+from invoicing_service.api.sagas import Sagas
 from invoicing_service.domain.credit_purchases import DEFAULT_PRIORITY
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.purchases import NewCreditPurchase, PurchaseUseCases
@@ -21,11 +22,13 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         subscriptions: SubscriptionUseCases,
         purchases: PurchaseUseCases,
         mutations: Mutations,
+        sagas: Sagas,
     ) -> None:
         self._billing = billing
         self._subscriptions = subscriptions
         self._purchases = purchases
         self._mutations = mutations
+        self._sagas = sagas
 
     async def CreateInvoicePreview(self, request, context):
         as_of = optional_timestamp(request, "as_of_time")
@@ -38,6 +41,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(await self._billing.get(request.id)))
 
     async def ListInvoices(self, request, context):
+        convert.enum_filter(request.status, convert.STORED_STATUSES, "status", "InvoiceStatus")
         statuses = convert.STORED_STATUSES.get(request.status, ())
 
         async def fetch(after, limit):
@@ -57,25 +61,34 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         )
 
     async def FinalizeInvoice(self, request, context):
-        async def work(uow):
-            invoice = await self._billing.finalize(request.id, caller=context, completion=uow.session)
-            return pb.FinalizeInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
-
-        return await self._mutations.run("FinalizeInvoice", request, pb.FinalizeInvoiceResponse, work)
+        async with self._sagas.call() as call:
+            return await call.run(
+                "FinalizeInvoice",
+                request,
+                pb.FinalizeInvoiceResponse,
+                lambda finish: call.billing.finalize(request.id, caller=context, finish=finish),
+                lambda invoice: pb.FinalizeInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
+            )
 
     async def VoidInvoice(self, request, context):
-        async def work(uow):
-            invoice = await self._billing.void(request.id, caller=context, completion=uow.session)
-            return pb.VoidInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
-
-        return await self._mutations.run("VoidInvoice", request, pb.VoidInvoiceResponse, work)
+        async with self._sagas.call() as call:
+            return await call.run(
+                "VoidInvoice",
+                request,
+                pb.VoidInvoiceResponse,
+                lambda finish: call.billing.void(request.id, caller=context, finish=finish),
+                lambda invoice: pb.VoidInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
+            )
 
     async def PayInvoice(self, request, context):
-        async def work(uow):
-            invoice = await self._billing.pay(request.id, caller=context, completion=uow.session)
-            return pb.PayInvoiceResponse(invoice=convert.invoice_to_proto(invoice))
-
-        return await self._mutations.run("PayInvoice", request, pb.PayInvoiceResponse, work)
+        async with self._sagas.call() as call:
+            return await call.run(
+                "PayInvoice",
+                request,
+                pb.PayInvoiceResponse,
+                lambda finish: call.billing.pay(request.id, caller=context, finish=finish),
+                lambda invoice: pb.PayInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
+            )
 
     async def MarkInvoiceUncollectible(self, request, context):
         async def work(uow):

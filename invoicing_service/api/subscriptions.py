@@ -41,6 +41,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         )
 
     async def ListSubscriptions(self, request, context):
+        convert.enum_filter(request.status, _STATUSES, "status", "SubscriptionStatus")
         status = _STATUSES.get(request.status)
         rows, token = await page(
             request,

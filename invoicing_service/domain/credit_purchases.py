@@ -16,6 +16,7 @@ from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain.invoices import InvoiceLine, InvoiceStatus, LineKind
 from invoicing_service.domain.periods import Period
+from invoicing_service.domain.prices import MAX_LINE_AMOUNT
 
 # Grant rules from C-1, mirrored so that a paid purchase never fails to become a grant.
 MAX_NAME_LENGTH = 100
@@ -58,12 +59,17 @@ class CreditGrantRequest:
 def validate_credit_purchase(purchase: CreditPurchase) -> CreditPurchase:
     """Check a purchase before invoicing it (I-15, with the grant rules of C-1).
 
-    Amount > 0 (INVALID_AMOUNT); name 1..100 characters (INVALID_NAME); priority 0..100
+    Amount > 0 and at most ``MAX_LINE_AMOUNT`` minor units, the most one invoice line bills
+    (INVALID_AMOUNT); name 1..100 characters (INVALID_NAME); priority 0..100
     (INVALID_PRIORITY); at most 20 distinct price ids (INVALID_APPLICABILITY); a positive
     expiry (INVALID_EXPIRY).
     """
     if purchase.amount.minor <= 0:
         raise InvalidArgument.for_field("amount", "must be greater than zero", reason="INVALID_AMOUNT")
+    if purchase.amount.minor > MAX_LINE_AMOUNT:
+        raise InvalidArgument.for_field(
+            "amount", f"must be at most {MAX_LINE_AMOUNT:,} minor units", reason="INVALID_AMOUNT"
+        )
     if not purchase.name or len(purchase.name) > MAX_NAME_LENGTH:
         raise InvalidArgument.for_field(
             "name", f"must be 1 to {MAX_NAME_LENGTH} characters", reason="INVALID_NAME"

@@ -11,7 +11,13 @@ from enum import StrEnum
 from drawdown.errors import FailedPrecondition
 from drawdown.money import Money
 from invoicing_service.domain.periods import Period
-from invoicing_service.domain.prices import BillingScheme, UsageType, billable_quantity, line_amount
+from invoicing_service.domain.prices import (
+    BillingScheme,
+    UsageType,
+    billable_quantity,
+    check_quantity,
+    line_amount,
+)
 from invoicing_service.domain.subscriptions import SubscriptionItem
 
 
@@ -122,7 +128,8 @@ def draft_lines(
 
     A metered item bills its usage (``usage`` by item id) for exactly ``usage_period``,
     in arrears; a negative total bills as zero. A licensed item bills quantity × unit
-    amount for ``advance_period``, in advance. A None period leaves that kind out: the
+    amount for ``advance_period``, in advance. Usage or an amount beyond what a line holds
+    raises ``LineNotBillable`` (QUANTITY_TOO_LARGE, LINE_AMOUNT_TOO_LARGE). A None period leaves that kind out: the
     invoice at creation has no usage yet, and a subscription's final invoice bills no
     next period. Usage measured over any other range than ``usage_period`` is refused
     (ValueError), as is a metered item without usage: both are caller bugs.
@@ -214,7 +221,7 @@ def _usage_for(item: SubscriptionItem, usage: Mapping[str, MeteredUsage], period
         raise ValueError(f"no usage for metered item {item.id}")
     if measured.period != period:
         raise ValueError(f"usage of item {item.id} measured over {measured.period}, not the billed {period}")
-    return billable_quantity(measured.quantity)
+    return billable_quantity(check_quantity(measured.quantity))  # the raw usage is stored too
 
 
 def _line(

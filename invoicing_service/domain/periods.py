@@ -73,6 +73,13 @@ def next_period(anchor: datetime, interval: Interval, count: int, current: Perio
     return period_containing(anchor, interval, count, current.end)
 
 
+def intervals_after(moment: datetime, interval: Interval, count: int, times: int) -> datetime:
+    """``moment`` plus ``times`` periods of ``count`` intervals, months clamped to their
+    last day (Jan 31 + 1 month: Feb 28 or 29)."""
+    _check_count(count)
+    return _boundary(ensure_utc(moment), interval, count, times)
+
+
 def _check_count(count: int) -> None:
     if count < 1:
         raise ValueError(f"interval count must be at least 1, got {count}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
-from drawdown.errors import InvalidArgument
+from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import MONEY_CONTEXT, Money, decimal_places, round_minor, validate_currency
 from invoicing_service.domain.periods import Interval
 
@@ -22,6 +22,20 @@ MAX_AMOUNT_DECIMAL_PLACES = 12
 AMOUNT_DECIMAL_LIMIT = Decimal(10) ** 12
 # At most one year between invoices, as Stripe allows (365 days, 52 weeks, 12 months).
 MAX_INTERVAL_COUNT = {Interval.DAY: 365, Interval.WEEK: 52, Interval.MONTH: 12, Interval.YEAR: 1}
+MAX_TIERS = 100
+# The most one invoice line may bill, in minor units (9,999,999,999,999.99 USD): an invoice
+# of 20 such lines, its credits and its amount due still fit the BIGINT columns, the
+# credits service's amounts and google.type.Money's int64 units, in every currency.
+MAX_LINE_AMOUNT = 10**15 - 1
+# Quantities are stored as NUMERIC(60, 15): at most 45 digits before the point.
+QUANTITY_LIMIT = Decimal(10) ** 45
+
+
+class LineNotBillable(FailedPrecondition):
+    """A line whose amount (LINE_AMOUNT_TOO_LARGE) or quantity (QUANTITY_TOO_LARGE) is
+    beyond what an invoice can hold: the usage behind it cannot be billed as it is."""
+
+    default_reason = "LINE_AMOUNT_TOO_LARGE"
 
 
 class UsageType(StrEnum):
@@ -96,10 +110,10 @@ def validate_new_price(price: Price) -> Price:
     Raises InvalidArgument naming the field, with reason INVALID_CURRENCY,
     INVALID_USAGE_TYPE, INVALID_INTERVAL (interval count 1..one year), INVALID_METER
     (metered prices need a meter, licensed ones take none), INVALID_UNIT_AMOUNT
-    (per_unit needs one, tiered takes none; ≥ 0, ≤ 12 decimal places), INVALID_TIERS
-    (tiered only; ``up_to`` positive whole numbers, strictly increasing, last tier
-    unbounded; each tier a unit and/or flat amount) or INVALID_TRANSFORM (divide_by ≥ 1,
-    round up|down). Whether the meter exists and is active is for the caller to check.
+    (per_unit needs one, tiered takes none; ≥ 0, < 10^12, ≤ 12 decimal places),
+    INVALID_TIERS (tiered only; 1 to 100 tiers; ``up_to`` positive whole numbers, strictly
+    increasing, last tier unbounded; each tier a unit and/or flat amount) or
+    INVALID_TRANSFORM (divide_by ≥ 1, round up|down). Whether the meter exists and is active is for the caller to check.
     """
     validate_currency(price.currency)
     if not isinstance(price.usage_type, UsageType):
@@ -129,8 +143,9 @@ def rate(price: Price, quantity: Decimal) -> Decimal:
     A negative quantity counts as 0. ``transform_quantity`` applies first (divide, then
     round up or down to whole packages). Per unit: unit amount × quantity. Graduated
     tiers: each tier prices the units that fall inside it and adds its flat amount once
-    reached, and the tier amounts are summed. Volume tiers: the tier the whole quantity
-    falls in prices every unit, plus its flat amount.
+    reached, and the tier amounts are summed (quantity 0 reaches the first tier). Volume
+    tiers: the tier the whole quantity falls in prices every unit, plus its flat amount; a
+    quantity of 0 bills 0, flat amount included.
     """
     with localcontext(MONEY_CONTEXT):
         units = _transformed(price.transform_quantity, billable_quantity(quantity))
@@ -151,8 +166,39 @@ def billed_units(price: Price, quantity: Decimal) -> Decimal:
 
 def line_amount(price: Price, quantity: Decimal) -> Money:
     """The amount of one invoice line: ``rate`` rounded once, half-up, to a whole minor
-    unit of the price's currency (I-10)."""
-    return Money(price.currency, round_minor(rate(price, quantity)))
+    unit of the price's currency (I-10).
+
+    A quantity of 10^45 or more either way (QUANTITY_TOO_LARGE) or an amount above
+    ``MAX_LINE_AMOUNT`` (LINE_AMOUNT_TOO_LARGE) cannot be billed: ``LineNotBillable``.
+    """
+    check_quantity(quantity)
+    exact = rate(price, quantity)
+    if exact > MAX_LINE_AMOUNT:
+        raise LineNotBillable(
+            f"{_shown(quantity)} units would bill {_shown(exact.to_integral_value())} minor units of"
+            f" {price.currency}; one line bills at most {MAX_LINE_AMOUNT:,}",
+            reason="LINE_AMOUNT_TOO_LARGE",
+            metadata={"quantity": _shown(quantity), "max_line_amount": str(MAX_LINE_AMOUNT)},
+        )
+    return Money(price.currency, round_minor(exact))
+
+
+def check_quantity(quantity: Decimal) -> Decimal:
+    """A quantity (raw usage included, negative or not) an invoice line can hold: less than
+    10^45 either way, else ``LineNotBillable`` QUANTITY_TOO_LARGE."""
+    if abs(quantity) >= QUANTITY_LIMIT:
+        raise LineNotBillable(
+            f"a quantity of {_shown(quantity)} is beyond what an invoice line holds (less than 10^45)",
+            reason="QUANTITY_TOO_LARGE",
+            metadata={"quantity": _shown(quantity)},
+        )
+    return quantity
+
+
+def _shown(value: Decimal) -> str:
+    """A quantity or amount as an error shows it: plain when short, at most 60 characters."""
+    text = format(value, "f") if abs(value.adjusted()) < 50 else format(value, "e")
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _transformed(transform: TransformQuantity | None, units: Decimal) -> Decimal:
@@ -180,6 +226,8 @@ def _graduated_rate(tiers: Sequence[Tier], units: Decimal) -> Decimal:
 
 
 def _volume_rate(tiers: Sequence[Tier], units: Decimal) -> Decimal:
+    if not units:
+        return Decimal(0)  # no usage bills nothing, not the first tier's flat amount
     tier = next(tier for tier in tiers if tier.up_to is None or units <= tier.up_to)
     return _tier_amount(tier, units)
 
@@ -235,6 +283,10 @@ def _check_tiered(price: Price) -> None:
     if not price.tiers:
         raise InvalidArgument.for_field(
             "tiers", "a tiered price needs at least one tier", reason="INVALID_TIERS"
+        )
+    if len(price.tiers) > MAX_TIERS:
+        raise InvalidArgument.for_field(
+            "tiers", f"a tiered price has at most {MAX_TIERS} tiers", reason="INVALID_TIERS"
         )
     previous_up_to = 0
     last = len(price.tiers) - 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from drawdown.clock import ensure_utc
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from invoicing_service.domain.periods import Interval, Period, period_containing
-from invoicing_service.domain.prices import Price, UsageType
+from invoicing_service.domain.prices import MAX_LINE_AMOUNT, LineNotBillable, Price, UsageType, line_amount
 
 # Stripe's limit; each item becomes one line of every invoice.
 MAX_ITEMS = 20
@@ -54,8 +55,11 @@ def validate_items(items: Sequence[SubscriptionItem]) -> None:
     At least one and at most 20 items (ITEMS_REQUIRED, TOO_MANY_ITEMS), each price at
     most once (DUPLICATE_PRICE); every price shares the first item's currency
     (MIXED_CURRENCIES) and interval × count (MIXED_INTERVALS), reported on
-    ``items[i].price_id``; licensed items need a quantity ≥ 1 and metered items take none,
-    since the meter supplies it (INVALID_QUANTITY on ``items[i].quantity``).
+    ``items[i].price_id``; licensed items need a quantity ≥ 0 (0 bills nothing) and metered
+    items take none, since the meter supplies it (INVALID_QUANTITY on
+    ``items[i].quantity``). A licensed item's line, quantity × its price, must stay within
+    ``MAX_LINE_AMOUNT`` (LINE_AMOUNT_TOO_LARGE on ``items[i].quantity``): it is billed every
+    period, so it is refused here rather than when it is billed.
     """
     if not items:
         raise InvalidArgument.for_field(
@@ -172,10 +176,20 @@ def _check_quantity(item: SubscriptionItem, field: str) -> None:
                 "a metered item takes no quantity; its usage comes from the meter",
                 reason="INVALID_QUANTITY",
             )
-    elif item.quantity is None or item.quantity < 1:
+    elif item.quantity is None or item.quantity < 0:
         raise InvalidArgument.for_field(
-            f"{field}.quantity", "a licensed item needs a quantity of at least 1", reason="INVALID_QUANTITY"
+            f"{field}.quantity", "a licensed item needs a quantity of at least 0", reason="INVALID_QUANTITY"
         )
+    else:
+        try:
+            line_amount(item.price, Decimal(item.quantity))
+        except LineNotBillable:
+            raise InvalidArgument.for_field(
+                f"{field}.quantity",
+                f"{item.quantity} units of this price would bill more than {MAX_LINE_AMOUNT:,}"
+                " minor units on one line",
+                reason="LINE_AMOUNT_TOO_LARGE",
+            ) from None
 
 
 def _describe_interval(price: Price) -> str:

@@ -1,20 +1,31 @@
-"""Test clocks and the billing schedule they drive (I-16, I-10, I-11).
+"""Test clocks and the billing schedule they drive (I-16, I-18, I-10, I-11).
 
 The scheduler runs the same ``due_actions`` against the wall clock; a test clock only
-moves time forward and runs, in order, every action due up to its new time.
+moves time forward and runs, in order, every action due up to its new time. As Stripe
+does, one advance goes at most two intervals of the shortest subscription on the clock
+(two years without one), so that an advance runs a bounded number of billing actions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from drawdown.clock import ensure_utc
 from drawdown.errors import InvalidArgument
 from invoicing_service.domain.invoices import auto_finalize_at
-from invoicing_service.domain.periods import Interval, Period, next_period
+from invoicing_service.domain.periods import Interval, Period, intervals_after, next_period
+
+# The times a test clock may stand at: far enough from the calendar's ends that periods,
+# grace periods and advances computed from them stay valid dates.
+MIN_FROZEN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_FROZEN_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+# How far one advance may go: this many of the shortest subscription interval on the
+# clock, or MAX_ADVANCE_MONTHS without a subscription (I-18, as Stripe).
+ADVANCE_INTERVALS = 2
+MAX_ADVANCE_MONTHS = 24
 
 
 class ActionKind(StrEnum):
@@ -64,15 +75,52 @@ class DueAction:
 _KIND_ORDER = {ActionKind.CLOSE_PERIOD: 0, ActionKind.FINALIZE_INVOICE: 1}
 
 
-def validate_advance(frozen_time: datetime, new_time: datetime) -> datetime:
-    """The clock's new frozen time, which must be later than the current one (I-16;
-    InvalidArgument TEST_CLOCK_BACKWARDS on ``frozen_time`` otherwise)."""
+def validate_frozen_time(moment: datetime, field: str) -> datetime:
+    """A time a test clock may stand at: from 1970-01-01 up to (not including) 9000-01-01
+    UTC (InvalidArgument INVALID_FROZEN_TIME on ``field`` otherwise)."""
+    moment = ensure_utc(moment)
+    if not MIN_FROZEN_TIME <= moment < MAX_FROZEN_TIME:
+        raise InvalidArgument.for_field(
+            field,
+            f"must lie from {MIN_FROZEN_TIME.isoformat()} up to {MAX_FROZEN_TIME.isoformat()}",
+            reason="INVALID_FROZEN_TIME",
+        )
+    return moment
+
+
+def advance_limit(frozen_time: datetime, intervals: Iterable[tuple[Interval, int]]) -> datetime:
+    """The latest time one advance from ``frozen_time`` may reach (I-18): two intervals of
+    the shortest of ``intervals`` (each a subscription's interval and count on the clock),
+    or two years when there is none; never past the clock range."""
+    frozen_time = ensure_utc(frozen_time)
+    limits = [intervals_after(frozen_time, i, count, ADVANCE_INTERVALS) for i, count in intervals]
+    limit = min(limits, default=intervals_after(frozen_time, Interval.MONTH, MAX_ADVANCE_MONTHS, 1))
+    return min(limit, MAX_FROZEN_TIME - timedelta(microseconds=1))
+
+
+def validate_advance(
+    frozen_time: datetime, new_time: datetime, intervals: Iterable[tuple[Interval, int]] = ()
+) -> datetime:
+    """The clock's new frozen time (I-16, I-18), InvalidArgument on ``frozen_time``
+    otherwise: later than the current one (TEST_CLOCK_BACKWARDS), within the clock range
+    (INVALID_FROZEN_TIME), and at most ``advance_limit`` (ADVANCE_TOO_FAR, the limit in
+    the metadata as ``max_frozen_time``)."""
     frozen_time, new_time = ensure_utc(frozen_time), ensure_utc(new_time)
     if new_time <= frozen_time:
         raise InvalidArgument.for_field(
             "frozen_time",
             f"a test clock only moves forward: {new_time.isoformat()} is not after {frozen_time.isoformat()}",
             reason="TEST_CLOCK_BACKWARDS",
+        )
+    validate_frozen_time(new_time, "frozen_time")
+    limit = advance_limit(frozen_time, intervals)
+    if new_time > limit:
+        raise InvalidArgument.for_field(
+            "frozen_time",
+            f"one advance goes at most to {limit.isoformat()}: two intervals of the shortest"
+            " subscription on the clock (two years without one); advance in steps",
+            reason="ADVANCE_TOO_FAR",
+            metadata={"max_frozen_time": limit.isoformat()},
         )
     return new_time
 

@@ -10,23 +10,33 @@ that a retry or the recovery sweep completes, and credits move once per invoice:
   pay a credit purchase: open ─→ paying ─create grant (request id = invoice id)→ paid
 
 ``finalizing`` shows as DRAFT and ``voiding`` / ``paying`` as OPEN on the API.
+
+One bad subscription or invoice never holds up the others (X-6): a period whose lines
+cannot be rated (an amount beyond what a line holds, usage metering refuses to sum) or an
+invoice credits refuses is set aside with its reason (``billing_error``) and logged; the
+rest of its batch is billed, and the scheduler tries it again an hour later.
+
+An RPC that runs several units of work (a saga step commits before its outbound call)
+runs them all on one pooled connection, one after the other (``one_connection``): it
+never waits for a second connection while it holds one (X-7).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
-from drawdown.db.engine import Database
+from drawdown.db.engine import Database, UnitOfWork
 from drawdown.errors import DomainError, FailedPrecondition, Unavailable
 from drawdown.money import Money
 from drawdown.rpc.convert import money_to_proto, timestamp_to_proto
@@ -46,11 +56,18 @@ from invoicing_service.domain.invoices import (
 from invoicing_service.domain.periods import Period, metering_range, next_period
 from invoicing_service.domain.prices import UsageType, billed_units
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
-from invoicing_service.service.downstream import CreditForLine, Downstream, InvoiceForCredits, UsageQuery
+from invoicing_service.service.downstream import (
+    CreditForLine,
+    Downstream,
+    InvoiceForCredits,
+    PeerFailure,
+    UsageQuery,
+)
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.records import (
+    BillingErrorRecord,
     CreditApplicationRecord,
     InvoiceRecord,
     LineCredit,
@@ -78,6 +95,59 @@ API_STATUS = {
 # Subscriptions or drafts one scheduler claim takes: one transaction, one batch call to
 # metering and one to credits.
 CLAIM_BATCH = 100
+# How long the wall-clock scheduler leaves a subscription or invoice it set aside before
+# it tries to bill it again (X-6).
+SET_ASIDE_RETRY = timedelta(hours=1)
+
+# The last step of a saga, run where the caller wants it: given the work on a session,
+# the caller's result (an RPC stores its response there, with its request id).
+Finish = Callable[[Callable[[AsyncSession], Awaitable[InvoiceRecord]]], Awaitable[Any]]
+
+
+class UnitsOfWork(Protocol):
+    def unit_of_work(self) -> UnitOfWork: ...
+
+
+class OnConnection:
+    """Units of work that run one after the other on one connection (``Database``'s
+    ``unit_of_work`` for one call): each is a transaction of its own, committed or rolled
+    back, and the connection stays checked out between them."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(AsyncSession(bind=self.connection, expire_on_commit=False, autoflush=False))
+
+
+@dataclass(frozen=True)
+class Rated:
+    """A job's rated lines, or why it could not be rated: a domain error (a line beyond
+    what an invoice holds, metering refusing the query) or a peer's failure."""
+
+    lines: tuple[StoredLine, ...] = ()
+    error: DomainError | PeerFailure | None = None
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What closing one subscription's period gave: its draft, or why it was set aside."""
+
+    draft: InvoiceRecord | None = None
+    set_aside: BillingErrorRecord | None = None
+
+
+def billing_error(error: DomainError | PeerFailure, now: datetime) -> BillingErrorRecord:
+    """The reason a subscription or invoice is set aside (X-6), as stored and shown."""
+    return BillingErrorRecord(error.reason, error.message[:500], now)
+
+
+def set_aside_worthy(error: BaseException) -> bool:
+    """Whether ``error`` sets one subscription or invoice aside: any refusal or peer
+    failure, but not a peer that is down (then the whole batch waits and is retried)."""
+    return isinstance(error, PeerFailure) or (
+        isinstance(error, DomainError) and not isinstance(error, Unavailable)
+    )
 
 
 @dataclass(frozen=True)
@@ -107,10 +177,19 @@ def has_metered_lines(invoice: InvoiceRecord) -> bool:
 class Billing:
     """Drafting, finalizing and settling invoices."""
 
-    def __init__(self, database: Database, downstream: Downstream, clock: Clock) -> None:
+    def __init__(self, database: Database | UnitsOfWork, downstream: Downstream, clock: Clock) -> None:
         self.database = database
         self.downstream = downstream
         self.clock = clock
+
+    @asynccontextmanager
+    async def one_connection(self) -> AsyncIterator[Billing]:
+        """This billing core with every unit of work on one pooled connection, checked out
+        for the whole block (X-7): a call that needs several units of work in turn never
+        holds one connection while it waits for another."""
+        assert isinstance(self.database, Database), "already on one connection"
+        async with self.database.engine.connect() as connection:
+            yield Billing(OnConnection(connection), self.downstream, self.clock)
 
     # -- time -----------------------------------------------------------------------
 
@@ -142,16 +221,39 @@ class Billing:
         advance_period: Period | None,
         caller: Caller = None,
     ) -> tuple[StoredLine, ...]:
-        """Rated lines for one subscription's ``items`` (see ``rate_lines``)."""
+        """Rated lines for one subscription's ``items`` (see ``rate_lines``); a line that
+        cannot be billed raises its error (FailedPrecondition LINE_AMOUNT_TOO_LARGE ...)."""
         job = LinesToRate(subscription, items, usage_period, advance_period)
-        return (await self.rate_lines(session, [job], caller))[0]
+        return await self.lines_for(job, await self.product_names(session, [job]), caller)
+
+    async def lines_for(
+        self, job: LinesToRate, names: Mapping[str, str], caller: Caller
+    ) -> tuple[StoredLine, ...]:
+        """``subscription_lines`` without a session: ``names`` read beforehand, so that a
+        read (a preview, a live balance) holds no connection while metering answers."""
+        (rated,) = await self.rate([job], names, caller)
+        if rated.error is not None:
+            raise rated.error
+        return rated.lines
+
+    async def product_names(self, session: AsyncSession, jobs: Sequence[LinesToRate]) -> dict[str, str]:
+        """The product name of each price of the jobs, for line descriptions."""
+        return await CatalogStore(session).product_names_of_prices(
+            {item.price_id for job in jobs for item in job.items}
+        )
 
     async def rate_lines(
         self, session: AsyncSession, jobs: Sequence[LinesToRate], caller: Caller = None
-    ) -> list[tuple[StoredLine, ...]]:
+    ) -> list[Rated]:
         """Rated lines for each job: metered usage read from metering for exactly its
         ``usage_period`` (I-10), all jobs' usage in one batch, and licensed quantities
-        for its ``advance_period``."""
+        for its ``advance_period``. A job that cannot be rated carries its error; one
+        that fails does not fail the others (X-6)."""
+        return await self.rate(jobs, await self.product_names(session, jobs), caller)
+
+    async def rate(
+        self, jobs: Sequence[LinesToRate], names: Mapping[str, str], caller: Caller
+    ) -> list[Rated]:
         queries: list[UsageQuery] = []
         metered: list[tuple[int, SubscriptionItem, Period]] = []
         for index, job in enumerate(jobs):
@@ -167,51 +269,79 @@ class Billing:
                         )
                     )
                     metered.append((index, item, job.usage_period))
-        quantities = await self.downstream.usage(queries, caller) if queries else []
+        try:
+            quantities = await self.downstream.usage(queries, caller) if queries else []
+        except (DomainError, PeerFailure) as error:
+            if not set_aside_worthy(error) or len(jobs) <= 1:
+                raise
+            # Metering refused the batch: ask for each job alone, so that only the job it
+            # refuses is left out (X-6).
+            log.warning("usage.batch_refused", reason=error.reason)
+            return [await self._rate_alone(job, names, caller) for job in jobs]
         usage: list[dict[str, MeteredUsage]] = [{} for _ in jobs]
         for (index, item, period), quantity in zip(metered, quantities, strict=True):
             usage[index][item.id] = MeteredUsage(period, quantity)
-        names = await CatalogStore(session).product_names_of_prices(
-            {item.price_id for job in jobs for item in job.items}
-        )
-        return [_rated(job, job_usage, names) for job, job_usage in zip(jobs, usage, strict=True)]
+        results = []
+        for job, job_usage in zip(jobs, usage, strict=True):
+            try:
+                results.append(Rated(_rated(job, job_usage, names)))
+            except DomainError as error:  # LineNotBillable: beyond what a line holds
+                results.append(Rated(error=error))
+        return results
+
+    async def _rate_alone(self, job: LinesToRate, names: Mapping[str, str], caller: Caller) -> Rated:
+        try:
+            (rated,) = await self.rate([job], names, caller)
+        except (DomainError, PeerFailure) as error:
+            if not set_aside_worthy(error):
+                raise
+            return Rated(error=error)
+        return rated
 
     # -- drafting -------------------------------------------------------------------
 
-    async def close_period(self, subscription_id: str, as_of: datetime) -> InvoiceRecord | None:
+    async def close_period(self, subscription_id: str, as_of: datetime) -> Closed:
         """Close the subscription's current period if it has ended by ``as_of`` (I-10):
-        its draft is created and its credits held. None when there was nothing to close."""
+        its draft is created and its credits held, or, when the period cannot be billed,
+        the subscription is set aside with the reason (X-6). Nothing when there was
+        nothing to close."""
         async with self.database.unit_of_work() as uow:
             subscription = await SubscriptionStore(uow.session).get(subscription_id, for_update=True)
             if (
                 subscription.status is not SubscriptionStatus.ACTIVE
                 or subscription.current_period.end > as_of
             ):
-                return None
-            drafts = await self.close_locked(uow.session, [subscription], as_of)
+                return Closed()
+            drafts, set_aside = await self.close_locked(uow.session, [subscription], as_of)
             await uow.commit()
-        return (await self.hold_for_drafts(drafts))[0]
+        if set_aside:
+            return Closed(set_aside=set_aside[subscription_id])
+        return Closed(draft=await self.hold_one(drafts[0]))
 
     async def close_due_periods(self, now: datetime) -> int:
         """Close wall-clock subscription periods until none is due, ``CLAIM_BATCH`` at a
         time; each batch claimed with SKIP LOCKED, so replicas share the work without doing
-        any twice."""
+        any twice. A subscription set aside is tried again after ``SET_ASIDE_RETRY``."""
         closed = 0
         while True:
             async with self.database.unit_of_work() as uow:
-                subscriptions = await SubscriptionStore(uow.session).claim_due(now, CLAIM_BATCH)
+                subscriptions = await SubscriptionStore(uow.session).claim_due(
+                    now, CLAIM_BATCH, now - SET_ASIDE_RETRY
+                )
                 if not subscriptions:
                     return closed
-                drafts = await self.close_locked(uow.session, subscriptions, now)
+                drafts, _ = await self.close_locked(uow.session, subscriptions, now)
                 await uow.commit()
             await self.hold_for_drafts(drafts)
             closed += len(drafts)
 
     async def close_locked(
         self, session: AsyncSession, subscriptions: Sequence[SubscriptionRecord], as_of: datetime
-    ) -> list[InvoiceRecord]:
+    ) -> tuple[list[InvoiceRecord], dict[str, BillingErrorRecord]]:
         """Draft each subscription's current period (I-10) and move it on to its next
-        period, or cancel it if it was to end there; the subscriptions are locked."""
+        period, or cancel it if it was to end there; the subscriptions are locked. One
+        whose period cannot be billed stays where it is, set aside with its reason (X-6):
+        the drafts, and the billing errors by subscription id."""
         following = {
             s.id: next_period(
                 s.billing_cycle_anchor,
@@ -221,7 +351,7 @@ class Billing:
             )
             for s in subscriptions
         }
-        lines = await self.rate_lines(
+        rated = await self.rate_lines(
             session,
             [
                 LinesToRate(s, s.items, s.current_period, None if s.cancel_at_period_end else following[s.id])
@@ -231,19 +361,29 @@ class Billing:
         graces = await self.grace_periods(session, subscriptions)
         drafts: list[InvoiceRecord] = []
         changes: dict[str, dict[str, Any]] = {}
-        for subscription, subscription_lines in zip(subscriptions, lines, strict=True):
+        set_aside: dict[str, BillingErrorRecord] = {}
+        for subscription, result in zip(subscriptions, rated, strict=True):
+            if result.error is not None:
+                set_aside[subscription.id] = billing_error(result.error, self.clock.now())
+                continue
             period, ends = subscription.current_period, subscription.cancel_at_period_end
             draft = self.new_invoice(
                 subscription,
                 billing_reason="subscription_cancel" if ends else "subscription_cycle",
                 period=period,
-                lines=subscription_lines,
+                lines=result.lines,
                 status="draft",
                 now=as_of,
                 auto_finalize_time=auto_finalize_at(period.end, graces[subscription.id]),
             )
             drafts.append(draft)
-            change: dict[str, Any] = {"latest_invoice_id": draft.id, "update_time": as_of}
+            change: dict[str, Any] = {
+                "latest_invoice_id": draft.id,
+                "update_time": as_of,
+                "billing_error_reason": None,
+                "billing_error_message": None,
+                "billing_error_time": None,
+            }
             if ends:
                 change.update(status=SubscriptionStatus.CANCELED.value, cancel_time=period.end)
             else:
@@ -252,6 +392,7 @@ class Billing:
             changes[subscription.id] = change
         await InvoiceStore(session).insert_many(drafts)
         await SubscriptionStore(session).update_many(changes)
+        await SubscriptionStore(session).set_aside(set_aside)
         for draft in drafts:
             log.info(
                 "invoice.drafted",
@@ -259,7 +400,14 @@ class Billing:
                 subscription_id=draft.subscription_id,
                 period_end=draft.period.end,
             )
-        return drafts
+        for subscription_id, error in set_aside.items():
+            log.warning(
+                "subscription.set_aside",
+                subscription_id=subscription_id,
+                reason=error.reason,
+                why=error.message,
+            )
+        return drafts, set_aside
 
     async def grace_period(self, session: AsyncSession, subscription: SubscriptionRecord) -> timedelta:
         """The subscription's grace period, else its customer's (I-11)."""
@@ -328,11 +476,11 @@ class Billing:
         except Unavailable:
             log.warning("invoice.hold_failed", invoice_ids=[draft.id for draft in metered])
             return list(drafts)
-        except DomainError as error:
+        except (DomainError, PeerFailure) as error:
             if len(metered) == 1:
                 raise
             log.warning("invoice.batch_hold_refused", reason=error.reason, metadata=error.metadata)
-            return [await self._hold_alone(draft) for draft in drafts]
+            return [await self.hold_one(draft) for draft in drafts]
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
             statuses = await store.lock([draft.id for draft in metered])
@@ -349,10 +497,12 @@ class Billing:
             await uow.commit()
         return [held.get(draft.id, draft) for draft in drafts]
 
-    async def _hold_alone(self, draft: InvoiceRecord) -> InvoiceRecord:
+    async def hold_one(self, draft: InvoiceRecord) -> InvoiceRecord:
+        """Hold one draft's credits, best effort: a refusal is logged and the draft kept
+        without holds (finalization allocates afresh)."""
         try:
             return (await self.hold_for_drafts([draft]))[0]
-        except DomainError as error:
+        except (DomainError, PeerFailure) as error:
             log.warning("invoice.hold_refused", invoice_id=draft.id, reason=error.reason)
             return draft
 
@@ -364,49 +514,80 @@ class Billing:
         *,
         as_of: datetime | None = None,
         caller: Caller = None,
-        completion: AsyncSession | None = None,
-    ) -> InvoiceRecord:
+        finish: Finish | None = None,
+    ) -> Any:
         """Finalize a draft (I-11): re-read usage and reprice (stored as ``finalizing``),
         apply credits once (C-13, C-14), then store the allocation and set open or paid.
 
-        ``completion`` is the session the last step runs in (an RPC's, so the transition
-        and the request id commit together); without it the step commits on its own.
+        ``finish`` runs the last step (an RPC's, so that the transition and the request id
+        commit together) and gives the result; without it the step commits on its own and
+        the finalized invoice is returned. Lines that cannot be billed raise their error
+        (FailedPrecondition LINE_AMOUNT_TOO_LARGE ...) and leave the draft as it was.
         """
         async with self.database.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id, for_update=True)
-            (invoice,) = await self._prepare_locked(uow.session, [invoice], as_of, caller)
+            prepared, set_aside = await self._prepare_locked(uow.session, [invoice], as_of, caller)
+            if set_aside:
+                raise set_aside[invoice.id]
             await uow.commit()
-        return await self._apply_and_complete(invoice, caller, completion)
+        return await self._apply_and_complete(prepared[0], caller, finish)
 
     async def finalize_due_drafts(self, now: datetime) -> int:
         """Finalize wall-clock drafts past their grace period (I-11), ``CLAIM_BATCH`` at a
-        time: usage re-read in one batch, credits applied in one batch."""
+        time: usage re-read in one batch, credits applied in one batch. A draft whose lines
+        cannot be billed is set aside with its reason (X-6) and tried again after
+        ``SET_ASIDE_RETRY``; the others finalize."""
         finalized = 0
         while True:
             async with self.database.unit_of_work() as uow:
-                drafts = await InvoiceStore(uow.session).claim_due_drafts(now, CLAIM_BATCH)
+                drafts = await InvoiceStore(uow.session).claim_due_drafts(
+                    now, CLAIM_BATCH, now - SET_ASIDE_RETRY
+                )
                 if not drafts:
                     return finalized
-                prepared = await self._prepare_locked(uow.session, drafts, now, None)
+                prepared, set_aside = await self._prepare_locked(uow.session, drafts, now, None)
+                await self._set_aside_invoices(uow.session, set_aside)
                 await uow.commit()
             finalized += await self._apply_and_complete_many(prepared)
 
+    async def set_aside_invoices(self, errors: Mapping[str, DomainError | PeerFailure]) -> None:
+        """Set invoices aside (by id) with the reason they could not be finalized (X-6)."""
+        async with self.database.unit_of_work() as uow:
+            await self._set_aside_invoices(uow.session, errors)
+            await uow.commit()
+
+    async def _set_aside_invoices(
+        self, session: AsyncSession, errors: Mapping[str, DomainError | PeerFailure]
+    ) -> None:
+        now = self.clock.now()
+        await InvoiceStore(session).set_aside({i: billing_error(e, now) for i, e in errors.items()})
+        for invoice_id, error in errors.items():
+            log.warning("invoice.set_aside", invoice_id=invoice_id, reason=error.reason, why=error.message)
+
     async def _prepare_locked(
         self, session: AsyncSession, invoices: Sequence[InvoiceRecord], as_of: datetime | None, caller: Caller
-    ) -> list[InvoiceRecord]:
+    ) -> tuple[list[InvoiceRecord], dict[str, DomainError | PeerFailure]]:
         """Store each locked draft as ``finalizing``, repriced from usage as it is now
-        (I-11); one that is finalizing already is left as it is."""
+        (I-11); one that is finalizing already is left as it is. A draft whose lines
+        cannot be rated is left a draft: the prepared invoices, and the errors of those
+        left out by invoice id."""
         drafts = [invoice for invoice in invoices if invoice.status != "finalizing"]
         for draft in drafts:
             next_status(
                 API_STATUS[draft.status], InvoiceAction.FINALIZE, amount_due=Money.zero(draft.currency)
             )
         metered = [d for d in drafts if d.subscription_id is not None and has_metered_lines(d)]
-        fresh = dict(
-            zip([d.id for d in metered], await self._reread_usage(session, metered, caller), strict=True)
-        )
+        fresh: dict[str, tuple[StoredLine, ...]] = {}
+        errors: dict[str, DomainError | PeerFailure] = {}
+        for draft, rated in zip(metered, await self._reread_usage(session, metered, caller), strict=True):
+            if rated.error is not None:
+                errors[draft.id] = rated.error
+            else:
+                fresh[draft.id] = rated.lines
         prepared: dict[str, InvoiceRecord] = {}
         for draft in drafts:
+            if draft.id in errors:
+                continue
             at = as_of or await self.now_for(session, draft.test_clock_id)
             lines = fresh.get(draft.id, draft.lines)
             subtotal = sum(stored.line.amount.minor for stored in lines)
@@ -420,13 +601,14 @@ class Billing:
                 credit_applications=(),
                 finalize_time=at,
                 update_time=at,
+                billing_error=None,
             )
         await InvoiceStore(session).save_many(list(prepared.values()))
-        return [prepared.get(invoice.id, invoice) for invoice in invoices]
+        return [prepared.get(invoice.id, invoice) for invoice in invoices if invoice.id not in errors], errors
 
     async def _reread_usage(
         self, session: AsyncSession, invoices: Sequence[InvoiceRecord], caller: Caller
-    ) -> list[tuple[StoredLine, ...]]:
+    ) -> list[Rated]:
         """Each draft's metered lines recomputed from usage as it is now: late usage
         reported in the grace period counts (I-11). Licensed lines stay as drafted."""
         if not invoices:
@@ -441,16 +623,17 @@ class Billing:
             jobs.append(LinesToRate(subscription, items, invoice.period, None, [line.id for line in metered]))
         rated = await self.rate_lines(session, jobs, caller)
         repriced = []
-        for invoice, lines in zip(invoices, rated, strict=True):
-            fresh = iter(lines)
+        for invoice, result in zip(invoices, rated, strict=True):
+            if result.error is not None:
+                repriced.append(result)
+                continue
+            fresh = iter(result.lines)
             repriced.append(
-                tuple(next(fresh) if s.line.kind is LineKind.METERED else s for s in invoice.lines)
+                Rated(tuple(next(fresh) if s.line.kind is LineKind.METERED else s for s in invoice.lines))
             )
         return repriced
 
-    async def _apply_and_complete(
-        self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
-    ) -> InvoiceRecord:
+    async def _apply_and_complete(self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None) -> Any:
         allocation: list[CreditForLine] = []
         if has_metered_lines(invoice):
             (allocation,) = await self.downstream.apply([_application(invoice)], caller)
@@ -459,13 +642,13 @@ class Billing:
             (finalized,) = await self._complete_finalizations(session, [(invoice, allocation)])
             return finalized
 
-        return await self._in_session(completion, complete)
+        return await self._finish(finish, complete)
 
     async def _apply_and_complete_many(self, invoices: Sequence[InvoiceRecord]) -> int:
         """Apply credits to finalizing invoices in one batch and complete them; how many
         were completed. If credits is down they stay finalizing (the recovery sweep
         completes them); if it refuses the batch, each is applied alone, so one bad
-        invoice holds up no other."""
+        invoice holds up no other, and one credits refuses is set aside (X-6)."""
         allocations: list[tuple[InvoiceRecord, Sequence[CreditForLine]]] = [
             (invoice, []) for invoice in invoices if not has_metered_lines(invoice)
         ]
@@ -477,24 +660,34 @@ class Billing:
                 allocations += zip(metered, applied, strict=True)
         except Unavailable as error:
             down = error
-        except DomainError as error:
-            if len(metered) == 1:
-                raise
+        except (DomainError, PeerFailure) as error:
             log.warning("invoice.batch_apply_refused", reason=error.reason, metadata=error.metadata)
-            return len(allocations) + sum([await self._apply_alone(invoice) for invoice in metered])
+            completed = await self._complete_many(allocations)
+            if len(metered) == 1:
+                await self.set_aside_invoices({metered[0].id: error})
+                return completed
+            return completed + sum([await self._apply_alone(invoice) for invoice in metered])
+        completed = await self._complete_many(allocations)
+        if down is not None:
+            raise down
+        return completed
+
+    async def _complete_many(
+        self, allocations: Sequence[tuple[InvoiceRecord, Sequence[CreditForLine]]]
+    ) -> int:
         if allocations:
             async with self.database.unit_of_work() as uow:
                 await self._complete_finalizations(uow.session, allocations)
                 await uow.commit()
-        if down is not None:
-            raise down
         return len(allocations)
 
     async def _apply_alone(self, invoice: InvoiceRecord) -> int:
         try:
             await self._apply_and_complete(invoice, None, None)
-        except DomainError as error:
-            log.warning("invoice.apply_refused", invoice_id=invoice.id, reason=error.reason)
+        except (DomainError, PeerFailure) as error:
+            if not set_aside_worthy(error):
+                raise
+            await self.set_aside_invoices({invoice.id: error})
             return 0
         return 1
 
@@ -523,6 +716,7 @@ class Billing:
                     status=status.value,
                     auto_finalize_time=None,
                     paid_time=invoice.finalize_time if status is InvoiceStatus.PAID else None,
+                    billing_error=None,
                 )
             )
         invoices.extend(completed)
@@ -538,10 +732,9 @@ class Billing:
 
     # -- void, pay, uncollectible -------------------------------------------------
 
-    async def void(
-        self, invoice_id: str, *, caller: Caller = None, completion: AsyncSession | None = None
-    ) -> InvoiceRecord:
-        """Void an open invoice and reinstate its credits (I-12, C-15)."""
+    async def void(self, invoice_id: str, *, caller: Caller = None, finish: Finish | None = None) -> Any:
+        """Void an open invoice and reinstate its credits (I-12, C-15); ``finish`` as for
+        ``finalize``."""
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
             invoice = await store.get(invoice_id, for_update=True)
@@ -551,11 +744,11 @@ class Billing:
                 invoice = replace(invoice, status="voiding", void_time=now, update_time=now)
                 await store.save(invoice)
             await uow.commit()
-        return await self._reinstate_and_complete(invoice, caller, completion)
+        return await self._reinstate_and_complete(invoice, caller, finish)
 
     async def _reinstate_and_complete(
-        self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
-    ) -> InvoiceRecord:
+        self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None
+    ) -> Any:
         reinstated: dict[str, str] = {}
         if has_metered_lines(invoice):
             assert invoice.void_time is not None
@@ -579,13 +772,12 @@ class Billing:
             await store.save(voided)
             return voided
 
-        return await self._in_session(completion, complete)
+        return await self._finish(finish, complete)
 
-    async def pay(
-        self, invoice_id: str, *, caller: Caller = None, completion: AsyncSession | None = None
-    ) -> InvoiceRecord:
+    async def pay(self, invoice_id: str, *, caller: Caller = None, finish: Finish | None = None) -> Any:
         """Record an open invoice as paid (I-12); a credit purchase's grant is created once,
-        under the invoice id as request id, after the intent is stored (I-15)."""
+        under the invoice id as request id, after the intent is stored (I-15). ``finish``
+        as for ``finalize``."""
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
             invoice = await store.get(invoice_id, for_update=True)
@@ -606,14 +798,12 @@ class Billing:
                 await store.save(invoice)
             await uow.commit()
         try:
-            return await self._grant_and_complete(invoice, caller, completion)
+            return await self._grant_and_complete(invoice, caller, finish)
         except FailedPrecondition:
             await self._back_to_open(invoice_id)
             raise
 
-    async def _grant_and_complete(
-        self, invoice: InvoiceRecord, caller: Caller, completion: AsyncSession | None
-    ) -> InvoiceRecord:
+    async def _grant_and_complete(self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None) -> Any:
         grant_id = ""
         if invoice.credit_purchase is not None:
             grant_id = await self.downstream.create_paid_grant(_purchased_grant(invoice), invoice.id, caller)
@@ -632,7 +822,7 @@ class Billing:
             await store.save(paid)
             return paid
 
-        return await self._in_session(completion, complete)
+        return await self._finish(finish, complete)
 
     async def _back_to_open(self, invoice_id: str) -> None:
         async with self.database.unit_of_work() as uow:
@@ -657,34 +847,47 @@ class Billing:
     async def recover_in_flight(self, older_than: timedelta) -> int:
         """Complete every saga untouched for ``older_than`` (a crash, or a peer
         that was down): finalizing → apply, voiding → reinstate, paying → grant. Each
-        outbound call is idempotent per invoice, so completing twice changes nothing."""
+        outbound call is idempotent per invoice, so completing twice changes nothing. An
+        invoice a peer refuses is set aside with the reason (X-6) and tried again after
+        ``SET_ASIDE_RETRY``; one whose peer is down waits for the next sweep."""
         recovered = 0
         failed: list[str] = []
         while True:
             async with self.database.unit_of_work() as uow:
-                claimed = await InvoiceStore(uow.session).claim_in_flight(older_than, failed)
+                claimed = await InvoiceStore(uow.session).claim_in_flight(
+                    older_than, failed, self.clock.now() - SET_ASIDE_RETRY
+                )
                 if claimed is None:
                     return recovered
                 invoice = await InvoiceStore(uow.session).get(claimed)
+
+                async def here(complete: Callable[[AsyncSession], Awaitable[InvoiceRecord]]) -> InvoiceRecord:
+                    return await complete(uow.session)
+
                 try:
                     if invoice.status == "finalizing":
-                        await self._apply_and_complete(invoice, None, uow.session)
+                        await self._apply_and_complete(invoice, None, here)
                     elif invoice.status == "voiding":
-                        await self._reinstate_and_complete(invoice, None, uow.session)
+                        await self._reinstate_and_complete(invoice, None, here)
                     else:
-                        await self._grant_and_complete(invoice, None, uow.session)
-                except DomainError as error:
+                        await self._grant_and_complete(invoice, None, here)
+                except (DomainError, PeerFailure) as error:
                     log.warning("invoice.recovery_failed", invoice_id=invoice.id, reason=error.reason)
                     failed.append(invoice.id)
+                    if set_aside_worthy(error):
+                        await self._set_aside_invoices(uow.session, {invoice.id: error})
+                        await uow.commit()
                     continue
                 await uow.commit()
             recovered += 1
 
-    async def _in_session(self, session: AsyncSession | None, work: Any) -> InvoiceRecord:
-        if session is not None:
-            return await work(session)
+    async def _finish(
+        self, finish: Finish | None, complete: Callable[[AsyncSession], Awaitable[InvoiceRecord]]
+    ) -> Any:
+        if finish is not None:
+            return await finish(complete)
         async with self.database.unit_of_work() as uow:
-            result = await work(uow.session)
+            result = await complete(uow.session)
             await uow.commit()
         return result
 

@@ -1,4 +1,11 @@
-"""Customers, test clocks' lifecycle and the live balance (I-1, I-16, I-17)."""
+"""Customers, test clocks' lifecycle and the live balance (I-1, I-16, I-17, I-18).
+
+A test clock lives in every service (I-18): metering and credits learn a clock's time and
+customers from invoicing, which owns clocks. A customer created on a clock is attached to
+it in both before CreateCustomer answers, and a deleted clock is forgotten by both before
+DeleteTestClock answers; either call fails UNAVAILABLE, changing nothing here, when a peer
+cannot be told, so its retry (same request id) completes it.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
-from drawdown.money import Money, validate_currency
+from drawdown.money import Money, currency_exponent, validate_currency
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
 from invoicing_service.domain.periods import usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import validate_grace_period
-from invoicing_service.service.billing import Billing, Caller
+from invoicing_service.domain.test_clocks import validate_frozen_time
+from invoicing_service.service.billing import Billing, Caller, LinesToRate
 from invoicing_service.store.billing import SubscriptionStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
 
 MAX_CLOCK_NAME_LENGTH = 300
+# The largest amount google.type.Money carries: int64 units of the major unit.
+_MAX_MONEY_UNITS = 2**63 - 1
 UPDATABLE_CUSTOMER_PATHS = ("name", "email", "metadata", "invoice_settings.grace_period", "invoice_settings")
 
 
@@ -60,18 +70,27 @@ class CustomerUseCases:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def create(self, session: AsyncSession, new: NewCustomer) -> CustomerRecord:
-        """A customer, on the wall clock or a test clock fixed for life (I-1, I-16)."""
+    async def create(self, session: AsyncSession, new: NewCustomer, caller: Caller = None) -> CustomerRecord:
+        """A customer, on the wall clock or a test clock fixed for life (I-1, I-16).
+
+        On a test clock, metering and credits are told the clock's time and the customer
+        before it is stored (I-18), so that its first events and grants are judged by its
+        clock; the clock stays share-locked meanwhile, so no advance starts in between.
+        """
         validate_customer(new.name, new.email)
         metadata = validate_metadata(new.metadata, "customer.metadata")
         grace = grace_period_setting(new.grace_period, "customer.invoice_settings.grace_period")
         now = self._billing.clock.now()
+        customer_id = ids.new_id(ids.CUSTOMER)
         if new.test_clock_id:
-            clock = await TestClockStore(session).get(new.test_clock_id, for_update=True)
+            clock = await TestClockStore(session).get(new.test_clock_id, for_share=True)
             check_clock_at_rest(clock)
             now = clock.frozen_time
+            await self._billing.downstream.set_test_clock_time(
+                clock.id, clock.frozen_time, [customer_id], f"attach:{customer_id}", caller
+            )
         record = CustomerRecord(
-            id=ids.new_id(ids.CUSTOMER),
+            id=customer_id,
             name=new.name,
             email=new.email,
             metadata=metadata,
@@ -126,35 +145,48 @@ class CustomerUseCases:
     async def live_balance(
         self, customer_id: str, currency: str, caller: Caller
     ) -> tuple[datetime, list[tuple[str, LiveBalance]]]:
-        """Available credits minus the rated usage not yet on an invoice, per currency (I-17)."""
+        """Available credits minus the rated usage not yet on an invoice, per currency
+        (I-17). Read first, then rated, so that no connection is held while metering and
+        credits answer. Usage that cannot be billed raises its error (FailedPrecondition
+        LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE); amounts beyond what google.type.Money
+        carries are FailedPrecondition AMOUNT_TOO_LARGE."""
         if currency:
             validate_currency(currency, "currency")
         async with self._billing.database.unit_of_work() as uow:
             customer = await CustomerStore(uow.session).get(customer_id)
             as_of = await self._billing.now_for(uow.session, customer.test_clock_id)
-            unbilled: dict[str, int] = {}
-            for subscription in await SubscriptionStore(uow.session).active_of_customer(customer_id):
-                metered = [i for i in subscription.items if i.price.usage_type is UsageType.METERED]
-                unbilled.setdefault(subscription.currency, 0)
-                if not metered:
-                    continue
-                lines = await self._billing.subscription_lines(
-                    uow.session,
-                    subscription,
-                    metered,
-                    usage_period=usage_so_far(subscription.current_period, as_of),
-                    advance_period=None,
-                    caller=caller,
-                )
-                unbilled[subscription.currency] += sum(stored.line.amount.minor for stored in lines)
+            subscriptions = await SubscriptionStore(uow.session).active_of_customer(customer_id)
+        unbilled: dict[str, int] = {s.currency: 0 for s in subscriptions}
+        jobs = [
+            LinesToRate(
+                subscription,
+                [i for i in subscription.items if i.price.usage_type is UsageType.METERED],
+                usage_so_far(subscription.current_period, as_of),
+                None,
+            )
+            for subscription in subscriptions
+        ]
+        jobs = [job for job in jobs if job.items]
+        for job, rated in zip(jobs, await self._billing.rate(jobs, {}, caller) if jobs else [], strict=True):
+            if rated.error is not None:
+                raise rated.error
+            unbilled[job.subscription.currency] += sum(stored.line.amount.minor for stored in rated.lines)
         available = {
             m.currency: m.minor
             for m in await self._billing.downstream.available_credits(customer_id, as_of, caller)
         }
         currencies = sorted((set(unbilled) | set(available)) if not currency else {currency})
-        return as_of, [
+        balances = [
             (c, LiveBalance(Money(c, available.get(c, 0)), Money(c, unbilled.get(c, 0)))) for c in currencies
         ]
+        for _, balance in balances:
+            for amount in (balance.available_credits, balance.unbilled_usage, balance.live_balance):
+                if abs(amount.minor) // 10 ** currency_exponent(amount.currency) > _MAX_MONEY_UNITS:
+                    raise FailedPrecondition(
+                        f"the live balance in {amount.currency} is beyond what an amount can carry",
+                        reason="AMOUNT_TOO_LARGE",
+                    )
+        return as_of, balances
 
 
 class TestClockUseCases:
@@ -162,10 +194,12 @@ class TestClockUseCases:
         self._billing = billing
 
     async def create(self, session: AsyncSession, name: str, frozen_time: datetime | None) -> TestClockRecord:
-        """A clock standing at ``frozen_time`` (default now) until advanced (I-16)."""
+        """A clock standing at ``frozen_time`` (default now) until advanced (I-16), within
+        the clock range (INVALID_FROZEN_TIME)."""
         validate_text(name, "test_clock.name", MAX_CLOCK_NAME_LENGTH)
         now = self._billing.clock.now()
-        record = TestClockRecord(ids.new_id(ids.TEST_CLOCK), name, frozen_time or now, "ready", now, now)
+        frozen_time = validate_frozen_time(frozen_time or now, "test_clock.frozen_time")
+        record = TestClockRecord(ids.new_id(ids.TEST_CLOCK), name, frozen_time, "ready", now, now)
         await TestClockStore(session).insert(record)
         return record
 
@@ -177,11 +211,13 @@ class TestClockUseCases:
         async with self._billing.database.unit_of_work() as uow:
             return await TestClockStore(uow.session).list(after, limit)
 
-    async def delete(self, session: AsyncSession, clock_id: str) -> TestClockRecord:
-        """Delete the clock with its customers, subscriptions and invoices (I-16)."""
+    async def delete(self, session: AsyncSession, clock_id: str, caller: Caller = None) -> TestClockRecord:
+        """Delete the clock with its customers, subscriptions and invoices (I-16); metering
+        and credits forget it first (I-18), the clock locked meanwhile."""
         store = TestClockStore(session)
         clock = await store.get(clock_id, for_update=True)
         check_clock_at_rest(clock)
+        await self._billing.downstream.delete_test_clock_time(clock_id, f"forget:{clock_id}", caller)
         await store.delete(clock_id, self._billing.clock.now())
         return clock
 

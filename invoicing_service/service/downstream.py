@@ -2,14 +2,20 @@
 
 Every call carries the service key, a deadline (``drawdown.rpc.clients.deadline``: the
 caller's remaining time, at most a cap) and, when it changes anything, a request id
-(X-1). Failures become domain errors: UNAVAILABLE (also a deadline, or a peer that does
-not serve the RPC yet) is ``<SERVICE>_SERVICE_UNAVAILABLE``, retryable; a peer's
-NOT_FOUND / FAILED_PRECONDITION / INVALID_ARGUMENT keeps its reason.
+(X-1); the channel retries UNAVAILABLE only. Failures become errors by what they mean
+(X-8): only a peer's UNAVAILABLE, DEADLINE_EXCEEDED or CANCELLED (it shut down
+mid-call) is transient, and becomes
+``Unavailable`` ``<SERVICE>_SERVICE_UNAVAILABLE`` (retry later); a peer's NOT_FOUND /
+FAILED_PRECONDITION / INVALID_ARGUMENT / ALREADY_EXISTS / ABORTED / RESOURCE_EXHAUSTED keeps
+its kind and reason; anything else (INTERNAL, UNKNOWN, UNIMPLEMENTED, a refused key ...)
+would fail again and is ``PeerFailure``, which the RPC answers as INTERNAL with a generic
+message, logged with the peer's code and message.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +23,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
+import structlog
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -31,11 +38,15 @@ from drawdown.credits.v1 import credit_grant_service_pb2_grpc as grant_grpc
 from drawdown.credits.v1 import invoice_credit_pb2 as invoice_credit_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_credit_service_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_credit_grpc
+from drawdown.credits.v1 import test_clock_time_service_pb2 as credits_clock_pb
+from drawdown.credits.v1 import test_clock_time_service_pb2_grpc as credits_clock_grpc
 from drawdown.metering.v1 import meter_event_service_pb2 as meter_event_pb
 from drawdown.metering.v1 import meter_event_service_pb2_grpc as meter_event_grpc
 from drawdown.metering.v1 import meter_pb2
 from drawdown.metering.v1 import meter_service_pb2 as meter_service_pb
 from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
+from drawdown.metering.v1 import test_clock_time_service_pb2 as metering_clock_pb
+from drawdown.metering.v1 import test_clock_time_service_pb2_grpc as metering_clock_grpc
 from drawdown.money import Money
 from drawdown.rpc.clients import ServiceChannel, auth_metadata, deadline
 from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
@@ -45,6 +56,7 @@ from invoicing_service.domain.periods import Period
 # The most entries the batch RPCs take (their contracts' limits).
 MAX_SUMMARY_QUERIES = 1000
 MAX_CREDIT_ENTRIES = 500
+MAX_CLOCK_CUSTOMERS = 1000
 
 # Seconds an outbound call may take at most, whatever the caller's deadline.
 READ_CAP = 5.0
@@ -52,21 +64,39 @@ WRITE_CAP = 10.0
 
 T = TypeVar("T")
 
-_RETRYABLE = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.UNIMPLEMENTED,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.ABORTED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.UNKNOWN,
-}
+log = structlog.get_logger("drawdown.invoicing.downstream")
+
+# X-8: the only codes that say "try again later": the peer is down, did not answer in
+# time, or cancelled the call as it shut down; the channel has already retried UNAVAILABLE.
+_TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 _PASSED_THROUGH: dict[grpc.StatusCode, type[errors.DomainError]] = {
     grpc.StatusCode.NOT_FOUND: errors.NotFound,
     grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
     grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+    grpc.StatusCode.ABORTED: errors.Aborted,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
 }
+
+
+class PeerFailure(Exception):
+    """A peer failed in a way a retry would not fix (INTERNAL, UNKNOWN, UNIMPLEMENTED, a
+    refused service key ...). Not a domain error: the RPC answers INTERNAL, "internal
+    error; it has been logged", and never "retry later" (X-8). ``reason`` names the peer
+    (``CREDITS_SERVICE_ERROR``), for the log and for a billing error set aside (X-6)."""
+
+    def __init__(self, service: str, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"the {service} service failed: {code.name}: {details[:200]}")
+        self.service = service
+        self.code = code
+        self.reason = f"{service.upper()}_SERVICE_ERROR"
+        self.message = f"the {service} service answered {code.name}"
+        self.metadata = {"code": code.name}
+
+
+# A peer's answer to a call it does not serve: it predates the RPC (TestClockTimeService
+# during a rolling upgrade).
+UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED
 
 
 @dataclass(frozen=True)
@@ -116,13 +146,16 @@ async def _translated(service: str) -> AsyncIterator[None]:
     except grpc.aio.AioRpcError as error:
         code = error.code()
         if code in _PASSED_THROUGH:
-            raise _PASSED_THROUGH[code](error.details() or code.name, reason=_reason(error)) from None
-        if code in _RETRYABLE:
+            raise _PASSED_THROUGH[code](
+                (error.details() or code.name)[:1000], reason=_reason(error)
+            ) from None
+        if code in _TRANSIENT:
             raise errors.Unavailable(
                 f"the {service} service is unavailable ({code.name}); nothing changed, retry later",
                 reason=f"{service.upper()}_SERVICE_UNAVAILABLE",
             ) from None
-        raise
+        log.error("downstream.failed", service=service, code=code.name, details=(error.details() or "")[:200])
+        raise PeerFailure(service, code, error.details() or "") from None
 
 
 class Downstream:
@@ -137,6 +170,10 @@ class Downstream:
         self._invoice_credits = invoice_credit_grpc.InvoiceCreditServiceStub(self._credits)
         self._grants = grant_grpc.CreditGrantServiceStub(self._credits)
         self._balances = balance_grpc.CreditBalanceServiceStub(self._credits)
+        self._clock_times = (
+            ("metering", metering_clock_grpc.TestClockTimeServiceStub(self._metering), metering_clock_pb),
+            ("credits", credits_clock_grpc.TestClockTimeServiceStub(self._credits), credits_clock_pb),
+        )
 
     async def close(self) -> None:
         await self._metering.close()
@@ -326,6 +363,74 @@ class Downstream:
             money_from_proto(balance.available_balance, "available_balance")
             for balance in reply.credit_balance_summary.balances
         ]
+
+    # -- test clocks in every service (I-18) ---------------------------------------------
+
+    async def set_test_clock_time(
+        self,
+        clock_id: str,
+        frozen_time: datetime,
+        customer_ids: Sequence[str],
+        request_id: str,
+        caller: grpc.aio.ServicerContext | None,
+    ) -> None:
+        """Tell metering and credits a test clock's frozen time and attach customers to it
+        (I-18): calls of at most 1,000 customers each, to both peers at once, each with a
+        request id derived from ``request_id`` (the peers keep the later of two times, so a
+        repeat changes nothing). Unavailable if either peer is; a peer that does not serve
+        TestClockTimeService yet (UNIMPLEMENTED: it predates I-18) is logged and skipped,
+        and then judges the clock's customers by the wall clock as before."""
+        chunks = list(_chunks(list(customer_ids), MAX_CLOCK_CUSTOMERS)) or [[]]
+        calls = []
+        for service, stub, pb in self._clock_times:
+            for index, chunk in enumerate(chunks):
+                request = pb.SetTestClockTimeRequest(
+                    test_clock_id=clock_id,
+                    frozen_time=timestamp_to_proto(frozen_time),
+                    customer_ids=list(chunk),
+                    request_id=request_id if len(chunks) == 1 else f"{request_id}:{index}",
+                )
+                calls.append(self._clock_time_call(service, stub.SetTestClockTime, request, caller))
+        await _all_of(calls)
+
+    async def delete_test_clock_time(
+        self, clock_id: str, request_id: str, caller: grpc.aio.ServicerContext | None
+    ) -> None:
+        """Tell metering and credits that a test clock is deleted (I-18): its customers are
+        judged by the wall clock again. Safe to repeat; skips a peer that predates I-18."""
+        await _all_of(
+            self._clock_time_call(
+                service,
+                stub.DeleteTestClockTime,
+                pb.DeleteTestClockTimeRequest(test_clock_id=clock_id, request_id=request_id),
+                caller,
+            )
+            for service, stub, pb in self._clock_times
+        )
+
+    async def _clock_time_call(
+        self,
+        service: str,
+        method: Callable[..., Awaitable[Any]],
+        request: Message,
+        caller: grpc.aio.ServicerContext | None,
+    ) -> None:
+        async with _translated(service):
+            try:
+                await method(request, metadata=self._metadata, timeout=deadline(caller, WRITE_CAP))
+            except grpc.aio.AioRpcError as error:
+                if error.code() is not UNIMPLEMENTED:
+                    raise
+                log.warning("downstream.test_clock_time_unimplemented", service=service)
+
+
+async def _all_of(calls: Iterable[Awaitable[None]]) -> None:
+    """Run the calls at once, wait for every one, then raise the first failure (so no call
+    is left running when the caller moves on)."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

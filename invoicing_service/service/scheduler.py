@@ -4,7 +4,8 @@ on the wall clock, and the same actions at simulated times when a test clock adv
 
 Every replica runs the wall-clock loop; rows are claimed with FOR UPDATE SKIP LOCKED and
 a subscription period has one draft (a unique index), so each invoice is drafted and
-finalized once however many replicas run.
+finalized once however many replicas run. A subscription or invoice that cannot be billed
+is set aside with its reason and the rest is billed on time (X-6).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -28,7 +31,8 @@ from invoicing_service.domain.test_clocks import (
     due_actions,
     validate_advance,
 )
-from invoicing_service.service.billing import Billing
+from invoicing_service.service.billing import Billing, Caller, Finish, OnConnection, set_aside_worthy
+from invoicing_service.service.downstream import PeerFailure
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.customers import TestClockStore
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
@@ -92,81 +96,145 @@ async def _all(workers: Iterable[Awaitable[int]]) -> None:
             raise outcome
 
 
+@dataclass
+class _SetAside:
+    """What one advance set aside (X-6), so that it runs every other action due: the
+    subscriptions whose period could not be closed, the drafts (by subscription and period
+    start) that could not be finalized. The next advance tries them again."""
+
+    subscriptions: set[str] = field(default_factory=set)
+    drafts: set[tuple[str, datetime]] = field(default_factory=set)
+
+
 class TestClockAdvance:
-    """Runs a test clock forward through every action due, in time order (I-16)."""
+    """Runs a test clock forward through every action due, in time order (I-16, I-18)."""
 
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def advance(self, session: AsyncSession, clock_id: str, new_time: datetime) -> TestClockRecord:
-        """Mark the clock ADVANCING (committed at once, so other writers see it), then run
-        every due action up to ``new_time``, each as of its own due time, then set the
-        clock READY at ``new_time`` in ``session``. The clock's frozen_time follows the last
-        completed action; a failure leaves INTERNAL_FAILURE and a later advance resumes
-        from there, as it does after a process died mid-advance (the lease is free then)."""
-        async with self._lease(clock_id):
-            async with self._billing.database.unit_of_work() as uow:
+    async def advance(
+        self, billing: Billing, clock_id: str, new_time: datetime, finish: Finish, caller: Caller = None
+    ) -> Any:
+        """Advance the clock, ``billing`` running every unit of work on one connection
+        (``Billing.one_connection``), which also holds the clock's lease.
+
+        Checks the new time (TEST_CLOCK_BACKWARDS, INVALID_FROZEN_TIME, ADVANCE_TOO_FAR:
+        two intervals of the shortest subscription on the clock), marks the clock
+        ADVANCING (committed at once, so other writers see it), tells metering and credits
+        the new time (I-18), then runs every due action up to ``new_time``, each as of its
+        own due time; a subscription or draft that cannot be billed is set aside with its
+        reason and the others run (X-6). Last, ``finish`` sets the clock READY at
+        ``new_time``. The clock's frozen_time follows the last completed action; a failure
+        leaves INTERNAL_FAILURE and a later advance resumes from there, telling the peers
+        again, as it does after a process died mid-advance (the lease is free then)."""
+        async with self._lease(billing, clock_id):
+            async with billing.database.unit_of_work() as uow:
                 store = TestClockStore(uow.session)
                 clock = await store.get(clock_id, for_update=True)
                 # ADVANCING with the lease free: the advancing process died; resume.
-                validate_advance(clock.frozen_time, new_time)
-                await store.update(clock_id, now=self._billing.clock.now(), status="advancing")
+                on_clock = await SubscriptionStore(uow.session).active_on_clock(clock_id)
+                validate_advance(
+                    clock.frozen_time,
+                    new_time,
+                    [(s.items[0].price.interval, s.items[0].price.interval_count) for s in on_clock],
+                )
+                await store.update(clock_id, now=billing.clock.now(), status="advancing")
+                customer_ids = await store.customer_ids(clock_id)
                 await uow.commit()
+            reached = clock.frozen_time
             try:
-                while (action := await self._next_action(clock_id, new_time)) is not None:
-                    await self._expire_grants(clock_id, action.at)
-                    await self._run(action)
-                    await self._set(clock_id, frozen_time=action.at)
-                await self._expire_grants(clock_id, new_time)
+                await billing.downstream.set_test_clock_time(
+                    clock_id,
+                    new_time,
+                    customer_ids,
+                    f"advance:{clock_id}:{new_time.isoformat()}:{_digest(customer_ids)}",
+                    caller,
+                )
+                set_aside = _SetAside()
+                while (action := await self._next_action(billing, clock_id, new_time, set_aside)) is not None:
+                    await self._expire_grants(billing, clock_id, action.at)
+                    await self._run(billing, action, set_aside)
+                    # A draft set aside by an earlier advance may be due before the clock's time.
+                    reached = max(reached, action.at)
+                    await self._set(billing, clock_id, frozen_time=reached)
+                await self._expire_grants(billing, clock_id, new_time)
+
+                async def ready(session: AsyncSession) -> TestClockRecord:
+                    return await TestClockStore(session).update(
+                        clock_id, now=billing.clock.now(), frozen_time=new_time, status="ready"
+                    )
+
+                return await finish(ready)
             except BaseException:
-                await self._set(clock_id, status="internal_failure")
+                await self._set(billing, clock_id, status="internal_failure")
                 raise
-            return await TestClockStore(session).update(
-                clock_id, now=self._billing.clock.now(), frozen_time=new_time, status="ready"
-            )
 
     @asynccontextmanager
-    async def _lease(self, clock_id: str) -> AsyncIterator[None]:
-        """Hold the clock's advance lease: a session-level advisory lock on a connection
-        of its own, which PostgreSQL also releases when the process holding it dies.
+    async def _lease(self, billing: Billing, clock_id: str) -> AsyncIterator[None]:
+        """Hold the clock's advance lease: a session-level advisory lock on the call's
+        connection, which PostgreSQL also releases when the process holding it dies.
         Taken: another advance of the clock is running (TEST_CLOCK_ADVANCING)."""
+        assert isinstance(billing.database, OnConnection), "an advance runs on one connection"
+        connection = billing.database.connection
         key = sa.func.hashtextextended(f"drawdown.test_clock:{clock_id}", 0)
-        async with self._billing.database.engine.connect() as connection:
-            if not (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar():
-                raise FailedPrecondition(
-                    f"test clock {clock_id} is being advanced",
-                    reason="TEST_CLOCK_ADVANCING",
-                    metadata={"id": clock_id},
-                )
-            await connection.commit()
+        taken = (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar()
+        await connection.commit()
+        if not taken:
+            raise FailedPrecondition(
+                f"test clock {clock_id} is being advanced",
+                reason="TEST_CLOCK_ADVANCING",
+                metadata={"id": clock_id},
+            )
+        try:
+            yield
+        finally:
             try:
-                yield
-            finally:
                 await connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
                 await connection.commit()
+            except sa.exc.DBAPIError:
+                # The connection is lost, and the lock with it.
+                log.warning("test_clock.unlock_failed", clock_id=clock_id)
 
-    async def _next_action(self, clock_id: str, until: datetime) -> DueAction | None:
-        async with self._billing.database.unit_of_work() as uow:
-            schedules = await self._schedules(uow.session, clock_id)
+    async def _next_action(
+        self, billing: Billing, clock_id: str, until: datetime, set_aside: _SetAside
+    ) -> DueAction | None:
+        async with billing.database.unit_of_work() as uow:
+            schedules = await self._schedules(billing, uow.session, clock_id, set_aside)
         actions = due_actions(schedules, until)
         return actions[0] if actions else None
 
-    async def _schedules(self, session: AsyncSession, clock_id: str) -> list[BillingSchedule]:
+    async def _schedules(
+        self, billing: Billing, session: AsyncSession, clock_id: str, set_aside: _SetAside
+    ) -> list[BillingSchedule]:
         subscriptions = {s.id: s for s in await SubscriptionStore(session).active_on_clock(clock_id)}
         drafts: dict[str, list[PendingDraft]] = {}
         for _, subscription_id, period, finalize_at in await InvoiceStore(session).drafts_on_clock(clock_id):
+            if (subscription_id, period.start) in set_aside.drafts:
+                continue
             drafts.setdefault(subscription_id, []).append(PendingDraft(period, finalize_at))
             if subscription_id not in subscriptions:
                 subscriptions[subscription_id] = await SubscriptionStore(session).get(subscription_id)
         schedules = []
         for subscription in subscriptions.values():
             schedules.append(
-                await self._schedule(session, subscription, tuple(drafts.get(subscription.id, ())))
+                await self._schedule(
+                    billing,
+                    session,
+                    subscription,
+                    tuple(drafts.get(subscription.id, ())),
+                    closes=subscription.id not in set_aside.subscriptions,
+                )
             )
         return schedules
 
     async def _schedule(
-        self, session: AsyncSession, subscription: SubscriptionRecord, drafts: tuple[PendingDraft, ...]
+        self,
+        billing: Billing,
+        session: AsyncSession,
+        subscription: SubscriptionRecord,
+        drafts: tuple[PendingDraft, ...],
+        *,
+        closes: bool,
     ) -> BillingSchedule:
         price = subscription.items[0].price
         active = subscription.status.value == "active"
@@ -175,27 +243,36 @@ class TestClockAdvance:
             anchor=subscription.billing_cycle_anchor,
             interval=price.interval,
             interval_count=price.interval_count,
-            grace_period=await self._billing.grace_period(session, subscription),
-            current_period=subscription.current_period if active else None,
+            grace_period=await billing.grace_period(session, subscription),
+            current_period=subscription.current_period if active and closes else None,
             cancel_at=subscription.current_period.end if subscription.cancel_at_period_end else None,
             pending_drafts=drafts,
         )
 
-    async def _run(self, action: DueAction) -> None:
+    async def _run(self, billing: Billing, action: DueAction, set_aside: _SetAside) -> None:
         if action.kind is ActionKind.CLOSE_PERIOD:
-            await self._billing.close_period(action.subscription_id, action.at)
+            closed = await billing.close_period(action.subscription_id, action.at)
+            if closed.set_aside is not None:
+                set_aside.subscriptions.add(action.subscription_id)
             return
-        async with self._billing.database.unit_of_work() as uow:
+        async with billing.database.unit_of_work() as uow:
             invoice_id = await InvoiceStore(uow.session).draft_of_period(
                 action.subscription_id, action.period
             )
-        await self._billing.finalize(invoice_id, as_of=action.at)
+        try:
+            await billing.finalize(invoice_id, as_of=action.at)
+        except (DomainError, PeerFailure) as error:
+            if not set_aside_worthy(error):
+                raise
+            if error.reason != "INVALID_INVOICE_STATUS":  # finalized meanwhile: nothing left to do
+                await billing.set_aside_invoices({invoice_id: error})
+            set_aside.drafts.add((action.subscription_id, action.period.start))
 
-    async def _expire_grants(self, clock_id: str, as_of: datetime) -> None:
-        async with self._billing.database.unit_of_work() as uow:
+    async def _expire_grants(self, billing: Billing, clock_id: str, as_of: datetime) -> None:
+        async with billing.database.unit_of_work() as uow:
             customer_ids = await TestClockStore(uow.session).customer_ids(clock_id)
         if customer_ids:
-            await self._billing.downstream.expire_due_grants(
+            await billing.downstream.expire_due_grants(
                 as_of,
                 customer_ids=customer_ids,
                 exclude_customer_ids=(),
@@ -203,7 +280,7 @@ class TestClockAdvance:
                 request_id=f"expire:{clock_id}:{as_of.isoformat()}:{_digest(customer_ids)}",
             )
 
-    async def _set(self, clock_id: str, **values: object) -> None:
-        async with self._billing.database.unit_of_work() as uow:
-            await TestClockStore(uow.session).update(clock_id, now=self._billing.clock.now(), **values)
+    async def _set(self, billing: Billing, clock_id: str, **values: object) -> None:
+        async with billing.database.unit_of_work() as uow:
+            await TestClockStore(uow.session).update(clock_id, now=billing.clock.now(), **values)
             await uow.commit()

@@ -27,6 +27,7 @@ from invoicing_service.domain.subscriptions import (
 from invoicing_service.service.billing import (
     Billing,
     Caller,
+    LinesToRate,
     for_credits_preview,
     has_metered_lines,
     with_credits,
@@ -155,7 +156,10 @@ class SubscriptionUseCases:
         now = await self._billing.now_for(session, subscription.test_clock_id)
         while subscription.status is SubscriptionStatus.ACTIVE and subscription.current_period.end <= now:
             # The scheduler has not closed an ended period yet: close it first (I-10).
-            await self._billing.close_locked(session, [subscription], now)
+            _, set_aside = await self._billing.close_locked(session, [subscription], now)
+            if set_aside:
+                error = set_aside[subscription_id]
+                raise FailedPrecondition(error.message, reason=error.reason)
             subscription = await store.get(subscription_id)
         mode = CancellationMode.AT_PERIOD_END if at_period_end else CancellationMode.NOW
         cancellation = plan_cancellation(subscription.status, mode, subscription.current_period, now)
@@ -192,13 +196,15 @@ class SubscriptionUseCases:
             return
         async with self._billing.database.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id)
-        await self._billing.hold_for_drafts([invoice])
+        await self._billing.hold_one(invoice)
 
     async def preview(
         self, subscription_id: str, as_of: datetime | None, caller: Caller
     ) -> tuple[InvoiceRecord, datetime]:
         """The upcoming invoice from usage so far, credits applied tentatively; nothing is
-        stored or held (I-14)."""
+        stored or held (I-14). Read first, then rated, so that no connection is held while
+        metering and credits answer. Lines that cannot be billed raise their error
+        (FailedPrecondition LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE)."""
         async with self._billing.database.unit_of_work() as uow:
             subscription = await SubscriptionStore(uow.session).get(subscription_id)
             if subscription.status is SubscriptionStatus.CANCELED:
@@ -217,14 +223,14 @@ class SubscriptionUseCases:
             following = next_period(
                 subscription.billing_cycle_anchor, price.interval, price.interval_count, period
             )
-            lines = await self._billing.subscription_lines(
-                uow.session,
+            job = LinesToRate(
                 subscription,
                 subscription.items,
-                usage_period=usage_so_far(period, as_of),
-                advance_period=None if subscription.cancel_at_period_end else following,
-                caller=caller,
+                usage_so_far(period, as_of),
+                None if subscription.cancel_at_period_end else following,
             )
+            names = await self._billing.product_names(uow.session, [job])
+        lines = await self._billing.lines_for(job, names, caller)
         draft = replace(
             self._billing.new_invoice(
                 subscription,

@@ -21,6 +21,7 @@ from invoicing_service.domain.periods import Period
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
 from invoicing_service.store.catalog import price_from_row
 from invoicing_service.store.records import (
+    BillingErrorRecord,
     CreditApplicationRecord,
     InvoiceRecord,
     LineCredit,
@@ -35,6 +36,37 @@ IN_FLIGHT = ("finalizing", "voiding", "paying")
 
 def _seconds(delta: timedelta | None) -> int | None:
     return None if delta is None else int(delta.total_seconds())
+
+
+def _error_values(error: BillingErrorRecord | None) -> dict[str, Any]:
+    return {
+        "billing_error_reason": None if error is None else error.reason,
+        "billing_error_message": None if error is None else error.message,
+        "billing_error_time": None if error is None else error.time,
+    }
+
+
+def _error(row: Any) -> BillingErrorRecord | None:
+    if row.billing_error_reason is None:
+        return None
+    return BillingErrorRecord(
+        row.billing_error_reason, row.billing_error_message or "", row.billing_error_time
+    )
+
+
+def _billable(table: sa.Table, retry_before: datetime) -> sa.ColumnElement[bool]:
+    """Rows not set aside, or set aside before ``retry_before`` (X-6: retried now and then)."""
+    return sa.or_(table.c.billing_error_time.is_(None), table.c.billing_error_time <= retry_before)
+
+
+async def _set_aside(
+    session: AsyncSession, table: sa.Table, errors: Mapping[str, BillingErrorRecord]
+) -> None:
+    if errors:
+        await session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("b_id")),
+            [{"b_id": row_id, **_error_values(error)} for row_id, error in errors.items()],
+        )
 
 
 class SubscriptionStore:
@@ -61,6 +93,7 @@ class SubscriptionStore:
                 deleted=False,
                 create_time=record.create_time,
                 update_time=record.update_time,
+                **_error_values(record.billing_error),
             )
         )
         await self._session.execute(
@@ -150,9 +183,10 @@ class SubscriptionStore:
         ).all()
         return await self._records(rows)
 
-    async def claim_due(self, now: datetime, limit: int) -> list[SubscriptionRecord]:
+    async def claim_due(self, now: datetime, limit: int, retry_before: datetime) -> list[SubscriptionRecord]:
         """Up to ``limit`` wall-clock subscriptions whose current period has ended, locked
-        for this transaction and skipped by every other replica."""
+        for this transaction and skipped by every other replica; one set aside (X-6) only
+        once it was set aside before ``retry_before``."""
         rows = (
             await self._session.execute(
                 sa.select(subscriptions)
@@ -161,6 +195,7 @@ class SubscriptionStore:
                     ~subscriptions.c.deleted,
                     subscriptions.c.test_clock_id.is_(None),
                     subscriptions.c.current_period_end <= now,
+                    _billable(subscriptions, retry_before),
                 )
                 .order_by(subscriptions.c.current_period_end, subscriptions.c.id)
                 .limit(limit)
@@ -173,6 +208,10 @@ class SubscriptionStore:
         await self._session.execute(
             sa.update(subscriptions).where(subscriptions.c.id == subscription_id).values(**values)
         )
+
+    async def set_aside(self, errors: Mapping[str, BillingErrorRecord]) -> None:
+        """Record why each subscription (by id) could not be billed (X-6)."""
+        await _set_aside(self._session, subscriptions, errors)
 
     async def update_many(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Apply each subscription's column changes (by subscription id), one statement per
@@ -224,6 +263,7 @@ class SubscriptionStore:
                 test_clock_id=row.test_clock_id,
                 create_time=row.create_time,
                 update_time=row.update_time,
+                billing_error=_error(row),
             )
             for row in rows
         ]
@@ -292,6 +332,7 @@ def _mutable_values(record: InvoiceRecord) -> dict[str, Any]:
         "uncollectible_time": record.uncollectible_time,
         "credit_purchase": None if record.credit_purchase is None else dict(record.credit_purchase),
         "update_time": record.update_time,
+        **_error_values(record.billing_error),
     }
 
 
@@ -307,6 +348,8 @@ class InvoiceStore:
         await self.insert_many([record])
 
     async def insert_many(self, records: Sequence[InvoiceRecord]) -> None:
+        if not records:
+            return
         await self._session.execute(
             sa.insert(invoices),
             [
@@ -411,9 +454,11 @@ class InvoiceStore:
         rows = (await self._session.execute(query.order_by(invoices.c.id.desc()).limit(limit))).all()
         return await self._records(rows)
 
-    async def claim_due_drafts(self, now: datetime, limit: int) -> list[InvoiceRecord]:
+    async def claim_due_drafts(
+        self, now: datetime, limit: int, retry_before: datetime
+    ) -> list[InvoiceRecord]:
         """Up to ``limit`` wall-clock drafts past their auto-finalize time, locked, skipped
-        by other replicas."""
+        by other replicas; one set aside (X-6) only once set aside before ``retry_before``."""
         rows = (
             await self._session.execute(
                 sa.select(invoices)
@@ -422,6 +467,7 @@ class InvoiceStore:
                     ~invoices.c.deleted,
                     invoices.c.test_clock_id.is_(None),
                     invoices.c.auto_finalize_time <= now,
+                    _billable(invoices, retry_before),
                 )
                 .order_by(invoices.c.auto_finalize_time, invoices.c.id)
                 .limit(limit)
@@ -430,14 +476,18 @@ class InvoiceStore:
         ).all()
         return await self._records(rows)
 
-    async def claim_in_flight(self, older_than: timedelta, exclude: Sequence[str]) -> str | None:
+    async def claim_in_flight(
+        self, older_than: timedelta, exclude: Sequence[str], retry_before: datetime
+    ) -> str | None:
         """One invoice stuck mid-saga (finalizing, voiding, paying) and untouched for
-        ``older_than`` of wall-clock time, locked, skipped by others."""
+        ``older_than`` of wall-clock time, locked, skipped by others; one set aside (X-6)
+        only once set aside before ``retry_before``."""
         query = (
             sa.select(invoices.c.id)
             .where(
                 invoices.c.status.in_(IN_FLIGHT),
                 invoices.c.touched_at <= sa.func.now() - older_than,
+                _billable(invoices, retry_before),
             )
             .order_by(invoices.c.touched_at)
             .limit(1)
@@ -446,6 +496,10 @@ class InvoiceStore:
         if exclude:
             query = query.where(invoices.c.id.not_in(list(exclude)))
         return (await self._session.execute(query)).scalar()
+
+    async def set_aside(self, errors: Mapping[str, BillingErrorRecord]) -> None:
+        """Record why each invoice (by id) could not be finalized (X-6)."""
+        await _set_aside(self._session, invoices, errors)
 
     async def drafts_on_clock(self, clock_id: str) -> list[tuple[str, str, Period, datetime]]:
         """(invoice id, subscription id, period, auto-finalize time) of a clock's drafts."""
@@ -535,4 +589,5 @@ def _invoice(row: Any, lines: tuple[StoredLine, ...]) -> InvoiceRecord:
         test_clock_id=row.test_clock_id,
         create_time=row.create_time,
         update_time=row.update_time,
+        billing_error=_error(row),
     )

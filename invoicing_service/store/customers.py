@@ -48,10 +48,16 @@ class TestClockStore:
             )
         )
 
-    async def get(self, clock_id: str, *, for_update: bool = False) -> TestClockRecord:
+    async def get(
+        self, clock_id: str, *, for_update: bool = False, for_share: bool = False
+    ) -> TestClockRecord:
+        """The clock; ``for_update`` locks it, ``for_share`` keeps it from changing (an
+        advance's first step waits) while other readers may share it."""
         query = sa.select(test_clocks).where(test_clocks.c.id == clock_id, ~test_clocks.c.deleted)
         if for_update:
             query = query.with_for_update()
+        elif for_share:
+            query = query.with_for_update(read=True)
         row = (await self._session.execute(query)).first()
         if row is None:
             raise NotFound(

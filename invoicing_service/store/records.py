@@ -14,6 +14,15 @@ from invoicing_service.domain.subscriptions import SubscriptionItem, Subscriptio
 
 
 @dataclass(frozen=True)
+class BillingErrorRecord:
+    """Why a subscription or invoice was set aside, unbilled (X-6), and when (wall clock)."""
+
+    reason: str
+    message: str
+    time: datetime
+
+
+@dataclass(frozen=True)
 class TestClockRecord:
     id: str
     name: str
@@ -73,6 +82,7 @@ class SubscriptionRecord:
     test_clock_id: str | None
     create_time: datetime
     update_time: datetime
+    billing_error: BillingErrorRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -128,3 +138,4 @@ class InvoiceRecord:
     test_clock_id: str | None
     create_time: datetime
     update_time: datetime
+    billing_error: BillingErrorRecord | None = None

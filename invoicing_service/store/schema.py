@@ -20,6 +20,19 @@ _TS = sa.DateTime(timezone=True)
 _AMOUNT = sa.Numeric(38, 12)
 _QUANTITY = sa.Numeric(60, 15)
 
+
+def _billing_error(table: str) -> list[sa.Column | sa.CheckConstraint]:
+    """Why a subscription or invoice was set aside and when (X-6); NULL while billable."""
+    return [
+        sa.Column("billing_error_reason", sa.Text, nullable=True),
+        sa.Column("billing_error_message", sa.Text, nullable=True),
+        sa.Column("billing_error_time", _TS, nullable=True),
+        sa.CheckConstraint(
+            "(billing_error_reason IS NULL) = (billing_error_time IS NULL)", name=f"{table}_billing_error"
+        ),
+    ]
+
+
 test_clocks = sa.Table(
     "test_clocks",
     metadata,
@@ -112,6 +125,7 @@ subscriptions = sa.Table(
         "grace_period_seconds IS NULL OR grace_period_seconds BETWEEN 0 AND 259200",
         name="subscriptions_grace",
     ),
+    *_billing_error("subscriptions"),
 )
 sa.Index(
     "subscriptions_due",
@@ -180,6 +194,7 @@ invoices = sa.Table(
     sa.CheckConstraint(
         "(billing_reason = 'credit_purchase') = (credit_purchase IS NOT NULL)", name="invoices_purchase"
     ),
+    *_billing_error("invoices"),
 )
 # I-10: each subscription period is drafted once, whichever replica closes it.
 sa.Index(

@@ -128,9 +128,11 @@ class CatalogServiceServicer:
         service: it must exist and be active.
         Errors: NOT_FOUND PRODUCT_NOT_FOUND, METER_NOT_FOUND; FAILED_PRECONDITION
         METER_INACTIVE; INVALID_ARGUMENT INVALID_CURRENCY, INVALID_INTERVAL,
-        INVALID_UNIT_AMOUNT (missing, negative, more than 12 decimal places, or set on a
-        tiered price), INVALID_TIERS, INVALID_TRANSFORM_QUANTITY, INVALID_PRICE_TYPE
-        (type unset, meter_id missing on a metered price or set on a licensed one);
+        INVALID_UNIT_AMOUNT (missing, negative, 10^12 or more, more than 12 decimal places,
+        or set on a tiered price), INVALID_TIERS (more than 100 tiers, bad bounds or amounts,
+        a tiers_mode number that does not exist), INVALID_TRANSFORM_QUANTITY,
+        INVALID_PRICE_TYPE (type unset or unknown, meter_id missing on a metered price or set
+        on a licensed one), INVALID_ARGUMENT (a billing_scheme number that does not exist);
         ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE METERING_SERVICE_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -147,7 +149,8 @@ class CatalogServiceServicer:
 
     def ListPrices(self, request, context):
         """Lists prices, newest first, optionally filtered.
-        Errors: INVALID_ARGUMENT INVALID_ARGUMENT (bad page_size or page_token).
+        Errors: INVALID_ARGUMENT INVALID_ARGUMENT (bad page_size or page_token, a type number
+        that does not exist).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,8 +36,9 @@ class CustomerServiceStub:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: nothing changed, a retry is safe.
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8); when it
+    fails otherwise the call is INTERNAL, never "retry later": nothing changed, a retry is safe.
     """
 
     def __init__(self, channel):
@@ -84,16 +85,21 @@ class CustomerServiceServicer:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: nothing changed, a retry is safe.
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8); when it
+    fails otherwise the call is INTERNAL, never "retry later": nothing changed, a retry is safe.
     """
 
     def CreateCustomer(self, request, context):
-        """Creates a customer, optionally on a test clock.
+        """Creates a customer, optionally on a test clock. A customer on a test clock is
+        attached to it in the metering and credits services before the call answers (SPEC
+        I-18), so its first events and grants are judged by its clock.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; INVALID_ARGUMENT GRACE_PERIOD_TOO_LONG,
-        INVALID_ARGUMENT (malformed email, negative grace period); FAILED_PRECONDITION
-        TEST_CLOCK_ADVANCING (the clock is being advanced); ALREADY_EXISTS
-        REQUEST_ID_REUSED.
+        INVALID_ARGUMENT (malformed email, negative grace period, a grace_period that is not
+        a valid Duration); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (the clock is being
+        advanced); ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE
+        METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE (a customer on a test clock
+        whose peers could not be told: nothing is created; retry with the same request_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -121,7 +127,8 @@ class CustomerServiceServicer:
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND; INVALID_ARGUMENT IMMUTABLE_FIELD (a path other
         than the four allowed, e.g. test_clock_id; the violation names it),
         GRACE_PERIOD_TOO_LONG, INVALID_ARGUMENT (empty mask, unknown path, malformed email,
-        negative grace period); ALREADY_EXISTS REQUEST_ID_REUSED.
+        negative grace period, a grace_period that is not a valid Duration); ALREADY_EXISTS
+        REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,7 +139,10 @@ class CustomerServiceServicer:
         minus the rated usage of periods not yet invoiced, as of the customer's clock.
         Reads the credits and metering services; has no side effects.
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND; INVALID_ARGUMENT INVALID_CURRENCY;
-        UNAVAILABLE METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE.
+        FAILED_PRECONDITION LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE (usage that no invoice
+        line can bill, see Price), AMOUNT_TOO_LARGE (a balance beyond what google.type.Money
+        carries); UNAVAILABLE METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE;
+        INTERNAL (a downstream service failed; logged).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,8 +195,9 @@ class CustomerService:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: nothing changed, a retry is safe.
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8); when it
+    fails otherwise the call is INTERNAL, never "retry later": nothing changed, a retry is safe.
     """
 
     @staticmethod

@@ -1,5 +1,6 @@
 import datetime
 
+from drawdown.invoicing.v1 import billing_error_pb2 as _billing_error_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.type import decimal_pb2 as _decimal_pb2
 from google.type import money_pb2 as _money_pb2
@@ -59,7 +60,7 @@ CREDIT_PRICE_TYPE_UNSPECIFIED: CreditPriceType
 CREDIT_PRICE_TYPE_METERED: CreditPriceType
 
 class Invoice(_message.Message):
-    __slots__ = ("id", "customer_id", "subscription_id", "status", "billing_reason", "currency", "period_start", "period_end", "lines", "subtotal", "total_credits_applied", "credit_applications", "total", "amount_due", "amount_paid", "amount_remaining", "auto_finalize_time", "finalize_time", "paid_time", "void_time", "uncollectible_time", "create_time", "update_time", "credit_purchase")
+    __slots__ = ("id", "customer_id", "subscription_id", "status", "billing_reason", "currency", "period_start", "period_end", "lines", "subtotal", "total_credits_applied", "credit_applications", "total", "amount_due", "amount_paid", "amount_remaining", "auto_finalize_time", "finalize_time", "paid_time", "void_time", "uncollectible_time", "create_time", "update_time", "credit_purchase", "billing_error")
     ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +85,7 @@ class Invoice(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREDIT_PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    BILLING_ERROR_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer_id: str
     subscription_id: str
@@ -108,7 +110,8 @@ class Invoice(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     credit_purchase: CreditPurchase
-    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[_Union[BillingReason, str]] = ..., currency: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., subtotal: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., total_credits_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applications: _Optional[_Iterable[_Union[InvoiceCreditApplication, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_remaining: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., auto_finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uncollectible_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_purchase: _Optional[_Union[CreditPurchase, _Mapping]] = ...) -> None: ...
+    billing_error: _billing_error_pb2.BillingError
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[_Union[BillingReason, str]] = ..., currency: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., subtotal: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., total_credits_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applications: _Optional[_Iterable[_Union[InvoiceCreditApplication, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_remaining: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., auto_finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uncollectible_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_purchase: _Optional[_Union[CreditPurchase, _Mapping]] = ..., billing_error: _Optional[_Union[_billing_error_pb2.BillingError, _Mapping]] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
     __slots__ = ("id", "description", "type", "price_id", "subscription_item_id", "quantity", "usage_quantity", "unit_amount_decimal", "amount", "period_start", "period_end", "credits", "credits_applied")

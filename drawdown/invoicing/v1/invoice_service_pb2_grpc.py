@@ -38,8 +38,9 @@ class InvoiceServiceStub:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: the invoice is unchanged; retry with the same
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    fails otherwise the call is INTERNAL, never "retry later"): the invoice is unchanged; retry with the same
     request_id (credit holds, draws and reinstatements are idempotent per invoice and
     never happen twice).
     """
@@ -105,8 +106,9 @@ class InvoiceServiceServicer:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: the invoice is unchanged; retry with the same
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    fails otherwise the call is INTERNAL, never "retry later"): the invoice is unchanged; retry with the same
     request_id (credit holds, draws and reinstatements are idempotent per invoice and
     never happen twice).
     """
@@ -117,8 +119,9 @@ class InvoiceServiceServicer:
         items (none if cancel_at_period_end), with credits applied tentatively from the
         available balances. No side effects: nothing is stored and no credit is held. The
         returned invoice has no id, status DRAFT, and empty transaction ids.
-        Errors: NOT_FOUND SUBSCRIPTION_NOT_FOUND; FAILED_PRECONDITION SUBSCRIPTION_CANCELED;
-        INVALID_ARGUMENT INVALID_AS_OF_TIME (outside the current period); UNAVAILABLE
+        Errors: NOT_FOUND SUBSCRIPTION_NOT_FOUND; FAILED_PRECONDITION SUBSCRIPTION_CANCELED,
+        LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE (usage that no invoice line can bill, see
+        Price); INVALID_ARGUMENT INVALID_AS_OF_TIME (outside the current period); UNAVAILABLE
         METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -136,7 +139,8 @@ class InvoiceServiceServicer:
 
     def ListInvoices(self, request, context):
         """Lists invoices, newest first, optionally filtered.
-        Errors: INVALID_ARGUMENT INVALID_ARGUMENT (bad page_size or page_token).
+        Errors: INVALID_ARGUMENT INVALID_ARGUMENT (bad page_size or page_token, a status
+        number that does not exist).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,9 +150,12 @@ class InvoiceServiceServicer:
         """Finalizes a DRAFT now instead of at auto_finalize_time (SPEC I-11): re-reads usage,
         reprices the lines, applies credits atomically (SPEC C-13, C-14) and sets
         amount_due; the invoice becomes PAID when nothing is due, OPEN otherwise.
+        A draft the scheduler set aside (billing_error) is tried at once.
         Errors: NOT_FOUND INVOICE_NOT_FOUND; FAILED_PRECONDITION INVALID_INVOICE_STATUS (not
-        DRAFT, e.g. the scheduler finalized it first); ALREADY_EXISTS REQUEST_ID_REUSED;
-        UNAVAILABLE METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE (still DRAFT).
+        DRAFT, e.g. the scheduler finalized it first), LINE_AMOUNT_TOO_LARGE,
+        QUANTITY_TOO_LARGE (its usage cannot be billed; still DRAFT); ALREADY_EXISTS
+        REQUEST_ID_REUSED; UNAVAILABLE METERING_SERVICE_UNAVAILABLE,
+        CREDITS_SERVICE_UNAVAILABLE (still DRAFT).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -196,7 +203,8 @@ class InvoiceServiceServicer:
         No credits ever apply to it. Paying it (PayInvoice) creates a paid credit grant of
         that amount with the given settings, exactly once; voiding it creates nothing.
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND, PRICE_NOT_FOUND (a scoped price);
-        INVALID_ARGUMENT INVALID_AMOUNT (not positive, or not a whole minor unit),
+        INVALID_ARGUMENT INVALID_AMOUNT (not positive, above 999,999,999,999,999 minor units,
+        or not a whole minor unit),
         INVALID_CURRENCY, INVALID_PRIORITY (outside 0..100), INVALID_APPLICABILITY (no
         scope, price_type unset, empty list, more than 20 or duplicate price ids, a price
         that is not metered or in another currency), INVALID_EXPIRY (expire_time not after
@@ -272,8 +280,9 @@ class InvoiceService:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: the invoice is unchanged; retry with the same
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    fails otherwise the call is INTERNAL, never "retry later"): the invoice is unchanged; retry with the same
     request_id (credit holds, draws and reinstatements are idempotent per invoice and
     never happen twice).
     """

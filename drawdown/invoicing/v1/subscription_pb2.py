@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from drawdown.invoicing.v1 import billing_error_pb2 as drawdown_dot_invoicing_dot_v1_dot_billing__error__pb2
 from drawdown.invoicing.v1 import price_pb2 as drawdown_dot_invoicing_dot_v1_dot_price__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(drawdown/invoicing/v1/subscription.proto\x12\x15\x64rawdown.invoicing.v1\x1a!drawdown/invoicing/v1/price.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x05\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x36\n\x05items\x18\x03 \x03(\x0b\x32\'.drawdown.invoicing.v1.SubscriptionItem\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x33\n\trecurring\x18\x05 \x01(\x0b\x32 .drawdown.invoicing.v1.Recurring\x12\x38\n\x14\x62illing_cycle_anchor\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x63urrent_period_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x63urrent_period_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06status\x18\t \x01(\x0e\x32).drawdown.invoicing.v1.SubscriptionStatus\x12\x1c\n\x14\x63\x61ncel_at_period_end\x18\n \x01(\x08\x12/\n\x0b\x63\x61ncel_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12L\n\x10invoice_settings\x18\x0c \x01(\x0b\x32\x32.drawdown.invoicing.v1.SubscriptionInvoiceSettings\x12\x19\n\x11latest_invoice_id\x18\r \x01(\t\x12/\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x10SubscriptionItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08price_id\x18\x02 \x01(\t\x12\x15\n\x08quantity\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_quantity\"N\n\x1bSubscriptionInvoiceSettings\x12/\n\x0cgrace_period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration*{\n\x12SubscriptionStatus\x12#\n\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x01\x12 \n\x1cSUBSCRIPTION_STATUS_CANCELED\x10\x02\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(drawdown/invoicing/v1/subscription.proto\x12\x15\x64rawdown.invoicing.v1\x1a)drawdown/invoicing/v1/billing_error.proto\x1a!drawdown/invoicing/v1/price.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x05\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x36\n\x05items\x18\x03 \x03(\x0b\x32\'.drawdown.invoicing.v1.SubscriptionItem\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x33\n\trecurring\x18\x05 \x01(\x0b\x32 .drawdown.invoicing.v1.Recurring\x12\x38\n\x14\x62illing_cycle_anchor\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x63urrent_period_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x63urrent_period_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06status\x18\t \x01(\x0e\x32).drawdown.invoicing.v1.SubscriptionStatus\x12\x1c\n\x14\x63\x61ncel_at_period_end\x18\n \x01(\x08\x12/\n\x0b\x63\x61ncel_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12L\n\x10invoice_settings\x18\x0c \x01(\x0b\x32\x32.drawdown.invoicing.v1.SubscriptionInvoiceSettings\x12\x19\n\x11latest_invoice_id\x18\r \x01(\t\x12/\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\rbilling_error\x18\x10 \x01(\x0b\x32#.drawdown.invoicing.v1.BillingError\"T\n\x10SubscriptionItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08price_id\x18\x02 \x01(\t\x12\x15\n\x08quantity\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_quantity\"N\n\x1bSubscriptionInvoiceSettings\x12/\n\x0cgrace_period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration*{\n\x12SubscriptionStatus\x12#\n\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x01\x12 \n\x1cSUBSCRIPTION_STATUS_CANCELED\x10\x02\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +36,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.subsc
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1023
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1146
-  _globals['_SUBSCRIPTION']._serialized_start=168
-  _globals['_SUBSCRIPTION']._serialized_end=855
-  _globals['_SUBSCRIPTIONITEM']._serialized_start=857
-  _globals['_SUBSCRIPTIONITEM']._serialized_end=941
-  _globals['_SUBSCRIPTIONINVOICESETTINGS']._serialized_start=943
-  _globals['_SUBSCRIPTIONINVOICESETTINGS']._serialized_end=1021
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1126
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1249
+  _globals['_SUBSCRIPTION']._serialized_start=211
+  _globals['_SUBSCRIPTION']._serialized_end=958
+  _globals['_SUBSCRIPTIONITEM']._serialized_start=960
+  _globals['_SUBSCRIPTIONITEM']._serialized_end=1044
+  _globals['_SUBSCRIPTIONINVOICESETTINGS']._serialized_start=1046
+  _globals['_SUBSCRIPTIONINVOICESETTINGS']._serialized_end=1124
 # @@protoc_insertion_point(module_scope)

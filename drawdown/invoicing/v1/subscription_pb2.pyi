@@ -1,5 +1,6 @@
 import datetime
 
+from drawdown.invoicing.v1 import billing_error_pb2 as _billing_error_pb2
 from drawdown.invoicing.v1 import price_pb2 as _price_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -22,7 +23,7 @@ SUBSCRIPTION_STATUS_ACTIVE: SubscriptionStatus
 SUBSCRIPTION_STATUS_CANCELED: SubscriptionStatus
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "customer_id", "items", "currency", "recurring", "billing_cycle_anchor", "current_period_start", "current_period_end", "status", "cancel_at_period_end", "cancel_time", "invoice_settings", "latest_invoice_id", "create_time", "update_time")
+    __slots__ = ("id", "customer_id", "items", "currency", "recurring", "billing_cycle_anchor", "current_period_start", "current_period_end", "status", "cancel_at_period_end", "cancel_time", "invoice_settings", "latest_invoice_id", "create_time", "update_time", "billing_error")
     ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +39,7 @@ class Subscription(_message.Message):
     LATEST_INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BILLING_ERROR_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer_id: str
     items: _containers.RepeatedCompositeFieldContainer[SubscriptionItem]
@@ -53,7 +55,8 @@ class Subscription(_message.Message):
     latest_invoice_id: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., currency: _Optional[str] = ..., recurring: _Optional[_Union[_price_pb2.Recurring, _Mapping]] = ..., billing_cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., cancel_at_period_end: _Optional[bool] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoice_settings: _Optional[_Union[SubscriptionInvoiceSettings, _Mapping]] = ..., latest_invoice_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    billing_error: _billing_error_pb2.BillingError
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., currency: _Optional[str] = ..., recurring: _Optional[_Union[_price_pb2.Recurring, _Mapping]] = ..., billing_cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., cancel_at_period_end: _Optional[bool] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoice_settings: _Optional[_Union[SubscriptionInvoiceSettings, _Mapping]] = ..., latest_invoice_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_error: _Optional[_Union[_billing_error_pb2.BillingError, _Mapping]] = ...) -> None: ...
 
 class SubscriptionItem(_message.Message):
     __slots__ = ("id", "price_id", "quantity")

@@ -36,8 +36,9 @@ class SubscriptionServiceStub:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: nothing changed; retry with the same
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    fails otherwise the call is INTERNAL, never "retry later"): nothing changed; retry with the same
     request_id.
     """
 
@@ -80,8 +81,9 @@ class SubscriptionServiceServicer:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: nothing changed; retry with the same
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    fails otherwise the call is INTERNAL, never "retry later"): nothing changed; retry with the same
     request_id.
     """
 
@@ -93,8 +95,10 @@ class SubscriptionServiceServicer:
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND, PRICE_NOT_FOUND; FAILED_PRECONDITION
         PRICE_INACTIVE, METER_INACTIVE (a metered price's meter was deactivated),
         TEST_CLOCK_ADVANCING; INVALID_ARGUMENT MIXED_CURRENCIES, MIXED_INTERVALS,
-        DUPLICATE_PRICE, TOO_MANY_ITEMS (more than 20), INVALID_QUANTITY,
-        GRACE_PERIOD_TOO_LONG, INVALID_ARGUMENT (negative grace period); ALREADY_EXISTS REQUEST_ID_REUSED.
+        DUPLICATE_PRICE, TOO_MANY_ITEMS (more than 20), INVALID_QUANTITY (negative, or set on
+        a metered item), LINE_AMOUNT_TOO_LARGE (a licensed quantity × price above
+        999,999,999,999,999 minor units), GRACE_PERIOD_TOO_LONG, INVALID_ARGUMENT (negative
+        grace period, or one that is not a valid Duration); ALREADY_EXISTS REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,7 +114,8 @@ class SubscriptionServiceServicer:
 
     def ListSubscriptions(self, request, context):
         """Lists subscriptions, newest first, optionally filtered.
-        Errors: INVALID_ARGUMENT INVALID_ARGUMENT (bad page_size or page_token).
+        Errors: INVALID_ARGUMENT INVALID_ARGUMENT (bad page_size or page_token, a status
+        number that does not exist).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -130,7 +135,9 @@ class SubscriptionServiceServicer:
         billed in advance are not refunded (no proration).
 
         Errors: NOT_FOUND SUBSCRIPTION_NOT_FOUND; FAILED_PRECONDITION SUBSCRIPTION_CANCELED
-        (already canceled), TEST_CLOCK_ADVANCING; ALREADY_EXISTS REQUEST_ID_REUSED.
+        (already canceled), TEST_CLOCK_ADVANCING, LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE (a
+        period that ended is still to be billed and its usage cannot be; see
+        Subscription.billing_error); ALREADY_EXISTS REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -178,8 +185,9 @@ class SubscriptionService:
     negative page_size, an unreadable page_token, an empty update_mask or an unknown mask
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
-    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE when a
-    downstream service cannot be reached: nothing changed; retry with the same
+    UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
+    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    fails otherwise the call is INTERNAL, never "retry later"): nothing changed; retry with the same
     request_id.
     """
 

@@ -28,6 +28,13 @@ if _version_not_supported:
 class TestClockServiceStub:
     """Test clocks: simulate the passage of time for billing tests and demos (SPEC I-16).
 
+    A test clock lives in every service (SPEC I-18): invoicing owns clocks and tells the
+    metering and credits services (their TestClockTimeService) a clock's frozen time and
+    customers, so that metering judges the clock's customers' event timestamps and
+    cancellations, and credits their grants' default effective time, expiry and
+    eligibility, by the clock instead of the wall clock. A peer that predates
+    TestClockTimeService is skipped (it keeps judging by the wall clock).
+
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
     interceptor; INVALID_ARGUMENT with reason INVALID_ARGUMENT and BadRequest field
@@ -74,6 +81,13 @@ class TestClockServiceStub:
 class TestClockServiceServicer:
     """Test clocks: simulate the passage of time for billing tests and demos (SPEC I-16).
 
+    A test clock lives in every service (SPEC I-18): invoicing owns clocks and tells the
+    metering and credits services (their TestClockTimeService) a clock's frozen time and
+    customers, so that metering judges the clock's customers' event timestamps and
+    cancellations, and credits their grants' default effective time, expiry and
+    eligibility, by the clock instead of the wall clock. A peer that predates
+    TestClockTimeService is skipped (it keeps judging by the wall clock).
+
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
     interceptor; INVALID_ARGUMENT with reason INVALID_ARGUMENT and BadRequest field
@@ -86,7 +100,8 @@ class TestClockServiceServicer:
 
     def CreateTestClock(self, request, context):
         """Creates a test clock, READY at frozen_time.
-        Errors: ALREADY_EXISTS REQUEST_ID_REUSED.
+        Errors: INVALID_ARGUMENT INVALID_FROZEN_TIME (frozen_time before 1970-01-01 or from
+        9000-01-01 UTC on); ALREADY_EXISTS REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -113,16 +128,30 @@ class TestClockServiceServicer:
         of its customers due in (old frozen_time, new frozen_time]: period closes (draft
         invoices, holds), auto-finalizations (credit draw-down), cancellations at period
         end, and credit grant expiries; actions due at the same instant run in that order.
-        Each action runs as of its own due time, so invoices carry simulated times. Returns
-        when all have run, with the clock READY at the new time. The status is ADVANCING
-        meanwhile; on a failure it becomes INTERNAL_FAILURE, the call fails, and the failed
-        call's request_id is not recorded, so retrying it resumes. An advance whose process
-        died leaves the clock ADVANCING; the next call resumes it.
+        Each action runs as of its own due time, so invoices carry simulated times. Before
+        the actions run, metering and credits are told the new time (SPEC I-18), so that
+        events stamped up to it are accepted and grants created without an effective time
+        take it. Returns when all have run, with the clock READY at the new time.
+
+        As Stripe does, one advance goes at most two intervals of the shortest subscription
+        interval on the clock beyond the current frozen_time (a daily price: two days; a
+        monthly one: two months), or two years when the clock has no active subscription;
+        further is ADVANCE_TOO_FAR: advance in steps.
+
+        A subscription whose period cannot be billed, or a draft that cannot be finalized,
+        is set aside with its reason (Subscription.billing_error, Invoice.billing_error) and
+        every other action runs (SPEC X-6); the next advance tries it again. The status is
+        ADVANCING meanwhile; when an action fails for another reason (a peer unavailable) it
+        becomes INTERNAL_FAILURE, the call fails, and the failed call's request_id is not
+        recorded, so retrying it resumes (telling metering and credits again). An advance
+        whose process died leaves the clock ADVANCING; the next call resumes it.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; INVALID_ARGUMENT TEST_CLOCK_BACKWARDS (the new
-        time is not later than frozen_time); FAILED_PRECONDITION TEST_CLOCK_ADVANCING
-        (another advance is running); ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE
-        METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE; INTERNAL (status
-        INTERNAL_FAILURE).
+        time is not later than frozen_time), ADVANCE_TOO_FAR (beyond the limit above, given
+        in the ErrorInfo metadata as max_frozen_time), INVALID_FROZEN_TIME (from 9000-01-01
+        UTC on); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (another advance is running);
+        ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE METERING_SERVICE_UNAVAILABLE,
+        CREDITS_SERVICE_UNAVAILABLE (status INTERNAL_FAILURE; retry); INTERNAL when metering or
+        credits fail otherwise (status INTERNAL_FAILURE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,9 +161,11 @@ class TestClockServiceServicer:
         """Deletes the clock and everything living on it: its customers and their
         subscriptions and invoices stop being billed and are no longer returned (Get is
         NOT_FOUND, List omits them). Credit grants and ledger entries in the credits
-        service are left as they are.
+        service are left as they are. Metering and credits forget the clock first (SPEC
+        I-18): its customers are judged by the wall clock there again.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; FAILED_PRECONDITION TEST_CLOCK_ADVANCING;
-        ALREADY_EXISTS REQUEST_ID_REUSED.
+        ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE METERING_SERVICE_UNAVAILABLE,
+        CREDITS_SERVICE_UNAVAILABLE (nothing deleted; retry with the same request_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -178,6 +209,13 @@ def add_TestClockServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TestClockService:
     """Test clocks: simulate the passage of time for billing tests and demos (SPEC I-16).
+
+    A test clock lives in every service (SPEC I-18): invoicing owns clocks and tells the
+    metering and credits services (their TestClockTimeService) a clock's frozen time and
+    customers, so that metering judges the clock's customers' event timestamps and
+    cancellations, and credits their grants' default effective time, expiry and
+    eligibility, by the clock instead of the wall clock. A peer that predates
+    TestClockTimeService is skipped (it keeps judging by the wall clock).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth

@@ -4,16 +4,24 @@ metering and credits, a frozen suite clock, a Hypernian catalog, customers on cl
 
 Usage goes through the real metering API and grants through the real credits API; what a
 test asserts about credits it reads back from the credits ledger.
+
+The fault interceptors (``PeerFaults``, ``tests.support.faults.Faults`` with a status code
+of choice) also stand in for the peers' TestClockTimeService (I-18) while a peer does not
+serve it yet: they answer it as the contract says and record what invoicing told them.
+Once a peer serves it, its real answer goes through and is recorded the same way.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
+import grpc
 from google.type import money_pb2
 
 from drawdown import suite as suite_definitions
@@ -27,6 +35,7 @@ from drawdown.credits.v1 import (
     credit_grant_service_pb2,
     credit_grant_service_pb2_grpc,
 )
+from drawdown.credits.v1 import test_clock_time_service_pb2 as credits_clock_time_pb2
 from drawdown.invoicing.v1 import (
     catalog_service_pb2,
     catalog_service_pb2_grpc,
@@ -52,6 +61,7 @@ from drawdown.metering.v1 import (
     meter_service_pb2,
     meter_service_pb2_grpc,
 )
+from drawdown.metering.v1 import test_clock_time_service_pb2 as metering_clock_time_pb2
 from drawdown.rpc.convert import timestamp_to_proto
 from drawdown.rpc.server import RunningServer, start_server
 from tests.support.faults import Faults
@@ -73,6 +83,129 @@ def method(name: str) -> str:
 
 
 @dataclass
+class _Rule:
+    when: Literal["before", "after"]
+    remaining: int
+    code: grpc.StatusCode
+
+
+_CLOCK_TIME_MESSAGES = {
+    "metering": metering_clock_time_pb2,
+    "credits": credits_clock_time_pb2,
+}
+
+
+class PeerFaults(Faults):
+    """``Faults`` for one peer (``metering`` or ``credits``) whose injected failures carry
+    the status code asked for (UNAVAILABLE unless told), and that serves a stand-in
+    TestClockTimeService while the peer has none (``stand_in``). ``clock_times`` lists
+    every TestClockTimeService request the peer served, as (method name, request), and
+    ``served_order`` the name of every method served, in order."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__()
+        self.package = package
+        self.stand_in = True
+        self.clock_times: list[tuple[str, Any]] = []
+        self.served_order: list[str] = []  # every method served, in order, by name
+        self._coded: dict[str, list[_Rule]] = defaultdict(list)
+        self._times: dict[str, datetime] = {}
+        self._service = f"/drawdown.{package}.v1.TestClockTimeService/"
+
+    def path(self, method: str) -> str:
+        return method if method.startswith("/") else f"/drawdown.{self.package}.v1.{method}"
+
+    def fail(
+        self,
+        method: str,
+        *,
+        when: Literal["before", "after"],
+        times: int = 1,
+        code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+    ) -> None:
+        """Fail the next ``times`` calls of ``method`` (``Service/Method`` or full path)."""
+        self._coded[self.path(method)].append(_Rule(when, times, code))
+
+    def clear(self) -> None:
+        self._coded.clear()
+
+    def set_requests(self) -> list[Any]:
+        return [request for name, request in self.clock_times if name == "SetTestClockTime"]
+
+    def delete_requests(self) -> list[Any]:
+        return [request for name, request in self.clock_times if name == "DeleteTestClockTime"]
+
+    def _take_rule(self, method: str) -> _Rule | None:
+        for rule in self._coded.get(method, []):
+            if rule.remaining > 0:
+                rule.remaining -= 1
+                return rule
+        return None
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None and self.stand_in and method.startswith(self._service):
+            handler = self._stand_in(method.removeprefix(self._service))
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            rule = self._take_rule(method)
+            if rule is not None and rule.when == "before":
+                self.failed[method] += 1
+                await context.abort(rule.code, "injected fault before the call was served")
+            response = await inner(request, context)
+            self.served[method] += 1
+            self.served_order.append(method.rsplit("/", 1)[-1])
+            if method.startswith(self._service):
+                self.clock_times.append((method.removeprefix(self._service), request))
+            if rule is not None:
+                self.failed[method] += 1
+                await context.abort(rule.code, "injected fault after the call was served")
+            return response
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _stand_in(self, name: str) -> grpc.RpcMethodHandler | None:
+        pb = _CLOCK_TIME_MESSAGES[self.package]
+        if name == "SetTestClockTime":
+
+            async def set_time(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                told = request.frozen_time.ToDatetime(tzinfo=UTC)
+                stored = max(self._times.get(request.test_clock_id, told), told)
+                self._times[request.test_clock_id] = stored
+                return pb.SetTestClockTimeResponse(frozen_time=timestamp_to_proto(stored))
+
+            return grpc.unary_unary_rpc_method_handler(
+                set_time,
+                request_deserializer=pb.SetTestClockTimeRequest.FromString,
+                response_serializer=pb.SetTestClockTimeResponse.SerializeToString,
+            )
+        if name == "DeleteTestClockTime":
+
+            async def delete_time(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                self._times.pop(request.test_clock_id, None)
+                return pb.DeleteTestClockTimeResponse()
+
+            return grpc.unary_unary_rpc_method_handler(
+                delete_time,
+                request_deserializer=pb.DeleteTestClockTimeRequest.FromString,
+                response_serializer=pb.DeleteTestClockTimeResponse.SerializeToString,
+            )
+        return None
+
+
+@dataclass
 class Invoicing:
     """The real suite seen from an invoicing test: stubs on the three services, an admin
     key, the suite's frozen clock and the fault interceptors of metering and credits.
@@ -84,8 +217,8 @@ class Invoicing:
 
     suite: Suite
     clock: FrozenClock
-    metering_faults: Faults
-    credits_faults: Faults
+    metering_faults: PeerFaults
+    credits_faults: PeerFaults
     replicas: list[RunningServer] = field(default_factory=list)
     event_names: dict[str, str] = field(default_factory=dict)
 
@@ -161,7 +294,9 @@ class Invoicing:
             )
         return meter_id
 
-    async def record(self, meter_id: str, customer_id: str, at: datetime, value: str | int) -> None:
+    async def record(
+        self, meter_id: str, customer_id: str, at: datetime, value: str | int, identifier: str = ""
+    ) -> None:
         """Send one usage event at ``at`` to the real metering service."""
         if self.clock.now() < at:
             self.clock.set(at)
@@ -171,7 +306,17 @@ class Invoicing:
                     event_name=self.event_names[meter_id],
                     payload={"customer_id": customer_id, "value": str(value)},
                     timestamp=timestamp_to_proto(at),
+                    identifier=identifier,
                 )
+            ),
+            metadata=self.metadata,
+        )
+
+    async def cancel_event(self, meter_id: str, identifier: str) -> None:
+        """Cancel a usage event on the real metering service (M-16)."""
+        await self.events.CancelMeterEvent(
+            meter_event_service_pb2.CancelMeterEventRequest(
+                event_name=self.event_names[meter_id], identifier=identifier
             ),
             metadata=self.metadata,
         )
@@ -270,11 +415,12 @@ class Invoicing:
 
     # -- replicas -------------------------------------------------------------------------
 
-    async def add_replica(self) -> RunningServer:
-        """Another invoicing server on the same database, peers, service key and clock."""
+    async def add_replica(self, **settings: object) -> RunningServer:
+        """Another invoicing server on the same database, peers, service key and clock,
+        with ``settings`` changed (e.g. ``db_pool_size``)."""
         replica = await start_server(
             suite_definitions.definition("invoicing"),
-            self.settings,
+            self.settings.model_copy(update=settings),
             self.database_url,
             port=0,
             clock=self.clock,
@@ -291,7 +437,7 @@ async def invoicing_on_real_peers(
     servers), metering and credits behind fault interceptors, on a frozen clock (T0 unless
     given)."""
     clock = clock or FrozenClock(T0)
-    metering_faults, credits_faults = Faults(), Faults()
+    metering_faults, credits_faults = PeerFaults("metering"), PeerFaults("credits")
     async with start_suite(
         database_url, clock=clock, faults={"metering": metering_faults, "credits": credits_faults}
     ) as suite:
@@ -361,6 +507,33 @@ async def licensed_price(
         metadata=invoicing.metadata,
     )
     return price.price.id
+
+
+async def metered_price(invoicing: Invoicing, meter_id: str, *, interval=None, **fields) -> str:
+    """A USD metered price on ``meter_id`` (monthly unless ``interval``), other fields as given
+    (3 minor units a unit unless tiered or given)."""
+    if "billing_scheme" not in fields:
+        fields.setdefault("unit_amount_decimal", {"value": "3"})
+    product = await invoicing.catalog.CreateProduct(
+        catalog_service_pb2.CreateProductRequest(product=product_pb2.Product(name="metered")),
+        metadata=invoicing.metadata,
+    )
+    reply = await invoicing.catalog.CreatePrice(
+        catalog_service_pb2.CreatePriceRequest(
+            price=price_pb2.Price(
+                product_id=product.product.id,
+                currency="USD",
+                type=price_pb2.PRICE_TYPE_METERED,
+                recurring=price_pb2.Recurring(
+                    interval=interval or price_pb2.RECURRING_INTERVAL_MONTH, interval_count=1
+                ),
+                meter_id=meter_id,
+                **fields,
+            )
+        ),
+        metadata=invoicing.metadata,
+    )
+    return reply.price.id
 
 
 async def clock_at(invoicing: Invoicing, at: datetime = T0) -> str:

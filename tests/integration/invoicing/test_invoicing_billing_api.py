@@ -285,6 +285,8 @@ async def test_cancel_at_period_end_bills_the_last_period_only_i3(invoicing: Inv
         metadata=invoicing.metadata,
     )
     assert reply.subscription.cancel_at_period_end and not reply.HasField("invoice")
+    # Two steps: one advance goes at most two intervals of the monthly price (I-18).
+    await advance(invoicing, clock_id, FEB_1 + timedelta(hours=2))
     await advance(invoicing, clock_id, MAR_1 + timedelta(hours=2))
     _, cancel = await invoices_of(invoicing, customer_id)
     assert cancel.billing_reason == invoice_pb2.BILLING_REASON_SUBSCRIPTION_CANCEL
@@ -317,6 +319,8 @@ async def test_advancing_runs_every_period_in_time_order_i16(invoicing: Invoicin
     )
     for month in (1, 2, 3):
         await invoicing.record(catalog.input_meter, customer_id, T0.replace(month=month, day=5), 100)
+    # Two steps: one advance goes at most two intervals of the monthly prices (I-18).
+    await advance(invoicing, clock_id, MAR_1)
     await advance(invoicing, clock_id, T0.replace(month=4, day=2))
     invoices = await invoices_of(invoicing, customer_id)
     assert [i.period_end.ToDatetime(tzinfo=UTC) for i in invoices] == [FEB_1, MAR_1, T0.replace(month=4)]

@@ -33,6 +33,8 @@ class TestValidation:
         [
             ({"amount": Money("USD", 0)}, "INVALID_AMOUNT", "amount"),
             ({"amount": Money("USD", -100)}, "INVALID_AMOUNT", "amount"),
+            ({"amount": Money("USD", 10**15)}, "INVALID_AMOUNT", "amount"),
+            ({"amount": Money("USD", 92233720368547759 * 100)}, "INVALID_AMOUNT", "amount"),
             ({"name": ""}, "INVALID_NAME", "name"),
             ({"name": "x" * 101}, "INVALID_NAME", "name"),
             ({"priority": -1}, "INVALID_PRIORITY", "priority"),
@@ -58,6 +60,7 @@ class TestValidation:
     def test_limits_are_inclusive(self):
         purchase = dataclasses.replace(
             PURCHASE,
+            amount=Money("USD", 10**15 - 1),
             name="x" * 100,
             priority=100,
             applicable_price_ids=tuple(f"price_{n}" for n in range(20)),

@@ -24,7 +24,7 @@ from invoicing_service.domain.invoices import (
     status_after_finalization,
 )
 from invoicing_service.domain.periods import Interval, Period
-from invoicing_service.domain.prices import BillingScheme, Price, Tier, TiersMode, UsageType
+from invoicing_service.domain.prices import BillingScheme, LineNotBillable, Price, Tier, TiersMode, UsageType
 from invoicing_service.domain.subscriptions import SubscriptionItem
 
 
@@ -289,3 +289,15 @@ class TestStatuses:
 
 def test_auto_finalize_after_the_grace_period():
     assert auto_finalize_at(MARCH.end, timedelta(hours=1)) == utc(2024, 4, 1, 1)
+
+
+def test_raw_usage_beyond_what_a_line_stores_cannot_be_billed_even_if_negative():
+    with pytest.raises(LineNotBillable) as raised:
+        draft_lines(
+            [INPUT],
+            {INPUT.id: MeteredUsage(MARCH, Decimal("-1e45"))},
+            usage_period=MARCH,
+            advance_period=None,
+            new_line_id=lambda: "il_1",
+        )
+    assert raised.value.reason == "QUANTITY_TOO_LARGE"

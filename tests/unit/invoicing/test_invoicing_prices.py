@@ -14,7 +14,9 @@ from drawdown.errors import InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain.periods import Interval
 from invoicing_service.domain.prices import (
+    MAX_LINE_AMOUNT,
     BillingScheme,
+    LineNotBillable,
     Price,
     Rounding,
     Tier,
@@ -144,6 +146,51 @@ class TestTiers:
     def test_negative_usage_bills_as_zero_usage(self):
         price = tiered(TiersMode.GRADUATED, tier(1000, flat="1000"), tier(None, unit="4"))
         assert rate(price, Decimal(-5)) == rate(price, Decimal(0))
+
+    @pytest.mark.parametrize("usage", ["0", "-5", "-0.5"])
+    def test_volume_bills_nothing_without_usage_flat_amount_included(self, usage):
+        # The first tier's flat fee is for reaching it with some usage: none bills 0.
+        price = tiered(TiersMode.VOLUME, tier(100, unit="10", flat="50"), tier(None, unit="5"))
+        assert rate(price, Decimal(usage)) == 0
+        assert line_amount(price, Decimal(usage)) == Money("USD", 0)
+        assert rate(price, Decimal(1)) == 60
+
+    def test_volume_usage_transformed_to_zero_packages_bills_nothing(self):
+        price = tiered(
+            TiersMode.VOLUME,
+            tier(100, unit="10", flat="50"),
+            tier(None, unit="5"),
+            transform_quantity=TransformQuantity(1000, Rounding.DOWN),
+        )
+        assert rate(price, Decimal(999)) == 0
+
+
+class TestLineMaximum:
+    """X-5: a line bills at most MAX_LINE_AMOUNT minor units, whatever the usage."""
+
+    def test_the_largest_line_is_billed(self):
+        assert line_amount(metered("1"), Decimal(MAX_LINE_AMOUNT)).minor == MAX_LINE_AMOUNT
+
+    def test_a_line_beyond_the_maximum_cannot_be_billed(self):
+        with pytest.raises(LineNotBillable) as raised:
+            line_amount(metered("999999999999"), Decimal("999999999999999"))
+        assert raised.value.reason == "LINE_AMOUNT_TOO_LARGE"
+        assert len(raised.value.message) <= 200
+
+    def test_rounding_up_past_the_maximum_cannot_be_billed(self):
+        with pytest.raises(LineNotBillable):
+            line_amount(metered("0.5"), Decimal(2 * MAX_LINE_AMOUNT + 1))
+
+    @pytest.mark.parametrize("usage", ["1e45", "-1e45", "9.99e60"])
+    def test_usage_beyond_what_a_line_stores_cannot_be_billed_even_free(self, usage):
+        with pytest.raises(LineNotBillable) as raised:
+            line_amount(metered("0"), Decimal(usage))
+        assert raised.value.reason == "QUANTITY_TOO_LARGE"
+        assert len(raised.value.message) <= 200
+
+    def test_graduated_tiers_at_int64_bounds(self):
+        price = tiered(TiersMode.GRADUATED, tier(2**63 - 2, unit="0"), tier(None, unit="0.000000000001"))
+        assert line_amount(price, Decimal(2**63 - 1)).minor == 0
 
 
 class TestTransformQuantity:
@@ -276,6 +323,12 @@ class TestValidation:
         error = refused(tiered(mode, *tiers))
         assert (error.reason, error.metadata["field"]) == ("INVALID_TIERS", field)
 
+    def test_at_most_100_tiers(self):
+        tiers = [tier(n, "1") for n in range(1, 100)]
+        assert validate_new_price(tiered(TiersMode.GRADUATED, *tiers, tier(None, "1")))
+        error = refused(tiered(TiersMode.GRADUATED, *tiers, tier(100, "1"), tier(None, "1")))
+        assert (error.reason, error.metadata["field"]) == ("INVALID_TIERS", "tiers")
+
     @pytest.mark.parametrize(
         ("transform", "field"),
         [
@@ -305,8 +358,12 @@ def half_up(value: Fraction) -> int:
 
 @given(quantity=decimals(15, 6, min_value=-(10**15) + 1), unit=decimals(24, 12))
 def test_per_unit_line_amount_is_quantity_times_unit_rounded_half_up(quantity, unit):
-    expected = half_up(max(Fraction(quantity), Fraction(0)) * Fraction(unit))
-    assert line_amount(metered(str(unit)), quantity) == Money("USD", expected)
+    exact = max(Fraction(quantity), Fraction(0)) * Fraction(unit)
+    if exact > MAX_LINE_AMOUNT:
+        with pytest.raises(LineNotBillable):
+            line_amount(metered(str(unit)), quantity)
+        return
+    assert line_amount(metered(str(unit)), quantity) == Money("USD", half_up(exact))
 
 
 graduated_prices = st.lists(

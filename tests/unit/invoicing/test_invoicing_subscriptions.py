@@ -10,7 +10,7 @@ import pytest
 
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from invoicing_service.domain.periods import Interval, Period
-from invoicing_service.domain.prices import Price, UsageType
+from invoicing_service.domain.prices import MAX_LINE_AMOUNT, Price, UsageType, line_amount
 from invoicing_service.domain.subscriptions import (
     DEFAULT_GRACE_PERIOD,
     Cancellation,
@@ -81,10 +81,24 @@ class TestItems:
         error = refused([item(), item(price_id="price_b"), item(other, price_id="price_c")])
         assert (error.reason, error.metadata["field"]) == ("MIXED_INTERVALS", "items[2].price_id")
 
-    @pytest.mark.parametrize("quantity", [None, 0, -1])
+    @pytest.mark.parametrize("quantity", [None, -1, -(2**63)])
     def test_licensed_items_need_a_quantity(self, quantity):
         error = refused([item(SEATS, price_id="price_seats", quantity=quantity)])
         assert (error.reason, error.metadata["field"]) == ("INVALID_QUANTITY", "items[0].quantity")
+
+    def test_a_licensed_quantity_of_zero_is_valid_and_bills_nothing(self):
+        validate_items([item(SEATS, price_id="price_seats", quantity=0)])
+        assert line_amount(SEATS, Decimal(0)).minor == 0
+
+    @pytest.mark.parametrize("quantity", [2**63 - 1, 10**15])
+    def test_a_licensed_line_beyond_the_line_maximum_is_refused(self, quantity):
+        error = refused([item(SEATS, price_id="price_seats", quantity=quantity)])
+        assert (error.reason, error.metadata["field"]) == ("LINE_AMOUNT_TOO_LARGE", "items[0].quantity")
+
+    def test_the_largest_licensed_line_is_valid(self):
+        unit = SEATS.unit_amount_decimal
+        assert unit is not None
+        validate_items([item(SEATS, price_id="price_seats", quantity=int(MAX_LINE_AMOUNT // unit))])
 
     def test_metered_items_take_no_quantity(self):
         error = refused([item(quantity=1)])

@@ -14,8 +14,10 @@ from invoicing_service.domain.test_clocks import (
     BillingSchedule,
     DueAction,
     PendingDraft,
+    advance_limit,
     due_actions,
     validate_advance,
+    validate_frozen_time,
 )
 
 CLOSE, FINALIZE = ActionKind.CLOSE_PERIOD, ActionKind.FINALIZE_INVOICE
@@ -56,6 +58,56 @@ class TestAdvance:
             "TEST_CLOCK_BACKWARDS",
             "frozen_time",
         )
+
+
+class TestAdvanceLimit:
+    """I-18: one advance goes at most two intervals of the shortest subscription on the
+    clock, two years without one (as Stripe)."""
+
+    @pytest.mark.parametrize(
+        ("intervals", "limit"),
+        [
+            ((), utc(2026, 1, 31)),
+            (((Interval.DAY, 1),), utc(2024, 2, 2)),
+            (((Interval.MONTH, 1), (Interval.WEEK, 2)), utc(2024, 2, 28)),
+            (((Interval.MONTH, 1), (Interval.YEAR, 1)), utc(2024, 3, 31)),  # Jan 31 + 2 months
+            (((Interval.MONTH, 3),), utc(2024, 7, 31)),
+        ],
+    )
+    def test_two_intervals_of_the_shortest(self, intervals, limit):
+        assert advance_limit(utc(2024, 1, 31), intervals) == limit
+        assert validate_advance(utc(2024, 1, 31), limit, intervals) == limit
+
+    def test_further_is_too_far_and_says_how_far(self):
+        with pytest.raises(InvalidArgument) as raised:
+            validate_advance(utc(2024, 1, 31), utc(2024, 2, 2, 0, 0, 1), [(Interval.DAY, 1)])
+        error = raised.value
+        assert (error.reason, error.metadata["field"]) == ("ADVANCE_TOO_FAR", "frozen_time")
+        assert error.metadata["max_frozen_time"] == "2024-02-02T00:00:00+00:00"
+
+    @pytest.mark.parametrize(
+        "moment",
+        [
+            datetime.min.replace(tzinfo=UTC),
+            utc(1969, 12, 31, 23, 59),
+            utc(9000, 1, 1),
+            datetime.max.replace(tzinfo=UTC),
+        ],
+    )
+    def test_frozen_time_outside_the_clock_range(self, moment):
+        with pytest.raises(InvalidArgument) as raised:
+            validate_frozen_time(moment, "test_clock.frozen_time")
+        assert (raised.value.reason, raised.value.metadata["field"]) == (
+            "INVALID_FROZEN_TIME",
+            "test_clock.frozen_time",
+        )
+
+    def test_near_the_end_of_the_range_the_limit_stays_in_it(self):
+        late = utc(8999, 6, 1)
+        assert advance_limit(late, ()) < utc(9000, 1, 1)
+        with pytest.raises(InvalidArgument) as raised:
+            validate_advance(late, utc(9000, 1, 1))
+        assert raised.value.reason == "INVALID_FROZEN_TIME"
 
 
 class TestDueActions:
