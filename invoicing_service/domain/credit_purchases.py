@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from drawdown.clock import ensure_utc
-from drawdown.errors import FailedPrecondition, InvalidArgument
+from drawdown.errors import InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain.invoices import InvoiceLine, InvoiceStatus, LineKind
 from invoicing_service.domain.periods import Period
@@ -109,15 +109,11 @@ def grant_request(
 ) -> CreditGrantRequest:
     """The paid credit grant a paid purchase invoice creates, effective when paid (I-15).
 
-    Only a paid invoice grants credits (FailedPrecondition INVOICE_NOT_PAID otherwise).
-    The request id is the invoice id, so retries create the grant exactly once.
+    Only a paid invoice grants credits: asked for any other, the caller has a bug. The
+    request id is the invoice id, so retries create the grant exactly once.
     """
     if invoice_status is not InvoiceStatus.PAID:
-        raise FailedPrecondition(
-            f"credit purchase invoice {invoice_id} is {invoice_status}, not paid",
-            reason="INVOICE_NOT_PAID",
-            metadata={"invoice_id": invoice_id, "status": invoice_status},
-        )
+        raise ValueError(f"credit purchase invoice {invoice_id} is {invoice_status}, not paid")
     paid_at = ensure_utc(paid_at)
     return CreditGrantRequest(
         request_id=invoice_id,

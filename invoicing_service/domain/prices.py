@@ -108,17 +108,17 @@ def validate_new_price(price: Price) -> Price:
     """Check a price before it is created (I-2); return it unchanged when valid.
 
     Raises InvalidArgument naming the field, with reason INVALID_CURRENCY,
-    INVALID_USAGE_TYPE, INVALID_INTERVAL (interval count 1..one year), INVALID_METER
-    (metered prices need a meter, licensed ones take none), INVALID_UNIT_AMOUNT
+    INVALID_PRICE_TYPE (metered or licensed; metered prices need a meter, licensed ones
+    take none), INVALID_INTERVAL (interval count 1..one year), INVALID_UNIT_AMOUNT
     (per_unit needs one, tiered takes none; ≥ 0, < 10^12, ≤ 12 decimal places),
     INVALID_TIERS (tiered only; 1 to 100 tiers; ``up_to`` positive whole numbers, strictly
     increasing, last tier unbounded; each tier a unit and/or flat amount) or
-    INVALID_TRANSFORM (divide_by ≥ 1, round up|down). Whether the meter exists and is active is for the caller to check.
+    INVALID_TRANSFORM_QUANTITY (divide_by ≥ 1, round up|down). Whether the meter exists and is active is for the caller to check.
     """
     validate_currency(price.currency)
     if not isinstance(price.usage_type, UsageType):
         raise InvalidArgument.for_field(
-            "usage_type", "must be metered or licensed", reason="INVALID_USAGE_TYPE"
+            "usage_type", "must be metered or licensed", reason="INVALID_PRICE_TYPE"
         )
     _check_interval(price)
     _check_meter(price)
@@ -252,10 +252,12 @@ def _check_interval(price: Price) -> None:
 
 def _check_meter(price: Price) -> None:
     if price.usage_type is UsageType.METERED and not price.meter_id:
-        raise InvalidArgument.for_field("meter_id", "a metered price needs a meter", reason="INVALID_METER")
+        raise InvalidArgument.for_field(
+            "meter_id", "a metered price needs a meter", reason="INVALID_PRICE_TYPE"
+        )
     if price.usage_type is UsageType.LICENSED and price.meter_id:
         raise InvalidArgument.for_field(
-            "meter_id", "a licensed price bills a quantity, not a meter", reason="INVALID_METER"
+            "meter_id", "a licensed price bills a quantity, not a meter", reason="INVALID_PRICE_TYPE"
         )
 
 
@@ -354,9 +356,9 @@ def _check_transform(transform: TransformQuantity) -> None:
         raise InvalidArgument.for_field(
             "transform_quantity.divide_by",
             "must be a whole number greater than 0",
-            reason="INVALID_TRANSFORM",
+            reason="INVALID_TRANSFORM_QUANTITY",
         )
     if not isinstance(transform.round, Rounding):
         raise InvalidArgument.for_field(
-            "transform_quantity.round", "must be up or down", reason="INVALID_TRANSFORM"
+            "transform_quantity.round", "must be up or down", reason="INVALID_TRANSFORM_QUANTITY"
         )

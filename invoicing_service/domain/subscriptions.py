@@ -107,26 +107,11 @@ def invoice_at_creation(items: Sequence[SubscriptionItem]) -> bool:
     return any(item.price.usage_type is UsageType.LICENSED for item in items)
 
 
-def first_period(start: datetime, anchor: datetime | None, interval: Interval, count: int) -> Period:
-    """The first billing period of a subscription starting at ``start`` (I-3).
-
-    Without an anchor (or with anchor = start) periods run from the start. A later
-    anchor, at most one full period ahead, makes a short first period [start, anchor);
-    regular periods follow from the anchor (INVALID_BILLING_CYCLE_ANCHOR otherwise).
-    """
+def first_period(start: datetime, interval: Interval, count: int) -> Period:
+    """The first billing period of a subscription starting at ``start`` (I-3): periods run
+    from the start, which is the billing-cycle anchor."""
     start = ensure_utc(start)
-    regular = period_containing(start, interval, count, start)
-    if anchor is None or ensure_utc(anchor) == start:
-        return regular
-    anchor = ensure_utc(anchor)
-    if not start < anchor <= regular.end:
-        raise InvalidArgument.for_field(
-            "billing_cycle_anchor",
-            f"must lie between the start ({start.isoformat()})"
-            f" and one period later ({regular.end.isoformat()})",
-            reason="INVALID_BILLING_CYCLE_ANCHOR",
-        )
-    return Period(start, anchor)
+    return period_containing(start, interval, count, start)
 
 
 def plan_cancellation(
@@ -153,14 +138,14 @@ def plan_cancellation(
 def validate_grace_period(grace_period: timedelta | None) -> timedelta:
     """The time a draft waits after its period ends before it finalizes (I-11).
 
-    Defaults to 1 hour; 0 to 72 hours (INVALID_GRACE_PERIOD if negative,
+    Defaults to 1 hour; 0 to 72 hours (INVALID_ARGUMENT if negative,
     GRACE_PERIOD_TOO_LONG above 72 hours). Usage reported in that time for the ended
     period is still billed.
     """
     if grace_period is None:
         return DEFAULT_GRACE_PERIOD
     if grace_period < timedelta(0):
-        raise InvalidArgument.for_field("grace_period", "must not be negative", reason="INVALID_GRACE_PERIOD")
+        raise InvalidArgument.for_field("grace_period", "must not be negative")
     if grace_period > MAX_GRACE_PERIOD:
         raise InvalidArgument.for_field(
             "grace_period", "must be at most 72 hours", reason="GRACE_PERIOD_TOO_LONG"

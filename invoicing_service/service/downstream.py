@@ -79,6 +79,11 @@ _PASSED_THROUGH: dict[grpc.StatusCode, type[errors.DomainError]] = {
 }
 
 
+# The reasons naming each peer: it cannot be reached (retry later), or it failed.
+UNAVAILABLE_REASONS = {"metering": "METERING_SERVICE_UNAVAILABLE", "credits": "CREDITS_SERVICE_UNAVAILABLE"}
+FAILURE_REASONS = {"metering": "METERING_SERVICE_ERROR", "credits": "CREDITS_SERVICE_ERROR"}
+
+
 class PeerFailure(Exception):
     """A peer failed in a way a retry would not fix (INTERNAL, UNKNOWN, UNIMPLEMENTED, a
     refused service key ...). Not a domain error: the RPC answers INTERNAL, "internal
@@ -89,7 +94,7 @@ class PeerFailure(Exception):
         super().__init__(f"the {service} service failed: {code.name}: {details[:200]}")
         self.service = service
         self.code = code
-        self.reason = f"{service.upper()}_SERVICE_ERROR"
+        self.reason = FAILURE_REASONS[service]
         self.message = f"the {service} service answered {code.name}"
         self.metadata = {"code": code.name}
 
@@ -152,7 +157,7 @@ async def _translated(service: str) -> AsyncIterator[None]:
         if code in _TRANSIENT:
             raise errors.Unavailable(
                 f"the {service} service is unavailable ({code.name}); nothing changed, retry later",
-                reason=f"{service.upper()}_SERVICE_UNAVAILABLE",
+                reason=UNAVAILABLE_REASONS[service],
             ) from None
         log.error("downstream.failed", service=service, code=code.name, details=(error.details() or "")[:200])
         raise PeerFailure(service, code, error.details() or "") from None

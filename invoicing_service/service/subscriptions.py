@@ -99,7 +99,7 @@ class SubscriptionUseCases:
         now = await self._billing.now_for(session, customer.test_clock_id)
         anchor = anchor_at(now)
         price = items[0].price
-        period = first_period(anchor, None, price.interval, price.interval_count)
+        period = first_period(anchor, price.interval, price.interval_count)
         subscription = SubscriptionRecord(
             id=ids.new_id(ids.SUBSCRIPTION),
             customer_id=customer_id,

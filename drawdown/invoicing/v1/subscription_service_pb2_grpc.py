@@ -95,8 +95,8 @@ class SubscriptionServiceServicer:
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND, PRICE_NOT_FOUND; FAILED_PRECONDITION
         PRICE_INACTIVE, METER_INACTIVE (a metered price's meter was deactivated),
         TEST_CLOCK_ADVANCING; INVALID_ARGUMENT MIXED_CURRENCIES, MIXED_INTERVALS,
-        DUPLICATE_PRICE, TOO_MANY_ITEMS (more than 20), INVALID_QUANTITY (negative, or set on
-        a metered item), LINE_AMOUNT_TOO_LARGE (a licensed quantity × price above
+        DUPLICATE_PRICE, ITEMS_REQUIRED (no items), TOO_MANY_ITEMS (more than 20),
+        INVALID_QUANTITY (negative, or set on a metered item), LINE_AMOUNT_TOO_LARGE (a licensed quantity × price above
         999,999,999,999,999 minor units), GRACE_PERIOD_TOO_LONG, INVALID_ARGUMENT (negative
         grace period, or one that is not a valid Duration); ALREADY_EXISTS REQUEST_ID_REUSED.
         """

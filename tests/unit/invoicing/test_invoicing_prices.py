@@ -261,14 +261,14 @@ class TestValidation:
         assert refused(metered(interval=None)).reason == "INVALID_INTERVAL"
 
     def test_usage_type_must_be_set(self):
-        assert refused(metered(usage_type=None)).reason == "INVALID_USAGE_TYPE"
+        assert refused(metered(usage_type=None)).reason == "INVALID_PRICE_TYPE"
 
     def test_metered_needs_a_meter(self):
         error = refused(metered(meter_id=None))
-        assert (error.reason, error.metadata["field"]) == ("INVALID_METER", "meter_id")
+        assert (error.reason, error.metadata["field"]) == ("INVALID_PRICE_TYPE", "meter_id")
 
     def test_licensed_takes_no_meter(self):
-        assert refused(metered(usage_type=UsageType.LICENSED)).reason == "INVALID_METER"
+        assert refused(metered(usage_type=UsageType.LICENSED)).reason == "INVALID_PRICE_TYPE"
 
     @pytest.mark.parametrize(
         ("unit_amount", "why"),
@@ -339,7 +339,7 @@ class TestValidation:
     )
     def test_transform(self, transform, field):
         error = refused(metered(transform_quantity=transform))
-        assert (error.reason, error.metadata["field"]) == ("INVALID_TRANSFORM", field)
+        assert (error.reason, error.metadata["field"]) == ("INVALID_TRANSFORM_QUANTITY", field)
 
 
 def decimals(max_digits: int, max_places: int, *, min_value: int = 0) -> st.SearchStrategy[Decimal]:
