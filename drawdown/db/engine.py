@@ -36,6 +36,12 @@ from drawdown.db.urls import libpq_url, sqlalchemy_url
 POOL_TIMEOUT_SECONDS = 30.0
 
 
+# Every session runs in UTC: timestamps are stored and compared in UTC, and psycopg can
+# read back times near 0001-01-01 and 9999-12-31 only when the session's zone adds no
+# offset to them (under another server time zone they fail to decode).
+SESSION_OPTIONS = "-c TimeZone=UTC"
+
+
 class Database:
     """One per service process: the engine (its pool for units of work) and the raw
     ``ConnectionPool`` of the hot paths (up to ``pool_size`` more connections, opened
@@ -48,6 +54,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            connect_args={"options": SESSION_OPTIONS},
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.connections = ConnectionPool(libpq_url(url), size=pool_size)
@@ -146,7 +153,7 @@ class ConnectionPool:
     async def connect(self) -> PooledConnection:
         try:
             driver = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, row_factory=namedtuple_row
+                self._conninfo, autocommit=True, row_factory=namedtuple_row, options=SESSION_OPTIONS
             )
         except psycopg.Error as error:
             raise sa.exc.DBAPIError.instance(None, None, error, psycopg.Error) from error

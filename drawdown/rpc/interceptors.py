@@ -26,7 +26,7 @@ from drawdown.auth.roles import role_allows
 from drawdown.errors import PermissionDenied, Unauthenticated
 from drawdown.metrics import RPC_LATENCY, RPC_REQUESTS
 from drawdown.rpc import errors as rpc_errors
-from drawdown.rpc.limits import OversizedRequest, bounded_deserializer, method_limits
+from drawdown.rpc.limits import OversizedRequest, UndecodableRequest, bounded_deserializer, method_limits
 from drawdown.type.v1 import access_pb2
 
 PUBLIC_SERVICES = (
@@ -148,7 +148,7 @@ class _GuardedCall:
 
     def checked(self, request: Any) -> Any:
         """``request`` once it is within the contract's limits (X-5, X-7)."""
-        if isinstance(request, OversizedRequest):
+        if isinstance(request, (OversizedRequest, UndecodableRequest)):
             raise request.refusal()
         if self.limits.check is not None:
             self.limits.check(request)

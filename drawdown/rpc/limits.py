@@ -19,7 +19,7 @@ from typing import Any
 
 from google.protobuf import descriptor as descriptor_module
 from google.protobuf import descriptor_pool
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from drawdown.errors import InvalidArgument, ResourceExhausted
 from drawdown.type.v1 import limits_pb2
@@ -216,6 +216,16 @@ class OversizedRequest:
         )
 
 
+class UndecodableRequest:
+    """Stands in for request bytes that are no message of the RPC's request type."""
+
+    def refusal(self) -> InvalidArgument:
+        return InvalidArgument(
+            "the request is not a valid message of this RPC's request type (strings must be UTF-8)",
+            reason="INVALID_REQUEST_ENCODING",
+        )
+
+
 def bounded_deserializer(
     deserialize: Callable[[bytes], Any] | None, limit: int
 ) -> Callable[[bytes], Any] | None:
@@ -226,6 +236,9 @@ def bounded_deserializer(
     def bounded(data: bytes) -> Any:
         if len(data) > limit:
             return OversizedRequest(len(data), limit)
-        return deserialize(data)
+        try:
+            return deserialize(data)
+        except DecodeError:  # e.g. a string field that is not UTF-8: the caller's fault
+            return UndecodableRequest()
 
     return bounded

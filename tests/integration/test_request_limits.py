@@ -51,6 +51,17 @@ async def test_a_call_without_a_key_is_refused_before_its_body_is_decoded(runnin
     assert refusal(raised.value)[:2] == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
 
 
+async def test_bytes_that_are_no_request_message_are_invalid_argument(running_suite: Suite) -> None:
+    get_meter = running_suite.channel("metering").unary_unary(
+        "/drawdown.metering.v1.MeterService/GetMeter", request_serializer=bytes, response_deserializer=bytes
+    )
+    not_utf8 = b"\x0a\x02\xff\xfe"  # field 1, meter_id, holding two bytes that are not UTF-8
+    for body in (not_utf8, b"\xff\xff\xff\xff"):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await get_meter(body, metadata=bearer(running_suite.admin_key))
+        assert refusal(raised.value)[:2] == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST_ENCODING")
+
+
 async def test_nul_in_any_string_is_invalid_character(running_suite: Suite) -> None:
     customers = customer_service_pb2_grpc.CustomerServiceStub(running_suite.channel("invoicing"))
     admin = bearer(running_suite.admin_key)
