@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from credits_service.api import convert
-from credits_service.domain.test_clocks import MAX_CUSTOMERS_PER_CALL
 from credits_service.service.test_clocks import TestClockUseCases
 from drawdown.credits.v1 import test_clock_time_service_pb2 as pb
 from drawdown.credits.v1 import test_clock_time_service_pb2_grpc
 from drawdown.rpc.convert import timestamp_to_proto
 from drawdown.rpc.idempotent import Mutations
+from drawdown.test_clocks import MAX_CUSTOMERS_PER_CALL
 
 
 class TestClockTimeServicer(test_clock_time_service_pb2_grpc.TestClockTimeServiceServicer):

@@ -33,12 +33,12 @@ from credits_service.domain.grants import (
 )
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
 from credits_service.domain.limits import clip
-from credits_service.domain.test_clocks import customer_now
 from credits_service.store.credits import CreditStore, reading
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import NotFound
+from drawdown.test_clocks import customer_now
 
 
 @dataclass(frozen=True, kw_only=True)

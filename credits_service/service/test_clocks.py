@@ -1,4 +1,14 @@
-"""Test clock use cases (SPEC I-18): invoicing tells credits its clocks' times and customers."""
+"""Test clock use cases: test clocks as credits sees them (SPEC I-16, I-18); the rules every service shares are
+in ``drawdown.test_clocks``.
+
+For a customer on a test clock, "now" is the clock's time everywhere credits would
+otherwise read the wall clock: the default effective time of a new grant, the moment
+statuses and available balances are shown at when a read gives no ``as_of``, the moment
+an expiry, a void or an update is judged at, and the default ``as_of`` of holds,
+applications, previews and reinstatements. The wall-clock expiry sweep leaves these
+customers alone: their expiries are posted when their clock is advanced
+(ExpireDueCreditGrants with the clock's time and customers).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +17,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from credits_service.domain.test_clocks import customers_on_other_clocks
 from credits_service.store.credits import CreditStore
 from drawdown.clock import Clock
+from drawdown.test_clocks import customers_on_other_clocks
 
 
 class TestClockUseCases:
