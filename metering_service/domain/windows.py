@@ -74,20 +74,39 @@ def window_start(moment: datetime, window: TimeWindow) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def summary_windows(query: SummaryQuery) -> Iterator[tuple[datetime, datetime]]:
+def summary_windows(
+    query: SummaryQuery, read_from: datetime | None = None
+) -> Iterator[tuple[datetime, datetime]]:
     """The query's windows in order: every UTC hour or day of [start, end), or the range itself (M-21).
 
-    A validated query's bounds are aligned to its grouping window, so the windows tile the
-    range exactly.
+    Produced one at a time, so a caller that stops after a page costs a page, however long
+    the range (0001-01-01 to 9999-12-31 by hour is 87 million windows). ``read_from``, a
+    window start of the query, skips the windows before it. A validated query's bounds are
+    aligned to its grouping window, so the windows tile the range exactly.
     """
     if query.grouping_window is None:
         yield query.start, query.end
         return
     length = WINDOW_LENGTHS[query.grouping_window]
-    window = query.start
+    window = query.start if read_from is None else max(query.start, read_from)
     while window < query.end:
         yield window, window + length
         window += length
+
+
+def window_bounds(query: SummaryQuery, start: datetime) -> tuple[datetime, datetime]:
+    """The window of ``query`` that starts at ``start``."""
+    if query.grouping_window is None:
+        return query.start, query.end
+    return start, start + WINDOW_LENGTHS[query.grouping_window]
+
+
+def page_end(query: SummaryQuery, read_from: datetime, windows: int) -> datetime:
+    """The end of the first ``windows`` windows from ``read_from``, at most the query's end."""
+    if query.grouping_window is None:
+        return query.end
+    span = WINDOW_LENGTHS[query.grouping_window] * windows
+    return query.end if query.end - read_from <= span else read_from + span
 
 
 def _check_aligned(field: str, moment: datetime, grouping_window: TimeWindow | None) -> None:

@@ -16,7 +16,13 @@ from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
 from drawdown.pagination import decode_page_token, next_page, page_size
 from metering_service.domain.aggregation import RollupState, SummaryRow, rollup_value
 from metering_service.domain.meters import Meter, TimeWindow
-from metering_service.domain.windows import SummaryQuery, summary_windows, validate_summary_query
+from metering_service.domain.windows import (
+    SummaryQuery,
+    page_end,
+    summary_windows,
+    validate_summary_query,
+    window_bounds,
+)
 from metering_service.store import meters as meters_store
 from metering_service.store.summaries import GroupKey, range_states, rollup_states
 
@@ -110,27 +116,44 @@ class _Page:
 
     async def states(self, session: AsyncSession) -> dict[GroupKey, RollupState]:
         query = self.query
+        # Without group_by every window is a row, so a page reads at most its own windows
+        # (one more to know there is a next page, one more for the token's own window).
+        read_to = query.end if query.group_by else page_end(query, self.read_from, self.size + 2)
         return await rollup_states(
             session,
             self.meter,
             query.customer_id,
             self.read_from,
-            query.end,
+            read_to,
             query.grouping_window,
             query.group_by,
         )
 
     def rows(self, states: dict[GroupKey, RollupState]) -> tuple[list[SummaryRow], str]:
-        """The page's rows from the states of its (window, group) keys."""
+        """The page's rows from the states of its (window, group) keys.
+
+        Windows are walked only until the page and one row more are found: a range of
+        millions of windows costs what its page costs (X-7).
+        """
         query, meter = self.query, self.meter
         groups_of_window: dict[datetime, list[tuple[str, ...]]] = {}
         for window_start, dims in states:
             groups_of_window.setdefault(window_start, []).append(dims)
-        rows = []
-        for window_start, window_end in _windows_from(query, self.read_from):
+        if query.group_by:
+            # Only windows with events have rows: walk those, not the whole range.
+            windows = [window_bounds(query, start) for start in sorted(groups_of_window)]
+        else:
+            windows = summary_windows(query, self.read_from)
+        last = None if self.after is None else (self.after[0], tuple(self.after[1:]))
+        rows: list[SummaryRow] = []
+        for window_start, window_end in windows:
+            if len(rows) > self.size:
+                break
             # Without group_by every window has its row, events or not (M-21).
-            groups = sorted(groups_of_window.get(window_start, [])) or ([] if query.group_by else [()])
+            groups = sorted(groups_of_window.get(window_start, [])) or [()]
             for dims in groups:
+                if last is not None and (window_start, dims) <= last:
+                    continue
                 state = states.get((window_start, dims))
                 value = None if state is None else rollup_value(meter.aggregation, state)
                 rows.append(
@@ -142,9 +165,6 @@ class _Page:
                         0 if state is None else state.event_count,
                     )
                 )
-        if self.after is not None:
-            last = (self.after[0], tuple(self.after[1:]))
-            rows = [row for row in rows if (row.start, tuple(row.dimensions.values())) > last]
         return next_page(rows, self.size, lambda row: [row.start, *row.dimensions.values()], self.filters)
 
 
@@ -164,7 +184,3 @@ async def _prepare(session: AsyncSession, meters: dict[str, Meter], request: Sum
     size, after = page_size(request.page_size), decode_page_token(request.page_token, filters)
     read_from = query.start if after is None or query.grouping_window is None else after[0]
     return _Page(meter, query, filters, size, after, read_from)
-
-
-def _windows_from(query: SummaryQuery, read_from: datetime) -> list[tuple[datetime, datetime]]:
-    return [(start, end) for start, end in summary_windows(query) if end > read_from]
