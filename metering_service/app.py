@@ -13,15 +13,19 @@ from drawdown.metering.v1 import (
     meter_event_service_pb2_grpc,
     meter_service_pb2,
     meter_service_pb2_grpc,
+    test_clock_time_service_pb2,
+    test_clock_time_service_pb2_grpc,
 )
 from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
 from metering_service.api.events import MeterEventServicer
 from metering_service.api.meters import MeterServicer
+from metering_service.api.test_clocks import TestClockTimeServicer
 from metering_service.service.events import Cancellation, GroupCommit, Ingestion
 from metering_service.service.meters import MeterUseCases
 from metering_service.service.summaries import Summaries
+from metering_service.service.test_clocks import TestClockUseCases
 from metering_service.store.schema import MIGRATIONS, idempotency_keys
 
 
@@ -38,9 +42,13 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         MeterEventServicer(ingestion, group_commit, Cancellation(clock), Summaries(database), mutations),
         server,
     )
+    test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(
+        TestClockTimeServicer(TestClockUseCases(clock), mutations), server
+    )
     return [
         service_full_name(meter_service_pb2, "MeterService"),
         service_full_name(meter_event_service_pb2, "MeterEventService"),
+        service_full_name(test_clock_time_service_pb2, "TestClockTimeService"),
     ]
 
 

@@ -245,6 +245,8 @@ async def batch_response_to_proto(batch: IngestedBatch) -> event_pb.BatchCreateM
             await asyncio.sleep(0)
         if event is None or index in exceptions:
             body = result_to_proto(index, exceptions[index], timestamps).SerializeToString()
+        elif event.clock_received_at is not None:  # received on the customer's test clock
+            body = result_to_proto(index, batch.outcome(index), timestamps).SerializeToString()
         else:
             timestamp = encoded.get(event.timestamp)
             if timestamp is None:

@@ -23,9 +23,16 @@ from typing import NamedTuple
 
 from drawdown import ids
 from drawdown.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from metering_service.domain.meters import Aggregation, Meter
+from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, MAX_PAYLOAD_KEY_LENGTH, Aggregation, Meter
 
 MAX_IDENTIFIER_LENGTH = 100
+# Payload bounds (X-5): keys as long as a meter's keys, values as long as any string of
+# the contracts by default, and entries enough for 10 dimensions and the caller's extras.
+MAX_PAYLOAD_ENTRIES = 50
+MAX_PAYLOAD_VALUE_LENGTH = 255
+# A payload whose event name, keys and values together are at most this long cannot hold
+# a key or value over its limit, so most events skip the per-string length checks.
+_SHORT_CONTENT = MAX_PAYLOAD_KEY_LENGTH
 MAX_SIGNIFICANT_DIGITS = 15
 # Beyond M-12: at most 15 decimal places, so that with at most 15 significant digits every
 # value fits NUMERIC(30, 15) and sums of up to 10^20 values stay exact in MONEY_CONTEXT.
@@ -43,7 +50,7 @@ _ZERO = Decimal(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 # PostgreSQL text and jsonb cannot hold NUL, so no stored string may contain it.
-_NUL = "\x00"
+NUL = "\x00"
 
 MeterLookup = Callable[[str], Meter | None]
 """Finds the meter for an event name, or None; ``dict.get`` on a map by event name will do."""
@@ -67,7 +74,8 @@ class MeterEvent(NamedTuple):
     (else it is the receipt time). ``fingerprint`` identifies the content for replay
     detection (M-13): BLAKE2b-128 of the UTF-8 of the event name and the payload's keys and
     values in key order, separated by NUL. It is persisted: changing this encoding makes
-    stored events look different on replay.
+    stored events look different on replay. ``clock_received_at`` is the time of receipt
+    on the customer's test clock (I-18), None for a customer on the wall clock.
     """
 
     meter_id: str
@@ -80,14 +88,25 @@ class MeterEvent(NamedTuple):
     timestamp: datetime
     timestamp_sent: bool
     fingerprint: bytes
+    clock_received_at: datetime | None = None
 
 
-def validate_event(meter_lookup: MeterLookup, event: EventInput, received_at: datetime) -> MeterEvent:
-    """The event ready to store, or the reason it is refused (M-10, M-11, M-12).
+def validate_event(
+    meter_lookup: MeterLookup,
+    event: EventInput,
+    received_at: datetime,
+    clock_times: Mapping[str, datetime] | None = None,
+) -> MeterEvent:
+    """The event ready to store, or the reason it is refused (M-10, M-11, M-12, X-5).
+
+    ``clock_times`` maps the customers that live on a test clock to their clock's time
+    (I-18): for them the timestamp window is judged, an absent timestamp set, and the
+    receipt recorded (``clock_received_at``) by the clock's time instead of ``received_at``.
 
     Checked in this order, each with its own reason:
-    - event_name names no meter: NOT_FOUND UNKNOWN_EVENT_NAME; the meter is inactive:
-      FAILED_PRECONDITION METER_INACTIVE (M-3).
+    - event_name names no meter: NOT_FOUND UNKNOWN_EVENT_NAME, unless it could name none,
+      being over 100 characters (STRING_TOO_LONG) or holding NUL (INVALID_CHARACTER); the
+      meter is inactive: FAILED_PRECONDITION METER_INACTIVE (M-3).
     - identifier longer than 100 characters: IDENTIFIER_TOO_LONG. Absent: a new ``mev_`` id.
     - timestamp more than 35 days before ``received_at``: TIMESTAMP_TOO_FAR_IN_PAST; more
       than 5 minutes after it: TIMESTAMP_TOO_FAR_IN_FUTURE (exactly 35 days and exactly 5
@@ -98,11 +117,14 @@ def validate_event(meter_lookup: MeterLookup, event: EventInput, received_at: da
       digits, leading zeros and trailing fractional zeros not counted:
       TOO_MANY_SIGNIFICANT_DIGITS; more than 15 decimal places once trailing zeros are
       dropped: TOO_MANY_DECIMAL_PLACES. Negative values are corrections and allowed.
+    - more than 50 payload entries: PAYLOAD_TOO_LARGE; a payload key over 100 characters
+      or a value over 255: STRING_TOO_LONG.
     - NUL in the identifier or anywhere in the payload: INVALID_CHARACTER.
     All are INVALID_ARGUMENT unless said otherwise.
     """
     meter = meter_lookup(event.event_name)
     if meter is None:
+        _check_event_name(event.event_name)
         message = f"no meter has the event_name {event.event_name!r}"
         raise NotFound(
             f"event_name: {message}",
@@ -122,27 +144,30 @@ def validate_event(meter_lookup: MeterLookup, event: EventInput, received_at: da
         raise InvalidArgument.for_field(
             "identifier", f"is longer than {MAX_IDENTIFIER_LENGTH} characters", reason="IDENTIFIER_TOO_LONG"
         )
-    if _NUL in identifier:
+    if NUL in identifier:
         raise _nul_character("identifier")
     if not identifier:
         identifier = ids.new_id(ids.METER_EVENT, at_ms=(received_at - _EPOCH) // _MILLISECOND)
 
+    payload = event.payload
+    customer_id = payload.get(meter.customer_key)
+    now = received_at
+    if clock_times and customer_id:
+        now = clock_times.get(customer_id, received_at)
     timestamp = event.timestamp
     if timestamp is None:
-        timestamp = received_at
-    elif received_at - timestamp > MAX_EVENT_AGE:
+        timestamp = now
+    elif now - timestamp > MAX_EVENT_AGE:
         raise InvalidArgument.for_field(
             "timestamp", "is more than 35 days before the time of receipt", reason="TIMESTAMP_TOO_FAR_IN_PAST"
         )
-    elif timestamp - received_at > MAX_CLOCK_SKEW:
+    elif timestamp - now > MAX_CLOCK_SKEW:
         raise InvalidArgument.for_field(
             "timestamp",
             "is more than 5 minutes after the time of receipt",
             reason="TIMESTAMP_TOO_FAR_IN_FUTURE",
         )
 
-    payload = event.payload
-    customer_id = payload.get(meter.customer_key)
     if not customer_id:
         raise InvalidArgument.for_field(
             f"payload.{meter.customer_key}", "is required: it names the customer", reason="MISSING_CUSTOMER"
@@ -152,14 +177,22 @@ def validate_event(meter_lookup: MeterLookup, event: EventInput, received_at: da
     else:
         value = _parse_value(payload.get(meter.value_key), f"payload.{meter.value_key}")
 
+    if len(payload) > MAX_PAYLOAD_ENTRIES:
+        raise InvalidArgument.for_field(
+            "payload",
+            f"holds {len(payload)} entries; an event holds at most {MAX_PAYLOAD_ENTRIES}",
+            reason="PAYLOAD_TOO_LARGE",
+        )
     content_fields = [event.event_name]
     for key_and_value in sorted(payload.items()):
         content_fields += key_and_value
-    content = _NUL.join(content_fields)
+    content = NUL.join(content_fields)
     # With NUL-free fields the joined content is unambiguous; one count over it checks
     # every key and value at once.
-    if content.count(_NUL) != len(content_fields) - 1:
+    if content.count(NUL) != len(content_fields) - 1:
         raise _nul_character(_field_with_nul(payload))
+    if len(content) > _SHORT_CONTENT:
+        _check_payload_lengths(payload)
     dimensions = {key: payload.get(key, "") for key in meter.dimension_keys}
     fingerprint = hashlib.blake2b(content.encode(), digest_size=16).digest()
     # Positional: keyword construction of a NamedTuple costs twice as much on this path.
@@ -174,6 +207,7 @@ def validate_event(meter_lookup: MeterLookup, event: EventInput, received_at: da
         timestamp,
         event.timestamp is not None,
         fingerprint,
+        None if now is received_at else now,
     )
 
 
@@ -236,11 +270,37 @@ def _parse_value(text: str | None, field: str) -> Decimal:
     return Decimal(text) or _ZERO
 
 
+def _check_event_name(event_name: str) -> None:
+    """Refuse an event name no meter could have (longer than any, or with NUL) as such."""
+    if len(event_name) > MAX_EVENT_NAME_LENGTH:
+        raise InvalidArgument.for_field(
+            "event_name", f"is limited to {MAX_EVENT_NAME_LENGTH} characters", reason="STRING_TOO_LONG"
+        )
+    if NUL in event_name:
+        raise _nul_character("event_name")
+
+
+def _check_payload_lengths(payload: Mapping[str, str]) -> None:
+    for key, text in payload.items():
+        if len(key) > MAX_PAYLOAD_KEY_LENGTH:
+            raise InvalidArgument.for_field(
+                "payload",
+                f"keys are limited to {MAX_PAYLOAD_KEY_LENGTH} characters",
+                reason="STRING_TOO_LONG",
+            )
+        if len(text) > MAX_PAYLOAD_VALUE_LENGTH:
+            raise InvalidArgument.for_field(
+                f"payload.{key}",
+                f"is limited to {MAX_PAYLOAD_VALUE_LENGTH} characters",
+                reason="STRING_TOO_LONG",
+            )
+
+
 def _field_with_nul(payload: Mapping[str, str]) -> str:
     for key, text in payload.items():
-        if _NUL in key:
+        if NUL in key:
             return "payload"
-        if _NUL in text:
+        if NUL in text:
             return f"payload.{key}"
     raise AssertionError("called only when the payload holds a NUL")
 

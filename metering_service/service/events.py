@@ -23,15 +23,18 @@ from drawdown.clock import Clock
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
 from metering_service.domain.events import (
+    MAX_PAYLOAD_VALUE_LENGTH,
+    NUL,
     EventInput,
     MeterEvent,
     check_cancellable,
     check_replay,
     validate_event,
 )
-from metering_service.domain.meters import Meter
+from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, Meter
 from metering_service.store import events as store
 from metering_service.store import meters as meters_store
+from metering_service.store import test_clocks as test_clocks_store
 
 MAX_BATCH_SIZE = 10_000
 # Batches of one stream in the database at once: while one commits, the next is validated,
@@ -73,7 +76,8 @@ class IngestedBatch(NamedTuple):
     """The outcome of a batch, in bulk: accepted events, the common case, cost no object of their own.
 
     ``events[i]`` is event i as validated (None if refused). Every event without an entry
-    in ``exceptions`` was ACCEPTED: stored by this batch, received at ``received_at``.
+    in ``exceptions`` was ACCEPTED: stored by this batch, received at ``received_at`` (or,
+    for a customer on a test clock, at the event's ``clock_received_at``: I-18).
     ``exceptions`` holds the DUPLICATE and REJECTED outcomes by position, in position order.
     """
 
@@ -87,7 +91,8 @@ class IngestedBatch(NamedTuple):
             return outcome
         event = self.events[index]
         assert event is not None
-        stored = store.StoredEvent(event.fingerprint, event.timestamp, self.received_at, None)
+        received_at = event.clock_received_at or self.received_at
+        stored = store.StoredEvent(event.fingerprint, event.timestamp, received_at, None)
         return EventOutcome(EventStatus.ACCEPTED, event.identifier, event, stored)
 
     def counts(self) -> tuple[int, int, int]:
@@ -144,8 +149,9 @@ class Ingestion:
         first: dict[tuple[str, str], int] = {}
         repeats: list[int] = []
         async with self._database.unit_of_work() as uow:
-            meters = await meters_store.meters_by_event_name(uow.session, set(map(_event_name, inputs)))
+            meters = await meters_store.meters_by_event_name(uow.session, _nameable(inputs))
             meter_of = meters.get
+            clock_times = await test_clocks_store.clock_times(uow.session, _customers(inputs, meters))
             staged: list[store.StagedEvent] = []
             for start in range(0, len(inputs), CHUNK):
                 if start:
@@ -153,7 +159,7 @@ class Ingestion:
                 for index in range(start, min(start + CHUNK, len(inputs))):
                     item = inputs[index]
                     try:
-                        event = validate_event(meter_of, item, received_at)
+                        event = validate_event(meter_of, item, received_at, clock_times)
                     except DomainError as error:
                         exceptions[index] = EventOutcome(EventStatus.REJECTED, item.identifier, error=error)
                         continue
@@ -179,12 +185,34 @@ class Ingestion:
                 stored_event = events[original]
                 assert stored_event is not None
                 stored = store.StoredEvent(
-                    stored_event.fingerprint, stored_event.timestamp, received_at, None
+                    stored_event.fingerprint,
+                    stored_event.timestamp,
+                    stored_event.clock_received_at or received_at,
+                    None,
                 )
             exceptions[index] = _replayed(event, stored)
         if existing or repeats:
             exceptions = dict(sorted(exceptions.items()))
         return IngestedBatch(received_at, events, exceptions)
+
+
+def _nameable(inputs: Sequence[EventInput]) -> set[str]:
+    """The batch's event names that a meter could have (``validate_event`` refuses the others)."""
+    return {
+        name for name in map(_event_name, inputs) if len(name) <= MAX_EVENT_NAME_LENGTH and NUL not in name
+    }
+
+
+def _customers(inputs: Sequence[EventInput], meters: dict[str, Meter]) -> set[str]:
+    """The customers the batch's events name, to find those on a test clock (I-18)."""
+    customers = set()
+    for item in inputs:
+        meter = meters.get(item.event_name)
+        if meter is not None:
+            customer_id = item.payload.get(meter.customer_key)
+            if customer_id and len(customer_id) <= MAX_PAYLOAD_VALUE_LENGTH and NUL not in customer_id:
+                customers.add(customer_id)
+    return customers
 
 
 def check_batch_size(inputs: Sequence[EventInput], sequence: int | None = None) -> None:
@@ -359,7 +387,8 @@ class Cancellation:
         self._clock = clock
 
     async def cancel(self, uow: UnitOfWork, event_name: str, identifier: str) -> CancelledEvent:
-        """Cancel an event within 24 h of its receipt (M-16); cancelling twice returns it unchanged."""
+        """Cancel an event within 24 h of its receipt (M-16), judged on the customer's test
+        clock if it lives on one (I-18); cancelling twice returns it unchanged."""
         meters = await meters_store.meters_by_event_name(uow.session, [event_name])
         meter = meters.get(event_name)
         row = None if meter is None else await store.get_event_for_update(uow.session, meter.id, identifier)
@@ -371,7 +400,9 @@ class Cancellation:
             )
         if row.cancelled_at is not None:
             return CancelledEvent(meter, row)
-        now = self._clock.now()
+        # A customer on a test clock cancels in its clock's time, as its events were received (I-18).
+        clock_times = await test_clocks_store.clock_times(uow.session, [row.customer_id])
+        now = clock_times.get(row.customer_id) or self._clock.now()
         check_cancellable(row.received_at, now)
         await store.cancel_event(uow.session, meter, row, now)
         return CancelledEvent(meter, row._replace(cancelled_at=now))

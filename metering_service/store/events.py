@@ -50,7 +50,7 @@ from metering_service.domain.windows import WINDOW_LENGTHS, window_start
 _CHUNK = 500
 
 _STAGING_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS staged_meter_events_v2 (
+CREATE TEMP TABLE IF NOT EXISTS staged_meter_events_v3 (
     ord integer NOT NULL,
     meter_id text NOT NULL,
     identifier text NOT NULL,
@@ -62,13 +62,14 @@ CREATE TEMP TABLE IF NOT EXISTS staged_meter_events_v2 (
     timestamp_sent boolean NOT NULL,
     fingerprint bytea NOT NULL,
     preaggregation_window timestamptz,
+    clock_received_at timestamptz,
     received_seq bigint NOT NULL DEFAULT nextval('metering.meter_events_received_seq')
 ) ON COMMIT DELETE ROWS
 """
 
 _COPY = (
-    "COPY staged_meter_events_v2 (ord, meter_id, identifier, customer_id, value, dimension_values, payload,"
-    ' "timestamp", timestamp_sent, fingerprint, preaggregation_window) FROM STDIN'
+    "COPY staged_meter_events_v3 (ord, meter_id, identifier, customer_id, value, dimension_values, payload,"
+    ' "timestamp", timestamp_sent, fingerprint, preaggregation_window, clock_received_at) FROM STDIN'
 )
 
 # Rows in (meter_id, identifier) order: every batch locks the keys it inserts in one order.
@@ -77,8 +78,9 @@ INSERT INTO metering.meter_events
     (meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
      received_at, received_seq, fingerprint, preaggregation_window)
 SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
-       CAST(%(received_at)s AS timestamptz), received_seq, fingerprint, preaggregation_window
-FROM staged_meter_events_v2 ORDER BY meter_id COLLATE "C", identifier COLLATE "C"
+       coalesce(clock_received_at, CAST(%(received_at)s AS timestamptz)), received_seq, fingerprint,
+       preaggregation_window
+FROM staged_meter_events_v3 ORDER BY meter_id COLLATE "C", identifier COLLATE "C"
 ON CONFLICT (meter_id, identifier) DO NOTHING
 """
 
@@ -106,7 +108,7 @@ SELECT count(*) FROM new
 # waited for (READ COMMITTED), and this batch's own rows carry its own receipt numbers.
 _NOT_INSERTED = """
 SELECT s.ord, e.fingerprint, e."timestamp", e.received_at, e.cancelled_at
-FROM staged_meter_events_v2 s
+FROM staged_meter_events_v3 s
 JOIN metering.meter_events e ON e.meter_id = s.meter_id AND e.identifier = s.identifier
 WHERE e.received_seq <> s.received_seq
 """
@@ -142,7 +144,7 @@ SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS ho
        {_BUCKET_STATE}
 FROM (
     SELECT s.*, m.aggregation AS agg
-    FROM staged_meter_events_v2 s
+    FROM staged_meter_events_v3 s
     JOIN metering.meters m ON m.id = s.meter_id
     WHERE s.preaggregation_window IS NULL AND s.ord <> ALL(CAST(:not_inserted AS integer[]))
 ) e
@@ -294,7 +296,8 @@ def _copy_text(
             f"{ord_}{head}{identifier}\t{customer}\t{event.value!s}\t{{{array}}}\t{payload}\t"
             f"{received if timestamp is received_at else timestamp.isoformat()}\t"
             f"{'t' if event.timestamp_sent else 'f'}\t\\\\x{event.fingerprint.hex()}\t"
-            f"{_COPY_NULL if window is None else window_start(timestamp, window).isoformat()}\n"
+            f"{_COPY_NULL if window is None else window_start(timestamp, window).isoformat()}\t"
+            f"{_COPY_NULL if event.clock_received_at is None else event.clock_received_at.isoformat()}\n"
         )
     return "".join(lines)
 

@@ -73,3 +73,22 @@ meter_rollups = sa.Table(
     sa.Column("last_value", sa.Numeric),
     sa.Column("distinct_values", ARRAY(sa.Numeric)),
 )
+
+# Test clocks (I-18), as invoicing tells them: each clock's time and the customers on it.
+test_clocks = sa.Table(
+    "test_clocks",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("frozen_time", _TS, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+)
+
+test_clock_customers = sa.Table(
+    "test_clock_customers",
+    metadata,
+    sa.Column("customer_id", sa.Text, primary_key=True),
+    sa.Column("test_clock_id", sa.Text, sa.ForeignKey("test_clocks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+)
+sa.Index("test_clock_customers_by_clock", test_clock_customers.c.test_clock_id)

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import decimal_pb2 as google_dot_type_dot_decimal__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&drawdown/metering/v1/meter_event.proto\x12\x14\x64rawdown.metering.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\"\xcd\x02\n\nMeterEvent\x12\x12\n\nevent_name\x18\x01 \x01(\t\x12>\n\x07payload\x18\x02 \x03(\x0b\x32-.drawdown.metering.v1.MeterEvent.PayloadEntry\x12\x12\n\nidentifier\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08meter_id\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61ncel_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cPayloadEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x04\xd8\xf3\x18\x01\"\x83\x02\n\x10MeterEventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x12\n\nidentifier\x18\x02 \x01(\t\x12<\n\x06status\x18\x03 \x01(\x0e\x32,.drawdown.metering.v1.MeterEventResultStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\r\n\x05\x66ield\x18\x06 \x01(\t\x12-\n\ttimestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x02\n\x11MeterEventSummary\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x10\x61ggregated_value\x18\x05 \x01(\x0b\x32\x14.google.type.Decimal\x12K\n\ndimensions\x18\x06 \x03(\x0b\x32\x37.drawdown.metering.v1.MeterEventSummary.DimensionsEntry\x12\x13\n\x0b\x65vent_count\x18\x07 \x01(\x03\x1a\x31\n\x0f\x44imensionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xbc\x01\n\x16MeterEventResultStatus\x12)\n%METER_EVENT_RESULT_STATUS_UNSPECIFIED\x10\x00\x12&\n\"METER_EVENT_RESULT_STATUS_ACCEPTED\x10\x01\x12\'\n#METER_EVENT_RESULT_STATUS_DUPLICATE\x10\x02\x12&\n\"METER_EVENT_RESULT_STATUS_REJECTED\x10\x03*{\n\x13ValueGroupingWindow\x12%\n!VALUE_GROUPING_WINDOW_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVALUE_GROUPING_WINDOW_HOUR\x10\x01\x12\x1d\n\x19VALUE_GROUPING_WINDOW_DAY\x10\x02\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&drawdown/metering/v1/meter_event.proto\x12\x14\x64rawdown.metering.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\"\xfd\x02\n\nMeterEvent\x12\x1a\n\nevent_name\x18\x01 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x64\x12I\n\x07payload\x18\x02 \x03(\x0b\x32-.drawdown.metering.v1.MeterEvent.PayloadEntryB\t\xd2\xf3\x18\x05\x08\xff\x01\x10\x64\x12/\n\nidentifier\x18\x03 \x01(\tB\x1b\xd2\xf3\x18\x17\x08\x64\x1a\x13IDENTIFIER_TOO_LONG\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08meter_id\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61ncel_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cPayloadEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x04\xd8\xf3\x18\x01\"\x83\x02\n\x10MeterEventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x12\n\nidentifier\x18\x02 \x01(\t\x12<\n\x06status\x18\x03 \x01(\x0e\x32,.drawdown.metering.v1.MeterEventResultStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\r\n\x05\x66ield\x18\x06 \x01(\t\x12-\n\ttimestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x02\n\x11MeterEventSummary\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x10\x61ggregated_value\x18\x05 \x01(\x0b\x32\x14.google.type.Decimal\x12K\n\ndimensions\x18\x06 \x03(\x0b\x32\x37.drawdown.metering.v1.MeterEventSummary.DimensionsEntry\x12\x13\n\x0b\x65vent_count\x18\x07 \x01(\x03\x1a\x31\n\x0f\x44imensionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xbc\x01\n\x16MeterEventResultStatus\x12)\n%METER_EVENT_RESULT_STATUS_UNSPECIFIED\x10\x00\x12&\n\"METER_EVENT_RESULT_STATUS_ACCEPTED\x10\x01\x12\'\n#METER_EVENT_RESULT_STATUS_DUPLICATE\x10\x02\x12&\n\"METER_EVENT_RESULT_STATUS_REJECTED\x10\x03*{\n\x13ValueGroupingWindow\x12%\n!VALUE_GROUPING_WINDOW_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVALUE_GROUPING_WINDOW_HOUR\x10\x01\x12\x1d\n\x19VALUE_GROUPING_WINDOW_DAY\x10\x02\x42\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,22 +37,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.drawdown.metering.v1P\001'
   _globals['_METEREVENT_PAYLOADENTRY']._loaded_options = None
   _globals['_METEREVENT_PAYLOADENTRY']._serialized_options = b'8\001'
+  _globals['_METEREVENT'].fields_by_name['event_name']._loaded_options = None
+  _globals['_METEREVENT'].fields_by_name['event_name']._serialized_options = b'\322\363\030\002\010d'
+  _globals['_METEREVENT'].fields_by_name['payload']._loaded_options = None
+  _globals['_METEREVENT'].fields_by_name['payload']._serialized_options = b'\322\363\030\005\010\377\001\020d'
+  _globals['_METEREVENT'].fields_by_name['identifier']._loaded_options = None
+  _globals['_METEREVENT'].fields_by_name['identifier']._serialized_options = b'\322\363\030\027\010d\032\023IDENTIFIER_TOO_LONG'
   _globals['_METEREVENT']._loaded_options = None
   _globals['_METEREVENT']._serialized_options = b'\330\363\030\001'
   _globals['_METEREVENTSUMMARY_DIMENSIONSENTRY']._loaded_options = None
   _globals['_METEREVENTSUMMARY_DIMENSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_METEREVENTRESULTSTATUS']._serialized_start=1106
-  _globals['_METEREVENTRESULTSTATUS']._serialized_end=1294
-  _globals['_VALUEGROUPINGWINDOW']._serialized_start=1296
-  _globals['_VALUEGROUPINGWINDOW']._serialized_end=1419
+  _globals['_METEREVENTRESULTSTATUS']._serialized_start=1154
+  _globals['_METEREVENTRESULTSTATUS']._serialized_end=1342
+  _globals['_VALUEGROUPINGWINDOW']._serialized_start=1344
+  _globals['_VALUEGROUPINGWINDOW']._serialized_end=1467
   _globals['_METEREVENT']._serialized_start=156
-  _globals['_METEREVENT']._serialized_end=489
-  _globals['_METEREVENT_PAYLOADENTRY']._serialized_start=437
-  _globals['_METEREVENT_PAYLOADENTRY']._serialized_end=483
-  _globals['_METEREVENTRESULT']._serialized_start=492
-  _globals['_METEREVENTRESULT']._serialized_end=751
-  _globals['_METEREVENTSUMMARY']._serialized_start=754
-  _globals['_METEREVENTSUMMARY']._serialized_end=1103
-  _globals['_METEREVENTSUMMARY_DIMENSIONSENTRY']._serialized_start=1054
-  _globals['_METEREVENTSUMMARY_DIMENSIONSENTRY']._serialized_end=1103
+  _globals['_METEREVENT']._serialized_end=537
+  _globals['_METEREVENT_PAYLOADENTRY']._serialized_start=485
+  _globals['_METEREVENT_PAYLOADENTRY']._serialized_end=531
+  _globals['_METEREVENTRESULT']._serialized_start=540
+  _globals['_METEREVENTRESULT']._serialized_end=799
+  _globals['_METEREVENTSUMMARY']._serialized_start=802
+  _globals['_METEREVENTSUMMARY']._serialized_end=1151
+  _globals['_METEREVENTSUMMARY_DIMENSIONSENTRY']._serialized_start=1102
+  _globals['_METEREVENTSUMMARY_DIMENSIONSENTRY']._serialized_end=1151
 # @@protoc_insertion_point(module_scope)

@@ -32,8 +32,8 @@ class MeterEventServiceStub:
     accepted events are durable and counted in summaries (M-14). Event RPCs take no
     request_id: each event's identifier is its idempotency key, so resending the same
     events is always safe (see MeterEvent). Errors use the rich error model: a gRPC status
-    code, a google.rpc.ErrorInfo with domain `drawdown.dev` and a stable UPPER_SNAKE reason,
-    and google.rpc.BadRequest field violations naming the offending field.
+    code, a google.rpc.ErrorInfo with domain `drawdown.dev` and a stable reason in upper
+    snake case, and google.rpc.BadRequest field violations naming the offending field.
     """
 
     def __init__(self, channel):
@@ -81,8 +81,8 @@ class MeterEventServiceServicer:
     accepted events are durable and counted in summaries (M-14). Event RPCs take no
     request_id: each event's identifier is its idempotency key, so resending the same
     events is always safe (see MeterEvent). Errors use the rich error model: a gRPC status
-    code, a google.rpc.ErrorInfo with domain `drawdown.dev` and a stable UPPER_SNAKE reason,
-    and google.rpc.BadRequest field violations naming the offending field.
+    code, a google.rpc.ErrorInfo with domain `drawdown.dev` and a stable reason in upper
+    snake case, and google.rpc.BadRequest field violations naming the offending field.
     """
 
     def CreateMeterEvent(self, request, context):
@@ -94,7 +94,8 @@ class MeterEventServiceServicer:
         NOT_FOUND `UNKNOWN_EVENT_NAME`; FAILED_PRECONDITION `METER_INACTIVE`;
         INVALID_ARGUMENT `MISSING_CUSTOMER`, `MISSING_VALUE`, `INVALID_VALUE`,
         `TOO_MANY_SIGNIFICANT_DIGITS`, `TOO_MANY_DECIMAL_PLACES` (more than 15 decimal places),
-        `INVALID_CHARACTER` (NUL in the identifier or payload), `TIMESTAMP_TOO_FAR_IN_PAST`,
+        `INVALID_CHARACTER` (NUL in the event_name, identifier or payload), `STRING_TOO_LONG`
+        and `PAYLOAD_TOO_LARGE` (see MeterEvent), `TIMESTAMP_TOO_FAR_IN_PAST`,
         `TIMESTAMP_TOO_FAR_IN_FUTURE`, `IDENTIFIER_TOO_LONG`;
         ALREADY_EXISTS `EVENT_IDENTIFIER_CONFLICT` (same identifier, different content).
         """
@@ -112,8 +113,8 @@ class MeterEventServiceServicer:
         Per-event reasons (in MeterEventResult, status REJECTED): UNKNOWN_EVENT_NAME,
         METER_INACTIVE, MISSING_CUSTOMER, MISSING_VALUE, INVALID_VALUE,
         TOO_MANY_SIGNIFICANT_DIGITS, TOO_MANY_DECIMAL_PLACES, INVALID_CHARACTER,
-        TIMESTAMP_TOO_FAR_IN_PAST, TIMESTAMP_TOO_FAR_IN_FUTURE, IDENTIFIER_TOO_LONG,
-        EVENT_IDENTIFIER_CONFLICT. Whole-call errors (nothing stored):
+        STRING_TOO_LONG, PAYLOAD_TOO_LARGE, TIMESTAMP_TOO_FAR_IN_PAST,
+        TIMESTAMP_TOO_FAR_IN_FUTURE, IDENTIFIER_TOO_LONG, EVENT_IDENTIFIER_CONFLICT. Whole-call errors (nothing stored):
         INVALID_ARGUMENT `BATCH_TOO_LARGE` (more than 10,000 events); RESOURCE_EXHAUSTED when
         the request exceeds the server's maximum message size.
         """
@@ -243,8 +244,8 @@ class MeterEventService:
     accepted events are durable and counted in summaries (M-14). Event RPCs take no
     request_id: each event's identifier is its idempotency key, so resending the same
     events is always safe (see MeterEvent). Errors use the rich error model: a gRPC status
-    code, a google.rpc.ErrorInfo with domain `drawdown.dev` and a stable UPPER_SNAKE reason,
-    and google.rpc.BadRequest field violations naming the offending field.
+    code, a google.rpc.ErrorInfo with domain `drawdown.dev` and a stable reason in upper
+    snake case, and google.rpc.BadRequest field violations naming the offending field.
     """
 
     @staticmethod

@@ -29,7 +29,7 @@ class MeterServiceStub:
     """Manages meters: the definitions that turn meter events into usage (M-1..M-4, M-17).
 
     Errors use the rich error model: a gRPC status code, a google.rpc.ErrorInfo with domain
-    `drawdown.dev` and a stable UPPER_SNAKE reason, and google.rpc.BadRequest field
+    `drawdown.dev` and a stable reason in upper snake case, and google.rpc.BadRequest field
     violations for bad arguments. Malformed fields without a more specific reason (a
     missing or too long display_name, an unspecified aggregation_formula, a bad page_token)
     are INVALID_ARGUMENT with reason `INVALID_ARGUMENT` and a field violation. Mutations
@@ -80,7 +80,7 @@ class MeterServiceServicer:
     """Manages meters: the definitions that turn meter events into usage (M-1..M-4, M-17).
 
     Errors use the rich error model: a gRPC status code, a google.rpc.ErrorInfo with domain
-    `drawdown.dev` and a stable UPPER_SNAKE reason, and google.rpc.BadRequest field
+    `drawdown.dev` and a stable reason in upper snake case, and google.rpc.BadRequest field
     violations for bad arguments. Malformed fields without a more specific reason (a
     missing or too long display_name, an unspecified aggregation_formula, a bad page_token)
     are INVALID_ARGUMENT with reason `INVALID_ARGUMENT` and a field violation. Mutations
@@ -197,7 +197,7 @@ class MeterService:
     """Manages meters: the definitions that turn meter events into usage (M-1..M-4, M-17).
 
     Errors use the rich error model: a gRPC status code, a google.rpc.ErrorInfo with domain
-    `drawdown.dev` and a stable UPPER_SNAKE reason, and google.rpc.BadRequest field
+    `drawdown.dev` and a stable reason in upper snake case, and google.rpc.BadRequest field
     violations for bad arguments. Malformed fields without a more specific reason (a
     missing or too long display_name, an unspecified aggregation_formula, a bad page_token)
     are INVALID_ARGUMENT with reason `INVALID_ARGUMENT` and a field violation. Mutations

@@ -27,9 +27,11 @@ if _version_not_supported:
 
 class TestClockTimeServiceStub:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, metering judges
-    an event's timestamp window (M-11) and its cancel window (M-16) by the clock's frozen time instead of
-    the wall clock. Invoicing calls it when a customer is created on a clock, before an
+    owns test clocks (SPEC I-18). For a customer on a test clock, metering reads the
+    clock's frozen time where it would read the wall clock: an event's timestamp window
+    (M-11) is judged by it, an event sent without a timestamp happens at it, the event's
+    create_time is the clock's time at receipt, and its cancel window (M-16) runs on the
+    clock. Invoicing calls it when a customer is created on a clock, before an
     advance runs its billing actions, and when a clock is deleted. Calls meant for
     invoicing only: `service` keys (X-9).
     """
@@ -54,9 +56,11 @@ class TestClockTimeServiceStub:
 
 class TestClockTimeServiceServicer:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, metering judges
-    an event's timestamp window (M-11) and its cancel window (M-16) by the clock's frozen time instead of
-    the wall clock. Invoicing calls it when a customer is created on a clock, before an
+    owns test clocks (SPEC I-18). For a customer on a test clock, metering reads the
+    clock's frozen time where it would read the wall clock: an event's timestamp window
+    (M-11) is judged by it, an event sent without a timestamp happens at it, the event's
+    create_time is the clock's time at receipt, and its cancel window (M-16) runs on the
+    clock. Invoicing calls it when a customer is created on a clock, before an
     advance runs its billing actions, and when a clock is deleted. Calls meant for
     invoicing only: `service` keys (X-9).
     """
@@ -105,9 +109,11 @@ def add_TestClockTimeServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TestClockTimeService:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, metering judges
-    an event's timestamp window (M-11) and its cancel window (M-16) by the clock's frozen time instead of
-    the wall clock. Invoicing calls it when a customer is created on a clock, before an
+    owns test clocks (SPEC I-18). For a customer on a test clock, metering reads the
+    clock's frozen time where it would read the wall clock: an event's timestamp window
+    (M-11) is judged by it, an event sent without a timestamp happens at it, the event's
+    create_time is the clock's time at receipt, and its cancel window (M-16) runs on the
+    clock. Invoicing calls it when a customer is created on a clock, before an
     advance runs its billing actions, and when a clock is deleted. Calls meant for
     invoicing only: `service` keys (X-9).
     """
