@@ -6,9 +6,8 @@ Usage goes through the real metering API and grants through the real credits API
 test asserts about credits it reads back from the credits ledger.
 
 The fault interceptors (``PeerFaults``, ``tests.support.faults.Faults`` with a status code
-of choice) also stand in for the peers' TestClockTimeService (I-18) while a peer does not
-serve it yet: they answer it as the contract says and record what invoicing told them.
-Once a peer serves it, its real answer goes through and is recorded the same way.
+of choice) also record what invoicing told the peers' TestClockTimeService (I-18), and can
+make a peer answer it as a server without it would (UNIMPLEMENTED).
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from drawdown.credits.v1 import (
     credit_grant_service_pb2,
     credit_grant_service_pb2_grpc,
 )
-from drawdown.credits.v1 import test_clock_time_service_pb2 as credits_clock_time_pb2
 from drawdown.invoicing.v1 import (
     catalog_service_pb2,
     catalog_service_pb2_grpc,
@@ -61,7 +59,6 @@ from drawdown.metering.v1 import (
     meter_service_pb2,
     meter_service_pb2_grpc,
 )
-from drawdown.metering.v1 import test_clock_time_service_pb2 as metering_clock_time_pb2
 from drawdown.rpc.convert import timestamp_to_proto
 from drawdown.rpc.server import RunningServer, start_server
 from tests.support.faults import Faults
@@ -89,27 +86,21 @@ class _Rule:
     code: grpc.StatusCode
 
 
-_CLOCK_TIME_MESSAGES = {
-    "metering": metering_clock_time_pb2,
-    "credits": credits_clock_time_pb2,
-}
-
-
 class PeerFaults(Faults):
     """``Faults`` for one peer (``metering`` or ``credits``) whose injected failures carry
-    the status code asked for (UNAVAILABLE unless told), and that serves a stand-in
-    TestClockTimeService while the peer has none (``stand_in``). ``clock_times`` lists
+    the status code asked for (UNAVAILABLE unless told), and that answers
+    TestClockTimeService UNIMPLEMENTED when ``unimplemented`` is set, as a server of an
+    earlier version would. ``clock_times`` lists
     every TestClockTimeService request the peer served, as (method name, request), and
     ``served_order`` the name of every method served, in order."""
 
     def __init__(self, package: str) -> None:
         super().__init__()
         self.package = package
-        self.stand_in = True
+        self.unimplemented = False
         self.clock_times: list[tuple[str, Any]] = []
         self.served_order: list[str] = []  # every method served, in order, by name
         self._coded: dict[str, list[_Rule]] = defaultdict(list)
-        self._times: dict[str, datetime] = {}
         self._service = f"/drawdown.{package}.v1.TestClockTimeService/"
 
     def path(self, method: str) -> str:
@@ -149,8 +140,8 @@ class PeerFaults(Faults):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method
-        if handler is None and self.stand_in and method.startswith(self._service):
-            handler = self._stand_in(method.removeprefix(self._service))
+        if self.unimplemented and method.startswith(self._service):
+            return None  # gRPC answers UNIMPLEMENTED for a method no handler serves
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
@@ -176,43 +167,15 @@ class PeerFaults(Faults):
             response_serializer=handler.response_serializer,
         )
 
-    def _stand_in(self, name: str) -> grpc.RpcMethodHandler | None:
-        pb = _CLOCK_TIME_MESSAGES[self.package]
-        if name == "SetTestClockTime":
-
-            async def set_time(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                told = request.frozen_time.ToDatetime(tzinfo=UTC)
-                stored = max(self._times.get(request.test_clock_id, told), told)
-                self._times[request.test_clock_id] = stored
-                return pb.SetTestClockTimeResponse(frozen_time=timestamp_to_proto(stored))
-
-            return grpc.unary_unary_rpc_method_handler(
-                set_time,
-                request_deserializer=pb.SetTestClockTimeRequest.FromString,
-                response_serializer=pb.SetTestClockTimeResponse.SerializeToString,
-            )
-        if name == "DeleteTestClockTime":
-
-            async def delete_time(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                self._times.pop(request.test_clock_id, None)
-                return pb.DeleteTestClockTimeResponse()
-
-            return grpc.unary_unary_rpc_method_handler(
-                delete_time,
-                request_deserializer=pb.DeleteTestClockTimeRequest.FromString,
-                response_serializer=pb.DeleteTestClockTimeResponse.SerializeToString,
-            )
-        return None
-
 
 @dataclass
 class Invoicing:
     """The real suite seen from an invoicing test: stubs on the three services, an admin
     key, the suite's frozen clock and the fault interceptors of metering and credits.
 
-    Metering validates event timestamps against the suite clock (at most 35 days old, at
-    most 5 minutes ahead), so :meth:`record` moves the frozen clock forward to the event's
-    time when it lags behind; it never moves it back.
+    Metering validates event timestamps against the customer's clock, its test clock or
+    else the suite clock (at most 35 days old, at most 5 minutes ahead), so :meth:`record`
+    moves that clock forward to the event's time when it lags behind; never back.
     """
 
     suite: Suite
@@ -297,8 +260,28 @@ class Invoicing:
     async def record(
         self, meter_id: str, customer_id: str, at: datetime, value: str | int, identifier: str = ""
     ) -> None:
-        """Send one usage event at ``at`` to the real metering service."""
-        if self.clock.now() < at:
+        """Send one usage event at ``at`` to the real metering service.
+
+        Metering judges a customer's events by its test clock (I-18) if it lives on one,
+        else by the wall clock: whichever it is, it is moved forward to ``at`` first when it
+        lags behind (an advance runs the billing actions due until then), never back.
+        """
+        customer = await self.customers.GetCustomer(
+            customer_service_pb2.GetCustomerRequest(id=customer_id), metadata=self.metadata
+        )
+        clock_id = customer.customer.test_clock_id
+        if clock_id:
+            clock = await self.clocks.GetTestClock(
+                test_clock_service_pb2.GetTestClockRequest(id=clock_id), metadata=self.metadata
+            )
+            if clock.test_clock.frozen_time.ToDatetime(tzinfo=UTC) < at:
+                await self.clocks.AdvanceTestClock(
+                    test_clock_service_pb2.AdvanceTestClockRequest(
+                        id=clock_id, frozen_time=timestamp_to_proto(at)
+                    ),
+                    metadata=self.metadata,
+                )
+        elif self.clock.now() < at:
             self.clock.set(at)
         await self.events.CreateMeterEvent(
             meter_event_service_pb2.CreateMeterEventRequest(
@@ -308,15 +291,6 @@ class Invoicing:
                     timestamp=timestamp_to_proto(at),
                     identifier=identifier,
                 )
-            ),
-            metadata=self.metadata,
-        )
-
-    async def cancel_event(self, meter_id: str, identifier: str) -> None:
-        """Cancel a usage event on the real metering service (M-16)."""
-        await self.events.CancelMeterEvent(
-            meter_event_service_pb2.CancelMeterEventRequest(
-                event_name=self.event_names[meter_id], identifier=identifier
             ),
             metadata=self.metadata,
         )

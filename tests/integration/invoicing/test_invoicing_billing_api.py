@@ -317,10 +317,12 @@ async def test_advancing_runs_every_period_in_time_order_i16(invoicing: Invoicin
     expiring = await invoicing.grant(
         customer_id, 500, expire=MAR_1 + timedelta(days=15), price_ids=(catalog.output_price,)
     )
-    for month in (1, 2, 3):
+    # Two steps: one advance goes at most two intervals of the monthly prices (I-18), and
+    # usage is sent for the clock's time (recording moves the clock to it).
+    for month in (1, 2):
         await invoicing.record(catalog.input_meter, customer_id, T0.replace(month=month, day=5), 100)
-    # Two steps: one advance goes at most two intervals of the monthly prices (I-18).
     await advance(invoicing, clock_id, MAR_1)
+    await invoicing.record(catalog.input_meter, customer_id, T0.replace(month=3, day=5), 100)
     await advance(invoicing, clock_id, T0.replace(month=4, day=2))
     invoices = await invoices_of(invoicing, customer_id)
     assert [i.period_end.ToDatetime(tzinfo=UTC) for i in invoices] == [FEB_1, MAR_1, T0.replace(month=4)]

@@ -55,7 +55,7 @@ async def drafts(invoicing: Invoicing, count: int) -> list[invoice_pb2.Invoice]:
             await subscribe(invoicing, customer_id, catalog.input_price)
         ).subscription.current_period_end
         await invoicing.grant(customer_id, 100)
-        await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(days=1), 3000)
+        await invoicing.record(catalog.input_meter, customer_id, T0, 3000)  # at the clock's time
         customer_ids.append(customer_id)
     await advance(invoicing, clock_id, period_end.ToDatetime(tzinfo=UTC) + timedelta(minutes=1))
     found = [invoice for c in customer_ids for invoice in await invoices_of(invoicing, c)]

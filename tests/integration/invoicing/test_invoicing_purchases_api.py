@@ -154,6 +154,30 @@ async def test_purchase_validation_names_the_field_i15(invoicing: Invoicing, fie
     assert (reason, violations) == expected
 
 
+async def test_purchase_metadata_leaves_room_for_the_invoice_id_of_its_grant_i15(
+    invoicing: Invoicing,
+) -> None:
+    customer_id = await customer(invoicing)
+    full = {f"key{i}": "v" for i in range(50)}
+    _, _, violations = await failure(
+        invoicing.invoices.CreateCreditPurchase(
+            purchase(customer_id, metadata=full), metadata=invoicing.metadata
+        )
+    )
+    fits = {f"key{i}": "v" for i in range(49)} | {"invoice_id": "sent"}
+    invoice = (
+        await invoicing.invoices.CreateCreditPurchase(
+            purchase(customer_id, metadata=fits), metadata=invoicing.metadata
+        )
+    ).invoice
+    paid = (await pay(invoicing, invoice.id)).invoice
+
+    assert violations == ["metadata"]
+    assert paid.status == invoice_pb2.INVOICE_STATUS_PAID
+    (grant,) = await invoicing.grants_of(customer_id)
+    assert (len(grant.metadata), grant.metadata["invoice_id"]) == (50, invoice.id)
+
+
 async def test_live_balance_is_credits_minus_unbilled_usage_i17(invoicing: Invoicing) -> None:
     catalog, clock_id, customer_id, _, _ = await hypernian_customer(invoicing, grant=1000)
     await invoicing.record(catalog.input_meter, customer_id, T0 + timedelta(hours=1), 100)  # 3.00

@@ -127,9 +127,12 @@ async def test_an_advance_bills_the_others_sets_the_unbillable_one_aside_and_ret
         assert clock.frozen_time.ToDatetime(tzinfo=UTC) == due
         await assert_billed_but_the_bad_one(invoicing, subscriptions)
 
-        # The usage at fault is cancelled (M-16): the next advance bills the period it held up.
+        # The usage at fault is corrected by an event of the opposite value (M-12): its
+        # cancellation window (M-16) closed on the clock a month ago. The next advance
+        # bills the period it held up.
         bad = subscriptions[BAD]
-        await invoicing.cancel_event(meter, f"use-{BAD}")
+        used_at = bad.current_period_start.ToDatetime(tzinfo=UTC) + timedelta(days=1)
+        await invoicing.record(meter, bad.customer_id, used_at, f"-{TOO_MUCH}", identifier=f"fix-{BAD}")
         await advance(invoicing, clock_id, due + timedelta(minutes=1))
         (invoice,) = await invoices_of(invoicing, bad.customer_id)
         assert (invoice.status, minor(invoice.subtotal)) == (invoice_pb2.INVOICE_STATUS_PAID, 0)

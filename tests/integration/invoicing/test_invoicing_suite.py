@@ -100,7 +100,10 @@ class World:
         )
         return price.price.id
 
-    async def send(self, event_name: str, customer_id: str, value: int, at: datetime) -> None:
+    async def send(self, clock_id: str, event_name: str, customer_id: str, value: int, at: datetime) -> None:
+        """Usage of a customer on ``clock_id`` at ``at``: metering judges its events by the
+        clock's time (I-18), so the clock is advanced to ``at`` first."""
+        await self.advance(clock_id, at)
         await self.events.CreateMeterEvent(
             meter_event_service_pb2.CreateMeterEventRequest(
                 meter_event=meter_event_pb2.MeterEvent(
@@ -191,7 +194,7 @@ async def test_hypernian_through_the_three_services(running_suite: Suite) -> Non
     output_price = await world.daily_price(await world.meter("hypernian_output_tokens"), "5")
     clock_id, customer_id, _ = await world.jenny_on_a_clock(start, [input_price, output_price])
     grant_id = await world.grant(customer_id, 1000, start)
-    await world.send("hypernian_input_tokens", customer_id, 3000, start + timedelta(hours=1))
+    await world.send(clock_id, "hypernian_input_tokens", customer_id, 3000, start + timedelta(hours=1))
 
     await world.advance(clock_id, start + timedelta(days=1, hours=2))
 
@@ -209,13 +212,13 @@ async def test_small_usage_is_paid_and_the_next_period_draws_the_rest(running_su
     input_price = await world.daily_price(await world.meter("in_tokens"), "3")
     clock_id, customer_id, _ = await world.jenny_on_a_clock(start, [input_price])
     grant_id = await world.grant(customer_id, 1000, start)
-    await world.send("in_tokens", customer_id, 100, start + timedelta(hours=1))
+    await world.send(clock_id, "in_tokens", customer_id, 100, start + timedelta(hours=1))
     await world.advance(clock_id, start + timedelta(days=1, hours=2))
     (first,) = await world.invoices_of(customer_id)
     assert first.status == invoice_pb2.INVOICE_STATUS_PAID
     assert await world.grant_balance(customer_id, grant_id) == 700
 
-    await world.send("in_tokens", customer_id, 1000, start + timedelta(days=1, hours=3))
+    await world.send(clock_id, "in_tokens", customer_id, 1000, start + timedelta(days=1, hours=3))
     await world.advance(clock_id, start + timedelta(days=2, hours=2))
     _, second = await world.invoices_of(customer_id)
     assert (minor(second.subtotal), minor(second.total_credits_applied), minor(second.amount_due)) == (
@@ -238,7 +241,7 @@ async def test_preview_and_live_balance_through_the_three_services(running_suite
     input_price = await world.daily_price(await world.meter("preview_tokens"), "3")
     clock_id, customer_id, subscription_id = await world.jenny_on_a_clock(start, [input_price])
     await world.grant(customer_id, 1000, start)
-    await world.send("preview_tokens", customer_id, 500, start + timedelta(minutes=10))
+    await world.send(clock_id, "preview_tokens", customer_id, 500, start + timedelta(minutes=10))
     await world.advance(clock_id, start + timedelta(hours=1))
     preview = await world.invoices.CreateInvoicePreview(
         invoice_service_pb2.CreateInvoicePreviewRequest(subscription_id=subscription_id),
@@ -288,7 +291,7 @@ async def test_credits_stopped_during_finalization_then_back_draws_once(running_
     input_price = await world.daily_price(await world.meter("fault_tokens"), "3")
     clock_id, customer_id, _ = await world.jenny_on_a_clock(start, [input_price])
     grant_id = await world.grant(customer_id, 1000, start)
-    await world.send("fault_tokens", customer_id, 3000, start + timedelta(hours=1))
+    await world.send(clock_id, "fault_tokens", customer_id, 3000, start + timedelta(hours=1))
     await world.advance(clock_id, start + timedelta(days=1, minutes=5))
     (draft,) = await world.invoices_of(customer_id)
     assert draft.status == invoice_pb2.INVOICE_STATUS_DRAFT
