@@ -14,6 +14,7 @@ from decimal import Decimal
 from drawdown.clock import ensure_utc
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
+from invoicing_service.domain.customers import MAX_METADATA_KEYS, validate_metadata
 from invoicing_service.domain.invoices import InvoiceLine, InvoiceStatus, LineKind
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import MAX_LINE_AMOUNT
@@ -24,6 +25,8 @@ MAX_APPLICABLE_PRICES = 20
 MIN_PRIORITY, MAX_PRIORITY = 0, 100
 DEFAULT_PRIORITY = 50
 DEFAULT_NAME = "Purchased credits"
+# The key the paid grant's metadata always holds: the purchase invoice's id.
+INVOICE_ID_KEY = "invoice_id"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,23 @@ def validate_credit_purchase(purchase: CreditPurchase) -> CreditPurchase:
     if purchase.expires_after is not None and purchase.expires_after <= timedelta(0):
         raise InvalidArgument.for_field("expires_after", "must be positive", reason="INVALID_EXPIRY")
     return purchase
+
+
+def validate_purchase_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The grant's metadata to be: the purchase's plus ``invoice_id``, which must still fit
+    the 50 keys of C-1 (else a paid purchase could not become its grant)."""
+    checked = validate_metadata(metadata, "metadata")
+    if len(checked.keys() | {INVOICE_ID_KEY}) > MAX_METADATA_KEYS:
+        raise InvalidArgument.for_field(
+            "metadata",
+            f"has more than {MAX_METADATA_KEYS - 1} keys besides {INVOICE_ID_KEY!r}, which the grant adds",
+        )
+    return checked
+
+
+def purchased_grant_metadata(metadata: Mapping[str, str], invoice_id: str) -> dict[str, str]:
+    """The paid grant's metadata: the purchase's, with the purchase invoice's id."""
+    return {**metadata, INVOICE_ID_KEY: invoice_id}
 
 
 def purchase_line(purchase: CreditPurchase, *, line_id: str, at: datetime) -> InvoiceLine:

@@ -40,6 +40,7 @@ from drawdown.db.engine import Database, UnitOfWork
 from drawdown.errors import DomainError, FailedPrecondition, Unavailable
 from drawdown.money import Money
 from drawdown.rpc.convert import money_to_proto, timestamp_to_proto
+from invoicing_service.domain.credit_purchases import purchased_grant_metadata
 from invoicing_service.domain.invoices import (
     CreditApplication,
     InvoiceAction,
@@ -1001,7 +1002,7 @@ def _purchased_grant(invoice: InvoiceRecord) -> grant_pb.CreditGrant:
         priority=int(purchase["priority"]),
         applicability_config=scope,
         effective_time=timestamp_to_proto(invoice.paid_time),
-        metadata={**purchase["metadata"], "invoice_id": invoice.id},
+        metadata=purchased_grant_metadata(purchase["metadata"], invoice.id),
     )
     if purchase.get("expire_time"):
         grant.expire_time.CopyFrom(timestamp_to_proto(_at(purchase["expire_time"])))

@@ -11,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
-from invoicing_service.domain.credit_purchases import CreditPurchase, purchase_line, validate_credit_purchase
-from invoicing_service.domain.customers import validate_metadata
+from invoicing_service.domain.credit_purchases import (
+    CreditPurchase,
+    purchase_line,
+    validate_credit_purchase,
+    validate_purchase_metadata,
+)
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.service.billing import Billing
@@ -44,7 +48,7 @@ class PurchaseUseCases:
         purchase = validate_credit_purchase(
             CreditPurchase(new.customer_id, new.amount, new.name, new.priority, tuple(new.price_ids))
         )
-        metadata = validate_metadata(new.metadata, "metadata")
+        metadata = validate_purchase_metadata(new.metadata)
         customer = await CustomerStore(session).get(new.customer_id)
         if customer.test_clock_id is not None:
             check_clock_at_rest(await TestClockStore(session).get(customer.test_clock_id))
