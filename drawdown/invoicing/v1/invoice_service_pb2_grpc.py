@@ -208,8 +208,9 @@ class InvoiceServiceServicer:
         INVALID_CURRENCY, INVALID_PRIORITY (outside 0..100), INVALID_APPLICABILITY (no
         scope, price_type unset, empty list, more than 20 or duplicate price ids, a price
         that is not metered or in another currency), INVALID_EXPIRY (expire_time not after
-        now on the customer's clock), INVALID_ARGUMENT (name missing or over 100
-        characters); FAILED_PRECONDITION TEST_CLOCK_ADVANCING; ALREADY_EXISTS
+        now on the customer's clock), INVALID_NAME (name missing or over 100
+        characters), INVALID_ARGUMENT (metadata over its limits, counting the grant's
+        `invoice_id`); FAILED_PRECONDITION TEST_CLOCK_ADVANCING; ALREADY_EXISTS
         REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
