@@ -45,12 +45,14 @@ from credits_service.store.schema import (
     credit_test_clocks,
     credit_transactions,
     invoice_applications,
+    test_clocks,
 )
 from drawdown import ids
 from drawdown.db.engine import Database, Transaction
 from drawdown.db.engine import fetch as _fetch
 from drawdown.db.engine import fetch_many as _fetch_many
 from drawdown.db.engine import send as _send
+from drawdown.db.test_clocks import clock_times_of
 from drawdown.money import Money
 
 # Store methods run on a unit of work's connection or on a raw ``Transaction`` alike.
@@ -233,17 +235,12 @@ def _posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
 _DUE = "g.expiry_posted_at IS NULL AND g.voided_at IS NULL AND g.expires_at <= %(as_of)s"
 
 
-def _clock_time_sql(customer_id: str) -> str:
-    """The time of the test clock the customer (an SQL expression) lives on; NULL for a
-    customer on the wall clock: one primary-key lookup (I-18)."""
-    return f"""(SELECT k.frozen_time FROM {KC.fullname} AS kc JOIN {K.fullname} AS k ON k.id = kc.test_clock_id
-                 WHERE kc.customer_id = {customer_id})"""
-
-
 # A customer's clock time when ``%(clock)s`` is true (the request gave no time of its
 # own), else NULL without the lookup: PostgreSQL runs the uncorrelated subquery once,
 # and only if the CASE reaches it.
-_CLOCK_TIME_IF_ASKED = f"CASE WHEN %(clock)s THEN {_clock_time_sql('%(customer_id)s')} END AS clock_time"
+_CLOCK_TIME_IF_ASKED = (
+    f"CASE WHEN %(clock)s THEN {test_clocks.clock_time_sql('%(customer_id)s')} END AS clock_time"
+)
 
 
 def _grants_sql(
@@ -280,7 +277,7 @@ _APPLIED = f"SELECT EXISTS (SELECT FROM {A.fullname} WHERE invoice_id = %(invoic
 # NUMERIC in PostgreSQL: they cannot overflow.
 _SUMMARY = f"""
     WITH t AS MATERIALIZED (
-        SELECT coalesce(%(as_of)s::timestamptz, {_clock_time_sql("%(customer_id)s")},
+        SELECT coalesce(%(as_of)s::timestamptz, {test_clocks.clock_time_sql("%(customer_id)s")},
                         %(now)s::timestamptz) AS as_of
     )
     SELECT g.currency,
@@ -367,31 +364,7 @@ _OWN_HOLDS = f"""
     SELECT invoice_id, grant_id, sum(amount_minor) AS held FROM {H.fullname}
      WHERE invoice_id = ANY(%(invoice_ids)s::text[]) AND customer_id = ANY(%(customer_ids)s::text[])
      GROUP BY invoice_id, grant_id"""
-# The test clock times of a batch's customers that live on one (I-18).
-_CLOCK_TIMES = f"""
-    SELECT kc.customer_id, k.frozen_time FROM {KC.fullname} AS kc JOIN {K.fullname} AS k ON k.id = kc.test_clock_id
-     WHERE kc.customer_id = ANY(%(customer_ids)s::text[])"""
-_CLOCK_TIME_OF = f"SELECT {_clock_time_sql('%(customer_id)s')} AS clock_time"
-
-# Test clocks (I-18): a clock's time only moves forward (GREATEST), and a customer joins
-# one clock for good (its row is never moved; the caller reports the ones on another).
-_SET_CLOCK_TIME = f"""
-    INSERT INTO {K.fullname} AS k (id, frozen_time, create_time, update_time)
-    VALUES (%(clock_id)s, %(frozen_time)s, %(now)s, %(now)s)
-    ON CONFLICT (id) DO UPDATE
-       SET frozen_time = greatest(k.frozen_time, excluded.frozen_time),
-           update_time = CASE WHEN excluded.frozen_time > k.frozen_time THEN excluded.update_time
-                              ELSE k.update_time END
-    RETURNING k.frozen_time"""
-_ATTACH_TO_CLOCK = f"""
-    INSERT INTO {KC.fullname} (customer_id, test_clock_id, create_time)
-    SELECT c.customer_id, %(clock_id)s, %(now)s FROM unnest(%(customer_ids)s::text[]) AS c(customer_id)
-     ORDER BY c.customer_id
-    ON CONFLICT (customer_id) DO NOTHING"""
-_CLOCKS_OF_CUSTOMERS = f"""
-    SELECT customer_id, test_clock_id FROM {KC.fullname}
-     WHERE customer_id = ANY(%(customer_ids)s::text[]) ORDER BY customer_id"""
-_DELETE_CLOCK = f"DELETE FROM {K.fullname} WHERE id = %(clock_id)s"
+_CLOCK_TIME_OF = f"SELECT {test_clocks.clock_time_sql('%(customer_id)s')} AS clock_time"
 
 
 _LOCK_CUSTOMER = f"SELECT 1 FROM {credit_customers.fullname} WHERE customer_id = %(customer_id)s FOR UPDATE"
@@ -447,25 +420,19 @@ class CreditStore:
         return row.clock_time
 
     async def set_test_clock(self, db: Db, clock_id: str, frozen_time: datetime, now: datetime) -> datetime:
-        """Record the clock at ``frozen_time``, or move it there if that is later than its
-        time (never back); returns its time as stored. Locks the clock's row."""
-        params = {"clock_id": clock_id, "frozen_time": frozen_time, "now": now}
-        [row] = await _fetch(db, _SET_CLOCK_TIME, params)
-        return row.frozen_time
+        """Record the clock at ``frozen_time``, or move it there if later (never back)."""
+        return await test_clocks.set_time(db, clock_id, frozen_time, now)
 
     async def attach_to_test_clock(
         self, db: Db, clock_id: str, customer_ids: Sequence[str], now: datetime
     ) -> dict[str, str]:
         """Attach the customers (already locked) that live on no clock to ``clock_id``;
         returns those that live on another clock, with it (nothing is moved)."""
-        params = {"clock_id": clock_id, "customer_ids": sorted(set(customer_ids)), "now": now}
-        await _fetch(db, _ATTACH_TO_CLOCK, params)
-        rows = await _fetch(db, _CLOCKS_OF_CUSTOMERS, params)
-        return {row.customer_id: row.test_clock_id for row in rows if row.test_clock_id != clock_id}
+        return await test_clocks.attach(db, clock_id, customer_ids, now)
 
     async def delete_test_clock(self, db: Db, clock_id: str) -> None:
         """Forget the clock and its customers' attachments (they return to the wall clock)."""
-        await _fetch(db, _DELETE_CLOCK, {"clock_id": clock_id})
+        await test_clocks.delete(db, clock_id)
 
     # -- grants -----------------------------------------------------------------------
 
@@ -601,13 +568,13 @@ class CreditStore:
             (_OWN_HOLDS, params),
         ]
         if clock:
-            statements.append((_CLOCK_TIMES, params))
+            statements.append((test_clocks.clock_times_sql, params))
         _, applications, grants, own, *clocks = await _fetch_many(db, statements)
         return BatchDraw(
             {row.invoice_id: _application_of(row) for row in applications},
             [_record_of(row) for row in grants],
             {(row.invoice_id, row.grant_id): int(row.held) for row in own},
-            {row.customer_id: row.frozen_time for rows in clocks for row in rows},
+            clock_times_of(clocks[0]) if clocks else {},
         )
 
     async def balance_summary(

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from drawdown.db.idempotency import idempotency_table
 from drawdown.db.migrations import MigrationSet
+from drawdown.db.test_clocks import TestClockTables
 
 SCHEMA = "credits"
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="credits_service.store:migrations")
@@ -150,29 +151,5 @@ invoice_applications = sa.Table(
 # time, which only moves forward, and the customers living on it, one clock each. A
 # customer on a clock has its "now" (default effective times, statuses, balances,
 # eligibility) judged at the clock's time, and the wall-clock expiry sweep skips it.
-credit_test_clocks = sa.Table(
-    "credit_test_clocks",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("frozen_time", _TS, nullable=False),
-    sa.Column("create_time", _TS, nullable=False),
-    sa.Column("update_time", _TS, nullable=False),
-    sa.CheckConstraint("char_length(id) BETWEEN 1 AND 255", name="credit_test_clocks_id_length"),
-)
-
-credit_test_clock_customers = sa.Table(
-    "credit_test_clock_customers",
-    metadata,
-    sa.Column("customer_id", sa.Text, primary_key=True),
-    sa.Column(
-        "test_clock_id",
-        sa.Text,
-        sa.ForeignKey("credit_test_clocks.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("create_time", _TS, nullable=False),
-    sa.CheckConstraint(
-        "char_length(customer_id) BETWEEN 1 AND 255", name="credit_test_clock_customers_id_length"
-    ),
-)
-sa.Index("credit_test_clock_customers_by_clock", credit_test_clock_customers.c.test_clock_id)
+test_clocks = TestClockTables(metadata, prefix="credit_")
+credit_test_clocks, credit_test_clock_customers = test_clocks.clocks, test_clocks.customers

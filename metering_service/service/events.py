@@ -34,7 +34,7 @@ from metering_service.domain.events import (
 from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, Meter
 from metering_service.store import events as store
 from metering_service.store import meters as meters_store
-from metering_service.store import test_clocks as test_clocks_store
+from metering_service.store.schema import test_clocks
 
 MAX_BATCH_SIZE = 10_000
 # Batches of one stream in the database at once: while one commits, the next is validated,
@@ -151,7 +151,9 @@ class Ingestion:
         async with self._database.unit_of_work() as uow:
             meters = await meters_store.meters_by_event_name(uow.session, _nameable(inputs))
             meter_of = meters.get
-            clock_times = await test_clocks_store.clock_times(uow.session, _customers(inputs, meters))
+            clock_times = await test_clocks.clock_times(
+                await uow.session.connection(), _customers(inputs, meters)
+            )
             staged: list[store.StagedEvent] = []
             for start in range(0, len(inputs), CHUNK):
                 if start:
@@ -401,7 +403,7 @@ class Cancellation:
         if row.cancelled_at is not None:
             return CancelledEvent(meter, row)
         # A customer on a test clock cancels in its clock's time, as its events were received (I-18).
-        clock_times = await test_clocks_store.clock_times(uow.session, [row.customer_id])
+        clock_times = await test_clocks.clock_times(await uow.session.connection(), [row.customer_id])
         now = clock_times.get(row.customer_id) or self._clock.now()
         check_cancellable(row.received_at, now)
         await store.cancel_event(uow.session, meter, row, now)

@@ -15,7 +15,7 @@ from datetime import datetime
 from drawdown.clock import Clock
 from drawdown.db.engine import UnitOfWork
 from drawdown.test_clocks import customers_on_other_clocks
-from metering_service.store import test_clocks as store
+from metering_service.store.schema import test_clocks as store
 
 
 class TestClockUseCases:
@@ -31,13 +31,13 @@ class TestClockUseCases:
         transaction; the clock's time as stored. A customer on another clock refuses the
         whole call (CUSTOMER_ON_OTHER_CLOCK)."""
         now = self._clock.now()
-        stored = await store.set_time(uow.session, clock_id, frozen_time, now)
+        stored = await store.set_time(await uow.session.connection(), clock_id, frozen_time, now)
         if customer_ids:
-            elsewhere = await store.attach(uow.session, clock_id, customer_ids, now)
+            elsewhere = await store.attach(await uow.session.connection(), clock_id, customer_ids, now)
             if elsewhere:
                 raise customers_on_other_clocks(clock_id, elsewhere)
         return stored
 
     async def delete(self, uow: UnitOfWork, clock_id: str) -> None:
         """Forget the clock; its customers return to the wall clock. Unknown: nothing to do."""
-        await store.delete(uow.session, clock_id)
+        await store.delete(await uow.session.connection(), clock_id)

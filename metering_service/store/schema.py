@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
 
 from drawdown.db.idempotency import idempotency_table
 from drawdown.db.migrations import MigrationSet
+from drawdown.db.test_clocks import TestClockTables
 
 SCHEMA = "metering"
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="metering_service.store:migrations")
@@ -75,20 +76,4 @@ meter_rollups = sa.Table(
 )
 
 # Test clocks (I-18), as invoicing tells them: each clock's time and the customers on it.
-test_clocks = sa.Table(
-    "test_clocks",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("frozen_time", _TS, nullable=False),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
-)
-
-test_clock_customers = sa.Table(
-    "test_clock_customers",
-    metadata,
-    sa.Column("customer_id", sa.Text, primary_key=True),
-    sa.Column("test_clock_id", sa.Text, sa.ForeignKey("test_clocks.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("created_at", _TS, nullable=False),
-)
-sa.Index("test_clock_customers_by_clock", test_clock_customers.c.test_clock_id)
+test_clocks = TestClockTables(metadata)
