@@ -28,7 +28,7 @@ meters = sa.Table(
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("display_name", sa.Text, nullable=False),
-    sa.Column("event_name", sa.Text, nullable=False, unique=True),
+    sa.Column("event_name", sa.Text, nullable=False),
     sa.Column("aggregation", sa.Text, nullable=False),
     sa.Column("customer_key", sa.Text, nullable=False),
     sa.Column("value_key", sa.Text, nullable=False),
@@ -39,6 +39,9 @@ meters = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
     sa.Column("deactivated_at", _TS),
 )
+
+sa.Index("meters_event_name_key", meters.c.event_name, unique=True)
+sa.Index("meters_newest_first", meters.c.created_at.desc(), meters.c.id.desc())
 
 meter_events = sa.Table(
     "meter_events",
@@ -56,6 +59,21 @@ meter_events = sa.Table(
     sa.Column("fingerprint", BYTEA, nullable=False),
     sa.Column("preaggregation_window", _TS),
     sa.Column("cancelled_at", _TS),
+)
+
+sa.Index(
+    "meter_events_by_customer_time",
+    meter_events.c.meter_id,
+    meter_events.c.customer_id,
+    meter_events.c.timestamp,
+)
+sa.Index(
+    "meter_events_preaggregation",
+    meter_events.c.meter_id,
+    meter_events.c.customer_id,
+    meter_events.c.preaggregation_window,
+    meter_events.c.received_seq,
+    postgresql_where=meter_events.c.preaggregation_window.isnot(None),
 )
 
 meter_rollups = sa.Table(
