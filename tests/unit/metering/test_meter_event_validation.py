@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from drawdown import ids
 from drawdown.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
 from metering_service.domain.events import (
+    MAX_PAYLOAD_ENTRIES,
+    MAX_PAYLOAD_VALUE_LENGTH,
     EventInput,
     MeterEvent,
     MeterLookup,
@@ -21,7 +23,7 @@ from metering_service.domain.events import (
     check_replay,
     validate_event,
 )
-from metering_service.domain.meters import deactivate_meter
+from metering_service.domain.meters import MAX_PAYLOAD_KEY_LENGTH, deactivate_meter
 from tests.unit.metering.meter_builders import JENNY, RECEIVED_AT, TOKENS, make_meter
 
 
@@ -257,11 +259,15 @@ def test_any_payload_change_changes_the_fingerprint(meter_lookup: MeterLookup, c
     )
 
 
-# Text as protobuf delivers it: valid UTF-8 (no lone surrogates); NUL is refused separately.
-payload_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
+# Text as protobuf delivers it (valid UTF-8, no lone surrogates; NUL is refused separately),
+# within the payload bounds: keys, values, and entries besides customer_id and value.
+_characters = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+payload_keys = st.text(_characters, max_size=MAX_PAYLOAD_KEY_LENGTH)
+payload_values = st.text(_characters, max_size=MAX_PAYLOAD_VALUE_LENGTH)
+payloads = st.dictionaries(payload_keys, payload_values, max_size=MAX_PAYLOAD_ENTRIES - 2)
 
 
-@given(first=st.dictionaries(payload_text, payload_text), second=st.dictionaries(payload_text, payload_text))
+@given(first=payloads, second=payloads)
 def test_fingerprints_are_equal_exactly_when_payloads_are(
     first: dict[str, str], second: dict[str, str]
 ) -> None:
