@@ -13,40 +13,18 @@ from drawdown.errors import DomainError, FieldViolation, InvalidArgument
 from drawdown.metering.v1 import meter_event_pb2, meter_pb2
 from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
 from drawdown.rpc.convert import decimal_value, optional_timestamp, timestamp_from_proto, timestamp_to_proto
+from drawdown.rpc.enums import EnumMap
 from metering_service.domain.aggregation import SummaryRow
 from metering_service.domain.events import EventInput
 from metering_service.domain.meters import Aggregation, Meter, MeterStatus, TimeWindow
 from metering_service.service.events import CHUNK, CancelledEvent, EventOutcome, EventStatus, IngestedBatch
 from metering_service.service.meters import MeterDraft
 
-AGGREGATIONS = {
-    meter_pb2.AGGREGATION_FORMULA_SUM: Aggregation.SUM,
-    meter_pb2.AGGREGATION_FORMULA_COUNT: Aggregation.COUNT,
-    meter_pb2.AGGREGATION_FORMULA_LAST: Aggregation.LAST,
-    meter_pb2.AGGREGATION_FORMULA_MAX: Aggregation.MAX,
-    meter_pb2.AGGREGATION_FORMULA_MIN: Aggregation.MIN,
-    meter_pb2.AGGREGATION_FORMULA_UNIQUE_COUNT: Aggregation.UNIQUE_COUNT,
-}
-_AGGREGATIONS_TO_PROTO = {value: key for key, value in AGGREGATIONS.items()}
-_EVENT_WINDOWS = {
-    meter_pb2.EVENT_TIME_WINDOW_HOUR: TimeWindow.HOUR,
-    meter_pb2.EVENT_TIME_WINDOW_DAY: TimeWindow.DAY,
-}
-_EVENT_WINDOWS_TO_PROTO = {value: key for key, value in _EVENT_WINDOWS.items()}
-_STATUSES = {
-    meter_pb2.METER_STATUS_ACTIVE: MeterStatus.ACTIVE,
-    meter_pb2.METER_STATUS_INACTIVE: MeterStatus.INACTIVE,
-}
-_STATUSES_TO_PROTO = {value: key for key, value in _STATUSES.items()}
-_GROUPING_WINDOWS = {
-    meter_event_pb2.VALUE_GROUPING_WINDOW_HOUR: TimeWindow.HOUR,
-    meter_event_pb2.VALUE_GROUPING_WINDOW_DAY: TimeWindow.DAY,
-}
-_RESULT_STATUSES = {
-    EventStatus.ACCEPTED: meter_event_pb2.METER_EVENT_RESULT_STATUS_ACCEPTED,
-    EventStatus.DUPLICATE: meter_event_pb2.METER_EVENT_RESULT_STATUS_DUPLICATE,
-    EventStatus.REJECTED: meter_event_pb2.METER_EVENT_RESULT_STATUS_REJECTED,
-}
+_AGGREGATIONS = EnumMap(meter_pb2.AggregationFormula, Aggregation)
+_EVENT_WINDOWS = EnumMap(meter_pb2.EventTimeWindow, TimeWindow)
+_STATUSES = EnumMap(meter_pb2.MeterStatus, MeterStatus)
+_GROUPING_WINDOWS = EnumMap(meter_event_pb2.ValueGroupingWindow, TimeWindow)
+_RESULT_STATUSES = EnumMap(meter_event_pb2.MeterEventResultStatus, EventStatus)
 # Refusals without a field violation still point at the field they are about.
 _FIELD_OF_REASON = {"METER_INACTIVE": "event_name", "EVENT_IDENTIFIER_CONFLICT": "identifier"}
 # Request-level fields: not inside the request's meter message.
@@ -83,20 +61,20 @@ def meter_draft_from_proto(meter: meter_pb2.Meter) -> MeterDraft:
     return MeterDraft(
         display_name=meter.display_name,
         event_name=meter.event_name,
-        aggregation=AGGREGATIONS.get(meter.aggregation_formula),
+        aggregation=_AGGREGATIONS.from_proto(meter.aggregation_formula),
         customer_key=meter.customer_mapping.event_payload_key,
         value_key=meter.value_settings.event_payload_key,
         dimension_keys=tuple(meter.dimension_keys),
-        event_time_window=_EVENT_WINDOWS.get(meter.event_time_window),
+        event_time_window=_EVENT_WINDOWS.from_proto(meter.event_time_window),
     )
 
 
 def status_from_proto(status: int) -> MeterStatus | None:
-    return _STATUSES.get(status)
+    return _STATUSES.from_proto(status)
 
 
 def grouping_window_from_proto(window: int) -> TimeWindow | None:
-    return _GROUPING_WINDOWS.get(window)
+    return _GROUPING_WINDOWS.from_proto(window)
 
 
 def meter_to_proto(meter: Meter) -> meter_pb2.Meter:
@@ -104,12 +82,12 @@ def meter_to_proto(meter: Meter) -> meter_pb2.Meter:
         id=meter.id,
         display_name=meter.display_name,
         event_name=meter.event_name,
-        aggregation_formula=_AGGREGATIONS_TO_PROTO[meter.aggregation],
+        aggregation_formula=_AGGREGATIONS.to_proto(meter.aggregation),  # type: ignore[arg-type]
         customer_mapping=meter_pb2.CustomerMapping(event_payload_key=meter.customer_key),
         value_settings=meter_pb2.ValueSettings(event_payload_key=meter.value_key),
         dimension_keys=meter.dimension_keys,
-        event_time_window=_EVENT_WINDOWS_TO_PROTO.get(meter.event_time_window, 0),  # type: ignore[arg-type]
-        status=_STATUSES_TO_PROTO[meter.status],
+        event_time_window=_EVENT_WINDOWS.to_proto(meter.event_time_window),  # type: ignore[arg-type]
+        status=_STATUSES.to_proto(meter.status),  # type: ignore[arg-type]
         create_time=timestamp_to_proto(meter.created_at),
         update_time=timestamp_to_proto(meter.updated_at),
         deactivate_time=timestamp_to_proto(meter.deactivated_at),
@@ -199,7 +177,7 @@ def result_to_proto(
         return meter_event_pb2.MeterEventResult(
             index=index,
             identifier=outcome.identifier,
-            status=_RESULT_STATUSES[outcome.status],
+            status=_RESULT_STATUSES.to_proto(outcome.status),  # type: ignore[arg-type]
             timestamp=timestamps[outcome.stored.timestamp],
             create_time=timestamps[outcome.stored.received_at],
         )
@@ -210,7 +188,7 @@ def result_to_proto(
     return meter_event_pb2.MeterEventResult(
         index=index,
         identifier=outcome.identifier,
-        status=_RESULT_STATUSES[outcome.status],
+        status=_RESULT_STATUSES.to_proto(outcome.status),  # type: ignore[arg-type]
         reason=error.reason,
         message=error.message,
         field=f"events[{index}].{field}" if field else f"events[{index}]",
