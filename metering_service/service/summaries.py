@@ -8,7 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.db.engine import Database
@@ -24,7 +23,7 @@ from metering_service.domain.windows import (
     window_bounds,
 )
 from metering_service.store import meters as meters_store
-from metering_service.store.summaries import GroupKey, range_states, rollup_states
+from metering_service.store.summaries import GroupKey, range_states, read_from_one_snapshot, rollup_states
 
 _ZERO = Decimal(0)
 
@@ -74,7 +73,7 @@ class Summaries:
         meters: dict[str, Meter] = {}
         pages: list[_Page] = []
         async with self._database.unit_of_work() as uow:
-            await uow.session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            await read_from_one_snapshot(uow.session)
             for index, request in enumerate(requests):
                 try:
                     pages.append(await _prepare(uow.session, meters, request))

@@ -31,6 +31,12 @@ GroupKey = tuple[datetime, tuple[str, ...]]
 """A summary row's window start and its group-by values."""
 
 
+async def read_from_one_snapshot(session: AsyncSession) -> None:
+    """Make the session's transaction read every later statement from one snapshot, read
+    only (a batch of summaries is consistent across its queries, M-20)."""
+    await session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+
+
 def _ceil_hour(moment: datetime) -> datetime:
     floor = moment.replace(minute=0, second=0, microsecond=0)
     return floor if floor == moment else floor + _HOUR
