@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
+from drawdown import reasons
 from drawdown.errors import InvalidArgument
 
 # Decimal arithmetic for money: wide enough for 15-significant-digit quantities times
@@ -58,7 +59,7 @@ def validate_currency(code: str, field: str = "currency") -> str:
         raise InvalidArgument.for_field(
             field,
             f"{code!r} is not an ISO 4217 currency code (upper case, e.g. USD)",
-            reason="INVALID_CURRENCY",
+            reason=reasons.INVALID_CURRENCY,
         )
     return code
 

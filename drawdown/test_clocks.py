@@ -19,6 +19,9 @@ from datetime import datetime
 
 from drawdown.errors import FailedPrecondition
 
+# The reason of a customer already on another clock, documented by each service that
+# follows these rules (metering, credits).
+CUSTOMER_ON_OTHER_CLOCK = "CUSTOMER_ON_OTHER_CLOCK"
 # Customers one SetTestClockTime call may attach (the contracts' limit).
 MAX_CUSTOMERS_PER_CALL = 1000
 
@@ -35,6 +38,6 @@ def customers_on_other_clocks(clock_id: str, elsewhere: Mapping[str, str]) -> Fa
     customer_id, other = min(elsewhere.items())
     return FailedPrecondition(
         f"customer {customer_id!r} already lives on test clock {other!r}; it cannot join {clock_id!r}",
-        reason="CUSTOMER_ON_OTHER_CLOCK",
+        reason=CUSTOMER_ON_OTHER_CLOCK,
         metadata={"customer_id": customer_id, "test_clock_id": other},
     )

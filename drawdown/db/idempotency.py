@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from drawdown import reasons
 from drawdown.db.engine import Transaction, fetch, send
 from drawdown.errors import AlreadyExists, InvalidArgument
 
@@ -50,7 +51,7 @@ def fingerprint(request_bytes: bytes) -> bytes:
 def validate_request_id(request_id: str, field: str = "request_id") -> None:
     if len(request_id) > MAX_REQUEST_ID_LENGTH:
         raise InvalidArgument.for_field(
-            field, f"must be at most {MAX_REQUEST_ID_LENGTH} characters", reason="REQUEST_ID_TOO_LONG"
+            field, f"must be at most {MAX_REQUEST_ID_LENGTH} characters", reason=reasons.REQUEST_ID_TOO_LONG
         )
 
 
@@ -75,7 +76,7 @@ class BatchClaim:
 def request_id_reused(operation: str, request_id: str) -> AlreadyExists:
     return AlreadyExists(
         f"request_id {request_id!r} was already used for a different {operation} request",
-        reason="REQUEST_ID_REUSED",
+        reason=reasons.REQUEST_ID_REUSED,
         metadata={"request_id": request_id, "operation": operation},
     )
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 from google.type import decimal_pb2, money_pb2
 
+from drawdown import reasons
 from drawdown.errors import InvalidArgument
 from drawdown.money import MONEY_CONTEXT, Money, currency_exponent, format_decimal, is_currency, parse_decimal
 
@@ -34,15 +35,15 @@ def money_from_proto(message: money_pb2.Money, field: str) -> Money:
         raise InvalidArgument.for_field(
             f"{field}.currency_code",
             f"{message.currency_code!r} is not an ISO 4217 currency code",
-            reason="INVALID_CURRENCY",
+            reason=reasons.INVALID_CURRENCY,
         )
     if message.units and message.nanos and (message.units > 0) != (message.nanos > 0):
         raise InvalidArgument.for_field(
-            f"{field}.nanos", "must have the same sign as units", reason="INVALID_AMOUNT"
+            f"{field}.nanos", "must have the same sign as units", reason=reasons.INVALID_AMOUNT
         )
     if abs(message.nanos) >= _NANOS:
         raise InvalidArgument.for_field(
-            f"{field}.nanos", "must be below 1,000,000,000", reason="INVALID_AMOUNT"
+            f"{field}.nanos", "must be below 1,000,000,000", reason=reasons.INVALID_AMOUNT
         )
     scale = 10 ** currency_exponent(message.currency_code)
     nanos_per_minor = _NANOS // scale
@@ -50,7 +51,7 @@ def money_from_proto(message: money_pb2.Money, field: str) -> Money:
         raise InvalidArgument.for_field(
             f"{field}.nanos",
             f"is a fraction of the {message.currency_code} minor unit",
-            reason="INVALID_AMOUNT",
+            reason=reasons.INVALID_AMOUNT,
         )
     return Money(message.currency_code, message.units * scale + message.nanos // nanos_per_minor)
 
@@ -74,11 +75,11 @@ def timestamp_to_proto(moment: datetime | None) -> timestamp_pb2.Timestamp | Non
 def timestamp_from_proto(message: timestamp_pb2.Timestamp, field: str) -> datetime:
     """A Timestamp as an aware UTC datetime (microsecond precision: PostgreSQL's)."""
     if not 0 <= message.nanos < _NANOS:
-        raise InvalidArgument.for_field(f"{field}.nanos", "out of range", reason="INVALID_TIMESTAMP")
+        raise InvalidArgument.for_field(f"{field}.nanos", "out of range", reason=reasons.INVALID_TIMESTAMP)
     try:
         return message.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise InvalidArgument.for_field(field, "out of range", reason="INVALID_TIMESTAMP") from None
+        raise InvalidArgument.for_field(field, "out of range", reason=reasons.INVALID_TIMESTAMP) from None
 
 
 def optional_timestamp(message: object, field_name: str, field: str | None = None) -> datetime | None:

@@ -15,7 +15,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from drawdown import errors
+from drawdown import errors, reasons
 
 ERROR_DOMAIN = "drawdown.dev"
 
@@ -61,7 +61,7 @@ def domain_error_from_exception(exc: BaseException) -> errors.DomainError | None
     if isinstance(exc, errors.DomainError):
         return exc
     if isinstance(exc, NotImplementedError):
-        return errors.Unimplemented("this RPC is not implemented yet", reason="UNIMPLEMENTED")
+        return errors.Unimplemented("this RPC is not implemented yet", reason=reasons.UNIMPLEMENTED)
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate in _RETRYABLE_SQLSTATES:
@@ -71,15 +71,19 @@ def domain_error_from_exception(exc: BaseException) -> errors.DomainError | None
         if sqlstate and sqlstate.startswith(_PERMANENT_SQLSTATE_PREFIXES):
             log.warning("rpc.value_refused_by_database", sqlstate=sqlstate, error=str(exc.orig)[:MAX_ECHO])
             return errors.InvalidArgument(
-                "a value in the request is beyond what the service stores", reason="VALUE_OUT_OF_RANGE"
+                "a value in the request is beyond what the service stores", reason=reasons.VALUE_OUT_OF_RANGE
             )
         if exc.connection_invalidated or (
             isinstance(exc, sqlalchemy.exc.OperationalError)
             and (sqlstate is None or sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES))
         ):
-            return errors.Unavailable("database unavailable; retry later", reason="DATABASE_UNAVAILABLE")
+            return errors.Unavailable(
+                "database unavailable; retry later", reason=reasons.DATABASE_UNAVAILABLE
+            )
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
-        return errors.Unavailable("database connection pool exhausted; retry later", reason="DATABASE_BUSY")
+        return errors.Unavailable(
+            "database connection pool exhausted; retry later", reason=reasons.DATABASE_BUSY
+        )
     return None
 
 

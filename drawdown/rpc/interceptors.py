@@ -21,6 +21,7 @@ import structlog
 from google.protobuf import descriptor_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from drawdown import reasons
 from drawdown.auth import store
 from drawdown.auth.roles import role_allows
 from drawdown.errors import PermissionDenied, Unauthenticated
@@ -64,7 +65,7 @@ class Authenticator:
         token = _bearer_token(metadata or ())
         if token is None:
             raise Unauthenticated(
-                "missing API key: send metadata 'authorization: Bearer <key>'", reason="API_KEY_MISSING"
+                "missing API key: send metadata 'authorization: Bearer <key>'", reason=reasons.API_KEY_MISSING
             )
         cached = self._cache.get(token)
         now = time.monotonic()
@@ -73,7 +74,7 @@ class Authenticator:
         principal = await store.authenticate(self._engine, token)
         if principal is None:
             self._cache.pop(token, None)
-            raise Unauthenticated("API key is invalid or revoked", reason="API_KEY_INVALID")
+            raise Unauthenticated("API key is invalid or revoked", reason=reasons.API_KEY_INVALID)
         self._cache[token] = (principal, now + self._cache_seconds)
         return principal
 
@@ -139,7 +140,7 @@ class _GuardedCall:
             return rpc_errors.to_status(
                 PermissionDenied(
                     f"API key role '{principal.role}' may not call {self.method}",
-                    reason="PERMISSION_DENIED",
+                    reason=reasons.PERMISSION_DENIED,
                     metadata={"role": principal.role.value, "method": self.method},
                 )
             )

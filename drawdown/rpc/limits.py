@@ -21,6 +21,7 @@ from google.protobuf import descriptor as descriptor_module
 from google.protobuf import descriptor_pool
 from google.protobuf.message import DecodeError, Message
 
+from drawdown import reasons
 from drawdown.errors import InvalidArgument, ResourceExhausted
 from drawdown.type.v1 import limits_pb2
 
@@ -30,7 +31,6 @@ DEFAULT_MAX_LENGTH = 255
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # What a server receives at most in one message; no RPC may declare more.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-TOO_LONG = "STRING_TOO_LONG"
 NUL = "\x00"
 
 _NO_STRINGS = ("google.protobuf.Timestamp", "google.protobuf.Duration")
@@ -73,7 +73,7 @@ class _MessageGuard:
                         guard.check(item, f"{path}{name}[{index}].")
                 else:  # a map whose values are messages
                     for key, item in value.items():
-                        _check_key(key, f"{path}{name}", DEFAULT_MAX_LENGTH, TOO_LONG)
+                        _check_key(key, f"{path}{name}", DEFAULT_MAX_LENGTH, reasons.STRING_TOO_LONG)
                         guard.check(item, f"{path}{name}.")
 
 
@@ -100,11 +100,11 @@ def _check_one(text: str, where: str, max_length: int, reason: str, what: str = 
     if len(text) > max_length:
         noun = f"{what} are" if what else "is"
         raise InvalidArgument.for_field(
-            where, f"{noun} limited to {max_length} characters", reason=reason or TOO_LONG
+            where, f"{noun} limited to {max_length} characters", reason=reason or reasons.STRING_TOO_LONG
         )
     if NUL in text:
         raise InvalidArgument.for_field(
-            where, "must not contain the NUL character (U+0000)", reason="INVALID_CHARACTER"
+            where, "must not contain the NUL character (U+0000)", reason=reasons.INVALID_CHARACTER
         )
 
 
@@ -116,7 +116,7 @@ def _string_field(descriptor: FieldDescriptor) -> _StringField | None:
     )
     max_length = (limit.max_length if limit else 0) or DEFAULT_MAX_LENGTH
     max_key_length = (limit.max_key_length if limit else 0) or DEFAULT_MAX_LENGTH
-    reason = (limit.reason if limit else "") or TOO_LONG
+    reason = (limit.reason if limit else "") or reasons.STRING_TOO_LONG
     entry = descriptor.message_type
     if entry is not None and entry.GetOptions().map_entry:
         key, value = entry.fields_by_name["key"], entry.fields_by_name["value"]
@@ -211,7 +211,7 @@ class OversizedRequest:
     def refusal(self) -> ResourceExhausted:
         return ResourceExhausted(
             f"request of {self.size} bytes is over this RPC's limit of {self.limit} bytes",
-            reason="REQUEST_TOO_LARGE",
+            reason=reasons.REQUEST_TOO_LARGE,
             metadata={"limit_bytes": str(self.limit)},
         )
 
@@ -222,7 +222,7 @@ class UndecodableRequest:
     def refusal(self) -> InvalidArgument:
         return InvalidArgument(
             "the request is not a valid message of this RPC's request type (strings must be UTF-8)",
-            reason="INVALID_REQUEST_ENCODING",
+            reason=reasons.INVALID_REQUEST_ENCODING,
         )
 
 

@@ -14,6 +14,7 @@ from drawdown.metering.v1 import meter_event_pb2, meter_pb2
 from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
 from drawdown.rpc.convert import decimal_value, optional_timestamp, timestamp_from_proto, timestamp_to_proto
 from drawdown.rpc.enums import EnumMap
+from metering_service.domain import reasons
 from metering_service.domain.aggregation import SummaryRow
 from metering_service.domain.events import EventInput
 from metering_service.domain.meters import Aggregation, Meter, MeterStatus, TimeWindow
@@ -26,7 +27,7 @@ _STATUSES = EnumMap(meter_pb2.MeterStatus, MeterStatus)
 _GROUPING_WINDOWS = EnumMap(meter_event_pb2.ValueGroupingWindow, TimeWindow)
 _RESULT_STATUSES = EnumMap(meter_event_pb2.MeterEventResultStatus, EventStatus)
 # Refusals without a field violation still point at the field they are about.
-_FIELD_OF_REASON = {"METER_INACTIVE": "event_name", "EVENT_IDENTIFIER_CONFLICT": "identifier"}
+_FIELD_OF_REASON = {reasons.METER_INACTIVE: "event_name", reasons.EVENT_IDENTIFIER_CONFLICT: "identifier"}
 # Request-level fields: not inside the request's meter message.
 _REQUEST_FIELDS = frozenset({"update_mask", "request_id", "page_size", "page_token"})
 
@@ -136,7 +137,7 @@ def _timestamp(message: timestamp_pb2.Timestamp, index: int) -> datetime:
             return _EPOCH + timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
         except OverflowError:
             raise InvalidArgument.for_field(
-                f"events[{index}].timestamp", "out of range", reason="INVALID_TIMESTAMP"
+                f"events[{index}].timestamp", "out of range", reason=reasons.INVALID_TIMESTAMP
             ) from None
     return timestamp_from_proto(message, f"events[{index}].timestamp")  # raises with its field
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from drawdown import ids
 from drawdown.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from metering_service.domain import reasons
 from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, MAX_PAYLOAD_KEY_LENGTH, Aggregation, Meter
 
 MAX_IDENTIFIER_LENGTH = 100
@@ -128,21 +129,23 @@ def validate_event(
         message = f"no meter has the event_name {event.event_name!r}"
         raise NotFound(
             f"event_name: {message}",
-            reason="UNKNOWN_EVENT_NAME",
+            reason=reasons.UNKNOWN_EVENT_NAME,
             metadata={"field": "event_name"},
             field_violations=[FieldViolation("event_name", message)],
         )
     if not meter.is_active:
         raise FailedPrecondition(
             f"meter {meter.id} of {event.event_name!r} is inactive",
-            reason="METER_INACTIVE",
+            reason=reasons.METER_INACTIVE,
             metadata={"meter_id": meter.id},
         )
 
     identifier = event.identifier
     if len(identifier) > MAX_IDENTIFIER_LENGTH:
         raise InvalidArgument.for_field(
-            "identifier", f"is longer than {MAX_IDENTIFIER_LENGTH} characters", reason="IDENTIFIER_TOO_LONG"
+            "identifier",
+            f"is longer than {MAX_IDENTIFIER_LENGTH} characters",
+            reason=reasons.IDENTIFIER_TOO_LONG,
         )
     if NUL in identifier:
         raise _nul_character("identifier")
@@ -159,18 +162,22 @@ def validate_event(
         timestamp = now
     elif now - timestamp > MAX_EVENT_AGE:
         raise InvalidArgument.for_field(
-            "timestamp", "is more than 35 days before the time of receipt", reason="TIMESTAMP_TOO_FAR_IN_PAST"
+            "timestamp",
+            "is more than 35 days before the time of receipt",
+            reason=reasons.TIMESTAMP_TOO_FAR_IN_PAST,
         )
     elif timestamp - now > MAX_CLOCK_SKEW:
         raise InvalidArgument.for_field(
             "timestamp",
             "is more than 5 minutes after the time of receipt",
-            reason="TIMESTAMP_TOO_FAR_IN_FUTURE",
+            reason=reasons.TIMESTAMP_TOO_FAR_IN_FUTURE,
         )
 
     if not customer_id:
         raise InvalidArgument.for_field(
-            f"payload.{meter.customer_key}", "is required: it names the customer", reason="MISSING_CUSTOMER"
+            f"payload.{meter.customer_key}",
+            "is required: it names the customer",
+            reason=reasons.MISSING_CUSTOMER,
         )
     if meter.aggregation is Aggregation.COUNT:
         value = _COUNTED_ONCE
@@ -181,7 +188,7 @@ def validate_event(
         raise InvalidArgument.for_field(
             "payload",
             f"holds {len(payload)} entries; an event holds at most {MAX_PAYLOAD_ENTRIES}",
-            reason="PAYLOAD_TOO_LARGE",
+            reason=reasons.PAYLOAD_TOO_LARGE,
         )
     content_fields = [event.event_name]
     for key_and_value in sorted(payload.items()):
@@ -224,7 +231,7 @@ def check_replay(event: MeterEvent, stored_fingerprint: bytes, stored_timestamp:
     ):
         raise AlreadyExists(
             f"identifier {event.identifier!r} was already used for an event with different content",
-            reason="EVENT_IDENTIFIER_CONFLICT",
+            reason=reasons.EVENT_IDENTIFIER_CONFLICT,
             metadata={"identifier": event.identifier, "meter_id": event.meter_id},
         )
 
@@ -237,20 +244,20 @@ def check_cancellable(received_at: datetime, now: datetime) -> None:
     if now - received_at > CANCELLATION_WINDOW:
         raise FailedPrecondition(
             "events can be cancelled only within 24 hours of their receipt",
-            reason="CANCELLATION_WINDOW_PASSED",
+            reason=reasons.CANCELLATION_WINDOW_PASSED,
             metadata={"received_at": received_at.isoformat()},
         )
 
 
 def _parse_value(text: str | None, field: str) -> Decimal:
     if not text:
-        raise InvalidArgument.for_field(field, "is required", reason="MISSING_VALUE")
+        raise InvalidArgument.for_field(field, "is required", reason=reasons.MISSING_VALUE)
     if len(text) <= MAX_SIGNIFICANT_DIGITS and text.isascii() and text.isdigit():
         # The common case, a whole number of at most 15 digits: nothing more to check.
         return Decimal(text) or _ZERO
     if not _VALUE_PATTERN.fullmatch(text):
         raise InvalidArgument.for_field(
-            field, f"{text!r} is not a decimal number such as 12, -3 or 0.25", reason="INVALID_VALUE"
+            field, f"{text!r} is not a decimal number such as 12, -3 or 0.25", reason=reasons.INVALID_VALUE
         )
     integer, _, fraction = text.lstrip("+-").partition(".")
     integer = integer.lstrip("0")
@@ -260,11 +267,13 @@ def _parse_value(text: str | None, field: str) -> Decimal:
         raise InvalidArgument.for_field(
             field,
             f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits",
-            reason="TOO_MANY_SIGNIFICANT_DIGITS",
+            reason=reasons.TOO_MANY_SIGNIFICANT_DIGITS,
         )
     if len(fraction) > MAX_DECIMAL_PLACES:
         raise InvalidArgument.for_field(
-            field, f"has more than {MAX_DECIMAL_PLACES} decimal places", reason="TOO_MANY_DECIMAL_PLACES"
+            field,
+            f"has more than {MAX_DECIMAL_PLACES} decimal places",
+            reason=reasons.TOO_MANY_DECIMAL_PLACES,
         )
     # "-0" and "0.000" are zero too; one spelling keeps stored values uniform.
     return Decimal(text) or _ZERO
@@ -274,7 +283,7 @@ def _check_event_name(event_name: str) -> None:
     """Refuse an event name no meter could have (longer than any, or with NUL) as such."""
     if len(event_name) > MAX_EVENT_NAME_LENGTH:
         raise InvalidArgument.for_field(
-            "event_name", f"is limited to {MAX_EVENT_NAME_LENGTH} characters", reason="STRING_TOO_LONG"
+            "event_name", f"is limited to {MAX_EVENT_NAME_LENGTH} characters", reason=reasons.STRING_TOO_LONG
         )
     if NUL in event_name:
         raise _nul_character("event_name")
@@ -286,13 +295,13 @@ def _check_payload_lengths(payload: Mapping[str, str]) -> None:
             raise InvalidArgument.for_field(
                 "payload",
                 f"keys are limited to {MAX_PAYLOAD_KEY_LENGTH} characters",
-                reason="STRING_TOO_LONG",
+                reason=reasons.STRING_TOO_LONG,
             )
         if len(text) > MAX_PAYLOAD_VALUE_LENGTH:
             raise InvalidArgument.for_field(
                 f"payload.{key}",
                 f"is limited to {MAX_PAYLOAD_VALUE_LENGTH} characters",
-                reason="STRING_TOO_LONG",
+                reason=reasons.STRING_TOO_LONG,
             )
 
 
@@ -307,5 +316,5 @@ def _field_with_nul(payload: Mapping[str, str]) -> str:
 
 def _nul_character(field: str) -> InvalidArgument:
     return InvalidArgument.for_field(
-        field, "must not contain the NUL character (U+0000)", reason="INVALID_CHARACTER"
+        field, "must not contain the NUL character (U+0000)", reason=reasons.INVALID_CHARACTER
     )

@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from drawdown.errors import InvalidArgument
+from metering_service.domain import reasons
 
 DEFAULT_CUSTOMER_KEY = "customer_id"
 DEFAULT_VALUE_KEY = "value"
@@ -168,7 +169,7 @@ def apply_meter_update(
             raise InvalidArgument.for_field(
                 path,
                 "cannot be changed after the meter is created; only display_name can",
-                reason="IMMUTABLE_FIELD",
+                reason=reasons.IMMUTABLE_FIELD,
             )
         if path != "display_name":
             raise InvalidArgument.for_field("update_mask", f"{path!r} is not a field of a meter")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from drawdown.clock import ensure_utc
 from drawdown.errors import InvalidArgument
+from metering_service.domain import reasons
 from metering_service.domain.meters import Meter, TimeWindow
 
 WINDOW_LENGTHS = {TimeWindow.HOUR: timedelta(hours=1), TimeWindow.DAY: timedelta(days=1)}
@@ -49,19 +50,21 @@ def validate_summary_query(
         raise InvalidArgument.for_field("customer_id", "is required")
     if start is None or end is None:
         field = "start_time" if start is None else "end_time"
-        raise InvalidArgument.for_field(field, "is required", reason="INVALID_TIME_RANGE")
+        raise InvalidArgument.for_field(field, "is required", reason=reasons.INVALID_TIME_RANGE)
     start = ensure_utc(start)
     end = ensure_utc(end)
     _check_aligned("start_time", start, grouping_window)
     _check_aligned("end_time", end, grouping_window)
     if start >= end:
-        raise InvalidArgument.for_field("end_time", "must be after start_time", reason="INVALID_TIME_RANGE")
+        raise InvalidArgument.for_field(
+            "end_time", "must be after start_time", reason=reasons.INVALID_TIME_RANGE
+        )
     for index, key in enumerate(group_by):
         if key not in meter.dimension_keys:
             raise InvalidArgument.for_field(
                 f"group_by[{index}]",
                 f"{key!r} is not a dimension key of meter {meter.id}",
-                reason="UNKNOWN_DIMENSION",
+                reason=reasons.UNKNOWN_DIMENSION,
             )
     return SummaryQuery(customer_id, start, end, grouping_window, tuple(dict.fromkeys(group_by)))
 
@@ -111,10 +114,10 @@ def page_end(query: SummaryQuery, read_from: datetime, windows: int) -> datetime
 
 def _check_aligned(field: str, moment: datetime, grouping_window: TimeWindow | None) -> None:
     if moment.second or moment.microsecond:
-        raise InvalidArgument.for_field(field, "must be a whole minute", reason="TIME_NOT_ALIGNED")
+        raise InvalidArgument.for_field(field, "must be a whole minute", reason=reasons.TIME_NOT_ALIGNED)
     if grouping_window is not None and window_start(moment, grouping_window) != moment:
         raise InvalidArgument.for_field(
             field,
             f"must start a UTC {grouping_window} when grouping by {grouping_window}",
-            reason="TIME_NOT_ALIGNED",
+            reason=reasons.TIME_NOT_ALIGNED,
         )

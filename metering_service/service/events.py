@@ -22,6 +22,7 @@ from typing import NamedTuple
 from drawdown.clock import Clock
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
+from metering_service.domain import reasons
 from metering_service.domain.events import (
     MAX_PAYLOAD_VALUE_LENGTH,
     NUL,
@@ -223,7 +224,7 @@ def check_batch_size(inputs: Sequence[EventInput], sequence: int | None = None) 
         raise InvalidArgument.for_field(
             "events",
             f"holds {len(inputs)} events; a batch holds at most {MAX_BATCH_SIZE}",
-            reason="BATCH_TOO_LARGE",
+            reason=reasons.BATCH_TOO_LARGE,
             metadata={} if sequence is None else {"sequence": str(sequence)},
         )
 
@@ -397,7 +398,7 @@ class Cancellation:
         if meter is None or row is None:
             raise NotFound(
                 f"no event {identifier!r} of event_name {event_name!r}",
-                reason="EVENT_NOT_FOUND",
+                reason=reasons.EVENT_NOT_FOUND,
                 metadata={"event_name": event_name, "identifier": identifier},
             )
         if row.cancelled_at is not None:

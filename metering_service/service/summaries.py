@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown.db.engine import Database
 from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
 from drawdown.pagination import decode_page_token, next_page, page_size
+from metering_service.domain import reasons
 from metering_service.domain.aggregation import RollupState, SummaryRow, rollup_value
 from metering_service.domain.meters import Meter, TimeWindow
 from metering_service.domain.windows import (
@@ -68,7 +69,7 @@ class Summaries:
         run's usage) are read a meter at a time, in two statements."""
         if len(requests) > MAX_BATCH_QUERIES:
             raise InvalidArgument.for_field(
-                "requests", f"at most {MAX_BATCH_QUERIES} queries per call", reason="BATCH_TOO_LARGE"
+                "requests", f"at most {MAX_BATCH_QUERIES} queries per call", reason=reasons.BATCH_TOO_LARGE
             )
         meters: dict[str, Meter] = {}
         pages: list[_Page] = []

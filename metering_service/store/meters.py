@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.db.engine import fetch
 from drawdown.errors import AlreadyExists, NotFound
+from metering_service.domain import reasons
 from metering_service.domain.meters import Aggregation, Meter, MeterStatus, TimeWindow
 from metering_service.store.schema import meters
 
@@ -59,7 +60,7 @@ async def insert_meter(session: AsyncSession, meter: Meter) -> None:
         if _EVENT_NAME_INDEX in str(exc.orig):
             raise AlreadyExists(
                 f"a meter with event_name {meter.event_name!r} already exists",
-                reason="EVENT_NAME_TAKEN",
+                reason=reasons.EVENT_NAME_TAKEN,
                 metadata={"event_name": meter.event_name},
             ) from None
         raise
@@ -86,7 +87,9 @@ async def get_meter(session: AsyncSession, meter_id: str, *, for_update: bool = 
         query = query.with_for_update()
     row = (await session.execute(query)).first()
     if row is None:
-        raise NotFound(f"no meter {meter_id!r}", reason="METER_NOT_FOUND", metadata={"meter_id": meter_id})
+        raise NotFound(
+            f"no meter {meter_id!r}", reason=reasons.METER_NOT_FOUND, metadata={"meter_id": meter_id}
+        )
     return meter_from_row(row)
 
 

@@ -2,8 +2,8 @@
 (SPEC X-2): a reason added in code without its .proto comment, or left in a comment
 after the code stopped raising it, fails here.
 
-Reasons are read from the code (``reason="..."`` and ``..._reason=`` arguments, module
-constants passed as reasons, tables named ``*_REASONS`` or ``*_SQLSTATES``) and from the comments of each service's protos;
+Reasons are read from the code (``reason=`` and ``..._reason=`` arguments: strings, module
+constants, ``reasons.NAME`` of a reasons module; tables named ``*_REASONS`` or ``*_SQLSTATES``) and from the comments of each service's protos;
 the shared runtime's reasons are documented once, in ``drawdown/type/v1``.
 """
 
@@ -28,6 +28,8 @@ STATUS_CODES = {code.name for code in grpc.StatusCode}
 UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 ENUM_VALUE = re.compile(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*-?\d+")
 OPTION_REASON = re.compile(r'reason:\s*"([A-Z][A-Z0-9_]+)"')
+# How the code names the reasons modules (``from metering_service.domain import reasons``).
+_REASON_MODULES = {"reasons", "shared"}
 
 
 def _reason_values(node: ast.expr, constants: dict[str, str]) -> list[str]:
@@ -35,6 +37,12 @@ def _reason_values(node: ast.expr, constants: dict[str, str]) -> list[str]:
         return [node.value]
     if isinstance(node, ast.Name) and node.id in constants:
         return [constants[node.id]]
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in _REASON_MODULES
+    ):
+        return [node.attr]  # reasons.METER_INACTIVE: each constant is named as its value
     if isinstance(node, ast.BoolOp):  # reason or DEFAULT
         return [value for operand in node.values for value in _reason_values(operand, constants)]
     return []
