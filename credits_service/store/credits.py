@@ -127,7 +127,8 @@ class CustomerDraw:
 
 
 def status_condition(status: GrantState, as_of: datetime) -> sa.ColumnElement[bool]:
-    """C-2 in SQL: the grants in ``status`` at ``as_of`` (voided, expired, pending, ... precedence)."""
+    """C-2 in SQL: the grants in ``status`` at ``as_of``, by ``grant_state``'s precedence
+    (voided, expired, pending, depleted, available); a property test holds them equal."""
     voided = G.c.voided_at.is_not(None)
     expired = sa.and_(G.c.voided_at.is_(None), G.c.expires_at.is_not(None), G.c.expires_at <= as_of)
     live = sa.and_(G.c.voided_at.is_(None), sa.or_(G.c.expires_at.is_(None), G.c.expires_at > as_of))
@@ -231,7 +232,9 @@ def _posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
     }
 
 
-# C-2's "due for expiry": the scheduled expiry has passed and is not recorded yet.
+# C-3's "due for expiry": the scheduled expiry has passed and is not recorded yet, that
+# is ``due_expiry``'s expired grants (not voided, ``expires_at`` reached) whose expiry no
+# earlier sweep or ExpireCreditGrant recorded; a property test holds them equal.
 _DUE = "g.expiry_posted_at IS NULL AND g.voided_at IS NULL AND g.expires_at <= %(as_of)s"
 
 
@@ -261,9 +264,6 @@ def _grants_sql(
          ORDER BY g.id {"FOR UPDATE OF g" if lock else ""}"""
 
 
-# C-20, C-21 over the cached ledger balances and the holds, summed per currency in one
-# statement. Available is the ledger minus holds, never negative, and zero while pending
-# or once expired (``available_balance``'s rule); a voided grant's ledger is zero.
 # The grants an invoice draws on (locked, after the customer), whether it was applied.
 _GRANTS_FOR_DRAW = _grants_sql(excluding_hold=True, due=False, lock=True, applied=True, clock=True)
 # A preview's grants (C-13, I-14): of a known invoice (its own hold ignored) or not.
@@ -271,6 +271,10 @@ _GRANTS_FOR_PREVIEW = _grants_sql(excluding_hold=True, due=False, lock=False, cl
 _GRANTS_FOR_UPCOMING = _grants_sql(excluding_hold=False, due=False, lock=False, clock=True)
 _APPLIED = f"SELECT EXISTS (SELECT FROM {A.fullname} WHERE invoice_id = %(invoice_id)s) AS applied"
 
+# C-20, C-21 over the cached ledger balances and the holds, summed per currency in one
+# statement. Available is the ledger minus holds, never negative, and zero while pending
+# or once expired (``available_balance``'s rule, which a property test holds this to); a
+# voided grant's ledger is zero.
 # The moment is the request's ``as_of``, else the customer's test clock time, else now
 # (I-18), computed once (MATERIALIZED: not inlined into each use); COALESCE stops at the
 # first that is set, so with an ``as_of`` the clock is not looked up. Sums of BIGINT are
@@ -634,7 +638,7 @@ class CreditStore:
         return [_record_of(row) for row in await db.execute(query)]
 
     async def count_unused(self, db: AsyncConnection, customer_id: str, as_of: datetime) -> int:
-        """C-4: grants that are pending or available at ``as_of``."""
+        """C-4: grants that are pending or available at ``as_of`` (``is_unused``)."""
         unused = sa.or_(
             status_condition(GrantState.PENDING, as_of), status_condition(GrantState.AVAILABLE, as_of)
         )
