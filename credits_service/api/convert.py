@@ -36,7 +36,8 @@ from credits_service.domain.limits import (
 )
 from credits_service.service.balances import BalanceFilter
 from credits_service.service.grants import GrantChanges, NewGrant
-from credits_service.store.credits import StoredAllocation, TransactionRecord
+from credits_service.store.holds import StoredAllocation
+from credits_service.store.ledger import TransactionRecord
 from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_service_pb
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb

@@ -38,8 +38,10 @@ from credits_service.domain.grants import (
     is_unused,
 )
 from credits_service.domain.ledger import Posting, TransactionKind, ledger_balance
-from credits_service.store.credits import AllocationEntry, CreditStore, StoredAllocation, reading
+from credits_service.store.credits import CreditStore
+from credits_service.store.holds import AllocationEntry, StoredAllocation
 from credits_service.store.schema import credit_grants
+from credits_service.store.sql import reading
 from drawdown.db.engine import Database
 from drawdown.money import Money
 
