@@ -15,9 +15,13 @@ from datetime import datetime
 from google.protobuf import field_mask_pb2
 from google.type import money_pb2
 
-from credits_service.domain.balances import CurrencyBalance, GrantBalances
+from credits_service.domain.balances import CurrencyBalance, GrantBalances, summary_price_filter
 from credits_service.domain.drawdown import Invoice, InvoiceLine
 from credits_service.domain.grants import (
+    DEFAULT_CATEGORY,
+    DEFAULT_PRIORITY,
+    MAX_SCOPED_PRICES,
+    UPDATABLE_FIELDS,
     Applicability,
     GrantCategory,
     GrantState,
@@ -26,6 +30,7 @@ from credits_service.domain.grants import (
 )
 from credits_service.domain.ledger import Direction, TransactionKind
 from credits_service.domain.limits import (
+    MAX_ID_LENGTH,
     MAX_INVOICE_LINES,
     MAX_LINE_AMOUNT_MINOR,
     MAX_SWEEP_CUSTOMERS,
@@ -36,7 +41,8 @@ from credits_service.domain.limits import (
 )
 from credits_service.service.balances import BalanceFilter
 from credits_service.service.grants import GrantChanges, NewGrant
-from credits_service.store.credits import StoredAllocation, TransactionRecord
+from credits_service.store.holds import StoredAllocation
+from credits_service.store.ledger import TransactionRecord
 from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_service_pb
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
@@ -48,7 +54,7 @@ from drawdown.pagination import decode_page_token
 from drawdown.rpc.convert import money_from_proto, money_to_proto, optional_timestamp, timestamp_to_proto
 
 _CATEGORIES = {
-    grant_pb.CREDIT_GRANT_CATEGORY_UNSPECIFIED: GrantCategory.PAID,
+    grant_pb.CREDIT_GRANT_CATEGORY_UNSPECIFIED: DEFAULT_CATEGORY,
     grant_pb.CREDIT_GRANT_CATEGORY_PAID: GrantCategory.PAID,
     grant_pb.CREDIT_GRANT_CATEGORY_PROMOTIONAL: GrantCategory.PROMOTIONAL,
 }
@@ -117,7 +123,7 @@ def page_after(token: str, filters: Sequence[object]) -> list[object] | None:
         or not isinstance(after[0], datetime)
         or after[0].tzinfo is None
         or not isinstance(after[1], str)
-        or len(after[1]) > 255
+        or len(after[1]) > MAX_ID_LENGTH
         or "\x00" in after[1]
     ):
         raise InvalidArgument.for_field("page_token", "is not a token this service issued")
@@ -172,7 +178,9 @@ def applicability_from_proto(message: grant_pb.ApplicabilityConfig, field: str) 
         )
     if scope == "prices" and not message.prices.price_ids:
         raise InvalidArgument.for_field(
-            f"{field}.prices.price_ids", "must list 1 to 20 prices", reason="INVALID_APPLICABILITY"
+            f"{field}.prices.price_ids",
+            f"must list 1 to {MAX_SCOPED_PRICES} prices",
+            reason="INVALID_APPLICABILITY",
         )
     applicability = (
         Applicability.every_metered_price()
@@ -197,7 +205,7 @@ def new_grant_from_proto(message: grant_pb.CreditGrant) -> NewGrant:
         amount_minor=amount.minor,
         name=message.name,
         category=_CATEGORIES[message.category],
-        priority=message.priority if message.HasField("priority") else 50,
+        priority=message.priority if message.HasField("priority") else DEFAULT_PRIORITY,
         applicability=applicability_from_proto(
             message.applicability_config, "credit_grant.applicability_config"
         ),
@@ -211,7 +219,9 @@ def grant_changes_from_proto(message: grant_pb.CreditGrant, mask: field_mask_pb2
     """C-3's mask: known CreditGrant paths only (the domain refuses immutable ones)."""
     required(message.id, "credit_grant.id")
     if not mask.paths:
-        raise InvalidArgument.for_field("update_mask", "must name expire_time and/or metadata")
+        raise InvalidArgument.for_field(
+            "update_mask", f"must name {' and/or '.join(sorted(UPDATABLE_FIELDS))}"
+        )
     unknown = [path for path in mask.paths if path not in _GRANT_FIELDS]
     if unknown:
         raise InvalidArgument.for_field("update_mask", f"{clip(unknown[0])!r} is not a CreditGrant field")
@@ -270,7 +280,7 @@ def balance_filter_from_proto(request: balance_service_pb.GetCreditBalanceSummar
         return BalanceFilter(grant_id=required(request.credit_grant_id, "credit_grant_id"))
     if selected == "applicability_config":
         scope = applicability_from_proto(request.applicability_config, "applicability_config")
-        return BalanceFilter(price_ids=None if scope.all_metered_prices else scope.price_ids)
+        return BalanceFilter(price_ids=summary_price_filter(scope))
     return BalanceFilter()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from credits_service.api import convert
 from credits_service.service.invoices import InvoiceCreditUseCases, ensure_batch_size
-from credits_service.store.credits import StoredAllocation
+from credits_service.store.holds import StoredAllocation
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
 from drawdown.rpc.convert import optional_timestamp

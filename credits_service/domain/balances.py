@@ -1,14 +1,14 @@
 """A grant's balances, and the per-currency summary of a customer's grants (SPEC C-20, C-21).
 
 The summary is summed in SQL (``CreditStore.balance_summary``), over the same rule as
-``GrantBalances.available``."""
+``GrantBalances.available``; the store's property test holds the two equal."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from credits_service.domain.grants import CreditGrant
+from credits_service.domain.grants import Applicability, CreditGrant
 from credits_service.domain.ledger import available_balance
 from drawdown.money import Money
 
@@ -38,3 +38,10 @@ class CurrencyBalance:
 
     available: Money
     ledger: Money
+
+
+def summary_price_filter(scope: Applicability) -> tuple[str, ...] | None:
+    """C-21: the prices a summary scoped to ``scope`` selects grants by (those scoped to
+    every metered price, and those listing any of them); None, every grant, for the
+    metered scope, since every grant pays metered prices only."""
+    return None if scope.all_metered_prices else scope.price_ids

@@ -48,6 +48,10 @@ class GrantCategory(StrEnum):
     PROMOTIONAL = "promotional"
 
 
+# A grant is paid unless its request says otherwise (C-1).
+DEFAULT_CATEGORY = GrantCategory.PAID
+
+
 class GrantState(StrEnum):
     """Where a grant is in its life at a given moment (C-2)."""
 
@@ -86,7 +90,7 @@ class CreditGrant:
     customer_id: str
     amount: Money
     name: str
-    category: GrantCategory = GrantCategory.PAID
+    category: GrantCategory = DEFAULT_CATEGORY
     priority: int = DEFAULT_PRIORITY
     applicability: Applicability
     effective_at: datetime
@@ -109,7 +113,7 @@ def validate_new_grant(
     amount_minor: int,
     name: str,
     applicability: Applicability,
-    category: GrantCategory = GrantCategory.PAID,
+    category: GrantCategory = DEFAULT_CATEGORY,
     priority: int = DEFAULT_PRIORITY,
     effective_at: datetime | None = None,
     expires_at: datetime | None = None,
@@ -393,6 +397,8 @@ def is_unused(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> boo
     """C-4: a grant counts against the limit while it is pending or available.
 
     That is: not voided, not expired, and either pending or with a positive ledger balance.
+    The reference for ``CreditStore.count_unused``, which counts in SQL what the limit
+    checks; the store's property test holds the two equal.
     """
     return grant_state(grant, ledger_balance, as_of) in (GrantState.PENDING, GrantState.AVAILABLE)
 

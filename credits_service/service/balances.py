@@ -9,7 +9,9 @@ from datetime import datetime
 from credits_service.domain.balances import CurrencyBalance
 from credits_service.domain.limits import clip
 from credits_service.service.grants import grant_not_found
-from credits_service.store.credits import CreditStore, TransactionRecord, reading
+from credits_service.store.credits import CreditStore
+from credits_service.store.ledger import TransactionRecord
+from credits_service.store.sql import reading
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import NotFound

@@ -33,7 +33,8 @@ from credits_service.domain.grants import (
 )
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
 from credits_service.domain.limits import clip
-from credits_service.store.credits import CreditStore, reading
+from credits_service.store.credits import CreditStore
+from credits_service.store.sql import reading
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database

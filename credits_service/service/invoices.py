@@ -33,12 +33,10 @@ from credits_service.domain.drawdown import (
 )
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
 from credits_service.domain.limits import clip
-from credits_service.store.credits import (
-    CreditStore,
-    Db,
-    StoredAllocation,
-    TransactionRecord,
-)
+from credits_service.store.credits import CreditStore
+from credits_service.store.holds import StoredAllocation
+from credits_service.store.ledger import TransactionRecord
+from credits_service.store.sql import Db
 from drawdown.clock import Clock
 from drawdown.db.engine import Database, Transaction
 from drawdown.errors import AlreadyExists, FailedPrecondition, InvalidArgument, for_batch_entry
