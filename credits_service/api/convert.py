@@ -15,6 +15,7 @@ from datetime import datetime
 from google.protobuf import field_mask_pb2
 from google.type import money_pb2
 
+from credits_service.domain import reasons
 from credits_service.domain.balances import CurrencyBalance, GrantBalances, summary_price_filter
 from credits_service.domain.drawdown import Invoice, InvoiceLine
 from credits_service.domain.grants import (
@@ -99,7 +100,7 @@ def optional_id(value: str, field: str) -> str:
 
 def check_request_id(request: object, field: str = "request_id") -> None:
     """A mutation's request_id: at most 255 characters (REQUEST_ID_TOO_LONG), no NUL."""
-    check_text(request.request_id, field, too_long_reason="REQUEST_ID_TOO_LONG")  # type: ignore[attr-defined]
+    check_text(request.request_id, field, too_long_reason=reasons.REQUEST_ID_TOO_LONG)  # type: ignore[attr-defined]
 
 
 def customer_ids(values: Sequence[str], field: str, limit: int = MAX_SWEEP_CUSTOMERS) -> list[str]:
@@ -140,7 +141,7 @@ def money_in(message: object, field: str, *, max_minor: int = MAX_LINE_AMOUNT_MI
         raise InvalidArgument.for_field(
             f"{field}.units",
             f"must be at most {max_minor:,} minor units in magnitude",
-            reason="AMOUNT_TOO_LARGE",
+            reason=reasons.AMOUNT_TOO_LARGE,
             metadata={"limit": str(max_minor)},
         )
     return amount
@@ -153,7 +154,7 @@ def wire_money(money: Money) -> money_pb2.Money:
     if abs(money.minor) // 10 ** currency_exponent(money.currency) > _INT64_MAX:
         raise FailedPrecondition(
             f"a {money.currency} amount exceeds what google.type.Money can carry",
-            reason="AMOUNT_OUT_OF_RANGE",
+            reason=reasons.AMOUNT_OUT_OF_RANGE,
             metadata={"currency": money.currency},
         )
     return money_to_proto(money)
@@ -174,13 +175,13 @@ def applicability_from_proto(message: grant_pb.ApplicabilityConfig, field: str) 
     scope = message.WhichOneof("scope")
     if scope == "price_type" and message.price_type != grant_pb.PRICE_TYPE_METERED:
         raise InvalidArgument.for_field(
-            f"{field}.price_type", "must be PRICE_TYPE_METERED", reason="INVALID_APPLICABILITY"
+            f"{field}.price_type", "must be PRICE_TYPE_METERED", reason=reasons.INVALID_APPLICABILITY
         )
     if scope == "prices" and not message.prices.price_ids:
         raise InvalidArgument.for_field(
             f"{field}.prices.price_ids",
             f"must list 1 to {MAX_SCOPED_PRICES} prices",
-            reason="INVALID_APPLICABILITY",
+            reason=reasons.INVALID_APPLICABILITY,
         )
     applicability = (
         Applicability.every_metered_price()
@@ -192,9 +193,9 @@ def applicability_from_proto(message: grant_pb.ApplicabilityConfig, field: str) 
 
 
 def new_grant_from_proto(message: grant_pb.CreditGrant) -> NewGrant:
-    required(message.customer_id, "credit_grant.customer_id", reason="CUSTOMER_ID_REQUIRED")
+    required(message.customer_id, "credit_grant.customer_id", reason=reasons.CUSTOMER_ID_REQUIRED)
     if not message.HasField("amount"):
-        raise InvalidArgument.for_field("credit_grant.amount", "is required", reason="INVALID_AMOUNT")
+        raise InvalidArgument.for_field("credit_grant.amount", "is required", reason=reasons.INVALID_AMOUNT)
     check_currency(message.amount.currency_code, "credit_grant.amount.currency_code")
     amount = money_from_proto(message.amount, "credit_grant.amount")
     if message.category not in _CATEGORIES:
@@ -341,7 +342,9 @@ def invoice_from_proto(
     currency = check_currency(message.currency, f"{field}.currency")
     if not message.HasField("period_end"):
         raise InvalidArgument.for_field(f"{field}.period_end", "is required")
-    check_count(len(message.lines), MAX_INVOICE_LINES, f"{field}.lines", "lines", reason="TOO_MANY_LINES")
+    check_count(
+        len(message.lines), MAX_INVOICE_LINES, f"{field}.lines", "lines", reason=reasons.TOO_MANY_LINES
+    )
     lines = []
     seen: set[str] = set()
     for position, line in enumerate(message.lines):
@@ -355,7 +358,7 @@ def invoice_from_proto(
             raise InvalidArgument.for_field(
                 f"{path}.amount.currency_code",
                 f"must be the invoice currency {currency}",
-                reason="CURRENCY_MISMATCH",
+                reason=reasons.CURRENCY_MISMATCH,
             )
         lines.append(
             InvoiceLine(

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from credits_service.domain import reasons
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
 from credits_service.domain.limits import (
     MAX_CUSTOMER_CREDIT_MINOR,
@@ -135,16 +136,16 @@ def validate_new_grant(
     beyond its limits.
     """
     check_text(
-        customer_id, f"{GRANT_FIELD}.customer_id", required=True, required_reason="CUSTOMER_ID_REQUIRED"
+        customer_id, f"{GRANT_FIELD}.customer_id", required=True, required_reason=reasons.CUSTOMER_ID_REQUIRED
     )
     check_currency(currency, f"{GRANT_FIELD}.amount.currency_code")
     validate_grant_amount(amount_minor)
-    check_text(name, f"{GRANT_FIELD}.name", max_length=MAX_NAME_LENGTH, too_long_reason="NAME_TOO_LONG")
+    check_text(name, f"{GRANT_FIELD}.name", max_length=MAX_NAME_LENGTH, too_long_reason=reasons.NAME_TOO_LONG)
     if isinstance(priority, bool) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise InvalidArgument.for_field(
             f"{GRANT_FIELD}.priority",
             f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}",
-            reason="INVALID_PRIORITY",
+            reason=reasons.INVALID_PRIORITY,
         )
     validate_applicability(applicability)
     validate_metadata(metadata or {})
@@ -176,13 +177,13 @@ def validate_grant_amount(amount_minor: int) -> None:
     field = f"{GRANT_FIELD}.amount.units"
     if isinstance(amount_minor, bool) or amount_minor <= 0:
         raise InvalidArgument.for_field(
-            field, "must be a positive whole number of minor units", reason="INVALID_AMOUNT"
+            field, "must be a positive whole number of minor units", reason=reasons.INVALID_AMOUNT
         )
     if amount_minor > MAX_GRANT_AMOUNT_MINOR:
         raise InvalidArgument.for_field(
             field,
             f"must be at most {MAX_GRANT_AMOUNT_MINOR:,} minor units",
-            reason="AMOUNT_TOO_LARGE",
+            reason=reasons.AMOUNT_TOO_LARGE,
             metadata={"limit": str(MAX_GRANT_AMOUNT_MINOR)},
         )
 
@@ -196,7 +197,7 @@ def ensure_credit_total(live_total_minor: int, amount: Money) -> None:
         raise FailedPrecondition(
             f"the customer's {amount.currency} grants that can still hold credits would total "
             f"more than {MAX_CUSTOMER_CREDIT_MINOR:,} minor units",
-            reason="GRANT_TOTAL_LIMIT_REACHED",
+            reason=reasons.GRANT_TOTAL_LIMIT_REACHED,
             metadata={"limit": str(MAX_CUSTOMER_CREDIT_MINOR), "currency": amount.currency},
         )
 
@@ -217,7 +218,7 @@ def validate_metadata(metadata: Mapping[str, str], field: str = f"{GRANT_FIELD}.
             )
         if "\x00" in key or "\x00" in value:
             raise InvalidArgument.for_field(
-                field, "keys and values must not contain the NUL character", reason="INVALID_CHARACTER"
+                field, "keys and values must not contain the NUL character", reason=reasons.INVALID_CHARACTER
             )
 
 
@@ -231,34 +232,34 @@ def validate_applicability(
         raise InvalidArgument.for_field(
             field,
             "must be exactly one of: all metered prices, or a list of price ids",
-            reason="INVALID_APPLICABILITY",
+            reason=reasons.INVALID_APPLICABILITY,
         )
     price_ids = applicability.price_ids
     if len(price_ids) > MAX_SCOPED_PRICES:
         raise InvalidArgument.for_field(
             f"{field}.prices.price_ids",
             f"lists {len(price_ids)} prices; at most {MAX_SCOPED_PRICES} are allowed",
-            reason="INVALID_APPLICABILITY",
+            reason=reasons.INVALID_APPLICABILITY,
         )
     if any(not price_id for price_id in price_ids) or len(set(price_ids)) != len(price_ids):
         raise InvalidArgument.for_field(
             f"{field}.prices.price_ids",
             "price ids must be non-empty and distinct",
-            reason="INVALID_APPLICABILITY",
+            reason=reasons.INVALID_APPLICABILITY,
         )
     for position, price_id in enumerate(price_ids):
         if len(price_id) > MAX_ID_LENGTH or "\x00" in price_id:
             raise InvalidArgument.for_field(
                 f"{field}.prices.price_ids[{position}]",
                 f"must be at most {MAX_ID_LENGTH} characters, without NUL",
-                reason="INVALID_APPLICABILITY",
+                reason=reasons.INVALID_APPLICABILITY,
             )
 
 
 def _validate_expiry(expires_at: datetime, effective_at: datetime) -> None:
     if expires_at <= effective_at:
         raise InvalidArgument.for_field(
-            f"{GRANT_FIELD}.expire_time", "must be after effective_time", reason="INVALID_EXPIRY"
+            f"{GRANT_FIELD}.expire_time", "must be after effective_time", reason=reasons.INVALID_EXPIRY
         )
 
 
@@ -301,7 +302,9 @@ def update_grant(
     immutable = sorted(paths - UPDATABLE_FIELDS)
     if immutable:
         raise InvalidArgument.for_field(
-            f"{GRANT_FIELD}.{immutable[0]}", "cannot be changed after creation", reason="IMMUTABLE_FIELD"
+            f"{GRANT_FIELD}.{immutable[0]}",
+            "cannot be changed after creation",
+            reason=reasons.IMMUTABLE_FIELD,
         )
     changes: dict[str, object] = {}
     if "expire_time" in paths:
@@ -370,7 +373,7 @@ def void_grant(grant: CreditGrant, totals: LedgerTotals, as_of: datetime) -> tup
     if totals.applied.minor > 0:
         raise FailedPrecondition(
             f"credits of grant {grant.id} were applied to an invoice; it can no longer be voided",
-            reason="GRANT_ALREADY_APPLIED",
+            reason=reasons.GRANT_ALREADY_APPLIED,
             metadata={"grant_id": grant.id},
         )
     voided = dataclasses.replace(grant, voided_at=as_of, updated_at=as_of)
@@ -385,11 +388,11 @@ def _ensure_not_ended(grant: CreditGrant, ledger_balance: Money, as_of: datetime
     state = grant_state(grant, ledger_balance, as_of)
     if state is GrantState.VOIDED:
         raise FailedPrecondition(
-            f"grant {grant.id} is voided", reason="GRANT_VOIDED", metadata={"grant_id": grant.id}
+            f"grant {grant.id} is voided", reason=reasons.GRANT_VOIDED, metadata={"grant_id": grant.id}
         )
     if state is GrantState.EXPIRED:
         raise FailedPrecondition(
-            f"grant {grant.id} has expired", reason="GRANT_EXPIRED", metadata={"grant_id": grant.id}
+            f"grant {grant.id} has expired", reason=reasons.GRANT_EXPIRED, metadata={"grant_id": grant.id}
         )
 
 
@@ -413,6 +416,6 @@ def ensure_grant_limit(unused_grants: int) -> None:
         raise FailedPrecondition(
             f"the customer already has {unused_grants} unused credit grants; "
             f"at most {MAX_UNUSED_GRANTS_PER_CUSTOMER} are allowed",
-            reason="GRANT_LIMIT_REACHED",
+            reason=reasons.GRANT_LIMIT_REACHED,
             metadata={"limit": str(MAX_UNUSED_GRANTS_PER_CUSTOMER)},
         )

@@ -28,6 +28,7 @@ The amount bounds, and why every sum fits a signed 64-bit integer (2**63 - 1 is 
 
 from __future__ import annotations
 
+from credits_service.domain import reasons
 from drawdown.errors import InvalidArgument
 from drawdown.money import is_currency
 
@@ -60,7 +61,7 @@ def check_text(
     required: bool = False,
     max_length: int = MAX_ID_LENGTH,
     required_reason: str | None = None,
-    too_long_reason: str = "STRING_TOO_LONG",
+    too_long_reason: str = reasons.STRING_TOO_LONG,
 ) -> str:
     """``value`` if it fits: non-empty when ``required``, at most ``max_length``
     characters (``too_long_reason``), no NUL character (INVALID_CHARACTER), which
@@ -75,7 +76,7 @@ def check_text(
         )
     if _NUL in value:
         raise InvalidArgument.for_field(
-            field, "must not contain the NUL character", reason="INVALID_CHARACTER"
+            field, "must not contain the NUL character", reason=reasons.INVALID_CHARACTER
         )
     return value
 
@@ -94,6 +95,6 @@ def check_currency(code: str, field: str) -> str:
         raise InvalidArgument.for_field(
             field,
             f"{clip(code)!r} is not an ISO 4217 currency code (upper case, e.g. USD)",
-            reason="INVALID_CURRENCY",
+            reason=reasons.INVALID_CURRENCY,
         )
     return code

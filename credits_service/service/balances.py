@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from credits_service.domain import reasons
 from credits_service.domain.balances import CurrencyBalance
 from credits_service.domain.limits import clip
 from credits_service.service.grants import grant_not_found
@@ -65,7 +66,7 @@ class BalanceUseCases:
         if found is None:
             raise NotFound(
                 f"credit balance transaction {clip(transaction_id)!r} not found",
-                reason="TRANSACTION_NOT_FOUND",
+                reason=reasons.TRANSACTION_NOT_FOUND,
                 metadata={"id": clip(transaction_id)},
             )
         return found

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from credits_service.domain import reasons
 from credits_service.domain.balances import GrantBalances
 from credits_service.domain.grants import (
     Applicability,
@@ -84,7 +85,7 @@ class GrantView:
 def grant_not_found(grant_id: str) -> NotFound:
     return NotFound(
         f"credit grant {clip(grant_id)!r} not found",
-        reason="CREDIT_GRANT_NOT_FOUND",
+        reason=reasons.CREDIT_GRANT_NOT_FOUND,
         metadata={"id": clip(grant_id)},
     )
 

@@ -22,6 +22,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from credits_service.domain import reasons
 from credits_service.domain.balances import GrantBalances
 from credits_service.domain.drawdown import (
     Allocation,
@@ -102,7 +103,7 @@ class InvoiceCreditUseCases:
         try:
             return await self._mutations.run_raw("ApplyInvoiceCredits", request, response_type, work)
         except AlreadyExists as error:
-            if error.reason != "REQUEST_ID_REUSED":
+            if error.reason != reasons.REQUEST_ID_REUSED:
                 raise
             async with self._database.reading() as db:
                 recorded = await self._store.application(db, invoice.id)
@@ -153,7 +154,7 @@ class InvoiceCreditUseCases:
         if recorded is None or recorded.customer_id != customer_id:
             raise FailedPrecondition(
                 f"no credits were applied to invoice {clip(invoice_id)!r} of customer {clip(customer_id)!r}",
-                reason="INVOICE_NOT_APPLIED",
+                reason=reasons.INVOICE_NOT_APPLIED,
                 metadata={"invoice_id": clip(invoice_id)},
             )
         if recorded.reinstatement_transaction_ids is not None:
@@ -346,7 +347,7 @@ def ensure_batch_size(count: int) -> None:
     """A batch of hold or apply calls has at most ``MAX_BATCH_INVOICES`` entries."""
     if count > MAX_BATCH_INVOICES:
         raise InvalidArgument.for_field(
-            "requests", f"at most {MAX_BATCH_INVOICES} invoices per call", reason="BATCH_TOO_LARGE"
+            "requests", f"at most {MAX_BATCH_INVOICES} invoices per call", reason=reasons.BATCH_TOO_LARGE
         )
 
 
@@ -374,6 +375,6 @@ def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation
 def _already_applied(invoice_id: str) -> FailedPrecondition:
     return FailedPrecondition(
         f"credits of invoice {clip(invoice_id)!r} were already applied",
-        reason="INVOICE_ALREADY_APPLIED",
+        reason=reasons.INVOICE_ALREADY_APPLIED,
         metadata={"invoice_id": clip(invoice_id)},
     )
