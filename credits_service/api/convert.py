@@ -53,35 +53,20 @@ from drawdown.errors import DomainError, FailedPrecondition, InvalidArgument, fo
 from drawdown.money import Money, currency_exponent
 from drawdown.pagination import decode_page_token
 from drawdown.rpc.convert import money_from_proto, money_to_proto, optional_timestamp, timestamp_to_proto
+from drawdown.rpc.enums import EnumMap
 
-_CATEGORIES = {
-    grant_pb.CREDIT_GRANT_CATEGORY_UNSPECIFIED: DEFAULT_CATEGORY,
-    grant_pb.CREDIT_GRANT_CATEGORY_PAID: GrantCategory.PAID,
-    grant_pb.CREDIT_GRANT_CATEGORY_PROMOTIONAL: GrantCategory.PROMOTIONAL,
-}
-_CATEGORY_TO_PROTO = {
-    GrantCategory.PAID: grant_pb.CREDIT_GRANT_CATEGORY_PAID,
-    GrantCategory.PROMOTIONAL: grant_pb.CREDIT_GRANT_CATEGORY_PROMOTIONAL,
-}
-_STATUS_TO_PROTO = {
-    GrantState.PENDING: grant_pb.CREDIT_GRANT_STATUS_PENDING,
-    GrantState.AVAILABLE: grant_pb.CREDIT_GRANT_STATUS_AVAILABLE,
-    GrantState.DEPLETED: grant_pb.CREDIT_GRANT_STATUS_DEPLETED,
-    GrantState.EXPIRED: grant_pb.CREDIT_GRANT_STATUS_EXPIRED,
-    GrantState.VOIDED: grant_pb.CREDIT_GRANT_STATUS_VOIDED,
-}
-_STATUS_FROM_PROTO = {value: state for state, value in _STATUS_TO_PROTO.items()}
-_CREDIT_TYPES = {
-    TransactionKind.CREDITS_GRANTED: balance_pb.CREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_CREDITS_GRANTED,
-    TransactionKind.CREDITS_APPLICATION_INVOICE_VOIDED: (
-        balance_pb.CREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_CREDITS_APPLICATION_INVOICE_VOIDED
-    ),
-}
-_DEBIT_TYPES = {
-    TransactionKind.CREDITS_APPLIED: balance_pb.CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_APPLIED,
-    TransactionKind.CREDITS_EXPIRED: balance_pb.CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_EXPIRED,
-    TransactionKind.CREDITS_VOIDED: balance_pb.CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_VOIDED,
-}
+_CATEGORIES = EnumMap(grant_pb.CreditGrantCategory, GrantCategory)
+_STATUSES = EnumMap(grant_pb.CreditGrantStatus, GrantState)
+_CREDIT_TYPES = EnumMap(
+    balance_pb.CreditBalanceTransactionCreditType,
+    TransactionKind,
+    only=[kind for kind in TransactionKind if kind.direction is Direction.CREDIT],
+)
+_DEBIT_TYPES = EnumMap(
+    balance_pb.CreditBalanceTransactionDebitType,
+    TransactionKind,
+    only=[kind for kind in TransactionKind if kind.direction is Direction.DEBIT],
+)
 _GRANT_FIELDS = frozenset(grant_pb.CreditGrant.DESCRIPTOR.fields_by_name)
 
 
@@ -198,14 +183,13 @@ def new_grant_from_proto(message: grant_pb.CreditGrant) -> NewGrant:
         raise InvalidArgument.for_field("credit_grant.amount", "is required", reason=reasons.INVALID_AMOUNT)
     check_currency(message.amount.currency_code, "credit_grant.amount.currency_code")
     amount = money_from_proto(message.amount, "credit_grant.amount")
-    if message.category not in _CATEGORIES:
-        raise InvalidArgument.for_field("credit_grant.category", "is not a known category")
+    category = _CATEGORIES.parse(message.category, "credit_grant.category") or DEFAULT_CATEGORY
     return NewGrant(
         customer_id=message.customer_id,
         currency=amount.currency,
         amount_minor=amount.minor,
         name=message.name,
-        category=_CATEGORIES[message.category],
+        category=category,
         priority=message.priority if message.HasField("priority") else DEFAULT_PRIORITY,
         applicability=applicability_from_proto(
             message.applicability_config, "credit_grant.applicability_config"
@@ -235,11 +219,7 @@ def grant_changes_from_proto(message: grant_pb.CreditGrant, mask: field_mask_pb2
 
 
 def status_from_proto(status: int) -> GrantState | None:
-    if status == grant_pb.CREDIT_GRANT_STATUS_UNSPECIFIED:
-        return None
-    if status not in _STATUS_FROM_PROTO:
-        raise InvalidArgument.for_field("status", "is not a known status")
-    return _STATUS_FROM_PROTO[status]
+    return _STATUSES.parse(status, "status")
 
 
 def grant_to_proto(balances: GrantBalances, as_of: datetime) -> grant_pb.CreditGrant:
@@ -256,14 +236,14 @@ def grant_to_proto(balances: GrantBalances, as_of: datetime) -> grant_pb.CreditG
         customer_id=grant.customer_id,
         amount=wire_money(grant.amount),
         name=grant.name,
-        category=_CATEGORY_TO_PROTO[grant.category],
+        category=_CATEGORIES.to_proto(grant.category),  # type: ignore[arg-type]
         priority=grant.priority,
         applicability_config=applicability,
         effective_time=timestamp_to_proto(grant.effective_at),
         expire_time=timestamp_to_proto(grant.expires_at),
         metadata=dict(grant.metadata),
         void_time=timestamp_to_proto(grant.voided_at),
-        status=_STATUS_TO_PROTO[grant_state(grant, balances.ledger, as_of)],
+        status=_STATUSES.to_proto(grant_state(grant, balances.ledger, as_of)),  # type: ignore[arg-type]
         available_balance=wire_money(balances.available(as_of)),
         ledger_balance=wire_money(balances.ledger),
         create_time=timestamp_to_proto(grant.created_at),
@@ -305,7 +285,9 @@ def transaction_to_proto(record: TransactionRecord) -> balance_pb.CreditBalanceT
         message.type = balance_pb.CREDIT_BALANCE_TRANSACTION_TYPE_CREDIT
         message.credit.CopyFrom(
             balance_pb.CreditBalanceTransactionCredit(
-                amount=amount, type=_CREDIT_TYPES[posting.kind], invoice_id=posting.invoice_id or ""
+                amount=amount,
+                type=_CREDIT_TYPES.to_proto(posting.kind),  # type: ignore[arg-type]
+                invoice_id=posting.invoice_id or "",
             )
         )
     else:
@@ -316,7 +298,7 @@ def transaction_to_proto(record: TransactionRecord) -> balance_pb.CreditBalanceT
         message.debit.CopyFrom(
             balance_pb.CreditBalanceTransactionDebit(
                 amount=amount,
-                type=_DEBIT_TYPES[posting.kind],
+                type=_DEBIT_TYPES.to_proto(posting.kind),  # type: ignore[arg-type]
                 invoice_id=(posting.invoice_id or "") if applied else "",
                 invoice_line_id=(posting.invoice_line_id or "") if applied else "",
             )

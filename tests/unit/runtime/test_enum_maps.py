@@ -6,6 +6,7 @@ import enum
 
 import pytest
 
+from drawdown.errors import InvalidArgument
 from drawdown.metering.v1 import meter_pb2
 from drawdown.rpc.enums import EnumMap
 
@@ -45,3 +46,23 @@ def test_renamed_members_pair_under_their_contract_name() -> None:
 
     assert statuses.from_proto(meter_pb2.METER_STATUS_ACTIVE) is Renamed.ON
     assert statuses.to_proto(Renamed.OFF) == meter_pb2.METER_STATUS_INACTIVE
+
+
+def test_a_request_value_the_domain_does_not_know_is_invalid_argument_naming_the_field() -> None:
+    statuses = EnumMap(meter_pb2.MeterStatus, Status)
+
+    assert statuses.parse(meter_pb2.METER_STATUS_UNSPECIFIED, "status") is None
+    assert statuses.parse(meter_pb2.METER_STATUS_ACTIVE, "status") is Status.ACTIVE
+    with pytest.raises(InvalidArgument) as raised:
+        statuses.parse(7, "filter.status")
+    assert [violation.field for violation in raised.value.field_violations] == ["filter.status"]
+
+
+def test_only_the_members_one_contract_enum_carries_need_a_value_there() -> None:
+    class Kind(enum.Enum):
+        ACTIVE = "active"
+        GRANTED = "granted"  # carried by another contract enum
+
+    kinds = EnumMap(meter_pb2.MeterStatus, Kind, only=[Kind.ACTIVE])
+
+    assert kinds.to_proto(Kind.ACTIVE) == meter_pb2.METER_STATUS_ACTIVE
