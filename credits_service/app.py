@@ -42,9 +42,7 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         CreditBalanceServicer(BalanceUseCases(context.database, store, context.clock)), server
     )
     invoice_credit_service_pb2_grpc.add_InvoiceCreditServiceServicer_to_server(
-        InvoiceCreditServicer(
-            InvoiceCreditUseCases(context.database, store, context.clock, mutations), mutations
-        ),
+        InvoiceCreditServicer(InvoiceCreditUseCases(context.database, store, context.clock), mutations),
         server,
     )
     test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(

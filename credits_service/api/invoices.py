@@ -1,14 +1,27 @@
-"""InvoiceCreditService: convert, call the use case, convert (C-10..C-15)."""
+"""InvoiceCreditService: convert, call the use case, convert (C-10..C-15).
+
+Every mutation runs once per request id here, at the edge (``Mutations``); the use cases
+take the invoices and the call's transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from credits_service.api import convert
-from credits_service.service.invoices import InvoiceCreditUseCases, ensure_batch_size
+from credits_service.domain.drawdown import Invoice
+from credits_service.service.invoices import (
+    BatchItem,
+    InvoiceCreditUseCases,
+    ensure_batch_size,
+    ensure_distinct_invoices,
+)
 from credits_service.store.holds import StoredAllocation
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
+from drawdown.errors import AlreadyExists
 from drawdown.rpc.convert import optional_timestamp
-from drawdown.rpc.idempotent import Mutations
+from drawdown.rpc.idempotent import BatchEntry, Mutations
 
 
 class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditServiceServicer):
@@ -33,21 +46,42 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
     async def ApplyInvoiceCredits(self, request, context):
         convert.check_request_id(request)
         invoice = convert.invoice_from_proto(request.invoice, "invoice")
-        return await self._invoices.apply(request, invoice, pb.ApplyInvoiceCreditsResponse, _applied)
+
+        async def work(tx):
+            return _applied(await self._invoices.apply(tx, invoice))
+
+        try:
+            return await self._mutations.run_raw(
+                "ApplyInvoiceCredits", request, pb.ApplyInvoiceCreditsResponse, work
+            )
+        except AlreadyExists as reused:
+            return _applied(await self._invoices.applied_despite_reuse(invoice.id, reused))
 
     async def BatchHoldInvoiceCredits(self, request, context):
         ensure_batch_size(len(request.requests))
         invoices = convert.invoices_of_batch(request.requests)
-        responses = await self._invoices.hold_batch(
-            request.requests, invoices, pb.HoldInvoiceCreditsResponse, _held
+        ensure_distinct_invoices(invoices)
+
+        async def work(tx, entries):
+            return [_held(held) for held in await self._invoices.hold_batch(tx, _items(entries, invoices))]
+
+        responses = await self._mutations.run_batch(
+            "HoldInvoiceCredits", request.requests, pb.HoldInvoiceCreditsResponse, work
         )
         return pb.BatchHoldInvoiceCreditsResponse(responses=responses)
 
     async def BatchApplyInvoiceCredits(self, request, context):
         ensure_batch_size(len(request.requests))
         invoices = convert.invoices_of_batch(request.requests)
-        responses = await self._invoices.apply_batch(
-            request.requests, invoices, pb.ApplyInvoiceCreditsResponse, _applied
+        ensure_distinct_invoices(invoices)
+
+        async def work(tx, entries):
+            return [
+                _applied(done) for done in await self._invoices.apply_batch(tx, _items(entries, invoices))
+            ]
+
+        responses = await self._mutations.run_batch(
+            "ApplyInvoiceCredits", request.requests, pb.ApplyInvoiceCreditsResponse, work
         )
         return pb.BatchApplyInvoiceCreditsResponse(responses=responses)
 
@@ -102,6 +136,11 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         return await self._mutations.run(
             "ExpireDueCreditGrants", request, pb.ExpireDueCreditGrantsResponse, work
         )
+
+
+def _items(entries: Sequence[BatchEntry[object]], invoices: Sequence[Invoice]) -> list[BatchItem]:
+    """The batch's entries that are not replays, with their invoices."""
+    return [BatchItem(entry.index, invoices[entry.index], entry.reused) for entry in entries]
 
 
 def _held(allocation: StoredAllocation) -> pb.HoldInvoiceCreditsResponse:

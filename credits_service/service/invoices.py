@@ -14,12 +14,10 @@ wall clock's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from credits_service.domain import reasons
@@ -40,14 +38,26 @@ from credits_service.store.ledger import TransactionRecord
 from credits_service.store.sql import Db
 from drawdown.clock import Clock
 from drawdown.db.engine import Database, Transaction
-from drawdown.errors import AlreadyExists, FailedPrecondition, InvalidArgument, for_batch_entry
+from drawdown.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
 from drawdown.money import Money
-from drawdown.rpc.idempotent import BatchEntry, Mutations
-
-ResponseT = TypeVar("ResponseT", bound=Message)
 
 # A period close or finalization run sends its invoices in batches of at most this many.
 MAX_BATCH_INVOICES = 500
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """An invoice of a batch call that is not a replay: its position in the batch, and,
+    when its request id was used for another request, that refusal (REQUEST_ID_REUSED),
+    which an apply answers otherwise for an invoice already applied."""
+
+    index: int
+    invoice: Invoice
+    reused: AlreadyExists | None = None
+
+    def error(self, error: DomainError) -> DomainError:
+        """``error`` named by the item's position: ``requests[index]``."""
+        return for_batch_entry(error, self.index)
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,10 @@ class ExpirySweep:
 
 
 class InvoiceCreditUseCases:
-    def __init__(self, database: Database, store: CreditStore, clock: Clock, mutations: Mutations) -> None:
+    def __init__(self, database: Database, store: CreditStore, clock: Clock) -> None:
         self._database = database
         self._store = store
         self._clock = clock
-        self._mutations = mutations
 
     async def hold(self, db: Db, invoice: Invoice) -> StoredAllocation:
         """C-13: compute the draft's allocation and make it the invoice's hold (replacing
@@ -82,38 +91,12 @@ class InvoiceCreditUseCases:
         await self._store.replace_hold(db, invoice.customer_id, allocation, now)
         return allocation
 
-    async def apply(
-        self,
-        request: Message,
-        invoice: Invoice,
-        response_type: type[ResponseT],
-        respond: Callable[[StoredAllocation], ResponseT],
-    ) -> ResponseT:
-        """C-13, C-14: post the finalized invoice's allocation once per invoice.
-
-        Runs under the request id like every mutation; once the invoice is applied any
-        later call (another request id, other amounts) gets the original allocation. A
-        reuse of the request id with other content is REQUEST_ID_REUSED unless it is a
-        retry for the same, already applied invoice.
-        """
-
-        async def work(tx: Transaction) -> ResponseT:
-            return respond(await self._apply(tx, invoice))
-
-        try:
-            return await self._mutations.run_raw("ApplyInvoiceCredits", request, response_type, work)
-        except AlreadyExists as error:
-            if error.reason != reasons.REQUEST_ID_REUSED:
-                raise
-            async with self._database.reading() as db:
-                recorded = await self._store.application(db, invoice.id)
-            if recorded is None:
-                raise
-            return respond(recorded.allocation)
-
-    async def _apply(self, db: Db, invoice: Invoice) -> StoredAllocation:
-        """The customer's lock and the grants with the applied check in one round trip,
-        then one statement that posts, drops the hold and records the application."""
+    async def apply(self, db: Db, invoice: Invoice) -> StoredAllocation:
+        """C-13, C-14: post the finalized invoice's allocation once per invoice; once it is
+        applied, any later call (other amounts) gets the original allocation. ``db`` is the
+        call's transaction: the customer's lock and the grants with the applied check in
+        one round trip, then one statement that posts, drops the hold and records the
+        application."""
         now = self._clock.now()
         draw = await self._store.lock_for_draw(
             db, invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
@@ -128,6 +111,18 @@ class InvoiceCreditUseCases:
             db, [(invoice.customer_id, _allocation(invoice, draw.grants), invoice.as_of)], now
         )
         return recorded_now
+
+    async def applied_despite_reuse(self, invoice_id: str, reused: AlreadyExists) -> StoredAllocation:
+        """The answer to an apply whose request id was used for another request: for an
+        invoice already applied, its allocation (a retry with other amounts still learns
+        what was applied, C-14); else the refusal itself (REQUEST_ID_REUSED)."""
+        if reused.reason != reasons.REQUEST_ID_REUSED:
+            raise reused
+        async with self._database.reading() as db:
+            recorded = await self._store.application(db, invoice_id)
+        if recorded is None:
+            raise reused
+        return recorded.allocation
 
     async def release(
         self, session: AsyncSession, invoice_id: str, customer_id: str
@@ -203,93 +198,74 @@ class InvoiceCreditUseCases:
 
     # -- batches (a period close or a finalization run) -------------------------------
 
-    async def hold_batch(
-        self,
-        requests: Sequence[Message],
-        invoices: Sequence[Invoice],
-        response_type: type[ResponseT],
-        respond: Callable[[StoredAllocation], ResponseT],
-    ) -> list[ResponseT]:
-        """``hold`` for each of ``invoices`` (distinct; ``requests[i]`` carries the request
-        id of ``invoices[i]``), in one transaction: all are held or none. Each draft is
-        allocated after the ones before it, as single calls in request order would be."""
-        ensure_distinct_invoices(invoices)
+    async def hold_batch(self, db: Transaction, items: Sequence[BatchItem]) -> list[StoredAllocation]:
+        """``hold`` for each item's invoice (distinct), in one transaction: all are held or
+        none. Each draft is allocated after the ones before it, as single calls in that
+        order would be. An item whose request id was reused is refused. The batch was
+        checked whole first (``ensure_distinct_invoices``)."""
+        for item in items:
+            if item.reused is not None:
+                raise item.error(item.reused)
+        now = self._clock.now()
+        drafts = [item.invoice for item in items]
+        read = await self._store.lock_for_batch(
+            db,
+            (draft.customer_id for draft in drafts),
+            [draft.id for draft in drafts],
+            now,
+            clock=any(draft.as_of is None for draft in drafts),
+        )
+        drafts = [draft.judged_at(read.clock_times.get(draft.customer_id) or now) for draft in drafts]
+        for item, draft in zip(items, drafts, strict=True):
+            if draft.id in read.applications:
+                raise item.error(_already_applied(draft.id))
+        books = _Books(read.grants, read.own_holds)
+        holds = []
+        for draft in drafts:
+            allocation = books.allocate(draft)
+            books.hold(draft.id, allocation)
+            holds.append((draft.customer_id, StoredAllocation.unposted(allocation)))
+        await self._store.replace_holds(db, holds, now)
+        return [held for _, held in holds]
 
-        async def work(db: Transaction, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
-            for entry in entries:
-                if entry.reused is not None:
-                    raise entry.error(entry.reused)
-            now = self._clock.now()
-            drafts = [invoices[entry.index] for entry in entries]
-            read = await self._store.lock_for_batch(
-                db,
-                (draft.customer_id for draft in drafts),
-                [draft.id for draft in drafts],
-                now,
-                clock=any(draft.as_of is None for draft in drafts),
-            )
-            drafts = [draft.judged_at(read.clock_times.get(draft.customer_id) or now) for draft in drafts]
-            for entry, draft in zip(entries, drafts, strict=True):
-                if draft.id in read.applications:
-                    raise entry.error(_already_applied(draft.id))
-            books = _Books(read.grants, read.own_holds)
-            holds = []
-            for draft in drafts:
-                allocation = books.allocate(draft)
-                books.hold(draft.id, allocation)
-                holds.append((draft.customer_id, StoredAllocation.unposted(allocation)))
-            await self._store.replace_holds(db, holds, now)
-            return [respond(held) for _, held in holds]
-
-        return await self._mutations.run_batch("HoldInvoiceCredits", requests, response_type, work)
-
-    async def apply_batch(
-        self,
-        requests: Sequence[Message],
-        invoices: Sequence[Invoice],
-        response_type: type[ResponseT],
-        respond: Callable[[StoredAllocation], ResponseT],
-    ) -> list[ResponseT]:
-        """``apply`` for each of ``invoices`` (distinct; ``requests[i]`` for ``invoices[i]``)
-        in one transaction: all are applied (or answered with their recorded application)
-        or nothing is posted. Invoices are allocated in request order."""
-        ensure_distinct_invoices(invoices)
-
-        async def work(db: Transaction, entries: Sequence[BatchEntry[Message]]) -> list[ResponseT]:
-            now = self._clock.now()
-            finals = [invoices[entry.index] for entry in entries]
-            read = await self._store.lock_for_batch(
-                db,
-                (final.customer_id for final in finals),
-                [final.id for final in finals],
-                now,
-                clock=any(final.as_of is None for final in finals),
-            )
-            finals = [final.judged_at(read.clock_times.get(final.customer_id) or now) for final in finals]
-            recorded = read.applications
-            for entry, final in zip(entries, finals, strict=True):
-                if entry.reused is not None and final.id not in recorded:
-                    raise entry.error(entry.reused)
-            pending = [final for final in finals if final.id not in recorded]
-            books = _Books(read.grants, read.own_holds)
-            allocations = []
-            for final in pending:
-                allocation = books.allocate(final)
-                books.apply(final.id, allocation)
-                allocations.append(allocation)
-            applied = await self._store.record_applications(
-                db,
-                [
-                    (final.customer_id, allocation, final.as_of)
-                    for final, allocation in zip(pending, allocations, strict=True)
-                ],
-                now,
-            )
-            results = {allocation.invoice_id: allocation for allocation in applied}
-            results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
-            return [respond(results[final.id]) for final in finals]
-
-        return await self._mutations.run_batch("ApplyInvoiceCredits", requests, response_type, work)
+    async def apply_batch(self, db: Transaction, items: Sequence[BatchItem]) -> list[StoredAllocation]:
+        """``apply`` for each item's invoice (distinct) in one transaction: all are applied
+        (or answered with their recorded application) or nothing is posted. Invoices are
+        allocated in order. An item whose request id was reused is refused unless its
+        invoice is already applied (``applied_despite_reuse``). The batch was checked whole
+        first (``ensure_distinct_invoices``)."""
+        now = self._clock.now()
+        finals = [item.invoice for item in items]
+        read = await self._store.lock_for_batch(
+            db,
+            (final.customer_id for final in finals),
+            [final.id for final in finals],
+            now,
+            clock=any(final.as_of is None for final in finals),
+        )
+        finals = [final.judged_at(read.clock_times.get(final.customer_id) or now) for final in finals]
+        recorded = read.applications
+        for item, final in zip(items, finals, strict=True):
+            if item.reused is not None and final.id not in recorded:
+                raise item.error(item.reused)
+        pending = [final for final in finals if final.id not in recorded]
+        books = _Books(read.grants, read.own_holds)
+        allocations = []
+        for final in pending:
+            allocation = books.allocate(final)
+            books.apply(final.id, allocation)
+            allocations.append(allocation)
+        applied = await self._store.record_applications(
+            db,
+            [
+                (final.customer_id, allocation, final.as_of)
+                for final, allocation in zip(pending, allocations, strict=True)
+            ],
+            now,
+        )
+        results = {allocation.invoice_id: allocation for allocation in applied}
+        results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
+        return [results[final.id] for final in finals]
 
 
 class _Books:

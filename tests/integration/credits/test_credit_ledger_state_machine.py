@@ -18,21 +18,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from credits_service.api.convert import allocation_to_proto
 from credits_service.domain.drawdown import Invoice, InvoiceLine
 from credits_service.domain.grants import Applicability, GrantCategory
 from credits_service.domain.ledger import check_invariant, ledger_balance
 from credits_service.service.grants import GrantUseCases, NewGrant
-from credits_service.service.invoices import InvoiceCreditUseCases
+from credits_service.service.invoices import BatchItem, InvoiceCreditUseCases
 from credits_service.store.credits import CreditStore
-from credits_service.store.schema import idempotency_keys
 from drawdown.clock import FrozenClock
-from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_service_pb
 from drawdown.db.engine import Database
-from drawdown.db.idempotency import IdempotencyStore
 from drawdown.errors import FailedPrecondition
 from drawdown.money import Money
-from drawdown.rpc.idempotent import Mutations
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
@@ -53,8 +48,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
         store = CreditStore()
         self.store = store
         self.grants = GrantUseCases(self.database, store, self.clock)
-        mutations = Mutations(self.database, IdempotencyStore(idempotency_keys), self.clock)
-        self.invoices = InvoiceCreditUseCases(self.database, store, self.clock, mutations)
+        self.invoices = InvoiceCreditUseCases(self.database, store, self.clock)
         self.grant_ids: list[str] = []
 
     def run(self, work: Callable[[], Awaitable[T]]) -> T | None:
@@ -137,62 +131,26 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     @rule(number=invoices, amounts=st.lists(st.integers(min_value=0, max_value=1500), min_size=1, max_size=3))
     def apply(self, number: int, amounts: list[int]) -> None:
         final = self.invoice(number, amounts)
-        request = invoice_service_pb.ApplyInvoiceCreditsRequest(request_id=f"apply-{final.id}-{amounts}")
-        reply = self.run(
-            lambda: self.invoices.apply(
-                request,
-                final,
-                invoice_service_pb.ApplyInvoiceCreditsResponse,
-                lambda applied: invoice_service_pb.ApplyInvoiceCreditsResponse(
-                    credit_allocation=allocation_to_proto(applied)
-                ),
-            )
-        )
-        assert reply is not None
-        assert all(c.amount.units > 0 or c.amount.nanos > 0 for c in reply.credit_allocation.line_credits)
+        applied = self.run(self.in_raw_transaction(lambda tx: self.invoices.apply(tx, final)))
+        assert applied is not None
+        assert all(entry.amount.minor > 0 for entry in applied.entries)
 
     @rule(
         numbers=st.lists(invoices, min_size=1, max_size=3, unique=True),
         amounts=st.lists(st.integers(min_value=-100, max_value=1500), min_size=1, max_size=2),
     )
     def batch_hold(self, numbers: list[int], amounts: list[int]) -> None:
-        drafts = [self.invoice(number, amounts) for number in numbers]
-        requests = [
-            invoice_service_pb.HoldInvoiceCreditsRequest(request_id=f"batch-hold-{uuid.uuid4().hex}")
-            for _ in drafts
-        ]
-        self.run(
-            lambda: self.invoices.hold_batch(
-                requests,
-                drafts,
-                invoice_service_pb.HoldInvoiceCreditsResponse,
-                lambda held: invoice_service_pb.HoldInvoiceCreditsResponse(
-                    credit_allocation=allocation_to_proto(held)
-                ),
-            )
-        )
+        items = [BatchItem(index, self.invoice(number, amounts)) for index, number in enumerate(numbers)]
+        self.run(self.in_raw_transaction(lambda tx: self.invoices.hold_batch(tx, items)))
 
     @rule(
         numbers=st.lists(invoices, min_size=1, max_size=3, unique=True),
         amounts=st.lists(st.integers(min_value=0, max_value=1500), min_size=1, max_size=2),
     )
     def batch_apply(self, numbers: list[int], amounts: list[int]) -> None:
-        finals = [self.invoice(number, amounts) for number in numbers]
-        requests = [
-            invoice_service_pb.ApplyInvoiceCreditsRequest(request_id=f"batch-apply-{final.id}-{amounts}")
-            for final in finals
-        ]
-        replies = self.run(
-            lambda: self.invoices.apply_batch(
-                requests,
-                finals,
-                invoice_service_pb.ApplyInvoiceCreditsResponse,
-                lambda applied: invoice_service_pb.ApplyInvoiceCreditsResponse(
-                    credit_allocation=allocation_to_proto(applied)
-                ),
-            )
-        )
-        assert replies is not None and len(replies) == len(finals)
+        items = [BatchItem(index, self.invoice(number, amounts)) for index, number in enumerate(numbers)]
+        applied = self.run(self.in_raw_transaction(lambda tx: self.invoices.apply_batch(tx, items)))
+        assert applied is not None and len(applied) == len(items)
 
     @rule(number=invoices)
     def release(self, number: int) -> None:
