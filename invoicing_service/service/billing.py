@@ -29,18 +29,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import grpc
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from drawdown import ids
 from drawdown.clock import Clock
-from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.errors import DomainError, FailedPrecondition, Unavailable
 from drawdown.money import Money
-from drawdown.rpc.convert import money_to_proto, timestamp_to_proto
-from invoicing_service.domain.credit_purchases import purchased_grant_metadata
+from invoicing_service.adapters.credits import CreditForLine, InvoiceForCredits
+from invoicing_service.adapters.downstream import Downstream
+from invoicing_service.adapters.metering import UsageQuery
+from invoicing_service.adapters.peers import Caller, PeerFailure
+from invoicing_service.domain.credit_purchases import CreditGrantRequest, purchased_grant_metadata
 from invoicing_service.domain.invoices import (
     CreditApplication,
     InvoiceAction,
@@ -57,13 +58,6 @@ from invoicing_service.domain.invoices import (
 from invoicing_service.domain.periods import Period, metering_range, next_period
 from invoicing_service.domain.prices import UsageType, billed_units
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
-from invoicing_service.service.downstream import (
-    CreditForLine,
-    Downstream,
-    InvoiceForCredits,
-    PeerFailure,
-    UsageQuery,
-)
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -77,8 +71,6 @@ from invoicing_service.store.records import (
 )
 
 log = structlog.get_logger("drawdown.invoicing.billing")
-
-Caller = grpc.aio.ServicerContext | None
 
 # The status the API shows for each stored status.
 API_STATUS = {
@@ -271,7 +263,7 @@ class Billing:
                     )
                     metered.append((index, item, job.usage_period))
         try:
-            quantities = await self.downstream.usage(queries, caller) if queries else []
+            quantities = await self.downstream.metering.usage(queries, caller) if queries else []
         except (DomainError, PeerFailure) as error:
             if not set_aside_worthy(error) or len(jobs) <= 1:
                 raise
@@ -471,7 +463,7 @@ class Billing:
         if not metered:
             return list(drafts)
         try:
-            allocations = await self.downstream.hold(
+            allocations = await self.downstream.credits.hold(
                 [(_for_credits(draft, draft.create_time), f"hold:{draft.id}") for draft in metered]
             )
         except Unavailable:
@@ -637,7 +629,7 @@ class Billing:
     async def _apply_and_complete(self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None) -> Any:
         allocation: list[CreditForLine] = []
         if has_metered_lines(invoice):
-            (allocation,) = await self.downstream.apply([_application(invoice)], caller)
+            (allocation,) = await self.downstream.credits.apply([_application(invoice)], caller)
 
         async def complete(session: AsyncSession) -> InvoiceRecord:
             (finalized,) = await self._complete_finalizations(session, [(invoice, allocation)])
@@ -657,7 +649,9 @@ class Billing:
         down: Unavailable | None = None
         try:
             if metered:
-                applied = await self.downstream.apply([_application(invoice) for invoice in metered], None)
+                applied = await self.downstream.credits.apply(
+                    [_application(invoice) for invoice in metered], None
+                )
                 allocations += zip(metered, applied, strict=True)
         except Unavailable as error:
             down = error
@@ -753,7 +747,7 @@ class Billing:
         reinstated: dict[str, str] = {}
         if has_metered_lines(invoice):
             assert invoice.void_time is not None
-            reinstated = await self.downstream.reinstate(
+            reinstated = await self.downstream.credits.reinstate(
                 invoice.id, invoice.customer_id, invoice.void_time, caller
             )
 
@@ -807,7 +801,7 @@ class Billing:
     async def _grant_and_complete(self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None) -> Any:
         grant_id = ""
         if invoice.credit_purchase is not None:
-            grant_id = await self.downstream.create_paid_grant(_purchased_grant(invoice), invoice.id, caller)
+            grant_id = await self.downstream.credits.create_paid_grant(_purchased_grant(invoice), caller)
 
         async def complete(session: AsyncSession) -> InvoiceRecord:
             store = InvoiceStore(session)
@@ -986,24 +980,18 @@ def _at(text: Any) -> datetime:
     return datetime.fromisoformat(str(text))
 
 
-def _purchased_grant(invoice: InvoiceRecord) -> grant_pb.CreditGrant:
+def _purchased_grant(invoice: InvoiceRecord) -> CreditGrantRequest:
+    """The paid grant a credit purchase invoice creates, once, under its invoice id (I-15)."""
     purchase = invoice.credit_purchase
     assert purchase is not None and invoice.paid_time is not None
-    scope = (
-        grant_pb.ApplicabilityConfig(prices=grant_pb.ApplicabilityPrices(price_ids=purchase["price_ids"]))
-        if purchase["price_ids"]
-        else grant_pb.ApplicabilityConfig(price_type=grant_pb.PRICE_TYPE_METERED)
-    )
-    grant = grant_pb.CreditGrant(
+    return CreditGrantRequest(
+        request_id=invoice.id,
         customer_id=invoice.customer_id,
-        amount=money_to_proto(Money(invoice.currency, invoice.subtotal)),
-        name=purchase["name"],
-        category=grant_pb.CREDIT_GRANT_CATEGORY_PAID,
+        amount=Money(invoice.currency, invoice.subtotal),
+        name=str(purchase["name"]),
         priority=int(purchase["priority"]),
-        applicability_config=scope,
-        effective_time=timestamp_to_proto(invoice.paid_time),
+        applicable_price_ids=tuple(purchase["price_ids"]),
+        effective_at=invoice.paid_time,
+        expires_at=_at(purchase["expire_time"]) if purchase.get("expire_time") else None,
         metadata=purchased_grant_metadata(purchase["metadata"], invoice.id),
     )
-    if purchase.get("expire_time"):
-        grant.expire_time.CopyFrom(timestamp_to_proto(_at(purchase["expire_time"])))
-    return grant

@@ -66,7 +66,7 @@ class CatalogUseCases:
         await store.get_product(new.product_id)
         if price.usage_type is UsageType.METERED:
             assert price.meter_id is not None
-            await self._billing.downstream.check_meter_active(price.meter_id, caller)
+            await self._billing.downstream.metering.check_meter_active(price.meter_id, caller)
         now = self._billing.clock.now()
         record = PriceRecord(
             ids.new_id(ids.PRICE), new.product_id, True, new.nickname, metadata, price, now, now

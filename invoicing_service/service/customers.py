@@ -173,7 +173,7 @@ class CustomerUseCases:
             unbilled[job.subscription.currency] += sum(stored.line.amount.minor for stored in rated.lines)
         available = {
             m.currency: m.minor
-            for m in await self._billing.downstream.available_credits(customer_id, as_of, caller)
+            for m in await self._billing.downstream.credits.available_credits(customer_id, as_of, caller)
         }
         currencies = sorted((set(unbilled) | set(available)) if not currency else {currency})
         balances = [

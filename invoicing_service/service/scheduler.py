@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import DomainError, FailedPrecondition
+from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain.test_clocks import (
     ActionKind,
     BillingSchedule,
@@ -32,7 +33,6 @@ from invoicing_service.domain.test_clocks import (
     validate_advance,
 )
 from invoicing_service.service.billing import Billing, Caller, Finish, OnConnection, set_aside_worthy
-from invoicing_service.service.downstream import PeerFailure
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.customers import TestClockStore
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
@@ -78,7 +78,7 @@ class Scheduler:
         if now - self._last_expiry_sweep >= EXPIRY_SWEEP_EVERY:
             async with self._billing.database.unit_of_work() as uow:
                 on_clocks = await TestClockStore(uow.session).all_clock_customer_ids()
-            await self._billing.downstream.expire_due_grants(
+            await self._billing.downstream.credits.expire_due_grants(
                 now, customer_ids=(), exclude_customer_ids=on_clocks, request_id=f"expire:{now.isoformat()}"
             )
             self._last_expiry_sweep = now
@@ -272,7 +272,7 @@ class TestClockAdvance:
         async with billing.database.unit_of_work() as uow:
             customer_ids = await TestClockStore(uow.session).customer_ids(clock_id)
         if customer_ids:
-            await billing.downstream.expire_due_grants(
+            await billing.downstream.credits.expire_due_grants(
                 as_of,
                 customer_ids=customer_ids,
                 exclude_customer_ids=(),

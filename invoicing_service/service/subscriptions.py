@@ -95,7 +95,7 @@ class SubscriptionUseCases:
         )
         for item in items:
             if item.price.usage_type is UsageType.METERED:
-                await self._billing.downstream.check_meter_active(item.price.meter_id or "", caller)
+                await self._billing.downstream.metering.check_meter_active(item.price.meter_id or "", caller)
         now = await self._billing.now_for(session, customer.test_clock_id)
         anchor = anchor_at(now)
         price = items[0].price
@@ -244,7 +244,7 @@ class SubscriptionUseCases:
         )
         allocation = []
         if has_metered_lines(draft):
-            allocation = await self._billing.downstream.preview(
+            allocation = await self._billing.downstream.credits.preview(
                 for_credits_preview(
                     subscription.customer_id,
                     subscription.currency,

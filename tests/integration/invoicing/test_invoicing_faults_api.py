@@ -17,8 +17,8 @@ from drawdown.clock import SystemClock
 from drawdown.db.engine import Database
 from drawdown.db.urls import libpq_url
 from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2, test_clock_pb2, test_clock_service_pb2
+from invoicing_service.adapters.downstream import Downstream
 from invoicing_service.service.billing import Billing
-from invoicing_service.service.downstream import Downstream
 from tests.integration.invoicing.invoicing_builders import (
     T0,
     Invoicing,
