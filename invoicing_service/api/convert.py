@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -214,22 +216,14 @@ def product_to_proto(product: ProductRecord) -> product_pb2.Product:
 
 
 def price_from_proto(message: price_pb2.Price) -> Price:
-    """The domain price; enum and decimal problems name the proto field."""
-    if message.type not in _USAGE_TYPES:
-        raise InvalidArgument.for_field(
-            "price.type", "must be METERED or LICENSED", reason="INVALID_PRICE_TYPE"
-        )
-    usage_type = _USAGE_TYPES[message.type]
-    if usage_type is UsageType.METERED and not message.meter_id:
-        raise InvalidArgument.for_field(
-            "price.meter_id", "a metered price needs a meter", reason="INVALID_PRICE_TYPE"
-        )
-    if usage_type is UsageType.LICENSED and message.meter_id:
-        raise InvalidArgument.for_field(
-            "price.meter_id", "a licensed price takes no meter", reason="INVALID_PRICE_TYPE"
-        )
-    if message.recurring.interval not in _INTERVALS:
-        raise InvalidArgument.for_field("price.recurring.interval", "is required", reason="INVALID_INTERVAL")
+    """The price as requested, for ``validate_new_price`` to judge (I-2).
+
+    An enum number that names no value of a required field (type, recurring.interval,
+    transform_quantity.round) is as good as unset: None, which the domain refuses. One
+    that cannot stand for unset, because unset has a meaning (billing_scheme: PER_UNIT,
+    tiers_mode: none), and a decimal that is no number cannot be converted at all: they
+    are refused here, naming the proto field.
+    """
     scheme = _SCHEMES.get(message.billing_scheme)
     if scheme is None:
         raise InvalidArgument.for_field(
@@ -247,22 +241,13 @@ def price_from_proto(message: price_pb2.Price) -> Price:
     tiers = tuple(_tier_from_proto(tier, f"price.tiers[{i}]") for i, tier in enumerate(message.tiers))
     transform = None
     if message.HasField("transform_quantity"):
-        if scheme is BillingScheme.TIERED:
-            raise InvalidArgument.for_field(
-                "price.transform_quantity", "only with PER_UNIT", reason="INVALID_TRANSFORM_QUANTITY"
-            )
-        rounding = _ROUNDINGS.get(message.transform_quantity.round)
-        if rounding is None or message.transform_quantity.divide_by < 1:
-            raise InvalidArgument.for_field(
-                "price.transform_quantity",
-                "divide_by must be at least 1 and round UP or DOWN",
-                reason="INVALID_TRANSFORM_QUANTITY",
-            )
-        transform = TransformQuantity(message.transform_quantity.divide_by, rounding)
+        transform = TransformQuantity(
+            message.transform_quantity.divide_by, _ROUNDINGS.get(message.transform_quantity.round)
+        )
     return Price(
         currency=message.currency.upper(),
-        usage_type=usage_type,
-        interval=_INTERVALS[message.recurring.interval],
+        usage_type=_USAGE_TYPES.get(message.type),
+        interval=_INTERVALS.get(message.recurring.interval),
         interval_count=message.recurring.interval_count,
         meter_id=message.meter_id or None,
         billing_scheme=scheme,
@@ -271,6 +256,35 @@ def price_from_proto(message: price_pb2.Price) -> Price:
         tiers=tiers,
         transform_quantity=transform,
     )
+
+
+# The proto paths of the price fields the contract names otherwise than the domain does;
+# a fault of any other field keeps the domain's name (``interval_count``, ``tiers[0]``).
+_PRICE_FIELD_PATHS = {
+    "usage_type": "price.type",
+    "meter_id": "price.meter_id",
+    "interval": "price.recurring.interval",
+    "transform_quantity": "price.transform_quantity",
+    "transform_quantity.divide_by": "price.transform_quantity",
+    "transform_quantity.round": "price.transform_quantity",
+}
+
+
+@contextmanager
+def price_fields_named_by_proto() -> Iterator[None]:
+    """A price refused by the domain, its field named as the contract names it."""
+    try:
+        yield
+    except InvalidArgument as error:
+        path = _PRICE_FIELD_PATHS.get(error.metadata.get("field", ""))
+        if path is None:
+            raise
+        raise InvalidArgument.for_field(
+            path,
+            error.field_violations[0].description,
+            reason=error.reason,
+            metadata={key: value for key, value in error.metadata.items() if key != "field"},
+        ) from None
 
 
 def _tier_from_proto(tier: price_pb2.PriceTier, field: str) -> Tier:
