@@ -21,6 +21,13 @@ from drawdown.invoicing.v1 import (
 )
 from drawdown.money import Money
 from drawdown.rpc.convert import decimal_from_proto, decimal_to_proto, money_to_proto, timestamp_to_proto
+from invoicing_service.domain.invoices import (
+    InvoiceState,
+    InvoiceStatus,
+    invoice_payment,
+    invoice_total,
+    states_shown_as,
+)
 from invoicing_service.domain.periods import Interval
 from invoicing_service.domain.prices import (
     BillingScheme,
@@ -31,7 +38,6 @@ from invoicing_service.domain.prices import (
     TransformQuantity,
     UsageType,
 )
-from invoicing_service.service.billing import API_STATUS
 from invoicing_service.service.customers import LiveBalance, NewCustomer
 from invoicing_service.service.subscriptions import NewItem
 from invoicing_service.store.records import (
@@ -72,17 +78,15 @@ _CLOCK_STATUSES = {
     "advancing": test_clock_pb2.TEST_CLOCK_STATUS_ADVANCING,
     "internal_failure": test_clock_pb2.TEST_CLOCK_STATUS_INTERNAL_FAILURE,
 }
-INVOICE_STATUSES = {
-    "draft": invoice_pb2.INVOICE_STATUS_DRAFT,
-    "open": invoice_pb2.INVOICE_STATUS_OPEN,
-    "paid": invoice_pb2.INVOICE_STATUS_PAID,
-    "void": invoice_pb2.INVOICE_STATUS_VOID,
-    "uncollectible": invoice_pb2.INVOICE_STATUS_UNCOLLECTIBLE,
+_INVOICE_STATUSES = {
+    InvoiceStatus.DRAFT: invoice_pb2.INVOICE_STATUS_DRAFT,
+    InvoiceStatus.OPEN: invoice_pb2.INVOICE_STATUS_OPEN,
+    InvoiceStatus.PAID: invoice_pb2.INVOICE_STATUS_PAID,
+    InvoiceStatus.VOID: invoice_pb2.INVOICE_STATUS_VOID,
+    InvoiceStatus.UNCOLLECTIBLE: invoice_pb2.INVOICE_STATUS_UNCOLLECTIBLE,
 }
-STORED_STATUSES = {
-    proto: tuple(stored for stored, api in API_STATUS.items() if api.value == name)
-    for name, proto in INVOICE_STATUSES.items()
-}
+# What a list filtered by status matches: every stored state that shows it.
+INVOICE_STATES_BY_STATUS = {proto: states_shown_as(status) for status, proto in _INVOICE_STATUSES.items()}
 _REASONS = {
     "subscription_cycle": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CYCLE,
     "subscription_cancel": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CANCEL,
@@ -399,8 +403,12 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
     """An invoice as the API shows it: saga states as the status they stand in for, and
     transaction ids only once credits are posted (I-13)."""
     currency = invoice.currency
-    status = API_STATUS[invoice.status]
+    state = invoice.status
+    status = state.shown
     preview = not invoice.id
+    payment = invoice_payment(
+        state, Money(currency, invoice.amount_due), Money(currency, invoice.amount_paid)
+    )
 
     def money(minor: int) -> object:
         return money_to_proto(Money(currency, minor))
@@ -409,17 +417,17 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
         id=invoice.id,
         customer_id=invoice.customer_id,
         subscription_id=invoice.subscription_id or "",
-        status=INVOICE_STATUSES[status.value],
+        status=_INVOICE_STATUSES[status],
         billing_reason=_REASONS[invoice.billing_reason],
         currency=currency,
         period_start=timestamp_to_proto(invoice.period.start),
         period_end=timestamp_to_proto(invoice.period.end),
         subtotal=money(invoice.subtotal),
         total_credits_applied=money(invoice.total_credits_applied),
-        total=money(invoice.subtotal),
+        total=money_to_proto(invoice_total(Money(currency, invoice.subtotal))),
         amount_due=money(invoice.amount_due),
-        amount_paid=money(invoice.amount_paid if invoice.status == "paid" else 0),
-        amount_remaining=money(invoice.amount_due - (invoice.amount_paid if invoice.status == "paid" else 0)),
+        amount_paid=money_to_proto(payment.amount_paid),
+        amount_remaining=money_to_proto(payment.amount_remaining),
         create_time=timestamp_to_proto(invoice.create_time),
         update_time=timestamp_to_proto(invoice.update_time),
         billing_error=billing_error_to_proto(invoice.billing_error),
@@ -455,13 +463,13 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
             credit_balance_transaction_ids=list(application.transaction_ids),
             reinstate_credit_balance_transaction_id=application.reinstate_transaction_id,
         )
-    if status.value == "draft" and invoice.auto_finalize_time is not None:
+    if status is InvoiceStatus.DRAFT and invoice.auto_finalize_time is not None:
         message.auto_finalize_time.CopyFrom(timestamp_to_proto(invoice.auto_finalize_time))
-    if status.value != "draft":
+    if status is not InvoiceStatus.DRAFT:
         _set_time(message, "finalize_time", invoice.finalize_time)
-    if invoice.status == "paid":
+    if state is InvoiceState.PAID:
         _set_time(message, "paid_time", invoice.paid_time)
-    if invoice.status == "void":
+    if state is InvoiceState.VOID:
         _set_time(message, "void_time", invoice.void_time)
     _set_time(message, "uncollectible_time", invoice.uncollectible_time)
     if invoice.credit_purchase is not None:

@@ -41,8 +41,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(await self._billing.get(request.id)))
 
     async def ListInvoices(self, request, context):
-        convert.enum_filter(request.status, convert.STORED_STATUSES, "status", "InvoiceStatus")
-        statuses = convert.STORED_STATUSES.get(request.status, ())
+        convert.enum_filter(request.status, convert.INVOICE_STATES_BY_STATUS, "status", "InvoiceStatus")
+        statuses = convert.INVOICE_STATES_BY_STATUS.get(request.status, ())
 
         async def fetch(after, limit):
             return await self._billing.list(

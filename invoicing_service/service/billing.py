@@ -9,7 +9,8 @@ that a retry or the recovery sweep completes, and credits move once per invoice:
   void:     open ─→ voiding ─reinstate→ void
   pay a credit purchase: open ─→ paying ─create grant (request id = invoice id)→ paid
 
-``finalizing`` shows as DRAFT and ``voiding`` / ``paying`` as OPEN on the API.
+``finalizing`` shows as DRAFT and ``voiding`` / ``paying`` as OPEN on the API; the states,
+what each shows and where each action leads are ``domain.invoices.InvoiceState``'s.
 
 One bad subscription or invoice never holds up the others (X-6): a period whose lines
 cannot be rated (an amount beyond what a line holds, usage metering refuses to sum) or an
@@ -46,14 +47,14 @@ from invoicing_service.domain.invoices import (
     CreditApplication,
     InvoiceAction,
     InvoiceLine,
-    InvoiceStatus,
+    InvoiceState,
     LineKind,
     MeteredUsage,
     auto_finalize_at,
+    completed_state,
     draft_lines,
     invoice_totals,
-    next_status,
-    status_after_finalization,
+    started_state,
 )
 from invoicing_service.domain.periods import Period, metering_range, next_period
 from invoicing_service.domain.prices import UsageType, billed_units
@@ -71,19 +72,6 @@ from invoicing_service.store.records import (
 )
 
 log = structlog.get_logger("drawdown.invoicing.billing")
-
-# The status the API shows for each stored status.
-API_STATUS = {
-    "draft": InvoiceStatus.DRAFT,
-    "finalizing": InvoiceStatus.DRAFT,
-    "open": InvoiceStatus.OPEN,
-    "paying": InvoiceStatus.OPEN,
-    "voiding": InvoiceStatus.OPEN,
-    "paid": InvoiceStatus.PAID,
-    "void": InvoiceStatus.VOID,
-    "uncollectible": InvoiceStatus.UNCOLLECTIBLE,
-}
-
 
 # Subscriptions or drafts one scheduler claim takes: one transaction, one batch call to
 # metering and one to credits.
@@ -365,7 +353,7 @@ class Billing:
                 billing_reason="subscription_cancel" if ends else "subscription_cycle",
                 period=period,
                 lines=result.lines,
-                status="draft",
+                status=InvoiceState.DRAFT,
                 now=as_of,
                 auto_finalize_time=auto_finalize_at(period.end, graces[subscription.id]),
             )
@@ -424,11 +412,11 @@ class Billing:
         billing_reason: str,
         period: Period,
         lines: tuple[StoredLine, ...],
-        status: str,
+        status: InvoiceState,
         now: datetime,
         auto_finalize_time: datetime | None = None,
     ) -> InvoiceRecord:
-        subtotal = sum(stored.line.amount.minor for stored in lines)
+        totals = invoice_totals(subscription.currency, [stored.line for stored in lines])
         return InvoiceRecord(
             id=ids.new_id(ids.INVOICE),
             customer_id=subscription.customer_id,
@@ -438,9 +426,9 @@ class Billing:
             currency=subscription.currency,
             period=period,
             lines=lines,
-            subtotal=subtotal,
-            total_credits_applied=0,
-            amount_due=subtotal,
+            subtotal=totals.subtotal.minor,
+            total_credits_applied=totals.credits_total.minor,
+            amount_due=totals.amount_due.minor,
             amount_paid=0,
             credit_applications=(),
             auto_finalize_time=auto_finalize_time,
@@ -482,7 +470,7 @@ class Billing:
             held = {
                 draft.id: with_credits(draft, allocation, draft.update_time)
                 for draft, allocation in zip(metered, allocations, strict=True)
-                if statuses.get(draft.id) == "draft"
+                if statuses.get(draft.id) is InvoiceState.DRAFT
             }
             await store.save_many(list(held.values()))
             moved_on = [draft.id for draft in metered if draft.id in statuses and draft.id not in held]
@@ -564,11 +552,9 @@ class Billing:
         (I-11); one that is finalizing already is left as it is. A draft whose lines
         cannot be rated is left a draft: the prepared invoices, and the errors of those
         left out by invoice id."""
-        drafts = [invoice for invoice in invoices if invoice.status != "finalizing"]
-        for draft in drafts:
-            next_status(
-                API_STATUS[draft.status], InvoiceAction.FINALIZE, amount_due=Money.zero(draft.currency)
-            )
+        for invoice in invoices:
+            started_state(invoice.status, InvoiceAction.FINALIZE)  # refuses all but drafts and their retries
+        drafts = [invoice for invoice in invoices if invoice.status is InvoiceState.DRAFT]
         metered = [d for d in drafts if d.subscription_id is not None and has_metered_lines(d)]
         fresh: dict[str, tuple[StoredLine, ...]] = {}
         errors: dict[str, DomainError | PeerFailure] = {}
@@ -583,14 +569,14 @@ class Billing:
                 continue
             at = as_of or await self.now_for(session, draft.test_clock_id)
             lines = fresh.get(draft.id, draft.lines)
-            subtotal = sum(stored.line.amount.minor for stored in lines)
+            totals = invoice_totals(draft.currency, [stored.line for stored in lines])
             prepared[draft.id] = replace(
                 draft,
-                status="finalizing",
+                status=InvoiceState.FINALIZING,
                 lines=tuple(replace(stored, credits=()) for stored in lines),
-                subtotal=subtotal,
-                total_credits_applied=0,
-                amount_due=subtotal,
+                subtotal=totals.subtotal.minor,
+                total_credits_applied=totals.credits_total.minor,
+                amount_due=totals.amount_due.minor,
                 credit_applications=(),
                 finalize_time=at,
                 update_time=at,
@@ -695,22 +681,26 @@ class Billing:
         store = InvoiceStore(session)
         statuses = await store.lock([invoice.id for invoice, _ in allocations])
         done_elsewhere = [
-            invoice.id for invoice, _ in allocations if statuses.get(invoice.id) != "finalizing"
+            invoice.id
+            for invoice, _ in allocations
+            if statuses.get(invoice.id) is not InvoiceState.FINALIZING
         ]
         invoices = await store.get_many(done_elsewhere)
         completed = []
         for invoice, allocation in allocations:
-            if statuses.get(invoice.id) != "finalizing":
+            if statuses.get(invoice.id) is not InvoiceState.FINALIZING:
                 continue
             assert invoice.finalize_time is not None
             credited = with_credits(invoice, allocation, invoice.finalize_time)
-            status = status_after_finalization(Money(invoice.currency, credited.amount_due))
+            state = completed_state(
+                InvoiceState.FINALIZING, amount_due=Money(invoice.currency, credited.amount_due)
+            )
             completed.append(
                 replace(
                     credited,
-                    status=status.value,
+                    status=state,
                     auto_finalize_time=None,
-                    paid_time=invoice.finalize_time if status is InvoiceStatus.PAID else None,
+                    paid_time=invoice.finalize_time if state is InvoiceState.PAID else None,
                     billing_error=None,
                 )
             )
@@ -720,7 +710,7 @@ class Billing:
             log.info(
                 "invoice.finalized",
                 invoice_id=finalized.id,
-                status=finalized.status,
+                status=finalized.status.value,
                 amount_due=finalized.amount_due,
             )
         return invoices
@@ -733,10 +723,10 @@ class Billing:
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
             invoice = await store.get(invoice_id, for_update=True)
-            if invoice.status != "voiding":
-                next_status(API_STATUS[invoice.status], InvoiceAction.VOID)
+            step = started_state(invoice.status, InvoiceAction.VOID)
+            if invoice.status is not step:
                 now = await self.now_for(uow.session, invoice.test_clock_id)
-                invoice = replace(invoice, status="voiding", void_time=now, update_time=now)
+                invoice = replace(invoice, status=step, void_time=now, update_time=now)
                 await store.save(invoice)
             await uow.commit()
         return await self._reinstate_and_complete(invoice, caller, finish)
@@ -754,11 +744,11 @@ class Billing:
         async def complete(session: AsyncSession) -> InvoiceRecord:
             store = InvoiceStore(session)
             current = await store.get(invoice.id, for_update=True)
-            if current.status != "voiding":
+            if current.status is not InvoiceState.VOIDING:
                 return current
             voided = replace(
                 current,
-                status=InvoiceStatus.VOID.value,
+                status=completed_state(InvoiceState.VOIDING),
                 credit_applications=tuple(
                     replace(a, reinstate_transaction_id=reinstated.get(a.grant_id, ""))
                     for a in current.credit_applications
@@ -776,8 +766,8 @@ class Billing:
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
             invoice = await store.get(invoice_id, for_update=True)
-            if invoice.status != "paying":
-                next_status(API_STATUS[invoice.status], InvoiceAction.PAY)
+            step = started_state(invoice.status, InvoiceAction.PAY)
+            if invoice.status is not step:
                 now = await self.now_for(uow.session, invoice.test_clock_id)
                 purchase = invoice.credit_purchase
                 if (
@@ -789,7 +779,7 @@ class Billing:
                         f"credit purchase {invoice_id} expired at {purchase['expire_time']}; void it instead",
                         reason="CREDIT_PURCHASE_EXPIRED",
                     )
-                invoice = replace(invoice, status="paying", paid_time=now, update_time=now)
+                invoice = replace(invoice, status=step, paid_time=now, update_time=now)
                 await store.save(invoice)
             await uow.commit()
         try:
@@ -806,14 +796,19 @@ class Billing:
         async def complete(session: AsyncSession) -> InvoiceRecord:
             store = InvoiceStore(session)
             current = await store.get(invoice.id, for_update=True)
-            if current.status != "paying":
+            if current.status is not InvoiceState.PAYING:
                 return current
             purchase = (
                 None
                 if current.credit_purchase is None
                 else {**current.credit_purchase, "credit_grant_id": grant_id}
             )
-            paid = replace(current, status="paid", amount_paid=current.amount_due, credit_purchase=purchase)
+            paid = replace(
+                current,
+                status=completed_state(InvoiceState.PAYING),
+                amount_paid=current.amount_due,
+                credit_purchase=purchase,
+            )
             await store.save(paid)
             return paid
 
@@ -823,17 +818,17 @@ class Billing:
         async with self.database.unit_of_work() as uow:
             store = InvoiceStore(uow.session)
             invoice = await store.get(invoice_id, for_update=True)
-            if invoice.status == "paying":
-                await store.save(replace(invoice, status="open", paid_time=None))
+            if invoice.status is InvoiceState.PAYING:
+                await store.save(replace(invoice, status=InvoiceState.OPEN, paid_time=None))
             await uow.commit()
 
     async def mark_uncollectible(self, session: AsyncSession, invoice_id: str) -> InvoiceRecord:
         """Write an open invoice off; its credits stay applied (I-12, C-15)."""
         store = InvoiceStore(session)
         invoice = await store.get(invoice_id, for_update=True)
-        status = next_status(API_STATUS[invoice.status], InvoiceAction.MARK_UNCOLLECTIBLE)
+        state = started_state(invoice.status, InvoiceAction.MARK_UNCOLLECTIBLE)
         now = await self.now_for(session, invoice.test_clock_id)
-        marked = replace(invoice, status=status.value, uncollectible_time=now, update_time=now)
+        marked = replace(invoice, status=state, uncollectible_time=now, update_time=now)
         await store.save(marked)
         return marked
 
@@ -860,9 +855,9 @@ class Billing:
                     return await complete(uow.session)
 
                 try:
-                    if invoice.status == "finalizing":
+                    if invoice.status is InvoiceState.FINALIZING:
                         await self._apply_and_complete(invoice, None, here)
-                    elif invoice.status == "voiding":
+                    elif invoice.status is InvoiceState.VOIDING:
                         await self._reinstate_and_complete(invoice, None, here)
                     else:
                         await self._grant_and_complete(invoice, None, here)

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
-from invoicing_service.domain.invoices import auto_finalize_at, status_after_finalization
+from invoicing_service.domain.invoices import (
+    InvoiceAction,
+    InvoiceState,
+    auto_finalize_at,
+    completed_state,
+    started_state,
+)
 from invoicing_service.domain.periods import anchor_at, next_period, usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import (
@@ -127,12 +133,16 @@ class SubscriptionUseCases:
             billing_reason="subscription_create",
             period=period,
             lines=lines,
-            status="draft",
+            status=InvoiceState.DRAFT,
             now=now,
         )
-        status = status_after_finalization(Money(invoice.currency, invoice.amount_due))
+        # Licensed lines only, which credits never pay: finalized at once, with no call between.
+        status = completed_state(
+            started_state(invoice.status, InvoiceAction.FINALIZE),
+            amount_due=Money(invoice.currency, invoice.amount_due),
+        )
         invoice = replace(
-            invoice, status=status.value, finalize_time=now, paid_time=now if status.value == "paid" else None
+            invoice, status=status, finalize_time=now, paid_time=now if status is InvoiceState.PAID else None
         )
         await InvoiceStore(session).insert(invoice)
         await SubscriptionStore(session).update(subscription.id, latest_invoice_id=invoice.id)
@@ -180,7 +190,7 @@ class SubscriptionUseCases:
                 billing_reason="subscription_cancel",
                 period=period,
                 lines=lines,
-                status="draft",
+                status=InvoiceState.DRAFT,
                 now=now,
                 auto_finalize_time=auto_finalize_at(cancellation.ends_at, grace),
             )
@@ -237,7 +247,7 @@ class SubscriptionUseCases:
                 billing_reason="subscription_cycle",
                 period=period,
                 lines=lines,
-                status="draft",
+                status=InvoiceState.DRAFT,
                 now=as_of,
             ),
             id="",
