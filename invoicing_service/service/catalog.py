@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
 from drawdown.errors import InvalidArgument
+from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain.customers import validate_metadata, validate_text
 from invoicing_service.domain.prices import Price, UsageType, validate_new_price
-from invoicing_service.service.billing import Billing, Caller
+from invoicing_service.service.billing import Billing
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.records import PriceRecord, ProductRecord
 

@@ -21,6 +21,7 @@ from invoicing_service.domain.invoices import InvoiceState, invoice_totals
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.service.billing import Billing
+from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest
 from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.catalog import CatalogStore
@@ -61,7 +62,7 @@ class PurchaseUseCases:
                 raise InvalidArgument.for_field(
                     field, f"must be a metered price in {new.amount.currency}", reason="INVALID_APPLICABILITY"
                 )
-        now = await self._billing.now_for(session, customer.test_clock_id)
+        now = await now_for(session, self._billing.clock, customer.test_clock_id)
         if new.expire_time is not None and new.expire_time <= now:
             raise InvalidArgument.for_field("expire_time", "must be in the future", reason="INVALID_EXPIRY")
         line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)

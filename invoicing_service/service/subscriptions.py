@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
+from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain.invoices import (
     InvoiceAction,
     InvoiceState,
@@ -30,15 +31,12 @@ from invoicing_service.domain.subscriptions import (
     plan_cancellation,
     validate_items,
 )
-from invoicing_service.service.billing import (
-    Billing,
-    Caller,
-    LinesToRate,
-    for_credits_preview,
-    has_metered_lines,
-    with_credits,
-)
+from invoicing_service.service.allocations import for_credits_preview, has_metered_lines, with_credits
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest, grace_period_setting
+from invoicing_service.service.drafting import new_invoice
+from invoicing_service.service.rating import LinesToRate
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -102,7 +100,7 @@ class SubscriptionUseCases:
         for item in items:
             if item.price.usage_type is UsageType.METERED:
                 await self._billing.downstream.metering.check_meter_active(item.price.meter_id or "", caller)
-        now = await self._billing.now_for(session, customer.test_clock_id)
+        now = await now_for(session, self._billing.clock, customer.test_clock_id)
         anchor = anchor_at(now)
         price = items[0].price
         period = first_period(anchor, price.interval, price.interval_count)
@@ -125,10 +123,10 @@ class SubscriptionUseCases:
         await SubscriptionStore(session).insert(subscription)
         if not invoice_at_creation(items):
             return subscription, None
-        lines = await self._billing.subscription_lines(
+        lines = await self._billing.rating.subscription_lines(
             session, subscription, items, usage_period=None, advance_period=period, caller=caller
         )
-        invoice = self._billing.new_invoice(
+        invoice = new_invoice(
             subscription,
             billing_reason="subscription_create",
             period=period,
@@ -163,10 +161,10 @@ class SubscriptionUseCases:
         store = SubscriptionStore(session)
         subscription = await store.get(subscription_id, for_update=True)
         await self._customer_clock(session, subscription.test_clock_id)
-        now = await self._billing.now_for(session, subscription.test_clock_id)
+        now = await now_for(session, self._billing.clock, subscription.test_clock_id)
         while subscription.status is SubscriptionStatus.ACTIVE and subscription.current_period.end <= now:
             # The scheduler has not closed an ended period yet: close it first (I-10).
-            _, set_aside = await self._billing.close_locked(session, [subscription], now)
+            _, set_aside = await self._billing.drafting.close_locked(session, [subscription], now)
             if set_aside:
                 error = set_aside[subscription_id]
                 raise FailedPrecondition(error.message, reason=error.reason)
@@ -181,11 +179,11 @@ class SubscriptionUseCases:
         changes: dict[str, Any] = {"status": "canceled", "cancel_time": now, "update_time": now}
         if metered:
             period = cancellation.final_usage_period
-            lines = await self._billing.subscription_lines(
+            lines = await self._billing.rating.subscription_lines(
                 session, subscription, metered, usage_period=period, advance_period=None, caller=caller
             )
-            grace = await self._billing.grace_period(session, subscription)
-            invoice = self._billing.new_invoice(
+            grace = await self._billing.drafting.grace_period(session, subscription)
+            invoice = new_invoice(
                 subscription,
                 billing_reason="subscription_cancel",
                 period=period,
@@ -206,7 +204,7 @@ class SubscriptionUseCases:
             return
         async with self._billing.database.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id)
-        await self._billing.hold_one(invoice)
+        await self._billing.drafting.hold_one(invoice)
 
     async def preview(
         self, subscription_id: str, as_of: datetime | None, caller: Caller
@@ -222,7 +220,7 @@ class SubscriptionUseCases:
                     f"subscription {subscription_id} is canceled", reason="SUBSCRIPTION_CANCELED"
                 )
             period = subscription.current_period
-            as_of = as_of or await self._billing.now_for(uow.session, subscription.test_clock_id)
+            as_of = as_of or await now_for(uow.session, self._billing.clock, subscription.test_clock_id)
             if not period.start <= as_of <= period.end:
                 raise InvalidArgument.for_field(
                     "as_of_time",
@@ -239,10 +237,10 @@ class SubscriptionUseCases:
                 usage_so_far(period, as_of),
                 None if subscription.cancel_at_period_end else following,
             )
-            names = await self._billing.product_names(uow.session, [job])
-        lines = await self._billing.lines_for(job, names, caller)
+            names = await self._billing.rating.product_names(uow.session, [job])
+        lines = await self._billing.rating.lines_for(job, names, caller)
         draft = replace(
-            self._billing.new_invoice(
+            new_invoice(
                 subscription,
                 billing_reason="subscription_cycle",
                 period=period,
