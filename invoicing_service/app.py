@@ -28,6 +28,7 @@ from drawdown.invoicing.v1 import (
 from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
+from invoicing_service.adapters.downstream import Downstream
 from invoicing_service.api.catalog import CatalogServicer
 from invoicing_service.api.customers import CustomerServicer, TestClockServicer
 from invoicing_service.api.invoices import InvoiceServicer
@@ -36,7 +37,6 @@ from invoicing_service.api.subscriptions import SubscriptionServicer
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.catalog import CatalogUseCases
 from invoicing_service.service.customers import CustomerUseCases, TestClockUseCases
-from invoicing_service.service.downstream import Downstream
 from invoicing_service.service.purchases import PurchaseUseCases
 from invoicing_service.service.scheduler import Scheduler, TestClockAdvance
 from invoicing_service.service.subscriptions import SubscriptionUseCases

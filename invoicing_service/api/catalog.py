@@ -51,7 +51,8 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
         )
 
         async def work(uow):
-            record = await self._catalog.create_price(uow.session, new, context)
+            with convert.price_fields_named_by_proto():
+                record = await self._catalog.create_price(uow.session, new, context)
             return pb.CreatePriceResponse(price=convert.price_to_proto(record))
 
         return await self._mutations.run("CreatePrice", request, pb.CreatePriceResponse, work)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -19,6 +21,13 @@ from drawdown.invoicing.v1 import (
 )
 from drawdown.money import Money
 from drawdown.rpc.convert import decimal_from_proto, decimal_to_proto, money_to_proto, timestamp_to_proto
+from invoicing_service.domain.invoices import (
+    InvoiceState,
+    InvoiceStatus,
+    invoice_payment,
+    invoice_total,
+    states_shown_as,
+)
 from invoicing_service.domain.periods import Interval
 from invoicing_service.domain.prices import (
     BillingScheme,
@@ -29,7 +38,6 @@ from invoicing_service.domain.prices import (
     TransformQuantity,
     UsageType,
 )
-from invoicing_service.service.billing import API_STATUS
 from invoicing_service.service.customers import LiveBalance, NewCustomer
 from invoicing_service.service.subscriptions import NewItem
 from invoicing_service.store.records import (
@@ -70,17 +78,15 @@ _CLOCK_STATUSES = {
     "advancing": test_clock_pb2.TEST_CLOCK_STATUS_ADVANCING,
     "internal_failure": test_clock_pb2.TEST_CLOCK_STATUS_INTERNAL_FAILURE,
 }
-INVOICE_STATUSES = {
-    "draft": invoice_pb2.INVOICE_STATUS_DRAFT,
-    "open": invoice_pb2.INVOICE_STATUS_OPEN,
-    "paid": invoice_pb2.INVOICE_STATUS_PAID,
-    "void": invoice_pb2.INVOICE_STATUS_VOID,
-    "uncollectible": invoice_pb2.INVOICE_STATUS_UNCOLLECTIBLE,
+_INVOICE_STATUSES = {
+    InvoiceStatus.DRAFT: invoice_pb2.INVOICE_STATUS_DRAFT,
+    InvoiceStatus.OPEN: invoice_pb2.INVOICE_STATUS_OPEN,
+    InvoiceStatus.PAID: invoice_pb2.INVOICE_STATUS_PAID,
+    InvoiceStatus.VOID: invoice_pb2.INVOICE_STATUS_VOID,
+    InvoiceStatus.UNCOLLECTIBLE: invoice_pb2.INVOICE_STATUS_UNCOLLECTIBLE,
 }
-STORED_STATUSES = {
-    proto: tuple(stored for stored, api in API_STATUS.items() if api.value == name)
-    for name, proto in INVOICE_STATUSES.items()
-}
+# What a list filtered by status matches: every stored state that shows it.
+INVOICE_STATES_BY_STATUS = {proto: states_shown_as(status) for status, proto in _INVOICE_STATUSES.items()}
 _REASONS = {
     "subscription_cycle": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CYCLE,
     "subscription_cancel": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CANCEL,
@@ -214,22 +220,14 @@ def product_to_proto(product: ProductRecord) -> product_pb2.Product:
 
 
 def price_from_proto(message: price_pb2.Price) -> Price:
-    """The domain price; enum and decimal problems name the proto field."""
-    if message.type not in _USAGE_TYPES:
-        raise InvalidArgument.for_field(
-            "price.type", "must be METERED or LICENSED", reason="INVALID_PRICE_TYPE"
-        )
-    usage_type = _USAGE_TYPES[message.type]
-    if usage_type is UsageType.METERED and not message.meter_id:
-        raise InvalidArgument.for_field(
-            "price.meter_id", "a metered price needs a meter", reason="INVALID_PRICE_TYPE"
-        )
-    if usage_type is UsageType.LICENSED and message.meter_id:
-        raise InvalidArgument.for_field(
-            "price.meter_id", "a licensed price takes no meter", reason="INVALID_PRICE_TYPE"
-        )
-    if message.recurring.interval not in _INTERVALS:
-        raise InvalidArgument.for_field("price.recurring.interval", "is required", reason="INVALID_INTERVAL")
+    """The price as requested, for ``validate_new_price`` to judge (I-2).
+
+    An enum number that names no value of a required field (type, recurring.interval,
+    transform_quantity.round) is as good as unset: None, which the domain refuses. One
+    that cannot stand for unset, because unset has a meaning (billing_scheme: PER_UNIT,
+    tiers_mode: none), and a decimal that is no number cannot be converted at all: they
+    are refused here, naming the proto field.
+    """
     scheme = _SCHEMES.get(message.billing_scheme)
     if scheme is None:
         raise InvalidArgument.for_field(
@@ -247,22 +245,13 @@ def price_from_proto(message: price_pb2.Price) -> Price:
     tiers = tuple(_tier_from_proto(tier, f"price.tiers[{i}]") for i, tier in enumerate(message.tiers))
     transform = None
     if message.HasField("transform_quantity"):
-        if scheme is BillingScheme.TIERED:
-            raise InvalidArgument.for_field(
-                "price.transform_quantity", "only with PER_UNIT", reason="INVALID_TRANSFORM_QUANTITY"
-            )
-        rounding = _ROUNDINGS.get(message.transform_quantity.round)
-        if rounding is None or message.transform_quantity.divide_by < 1:
-            raise InvalidArgument.for_field(
-                "price.transform_quantity",
-                "divide_by must be at least 1 and round UP or DOWN",
-                reason="INVALID_TRANSFORM_QUANTITY",
-            )
-        transform = TransformQuantity(message.transform_quantity.divide_by, rounding)
+        transform = TransformQuantity(
+            message.transform_quantity.divide_by, _ROUNDINGS.get(message.transform_quantity.round)
+        )
     return Price(
         currency=message.currency.upper(),
-        usage_type=usage_type,
-        interval=_INTERVALS[message.recurring.interval],
+        usage_type=_USAGE_TYPES.get(message.type),
+        interval=_INTERVALS.get(message.recurring.interval),
         interval_count=message.recurring.interval_count,
         meter_id=message.meter_id or None,
         billing_scheme=scheme,
@@ -271,6 +260,35 @@ def price_from_proto(message: price_pb2.Price) -> Price:
         tiers=tiers,
         transform_quantity=transform,
     )
+
+
+# The proto paths of the price fields the contract names otherwise than the domain does;
+# a fault of any other field keeps the domain's name (``interval_count``, ``tiers[0]``).
+_PRICE_FIELD_PATHS = {
+    "usage_type": "price.type",
+    "meter_id": "price.meter_id",
+    "interval": "price.recurring.interval",
+    "transform_quantity": "price.transform_quantity",
+    "transform_quantity.divide_by": "price.transform_quantity",
+    "transform_quantity.round": "price.transform_quantity",
+}
+
+
+@contextmanager
+def price_fields_named_by_proto() -> Iterator[None]:
+    """A price refused by the domain, its field named as the contract names it."""
+    try:
+        yield
+    except InvalidArgument as error:
+        path = _PRICE_FIELD_PATHS.get(error.metadata.get("field", ""))
+        if path is None:
+            raise
+        raise InvalidArgument.for_field(
+            path,
+            error.field_violations[0].description,
+            reason=error.reason,
+            metadata={key: value for key, value in error.metadata.items() if key != "field"},
+        ) from None
 
 
 def _tier_from_proto(tier: price_pb2.PriceTier, field: str) -> Tier:
@@ -385,8 +403,12 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
     """An invoice as the API shows it: saga states as the status they stand in for, and
     transaction ids only once credits are posted (I-13)."""
     currency = invoice.currency
-    status = API_STATUS[invoice.status]
+    state = invoice.status
+    status = state.shown
     preview = not invoice.id
+    payment = invoice_payment(
+        state, Money(currency, invoice.amount_due), Money(currency, invoice.amount_paid)
+    )
 
     def money(minor: int) -> object:
         return money_to_proto(Money(currency, minor))
@@ -395,17 +417,17 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
         id=invoice.id,
         customer_id=invoice.customer_id,
         subscription_id=invoice.subscription_id or "",
-        status=INVOICE_STATUSES[status.value],
+        status=_INVOICE_STATUSES[status],
         billing_reason=_REASONS[invoice.billing_reason],
         currency=currency,
         period_start=timestamp_to_proto(invoice.period.start),
         period_end=timestamp_to_proto(invoice.period.end),
         subtotal=money(invoice.subtotal),
         total_credits_applied=money(invoice.total_credits_applied),
-        total=money(invoice.subtotal),
+        total=money_to_proto(invoice_total(Money(currency, invoice.subtotal))),
         amount_due=money(invoice.amount_due),
-        amount_paid=money(invoice.amount_paid if invoice.status == "paid" else 0),
-        amount_remaining=money(invoice.amount_due - (invoice.amount_paid if invoice.status == "paid" else 0)),
+        amount_paid=money_to_proto(payment.amount_paid),
+        amount_remaining=money_to_proto(payment.amount_remaining),
         create_time=timestamp_to_proto(invoice.create_time),
         update_time=timestamp_to_proto(invoice.update_time),
         billing_error=billing_error_to_proto(invoice.billing_error),
@@ -441,13 +463,13 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
             credit_balance_transaction_ids=list(application.transaction_ids),
             reinstate_credit_balance_transaction_id=application.reinstate_transaction_id,
         )
-    if status.value == "draft" and invoice.auto_finalize_time is not None:
+    if status is InvoiceStatus.DRAFT and invoice.auto_finalize_time is not None:
         message.auto_finalize_time.CopyFrom(timestamp_to_proto(invoice.auto_finalize_time))
-    if status.value != "draft":
+    if status is not InvoiceStatus.DRAFT:
         _set_time(message, "finalize_time", invoice.finalize_time)
-    if invoice.status == "paid":
+    if state is InvoiceState.PAID:
         _set_time(message, "paid_time", invoice.paid_time)
-    if invoice.status == "void":
+    if state is InvoiceState.VOID:
         _set_time(message, "void_time", invoice.void_time)
     _set_time(message, "uncollectible_time", invoice.uncollectible_time)
     if invoice.credit_purchase is not None:

@@ -41,8 +41,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(await self._billing.get(request.id)))
 
     async def ListInvoices(self, request, context):
-        convert.enum_filter(request.status, convert.STORED_STATUSES, "status", "InvoiceStatus")
-        statuses = convert.STORED_STATUSES.get(request.status, ())
+        convert.enum_filter(request.status, convert.INVOICE_STATES_BY_STATUS, "status", "InvoiceStatus")
+        statuses = convert.INVOICE_STATES_BY_STATUS.get(request.status, ())
 
         async def fetch(after, limit):
             return await self._billing.list(
@@ -66,7 +66,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 "FinalizeInvoice",
                 request,
                 pb.FinalizeInvoiceResponse,
-                lambda finish: call.billing.finalize(request.id, caller=context, finish=finish),
+                lambda finish: call.billing.finalization.finalize(request.id, caller=context, finish=finish),
                 lambda invoice: pb.FinalizeInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
 
@@ -76,7 +76,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 "VoidInvoice",
                 request,
                 pb.VoidInvoiceResponse,
-                lambda finish: call.billing.void(request.id, caller=context, finish=finish),
+                lambda finish: call.billing.settlement.void(request.id, caller=context, finish=finish),
                 lambda invoice: pb.VoidInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
 
@@ -86,13 +86,13 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 "PayInvoice",
                 request,
                 pb.PayInvoiceResponse,
-                lambda finish: call.billing.pay(request.id, caller=context, finish=finish),
+                lambda finish: call.billing.settlement.pay(request.id, caller=context, finish=finish),
                 lambda invoice: pb.PayInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
 
     async def MarkInvoiceUncollectible(self, request, context):
         async def work(uow):
-            invoice = await self._billing.mark_uncollectible(uow.session, request.id)
+            invoice = await self._billing.settlement.mark_uncollectible(uow.session, request.id)
             return pb.MarkInvoiceUncollectibleResponse(invoice=convert.invoice_to_proto(invoice))
 
         return await self._mutations.run(

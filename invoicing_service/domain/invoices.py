@@ -22,6 +22,8 @@ from invoicing_service.domain.subscriptions import SubscriptionItem
 
 
 class InvoiceStatus(StrEnum):
+    """The status an invoice shows (I-12)."""
+
     DRAFT = "draft"
     OPEN = "open"
     PAID = "paid"
@@ -54,6 +56,51 @@ TRANSITIONS: Mapping[tuple[InvoiceStatus, InvoiceAction], frozenset[InvoiceStatu
     (InvoiceStatus.OPEN, InvoiceAction.PAY): frozenset({InvoiceStatus.PAID}),
     (InvoiceStatus.OPEN, InvoiceAction.VOID): frozenset({InvoiceStatus.VOID}),
     (InvoiceStatus.OPEN, InvoiceAction.MARK_UNCOLLECTIBLE): frozenset({InvoiceStatus.UNCOLLECTIBLE}),
+}
+
+
+class InvoiceState(StrEnum):
+    """An invoice's status as stored (I-12): one it shows, or a saga step, stored before
+    the call to another service that completes it, so that a retry or the recovery sweep
+    can finish what a crash or an outage interrupted."""
+
+    DRAFT = "draft"
+    FINALIZING = "finalizing"
+    OPEN = "open"
+    VOIDING = "voiding"
+    PAYING = "paying"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+    @property
+    def shown(self) -> InvoiceStatus:
+        """The status the API shows: a saga step shows the status its action started from."""
+        return _SHOWN[self]
+
+    @property
+    def in_flight(self) -> bool:
+        """A saga step: the call that completes it may not have succeeded yet."""
+        return self in SAGA_STEPS.values()
+
+
+# The saga step each action that calls another service stores first: finalizing until
+# credits are applied, voiding until they are reinstated, paying until a credit purchase's
+# grant is created. Marking an invoice uncollectible calls no other service.
+SAGA_STEPS: Mapping[InvoiceAction, InvoiceState] = {
+    InvoiceAction.FINALIZE: InvoiceState.FINALIZING,
+    InvoiceAction.VOID: InvoiceState.VOIDING,
+    InvoiceAction.PAY: InvoiceState.PAYING,
+}
+_SHOWN: Mapping[InvoiceState, InvoiceStatus] = {
+    InvoiceState.DRAFT: InvoiceStatus.DRAFT,
+    InvoiceState.FINALIZING: InvoiceStatus.DRAFT,
+    InvoiceState.OPEN: InvoiceStatus.OPEN,
+    InvoiceState.VOIDING: InvoiceStatus.OPEN,
+    InvoiceState.PAYING: InvoiceStatus.OPEN,
+    InvoiceState.PAID: InvoiceStatus.PAID,
+    InvoiceState.VOID: InvoiceStatus.VOID,
+    InvoiceState.UNCOLLECTIBLE: InvoiceStatus.UNCOLLECTIBLE,
 }
 
 
@@ -103,6 +150,14 @@ class LineTotal:
     line: InvoiceLine
     credits: tuple[CreditApplication, ...]
     credits_total: Money
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What an invoice shows as paid, and as still to be paid (I-13)."""
+
+    amount_paid: Money
+    amount_remaining: Money
 
 
 @dataclass(frozen=True)
@@ -171,9 +226,21 @@ def invoice_totals(
         lines=line_totals,
         subtotal=subtotal,
         credits_total=credits_total,
-        total=subtotal,
+        total=invoice_total(subtotal),
         amount_due=subtotal - credits_total,
     )
+
+
+def invoice_total(subtotal: Money) -> Money:
+    """An invoice's total (I-13): its subtotal, as there are no discounts or taxes yet."""
+    return subtotal
+
+
+def invoice_payment(state: InvoiceState, amount_due: Money, amount_paid: Money) -> Payment:
+    """What an invoice shows of its payment (I-13): the amount paid counts once the invoice
+    is paid; until then nothing is paid, and the amount due remains."""
+    paid = amount_paid if state is InvoiceState.PAID else Money.zero(amount_due.currency)
+    return Payment(amount_paid=paid, amount_remaining=amount_due - paid)
 
 
 def status_after_finalization(amount_due: Money) -> InvoiceStatus:
@@ -192,6 +259,42 @@ def next_status(
     pay, void and mark-uncollectible only from open. Anything else is FailedPrecondition
     INVALID_INVOICE_STATUS naming the status and the action.
     """
+    targets = _allowed_targets(current, action)
+    if action is InvoiceAction.FINALIZE:
+        if amount_due is None:
+            raise TypeError("finalization needs the amount due")
+        return status_after_finalization(amount_due)
+    (target,) = targets
+    return target
+
+
+def started_state(current: InvoiceState, action: InvoiceAction) -> InvoiceState:
+    """The state an invoice is in once ``action`` has started (I-12): the action's saga
+    step, or, for one that calls no other service, the status it leads to. An invoice in
+    that step already stays in it (a retry resumes the step); otherwise the action must be
+    allowed from the status the invoice shows (see ``next_status``)."""
+    step = SAGA_STEPS.get(action)
+    if step is None:
+        return InvoiceState(next_status(current.shown, action))
+    if current is not step:
+        _allowed_targets(current.shown, action)
+    return step
+
+
+def completed_state(step: InvoiceState, *, amount_due: Money | None = None) -> InvoiceState:
+    """Where a saga step ends once its call has succeeded (I-12): finalizing in open or
+    paid, by ``amount_due`` (I-11); voiding in void; paying in paid."""
+    (action,) = (action for action, its_step in SAGA_STEPS.items() if its_step is step)
+    return InvoiceState(next_status(step.shown, action, amount_due=amount_due))
+
+
+def states_shown_as(status: InvoiceStatus) -> tuple[InvoiceState, ...]:
+    """The stored states that show ``status``: the status itself and the saga steps that
+    start from it."""
+    return tuple(state for state in InvoiceState if state.shown is status)
+
+
+def _allowed_targets(current: InvoiceStatus, action: InvoiceAction) -> frozenset[InvoiceStatus]:
     targets = TRANSITIONS.get((current, action))
     if targets is None:
         allowed_from = sorted(status for status, allowed_action in TRANSITIONS if allowed_action is action)
@@ -201,12 +304,7 @@ def next_status(
             reason="INVALID_INVOICE_STATUS",
             metadata={"status": current, "action": action},
         )
-    if action is InvoiceAction.FINALIZE:
-        if amount_due is None:
-            raise TypeError("finalization needs the amount due")
-        return status_after_finalization(amount_due)
-    (target,) = targets
-    return target
+    return targets
 
 
 def auto_finalize_at(period_end: datetime, grace_period: timedelta) -> datetime:

@@ -29,6 +29,7 @@ MAX_TIERS = 100
 MAX_LINE_AMOUNT = 10**15 - 1
 # Quantities are stored as NUMERIC(60, 15): at most 45 digits before the point.
 QUANTITY_LIMIT = Decimal(10) ** 45
+_TRANSFORM_RULE = "divide_by must be at least 1 and round UP or DOWN"
 
 
 class LineNotBillable(FailedPrecondition):
@@ -90,7 +91,9 @@ class TransformQuantity:
 
 @dataclass(frozen=True)
 class Price:
-    """A recurring price. Field names double as the field paths of validation errors."""
+    """A recurring price. Field names double as the field paths of validation errors; a
+    required field a request left unset (``usage_type``, ``interval``, a transform's
+    ``round``) is None, which ``validate_new_price`` refuses."""
 
     currency: str
     usage_type: UsageType
@@ -107,27 +110,28 @@ class Price:
 def validate_new_price(price: Price) -> Price:
     """Check a price before it is created (I-2); return it unchanged when valid.
 
-    Raises InvalidArgument naming the field, with reason INVALID_CURRENCY,
-    INVALID_PRICE_TYPE (metered or licensed; metered prices need a meter, licensed ones
-    take none), INVALID_INTERVAL (interval count 1..one year), INVALID_UNIT_AMOUNT
-    (per_unit needs one, tiered takes none; ≥ 0, < 10^12, ≤ 12 decimal places),
-    INVALID_TIERS (tiered only; 1 to 100 tiers; ``up_to`` positive whole numbers, strictly
-    increasing, last tier unbounded; each tier a unit and/or flat amount) or
-    INVALID_TRANSFORM_QUANTITY (divide_by ≥ 1, round up|down). Whether the meter exists and is active is for the caller to check.
+    Raises InvalidArgument naming the field, with reason INVALID_PRICE_TYPE (metered or
+    licensed; metered prices need a meter, licensed ones take none), INVALID_INTERVAL
+    (day, week, month or year; interval count 1..one year), INVALID_TRANSFORM_QUANTITY
+    (per_unit prices only; divide_by ≥ 1, round up|down), INVALID_CURRENCY,
+    INVALID_UNIT_AMOUNT (per_unit needs one, tiered takes none; ≥ 0, < 10^12, ≤ 12
+    decimal places) or INVALID_TIERS (tiered only; 1 to 100 tiers; ``up_to`` positive
+    whole numbers, strictly increasing, last tier unbounded; each tier a unit and/or flat
+    amount). Checked in that order: the first fault found answers. Whether the meter
+    exists and is active is for the caller to check.
     """
-    validate_currency(price.currency)
-    if not isinstance(price.usage_type, UsageType):
-        raise InvalidArgument.for_field(
-            "usage_type", "must be metered or licensed", reason="INVALID_PRICE_TYPE"
-        )
-    _check_interval(price)
+    _check_usage_type(price)
     _check_meter(price)
+    if not isinstance(price.interval, Interval):
+        raise InvalidArgument.for_field("interval", "is required", reason="INVALID_INTERVAL")
+    if price.transform_quantity is not None:
+        _check_transform(price.transform_quantity, price.billing_scheme)
+    validate_currency(price.currency)
+    _check_interval_count(price)
     if price.billing_scheme is BillingScheme.TIERED:
         _check_tiered(price)
     else:
         _check_per_unit(price)
-    if price.transform_quantity is not None:
-        _check_transform(price.transform_quantity)
     return price
 
 
@@ -236,17 +240,10 @@ def _tier_amount(tier: Tier, units: Decimal) -> Decimal:
     return (tier.flat_amount_decimal or Decimal(0)) + (tier.unit_amount_decimal or Decimal(0)) * units
 
 
-def _check_interval(price: Price) -> None:
-    if not isinstance(price.interval, Interval):
+def _check_usage_type(price: Price) -> None:
+    if not isinstance(price.usage_type, UsageType):
         raise InvalidArgument.for_field(
-            "interval", "must be day, week, month or year", reason="INVALID_INTERVAL"
-        )
-    limit = MAX_INTERVAL_COUNT[price.interval]
-    if not 1 <= price.interval_count <= limit:
-        raise InvalidArgument.for_field(
-            "interval_count",
-            f"must be between 1 and {limit} for a {price.interval} interval (at most one year)",
-            reason="INVALID_INTERVAL",
+            "usage_type", "must be METERED or LICENSED", reason="INVALID_PRICE_TYPE"
         )
 
 
@@ -257,7 +254,17 @@ def _check_meter(price: Price) -> None:
         )
     if price.usage_type is UsageType.LICENSED and price.meter_id:
         raise InvalidArgument.for_field(
-            "meter_id", "a licensed price bills a quantity, not a meter", reason="INVALID_PRICE_TYPE"
+            "meter_id", "a licensed price takes no meter", reason="INVALID_PRICE_TYPE"
+        )
+
+
+def _check_interval_count(price: Price) -> None:
+    limit = MAX_INTERVAL_COUNT[price.interval]
+    if not 1 <= price.interval_count <= limit:
+        raise InvalidArgument.for_field(
+            "interval_count",
+            f"must be between 1 and {limit} for a {price.interval} interval (at most one year)",
+            reason="INVALID_INTERVAL",
         )
 
 
@@ -350,15 +357,17 @@ def _check_amount(amount: Decimal, field: str, reason: str) -> None:
         )
 
 
-def _check_transform(transform: TransformQuantity) -> None:
+def _check_transform(transform: TransformQuantity, scheme: BillingScheme) -> None:
+    if scheme is BillingScheme.TIERED:
+        raise InvalidArgument.for_field(
+            "transform_quantity", "only with PER_UNIT", reason="INVALID_TRANSFORM_QUANTITY"
+        )
     divide_by = transform.divide_by
     if isinstance(divide_by, bool) or not isinstance(divide_by, int) or divide_by < 1:
         raise InvalidArgument.for_field(
-            "transform_quantity.divide_by",
-            "must be a whole number greater than 0",
-            reason="INVALID_TRANSFORM_QUANTITY",
+            "transform_quantity.divide_by", _TRANSFORM_RULE, reason="INVALID_TRANSFORM_QUANTITY"
         )
     if not isinstance(transform.round, Rounding):
         raise InvalidArgument.for_field(
-            "transform_quantity.round", "must be up or down", reason="INVALID_TRANSFORM_QUANTITY"
+            "transform_quantity.round", _TRANSFORM_RULE, reason="INVALID_TRANSFORM_QUANTITY"
         )

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
 from drawdown.errors import InvalidArgument
+from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain.customers import validate_metadata, validate_text
 from invoicing_service.domain.prices import Price, UsageType, validate_new_price
-from invoicing_service.service.billing import Billing, Caller
+from invoicing_service.service.billing import Billing
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.records import PriceRecord, ProductRecord
 
@@ -66,7 +67,7 @@ class CatalogUseCases:
         await store.get_product(new.product_id)
         if price.usage_type is UsageType.METERED:
             assert price.meter_id is not None
-            await self._billing.downstream.check_meter_active(price.meter_id, caller)
+            await self._billing.downstream.metering.check_meter_active(price.meter_id, caller)
         now = self._billing.clock.now()
         record = PriceRecord(
             ids.new_id(ids.PRICE), new.product_id, True, new.nickname, metadata, price, now, now

@@ -19,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money, currency_exponent, validate_currency
+from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
 from invoicing_service.domain.periods import usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import validate_grace_period
 from invoicing_service.domain.test_clocks import validate_frozen_time
-from invoicing_service.service.billing import Billing, Caller, LinesToRate
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.clocks import now_for
+from invoicing_service.service.rating import LinesToRate
 from invoicing_service.store.billing import SubscriptionStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
@@ -139,7 +142,7 @@ class CustomerUseCases:
         store = CustomerStore(session)
         current = await store.get(customer_id, for_update=True)
         validate_customer(values.get("name", current.name), values.get("email", current.email))
-        now = await self._billing.now_for(session, current.test_clock_id)
+        now = await now_for(session, self._billing.clock, current.test_clock_id)
         return await store.update(customer_id, values, now)
 
     async def live_balance(
@@ -154,7 +157,7 @@ class CustomerUseCases:
             validate_currency(currency, "currency")
         async with self._billing.database.unit_of_work() as uow:
             customer = await CustomerStore(uow.session).get(customer_id)
-            as_of = await self._billing.now_for(uow.session, customer.test_clock_id)
+            as_of = await now_for(uow.session, self._billing.clock, customer.test_clock_id)
             subscriptions = await SubscriptionStore(uow.session).active_of_customer(customer_id)
         unbilled: dict[str, int] = {s.currency: 0 for s in subscriptions}
         jobs = [
@@ -167,13 +170,15 @@ class CustomerUseCases:
             for subscription in subscriptions
         ]
         jobs = [job for job in jobs if job.items]
-        for job, rated in zip(jobs, await self._billing.rate(jobs, {}, caller) if jobs else [], strict=True):
+        for job, rated in zip(
+            jobs, await self._billing.rating.rate(jobs, {}, caller) if jobs else [], strict=True
+        ):
             if rated.error is not None:
                 raise rated.error
             unbilled[job.subscription.currency] += sum(stored.line.amount.minor for stored in rated.lines)
         available = {
             m.currency: m.minor
-            for m in await self._billing.downstream.available_credits(customer_id, as_of, caller)
+            for m in await self._billing.downstream.credits.available_credits(customer_id, as_of, caller)
         }
         currencies = sorted((set(unbilled) | set(available)) if not currency else {currency})
         balances = [

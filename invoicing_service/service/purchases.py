@@ -17,9 +17,11 @@ from invoicing_service.domain.credit_purchases import (
     validate_credit_purchase,
     validate_purchase_metadata,
 )
+from invoicing_service.domain.invoices import InvoiceState, invoice_totals
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.service.billing import Billing
+from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest
 from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.catalog import CatalogStore
@@ -60,22 +62,23 @@ class PurchaseUseCases:
                 raise InvalidArgument.for_field(
                     field, f"must be a metered price in {new.amount.currency}", reason="INVALID_APPLICABILITY"
                 )
-        now = await self._billing.now_for(session, customer.test_clock_id)
+        now = await now_for(session, self._billing.clock, customer.test_clock_id)
         if new.expire_time is not None and new.expire_time <= now:
             raise InvalidArgument.for_field("expire_time", "must be in the future", reason="INVALID_EXPIRY")
         line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
+        totals = invoice_totals(new.amount.currency, [line])
         invoice = InvoiceRecord(
             id=ids.new_id(ids.INVOICE),
             customer_id=customer.id,
             subscription_id=None,
-            status="open",
+            status=InvoiceState.OPEN,
             billing_reason="credit_purchase",
             currency=new.amount.currency,
             period=Period(now, now),
             lines=(StoredLine(line, f"Credits: {purchase.name}", None),),
-            subtotal=new.amount.minor,
-            total_credits_applied=0,
-            amount_due=new.amount.minor,
+            subtotal=totals.subtotal.minor,
+            total_credits_applied=totals.credits_total.minor,
+            amount_due=totals.amount_due.minor,
             amount_paid=0,
             credit_applications=(),
             auto_finalize_time=None,

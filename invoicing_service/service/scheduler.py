@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import DomainError, FailedPrecondition
+from invoicing_service.adapters.peers import Caller, PeerFailure
 from invoicing_service.domain.test_clocks import (
     ActionKind,
     BillingSchedule,
@@ -31,8 +32,9 @@ from invoicing_service.domain.test_clocks import (
     due_actions,
     validate_advance,
 )
-from invoicing_service.service.billing import Billing, Caller, Finish, OnConnection, set_aside_worthy
-from invoicing_service.service.downstream import PeerFailure
+from invoicing_service.service.batches import set_aside_worthy
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.units import Finish, OnConnection
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.customers import TestClockStore
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
@@ -72,13 +74,13 @@ class Scheduler:
     async def tick(self) -> None:
         """One pass over everything due on the wall clock."""
         now = self._billing.clock.now()
-        await _all(self._billing.close_due_periods(now) for _ in range(WORKERS))
-        await _all(self._billing.finalize_due_drafts(now) for _ in range(WORKERS))
-        await self._billing.recover_in_flight(RECOVERY_AGE)
+        await _all(self._billing.drafting.close_due_periods(now) for _ in range(WORKERS))
+        await _all(self._billing.finalization.finalize_due_drafts(now) for _ in range(WORKERS))
+        await self._billing.recovery.recover_in_flight(RECOVERY_AGE)
         if now - self._last_expiry_sweep >= EXPIRY_SWEEP_EVERY:
             async with self._billing.database.unit_of_work() as uow:
                 on_clocks = await TestClockStore(uow.session).all_clock_customer_ids()
-            await self._billing.downstream.expire_due_grants(
+            await self._billing.downstream.credits.expire_due_grants(
                 now, customer_ids=(), exclude_customer_ids=on_clocks, request_id=f"expire:{now.isoformat()}"
             )
             self._last_expiry_sweep = now
@@ -243,7 +245,7 @@ class TestClockAdvance:
             anchor=subscription.billing_cycle_anchor,
             interval=price.interval,
             interval_count=price.interval_count,
-            grace_period=await billing.grace_period(session, subscription),
+            grace_period=await billing.drafting.grace_period(session, subscription),
             current_period=subscription.current_period if active and closes else None,
             cancel_at=subscription.current_period.end if subscription.cancel_at_period_end else None,
             pending_drafts=drafts,
@@ -251,7 +253,7 @@ class TestClockAdvance:
 
     async def _run(self, billing: Billing, action: DueAction, set_aside: _SetAside) -> None:
         if action.kind is ActionKind.CLOSE_PERIOD:
-            closed = await billing.close_period(action.subscription_id, action.at)
+            closed = await billing.drafting.close_period(action.subscription_id, action.at)
             if closed.set_aside is not None:
                 set_aside.subscriptions.add(action.subscription_id)
             return
@@ -260,19 +262,19 @@ class TestClockAdvance:
                 action.subscription_id, action.period
             )
         try:
-            await billing.finalize(invoice_id, as_of=action.at)
+            await billing.finalization.finalize(invoice_id, as_of=action.at)
         except (DomainError, PeerFailure) as error:
             if not set_aside_worthy(error):
                 raise
             if error.reason != "INVALID_INVOICE_STATUS":  # finalized meanwhile: nothing left to do
-                await billing.set_aside_invoices({invoice_id: error})
+                await billing.finalization.set_aside_invoices({invoice_id: error})
             set_aside.drafts.add((action.subscription_id, action.period.start))
 
     async def _expire_grants(self, billing: Billing, clock_id: str, as_of: datetime) -> None:
         async with billing.database.unit_of_work() as uow:
             customer_ids = await TestClockStore(uow.session).customer_ids(clock_id)
         if customer_ids:
-            await billing.downstream.expire_due_grants(
+            await billing.downstream.credits.expire_due_grants(
                 as_of,
                 customer_ids=customer_ids,
                 exclude_customer_ids=(),

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
-from invoicing_service.domain.invoices import auto_finalize_at, status_after_finalization
+from invoicing_service.adapters.peers import Caller
+from invoicing_service.domain.invoices import (
+    InvoiceAction,
+    InvoiceState,
+    auto_finalize_at,
+    completed_state,
+    started_state,
+)
 from invoicing_service.domain.periods import anchor_at, next_period, usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import (
@@ -24,15 +31,12 @@ from invoicing_service.domain.subscriptions import (
     plan_cancellation,
     validate_items,
 )
-from invoicing_service.service.billing import (
-    Billing,
-    Caller,
-    LinesToRate,
-    for_credits_preview,
-    has_metered_lines,
-    with_credits,
-)
+from invoicing_service.service.allocations import for_credits_preview, has_metered_lines, with_credits
+from invoicing_service.service.billing import Billing
+from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest, grace_period_setting
+from invoicing_service.service.drafting import new_invoice
+from invoicing_service.service.rating import LinesToRate
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -95,8 +99,8 @@ class SubscriptionUseCases:
         )
         for item in items:
             if item.price.usage_type is UsageType.METERED:
-                await self._billing.downstream.check_meter_active(item.price.meter_id or "", caller)
-        now = await self._billing.now_for(session, customer.test_clock_id)
+                await self._billing.downstream.metering.check_meter_active(item.price.meter_id or "", caller)
+        now = await now_for(session, self._billing.clock, customer.test_clock_id)
         anchor = anchor_at(now)
         price = items[0].price
         period = first_period(anchor, price.interval, price.interval_count)
@@ -119,20 +123,24 @@ class SubscriptionUseCases:
         await SubscriptionStore(session).insert(subscription)
         if not invoice_at_creation(items):
             return subscription, None
-        lines = await self._billing.subscription_lines(
+        lines = await self._billing.rating.subscription_lines(
             session, subscription, items, usage_period=None, advance_period=period, caller=caller
         )
-        invoice = self._billing.new_invoice(
+        invoice = new_invoice(
             subscription,
             billing_reason="subscription_create",
             period=period,
             lines=lines,
-            status="draft",
+            status=InvoiceState.DRAFT,
             now=now,
         )
-        status = status_after_finalization(Money(invoice.currency, invoice.amount_due))
+        # Licensed lines only, which credits never pay: finalized at once, with no call between.
+        status = completed_state(
+            started_state(invoice.status, InvoiceAction.FINALIZE),
+            amount_due=Money(invoice.currency, invoice.amount_due),
+        )
         invoice = replace(
-            invoice, status=status.value, finalize_time=now, paid_time=now if status.value == "paid" else None
+            invoice, status=status, finalize_time=now, paid_time=now if status is InvoiceState.PAID else None
         )
         await InvoiceStore(session).insert(invoice)
         await SubscriptionStore(session).update(subscription.id, latest_invoice_id=invoice.id)
@@ -153,10 +161,10 @@ class SubscriptionUseCases:
         store = SubscriptionStore(session)
         subscription = await store.get(subscription_id, for_update=True)
         await self._customer_clock(session, subscription.test_clock_id)
-        now = await self._billing.now_for(session, subscription.test_clock_id)
+        now = await now_for(session, self._billing.clock, subscription.test_clock_id)
         while subscription.status is SubscriptionStatus.ACTIVE and subscription.current_period.end <= now:
             # The scheduler has not closed an ended period yet: close it first (I-10).
-            _, set_aside = await self._billing.close_locked(session, [subscription], now)
+            _, set_aside = await self._billing.drafting.close_locked(session, [subscription], now)
             if set_aside:
                 error = set_aside[subscription_id]
                 raise FailedPrecondition(error.message, reason=error.reason)
@@ -171,16 +179,16 @@ class SubscriptionUseCases:
         changes: dict[str, Any] = {"status": "canceled", "cancel_time": now, "update_time": now}
         if metered:
             period = cancellation.final_usage_period
-            lines = await self._billing.subscription_lines(
+            lines = await self._billing.rating.subscription_lines(
                 session, subscription, metered, usage_period=period, advance_period=None, caller=caller
             )
-            grace = await self._billing.grace_period(session, subscription)
-            invoice = self._billing.new_invoice(
+            grace = await self._billing.drafting.grace_period(session, subscription)
+            invoice = new_invoice(
                 subscription,
                 billing_reason="subscription_cancel",
                 period=period,
                 lines=lines,
-                status="draft",
+                status=InvoiceState.DRAFT,
                 now=now,
                 auto_finalize_time=auto_finalize_at(cancellation.ends_at, grace),
             )
@@ -196,7 +204,7 @@ class SubscriptionUseCases:
             return
         async with self._billing.database.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id)
-        await self._billing.hold_one(invoice)
+        await self._billing.drafting.hold_one(invoice)
 
     async def preview(
         self, subscription_id: str, as_of: datetime | None, caller: Caller
@@ -212,7 +220,7 @@ class SubscriptionUseCases:
                     f"subscription {subscription_id} is canceled", reason="SUBSCRIPTION_CANCELED"
                 )
             period = subscription.current_period
-            as_of = as_of or await self._billing.now_for(uow.session, subscription.test_clock_id)
+            as_of = as_of or await now_for(uow.session, self._billing.clock, subscription.test_clock_id)
             if not period.start <= as_of <= period.end:
                 raise InvalidArgument.for_field(
                     "as_of_time",
@@ -229,22 +237,22 @@ class SubscriptionUseCases:
                 usage_so_far(period, as_of),
                 None if subscription.cancel_at_period_end else following,
             )
-            names = await self._billing.product_names(uow.session, [job])
-        lines = await self._billing.lines_for(job, names, caller)
+            names = await self._billing.rating.product_names(uow.session, [job])
+        lines = await self._billing.rating.lines_for(job, names, caller)
         draft = replace(
-            self._billing.new_invoice(
+            new_invoice(
                 subscription,
                 billing_reason="subscription_cycle",
                 period=period,
                 lines=lines,
-                status="draft",
+                status=InvoiceState.DRAFT,
                 now=as_of,
             ),
             id="",
         )
         allocation = []
         if has_metered_lines(draft):
-            allocation = await self._billing.downstream.preview(
+            allocation = await self._billing.downstream.credits.preview(
                 for_credits_preview(
                     subscription.customer_id,
                     subscription.currency,

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import NotFound
 from drawdown.money import Money
-from invoicing_service.domain.invoices import InvoiceLine, LineKind
+from invoicing_service.domain.invoices import (
+    InvoiceLine,
+    InvoiceState,
+    InvoiceStatus,
+    LineKind,
+    states_shown_as,
+)
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
 from invoicing_service.store.catalog import price_from_row
@@ -30,8 +36,10 @@ from invoicing_service.store.records import (
 )
 from invoicing_service.store.schema import invoice_lines, invoices, prices, subscription_items, subscriptions
 
-# Statuses the API shows for the internal saga steps (see schema.invoices).
-IN_FLIGHT = ("finalizing", "voiding", "paying")
+# Invoices mid-saga, which the recovery sweep completes (the invoices_in_flight index).
+_IN_FLIGHT = [state.value for state in InvoiceState if state.in_flight]
+# A draft, or one whose finalization has started.
+_DRAFTS = [state.value for state in states_shown_as(InvoiceStatus.DRAFT)]
 
 
 def _seconds(delta: timedelta | None) -> int | None:
@@ -319,7 +327,7 @@ def _line_values(invoice_id: str, position: int, stored: StoredLine) -> dict[str
 def _mutable_values(record: InvoiceRecord) -> dict[str, Any]:
     """The columns of an invoice that change over its life."""
     return {
-        "status": record.status,
+        "status": record.status.value,
         "subtotal": record.subtotal,
         "total_credits_applied": record.total_credits_applied,
         "amount_due": record.amount_due,
@@ -421,7 +429,7 @@ class InvoiceStore:
         )
         return await self._records((await self._session.execute(query)).all())
 
-    async def lock(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+    async def lock(self, invoice_ids: Sequence[str]) -> dict[str, InvoiceState]:
         """Lock the invoices' rows, in id order; each one's stored status, by id."""
         if not invoice_ids:
             return {}
@@ -431,14 +439,14 @@ class InvoiceStore:
             .order_by(invoices.c.id)
             .with_for_update()
         )
-        return {row.id: row.status for row in rows}
+        return {row.id: InvoiceState(row.status) for row in rows}
 
     async def list(
         self,
         *,
         customer_id: str,
         subscription_id: str,
-        statuses: Sequence[str],
+        statuses: Sequence[InvoiceState],
         after: Sequence[Any] | None,
         limit: int,
     ) -> list[InvoiceRecord]:
@@ -448,7 +456,7 @@ class InvoiceStore:
         if subscription_id:
             query = query.where(invoices.c.subscription_id == subscription_id)
         if statuses:
-            query = query.where(invoices.c.status.in_(statuses))
+            query = query.where(invoices.c.status.in_([state.value for state in statuses]))
         if after is not None:
             query = query.where(invoices.c.id < after[0])
         rows = (await self._session.execute(query.order_by(invoices.c.id.desc()).limit(limit))).all()
@@ -463,7 +471,7 @@ class InvoiceStore:
             await self._session.execute(
                 sa.select(invoices)
                 .where(
-                    invoices.c.status == "draft",
+                    invoices.c.status == InvoiceState.DRAFT.value,
                     ~invoices.c.deleted,
                     invoices.c.test_clock_id.is_(None),
                     invoices.c.auto_finalize_time <= now,
@@ -485,7 +493,7 @@ class InvoiceStore:
         query = (
             sa.select(invoices.c.id)
             .where(
-                invoices.c.status.in_(IN_FLIGHT),
+                invoices.c.status.in_(_IN_FLIGHT),
                 invoices.c.touched_at <= sa.func.now() - older_than,
                 _billable(invoices, retry_before),
             )
@@ -505,7 +513,7 @@ class InvoiceStore:
         """(invoice id, subscription id, period, auto-finalize time) of a clock's drafts."""
         rows = await self._session.execute(
             sa.select(invoices)
-            .where(invoices.c.test_clock_id == clock_id, invoices.c.status.in_(("draft", "finalizing")))
+            .where(invoices.c.test_clock_id == clock_id, invoices.c.status.in_(_DRAFTS))
             .order_by(invoices.c.auto_finalize_time)
         )
         return [
@@ -521,7 +529,7 @@ class InvoiceStore:
                     invoices.c.subscription_id == subscription_id,
                     invoices.c.period_start == period.start,
                     invoices.c.period_end == period.end,
-                    invoices.c.status.in_(("draft", "finalizing")),
+                    invoices.c.status.in_(_DRAFTS),
                 )
             )
         ).scalar_one()
@@ -567,7 +575,7 @@ def _invoice(row: Any, lines: tuple[StoredLine, ...]) -> InvoiceRecord:
         id=row.id,
         customer_id=row.customer_id,
         subscription_id=row.subscription_id,
-        status=row.status,
+        status=InvoiceState(row.status),
         billing_reason=row.billing_reason,
         currency=row.currency,
         period=Period(row.period_start, row.period_end),

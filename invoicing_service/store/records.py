@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from invoicing_service.domain.invoices import InvoiceLine
+from invoicing_service.domain.invoices import InvoiceLine, InvoiceState
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import Price
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
@@ -119,7 +119,7 @@ class InvoiceRecord:
     id: str
     customer_id: str
     subscription_id: str | None
-    status: str
+    status: InvoiceState
     billing_reason: str
     currency: str
     period: Period

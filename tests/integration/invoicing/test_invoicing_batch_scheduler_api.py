@@ -12,7 +12,7 @@ import pytest
 
 from drawdown.clock import FrozenClock
 from drawdown.invoicing.v1 import invoice_pb2
-from invoicing_service.service import billing
+from invoicing_service.service import batches
 from tests.integration.invoicing.invoicing_builders import (
     Invoicing,
     customer,
@@ -65,7 +65,7 @@ async def until(condition, seconds: float = 30) -> None:
 
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(billing, "CLAIM_BATCH", 3)
+    monkeypatch.setattr(batches, "CLAIM_BATCH", 3)
 
 
 @pytest.mark.usefixtures("small_batches")

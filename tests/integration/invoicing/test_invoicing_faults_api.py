@@ -17,8 +17,9 @@ from drawdown.clock import SystemClock
 from drawdown.db.engine import Database
 from drawdown.db.urls import libpq_url
 from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2, test_clock_pb2, test_clock_service_pb2
+from invoicing_service.adapters.downstream import Downstream
 from invoicing_service.service.billing import Billing
-from invoicing_service.service.downstream import Downstream
+from invoicing_service.service.recovery import Recovery
 from tests.integration.invoicing.invoicing_builders import (
     T0,
     Invoicing,
@@ -41,13 +42,13 @@ async def invoicing(database_url: str) -> AsyncIterator[Invoicing]:
 
 
 @asynccontextmanager
-async def recovery_billing(invoicing: Invoicing) -> AsyncIterator[Billing]:
-    """A second process's billing core on the same database and real peers: what a
+async def recovery_billing(invoicing: Invoicing) -> AsyncIterator[Recovery]:
+    """A second process's recovery sweep on the same database and real peers: what a
     restarted replica runs."""
     database = Database(invoicing.database_url, pool_size=2)
     downstream = Downstream(invoicing.settings)
     try:
-        yield Billing(database, downstream, SystemClock())
+        yield Billing(database, downstream, SystemClock()).recovery
     finally:
         await downstream.close()
         await database.dispose()

@@ -341,6 +341,16 @@ class TestValidation:
         error = refused(metered(transform_quantity=transform))
         assert (error.reason, error.metadata["field"]) == ("INVALID_TRANSFORM_QUANTITY", field)
 
+    def test_transform_only_with_per_unit(self):
+        error = refused(
+            tiered(TiersMode.GRADUATED, *TYPOGRAPHIC, transform_quantity=TransformQuantity(100, Rounding.UP))
+        )
+        assert (error.reason, error.metadata["field"]) == ("INVALID_TRANSFORM_QUANTITY", "transform_quantity")
+
+    def test_the_kind_of_price_is_checked_before_its_amounts(self):
+        error = refused(metered(currency="XXX", usage_type=None))
+        assert (error.reason, error.metadata["field"]) == ("INVALID_PRICE_TYPE", "usage_type")
+
 
 def decimals(max_digits: int, max_places: int, *, min_value: int = 0) -> st.SearchStrategy[Decimal]:
     """Decimals of up to ``max_digits`` digits, ``max_places`` of them after the point."""

@@ -1,0 +1,250 @@
+"""The credits service, as invoicing needs it: credits held, applied and reinstated for
+invoices (C-10..C-15), expiries (C-3), paid grants (C-5, I-15), balances (C-20) and test
+clock times (I-18)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
+from drawdown.credits.v1 import credit_balance_service_pb2_grpc as balance_grpc
+from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
+from drawdown.credits.v1 import credit_grant_service_pb2 as grant_service_pb
+from drawdown.credits.v1 import credit_grant_service_pb2_grpc as grant_grpc
+from drawdown.credits.v1 import invoice_credit_pb2 as invoice_credit_pb
+from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_credit_service_pb
+from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_credit_grpc
+from drawdown.credits.v1 import test_clock_time_service_pb2 as clock_pb
+from drawdown.credits.v1 import test_clock_time_service_pb2_grpc as clock_grpc
+from drawdown.money import Money
+from drawdown.rpc.clients import ServiceChannel, deadline
+from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
+from invoicing_service.adapters.peers import (
+    READ_CAP,
+    WRITE_CAP,
+    Caller,
+    Metadata,
+    TestClockTimes,
+    one_or_batches,
+    translated,
+)
+from invoicing_service.domain.credit_purchases import CreditGrantRequest
+from invoicing_service.domain.invoices import InvoiceLine, LineKind
+
+# The most invoices one BatchHoldInvoiceCredits or BatchApplyInvoiceCredits takes (their
+# contracts' limit).
+MAX_CREDIT_ENTRIES = 500
+
+
+@dataclass(frozen=True)
+class CreditForLine:
+    """One entry of a credit allocation: a grant's credit on a line (C-12)."""
+
+    line_id: str
+    grant_id: str
+    amount: int
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class InvoiceForCredits:
+    """What credits needs to allocate credits to an invoice (C-10..C-12)."""
+
+    invoice_id: str
+    customer_id: str
+    currency: str
+    period_end: datetime
+    as_of: datetime
+    lines: Sequence[InvoiceLine]
+
+
+class Credits:
+    """Stubs to credits on one channel."""
+
+    def __init__(self, channel: ServiceChannel, metadata: Metadata) -> None:
+        self._metadata = metadata
+        self._invoice_credits = invoice_credit_grpc.InvoiceCreditServiceStub(channel)
+        self._grants = grant_grpc.CreditGrantServiceStub(channel)
+        self._balances = balance_grpc.CreditBalanceServiceStub(channel)
+        self.clock_times = TestClockTimes(
+            "credits", clock_grpc.TestClockTimeServiceStub(channel), clock_pb, metadata
+        )
+
+    async def hold(self, holds: Sequence[tuple[InvoiceForCredits, str]]) -> list[list[CreditForLine]]:
+        """Hold credits for drafts (C-13), given as (invoice, request id): one
+        HoldInvoiceCredits for one, atomic BatchHoldInvoiceCredits calls for more."""
+        async with translated("credits"):
+            replies = await one_or_batches(
+                [
+                    invoice_credit_service_pb.HoldInvoiceCreditsRequest(
+                        request_id=rid, invoice=_invoice(invoice)
+                    )
+                    for invoice, rid in holds
+                ],
+                self._invoice_credits.HoldInvoiceCredits,
+                self._invoice_credits.BatchHoldInvoiceCredits,
+                invoice_credit_service_pb.BatchHoldInvoiceCreditsRequest,
+                MAX_CREDIT_ENTRIES,
+                WRITE_CAP,
+                self._metadata,
+            )
+        return [_allocation(reply.credit_allocation) for reply in replies]
+
+    async def apply(
+        self, applications: Sequence[tuple[InvoiceForCredits, str]], caller: Caller
+    ) -> list[list[CreditForLine]]:
+        """Post final allocations (C-13, C-14), given as (invoice, request id); idempotent
+        per invoice. One ApplyInvoiceCredits for one, atomic BatchApplyInvoiceCredits calls
+        for more."""
+        async with translated("credits"):
+            replies = await one_or_batches(
+                [
+                    invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
+                        request_id=rid, invoice=_invoice(invoice)
+                    )
+                    for invoice, rid in applications
+                ],
+                self._invoice_credits.ApplyInvoiceCredits,
+                self._invoice_credits.BatchApplyInvoiceCredits,
+                invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest,
+                MAX_CREDIT_ENTRIES,
+                deadline(caller, WRITE_CAP),
+                self._metadata,
+            )
+        return [_allocation(reply.credit_allocation) for reply in replies]
+
+    async def preview(self, invoice: InvoiceForCredits, caller: Caller) -> list[CreditForLine]:
+        """The allocation an invoice would get, holding nothing (C-13, I-14)."""
+        async with translated("credits"):
+            reply = await self._invoice_credits.PreviewInvoiceCredits(
+                invoice_credit_service_pb.PreviewInvoiceCreditsRequest(invoice=_invoice(invoice)),
+                metadata=self._metadata,
+                timeout=deadline(caller, READ_CAP),
+            )
+        return _allocation(reply.credit_allocation)
+
+    async def reinstate(
+        self, invoice_id: str, customer_id: str, as_of: datetime, caller: Caller
+    ) -> dict[str, str]:
+        """Give a voided invoice's credits back (C-15); the reinstating transaction per grant."""
+        async with translated("credits"):
+            reply = await self._invoice_credits.ReinstateInvoiceCredits(
+                invoice_credit_service_pb.ReinstateInvoiceCreditsRequest(
+                    request_id=f"reinstate:{invoice_id}",
+                    invoice_id=invoice_id,
+                    customer_id=customer_id,
+                    as_of=timestamp_to_proto(as_of),
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, WRITE_CAP),
+            )
+        reinstated: dict[str, str] = {}
+        for transaction in reply.credit_balance_transactions:
+            if transaction.HasField("credit"):
+                reinstated.setdefault(transaction.credit_grant_id, transaction.id)
+        return reinstated
+
+    async def expire_due_grants(
+        self,
+        as_of: datetime,
+        *,
+        customer_ids: Sequence[str],
+        exclude_customer_ids: Sequence[str],
+        request_id: str,
+    ) -> None:
+        """Post the expiries due at ``as_of`` (C-3, I-16)."""
+        async with translated("credits"):
+            await self._invoice_credits.ExpireDueCreditGrants(
+                invoice_credit_service_pb.ExpireDueCreditGrantsRequest(
+                    request_id=request_id,
+                    as_of=timestamp_to_proto(as_of),
+                    customer_ids=list(customer_ids),
+                    exclude_customer_ids=list(exclude_customer_ids),
+                ),
+                metadata=self._metadata,
+                timeout=WRITE_CAP,
+            )
+
+    async def create_paid_grant(self, grant: CreditGrantRequest, caller: Caller) -> str:
+        """Create a purchased grant once per request id (C-5, I-15); its id."""
+        async with translated("credits"):
+            reply = await self._grants.CreateCreditGrant(
+                grant_service_pb.CreateCreditGrantRequest(
+                    credit_grant=_paid_grant(grant), request_id=grant.request_id
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, WRITE_CAP),
+            )
+        return reply.credit_grant.id
+
+    async def available_credits(self, customer_id: str, as_of: datetime, caller: Caller) -> list[Money]:
+        """The customer's available credit balance per currency (C-20, C-21)."""
+        async with translated("credits"):
+            reply = await self._balances.GetCreditBalanceSummary(
+                balance_pb.GetCreditBalanceSummaryRequest(
+                    customer_id=customer_id, as_of=timestamp_to_proto(as_of)
+                ),
+                metadata=self._metadata,
+                timeout=deadline(caller, READ_CAP),
+            )
+        return [
+            money_from_proto(balance.available_balance, "available_balance")
+            for balance in reply.credit_balance_summary.balances
+        ]
+
+
+def _paid_grant(grant: CreditGrantRequest) -> grant_pb.CreditGrant:
+    """The grant as credits takes it: no price ids scope it to every metered price (C-1)."""
+    scope = (
+        grant_pb.ApplicabilityConfig(
+            prices=grant_pb.ApplicabilityPrices(price_ids=list(grant.applicable_price_ids))
+        )
+        if grant.applicable_price_ids
+        else grant_pb.ApplicabilityConfig(price_type=grant_pb.PRICE_TYPE_METERED)
+    )
+    message = grant_pb.CreditGrant(
+        customer_id=grant.customer_id,
+        amount=money_to_proto(grant.amount),
+        name=grant.name,
+        category=grant_pb.CREDIT_GRANT_CATEGORY_PAID,
+        priority=grant.priority,
+        applicability_config=scope,
+        effective_time=timestamp_to_proto(grant.effective_at),
+        metadata=dict(grant.metadata),
+    )
+    if grant.expires_at is not None:
+        message.expire_time.CopyFrom(timestamp_to_proto(grant.expires_at))
+    return message
+
+
+def _invoice(invoice: InvoiceForCredits) -> invoice_credit_pb.InvoiceForCredits:
+    return invoice_credit_pb.InvoiceForCredits(
+        invoice_id=invoice.invoice_id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        period_end=timestamp_to_proto(invoice.period_end),
+        as_of=timestamp_to_proto(invoice.as_of),
+        lines=[
+            invoice_credit_pb.InvoiceLineForCredits(
+                line_id=line.id,
+                price_id=line.price_id or "",
+                amount=money_to_proto(line.amount),
+                metered=line.kind is LineKind.METERED,
+            )
+            for line in invoice.lines
+        ],
+    )
+
+
+def _allocation(allocation: invoice_credit_pb.CreditAllocation) -> list[CreditForLine]:
+    return [
+        CreditForLine(
+            line_id=entry.line_id,
+            grant_id=entry.credit_grant_id,
+            amount=money_from_proto(entry.amount, "amount").minor,
+            transaction_id=entry.credit_balance_transaction_id,
+        )
+        for entry in allocation.line_credits
+    ]

@@ -1,0 +1,50 @@
+"""The services invoicing calls, one channel to each per invoicing process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from drawdown.config import Settings
+from drawdown.rpc.clients import ServiceChannel, auth_metadata
+from invoicing_service.adapters.credits import Credits
+from invoicing_service.adapters.metering import Metering
+from invoicing_service.adapters.peers import Caller, all_of
+
+
+class Downstream:
+    """Metering and credits, on channels that live as long as the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._metering_channel = ServiceChannel(settings.metering_address, settings.peer_connections)
+        self._credits_channel = ServiceChannel(settings.credits_address, settings.peer_connections)
+        metadata = auth_metadata(settings.service_api_key)
+        self.metering = Metering(self._metering_channel, metadata)
+        self.credits = Credits(self._credits_channel, metadata)
+
+    async def close(self) -> None:
+        await self._metering_channel.close()
+        await self._credits_channel.close()
+
+    async def set_test_clock_time(
+        self,
+        clock_id: str,
+        frozen_time: datetime,
+        customer_ids: Sequence[str],
+        request_id: str,
+        caller: Caller,
+    ) -> None:
+        """Tell metering and credits a test clock's frozen time and attach customers to it
+        (I-18), both at once (the peers keep the later of two times, so a repeat changes
+        nothing). Unavailable if either peer is; a peer that predates I-18 is skipped."""
+        await all_of(
+            peer.clock_times.set(clock_id, frozen_time, customer_ids, request_id, caller)
+            for peer in (self.metering, self.credits)
+        )
+
+    async def delete_test_clock_time(self, clock_id: str, request_id: str, caller: Caller) -> None:
+        """Tell metering and credits that a test clock is deleted (I-18): its customers are
+        judged by the wall clock again. Safe to repeat; skips a peer that predates I-18."""
+        await all_of(
+            peer.clock_times.delete(clock_id, request_id, caller) for peer in (self.metering, self.credits)
+        )
