@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from drawdown.clock import ensure_utc
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain.customers import MAX_METADATA_KEYS, validate_metadata
-from invoicing_service.domain.invoices import InvoiceLine, InvoiceStatus, LineKind
+from invoicing_service.domain.invoices import InvoiceLine, LineKind
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import MAX_LINE_AMOUNT
 
@@ -32,14 +32,16 @@ INVOICE_ID_KEY = "invoice_id"
 @dataclass(frozen=True)
 class CreditPurchase:
     """Credits a customer buys. No ``applicable_price_ids`` means all metered prices (C-1);
-    ``expires_after`` counts from the moment the invoice is paid."""
+    ``expires_at`` is when the grant's remaining balance expires (None: never); the grant
+    also carries ``metadata``."""
 
     customer_id: str
     amount: Money
     name: str = DEFAULT_NAME
     priority: int = DEFAULT_PRIORITY
     applicable_price_ids: tuple[str, ...] = ()
-    expires_after: timedelta | None = None
+    expires_at: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ def validate_credit_purchase(purchase: CreditPurchase) -> CreditPurchase:
 
     Amount > 0 and at most ``MAX_LINE_AMOUNT`` minor units, the most one invoice line bills
     (INVALID_AMOUNT); name 1..100 characters (INVALID_NAME); priority 0..100
-    (INVALID_PRIORITY); at most 20 distinct price ids (INVALID_APPLICABILITY); a positive
-    expiry (INVALID_EXPIRY).
+    (INVALID_PRIORITY); at most 20 distinct price ids (INVALID_APPLICABILITY). The expiry
+    is checked against the customer's now (``check_expiry``).
     """
     if purchase.amount.minor <= 0:
         raise InvalidArgument.for_field("amount", "must be greater than zero", reason="INVALID_AMOUNT")
@@ -89,9 +91,14 @@ def validate_credit_purchase(purchase: CreditPurchase) -> CreditPurchase:
         raise InvalidArgument.for_field(
             "applicable_price_ids", "lists a price more than once", reason="INVALID_APPLICABILITY"
         )
-    if purchase.expires_after is not None and purchase.expires_after <= timedelta(0):
-        raise InvalidArgument.for_field("expires_after", "must be positive", reason="INVALID_EXPIRY")
     return purchase
+
+
+def check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    """A purchase's expiry comes after ``now``, the customer's now (on its test clock if it
+    lives on one): else INVALID_EXPIRY, since the credits would expire before they exist."""
+    if expires_at is not None and expires_at <= now:
+        raise InvalidArgument.for_field("expire_time", "must be in the future", reason="INVALID_EXPIRY")
 
 
 def validate_purchase_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -104,11 +111,6 @@ def validate_purchase_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
             f"has more than {MAX_METADATA_KEYS - 1} keys besides {INVOICE_ID_KEY!r}, which the grant adds",
         )
     return checked
-
-
-def purchased_grant_metadata(metadata: Mapping[str, str], invoice_id: str) -> dict[str, str]:
-    """The paid grant's metadata: the purchase's, with the purchase invoice's id."""
-    return {**metadata, INVOICE_ID_KEY: invoice_id}
 
 
 def purchase_line(purchase: CreditPurchase, *, line_id: str, at: datetime) -> InvoiceLine:
@@ -124,17 +126,12 @@ def purchase_line(purchase: CreditPurchase, *, line_id: str, at: datetime) -> In
     )
 
 
-def grant_request(
-    purchase: CreditPurchase, *, invoice_id: str, invoice_status: InvoiceStatus, paid_at: datetime
-) -> CreditGrantRequest:
+def grant_request(purchase: CreditPurchase, *, invoice_id: str, paid_at: datetime) -> CreditGrantRequest:
     """The paid credit grant a paid purchase invoice creates, effective when paid (I-15).
 
-    Only a paid invoice grants credits: asked for any other, the caller has a bug. The
-    request id is the invoice id, so retries create the grant exactly once.
+    The request id is the invoice id, so retries create the grant exactly once; the
+    grant's metadata is the purchase's with the invoice's id (``INVOICE_ID_KEY``).
     """
-    if invoice_status is not InvoiceStatus.PAID:
-        raise ValueError(f"credit purchase invoice {invoice_id} is {invoice_status}, not paid")
-    paid_at = ensure_utc(paid_at)
     return CreditGrantRequest(
         request_id=invoice_id,
         customer_id=purchase.customer_id,
@@ -142,7 +139,7 @@ def grant_request(
         name=purchase.name,
         priority=purchase.priority,
         applicable_price_ids=purchase.applicable_price_ids,
-        effective_at=paid_at,
-        expires_at=None if purchase.expires_after is None else paid_at + purchase.expires_after,
-        metadata={"invoice_id": invoice_id},
+        effective_at=ensure_utc(paid_at),
+        expires_at=purchase.expires_at,
+        metadata={**purchase.metadata, INVOICE_ID_KEY: invoice_id},
     )

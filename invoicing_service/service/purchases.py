@@ -13,6 +13,7 @@ from drawdown.errors import InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain.credit_purchases import (
     CreditPurchase,
+    check_expiry,
     purchase_line,
     validate_credit_purchase,
     validate_purchase_metadata,
@@ -63,8 +64,7 @@ class PurchaseUseCases:
                     field, f"must be a metered price in {new.amount.currency}", reason="INVALID_APPLICABILITY"
                 )
         now = await now_for(session, self._billing.clock, customer.test_clock_id)
-        if new.expire_time is not None and new.expire_time <= now:
-            raise InvalidArgument.for_field("expire_time", "must be in the future", reason="INVALID_EXPIRY")
+        check_expiry(new.expire_time, now)
         line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
         totals = invoice_totals(new.amount.currency, [line])
         invoice = InvoiceRecord(

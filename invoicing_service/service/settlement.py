@@ -17,7 +17,7 @@ from drawdown.errors import FailedPrecondition
 from drawdown.money import Money
 from invoicing_service.adapters.credits import Credits
 from invoicing_service.adapters.peers import Caller
-from invoicing_service.domain.credit_purchases import CreditGrantRequest, purchased_grant_metadata
+from invoicing_service.domain.credit_purchases import CreditGrantRequest, CreditPurchase, grant_request
 from invoicing_service.domain.invoices import InvoiceAction, InvoiceState, completed_state, started_state
 from invoicing_service.service.allocations import has_metered_lines
 from invoicing_service.service.clocks import now_for
@@ -162,14 +162,13 @@ def _purchased_grant(invoice: InvoiceRecord) -> CreditGrantRequest:
     """The paid grant a credit purchase invoice creates, once, under its invoice id (I-15)."""
     purchase = invoice.credit_purchase
     assert purchase is not None and invoice.paid_time is not None
-    return CreditGrantRequest(
-        request_id=invoice.id,
+    bought = CreditPurchase(
         customer_id=invoice.customer_id,
         amount=Money(invoice.currency, invoice.subtotal),
         name=str(purchase["name"]),
         priority=int(purchase["priority"]),
         applicable_price_ids=tuple(purchase["price_ids"]),
-        effective_at=invoice.paid_time,
         expires_at=_at(purchase["expire_time"]) if purchase.get("expire_time") else None,
-        metadata=purchased_grant_metadata(purchase["metadata"], invoice.id),
+        metadata=purchase["metadata"],
     )
+    return grant_request(bought, invoice_id=invoice.id, paid_at=invoice.paid_time)

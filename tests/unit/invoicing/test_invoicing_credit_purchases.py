@@ -13,11 +13,12 @@ from drawdown.money import Money
 from invoicing_service.domain.credit_purchases import (
     CreditGrantRequest,
     CreditPurchase,
+    check_expiry,
     grant_request,
     purchase_line,
     validate_credit_purchase,
 )
-from invoicing_service.domain.invoices import InvoiceStatus, LineKind, invoice_totals
+from invoicing_service.domain.invoices import LineKind, invoice_totals
 from invoicing_service.domain.periods import Period
 
 PAID_AT = datetime(2024, 3, 10, 9, tzinfo=UTC)
@@ -49,7 +50,6 @@ class TestValidation:
                 "INVALID_APPLICABILITY",
                 "applicable_price_ids",
             ),
-            ({"expires_after": timedelta(0)}, "INVALID_EXPIRY", "expires_after"),
         ],
     )
     def test_grant_rules_are_checked_before_invoicing(self, changes, reason, field):
@@ -81,11 +81,17 @@ def test_the_invoice_has_one_line_for_the_amount_bought():
     assert invoice_totals("USD", [line]).amount_due == Money("USD", 1000)
 
 
+def test_an_expiry_must_come_after_the_customers_now():
+    check_expiry(None, PAID_AT)
+    check_expiry(PAID_AT + timedelta(microseconds=1), PAID_AT)
+    with pytest.raises(InvalidArgument) as raised:
+        check_expiry(PAID_AT, PAID_AT)
+    assert (raised.value.reason, raised.value.metadata["field"]) == ("INVALID_EXPIRY", "expire_time")
+
+
 class TestGrantRequest:
     def test_a_paid_purchase_requests_a_paid_grant_keyed_by_the_invoice(self):
-        request = grant_request(
-            PURCHASE, invoice_id="in_1", invoice_status=InvoiceStatus.PAID, paid_at=PAID_AT
-        )
+        request = grant_request(PURCHASE, invoice_id="in_1", paid_at=PAID_AT)
         assert request == CreditGrantRequest(
             request_id="in_1",
             customer_id="cus_jenny",
@@ -100,20 +106,15 @@ class TestGrantRequest:
         assert request.category == "paid"
 
     def test_retries_send_the_same_request(self):
-        first = grant_request(PURCHASE, invoice_id="in_1", invoice_status=InvoiceStatus.PAID, paid_at=PAID_AT)
-        again = grant_request(PURCHASE, invoice_id="in_1", invoice_status=InvoiceStatus.PAID, paid_at=PAID_AT)
+        first = grant_request(PURCHASE, invoice_id="in_1", paid_at=PAID_AT)
+        again = grant_request(PURCHASE, invoice_id="in_1", paid_at=PAID_AT)
         assert first == again
 
-    def test_expiry_counts_from_payment(self):
-        purchase = dataclasses.replace(PURCHASE, expires_after=timedelta(days=365))
-        request = grant_request(
-            purchase, invoice_id="in_1", invoice_status=InvoiceStatus.PAID, paid_at=PAID_AT
+    def test_the_grant_keeps_the_purchases_expiry_and_metadata_with_the_invoice_id(self):
+        expires_at = datetime(2025, 3, 10, 9, tzinfo=UTC)
+        purchase = dataclasses.replace(
+            PURCHASE, expires_at=expires_at, metadata={"order": "42", "invoice_id": "sent"}
         )
-        assert request.expires_at == datetime(2025, 3, 10, 9, tzinfo=UTC)
-
-    @pytest.mark.parametrize(
-        "status", [status for status in InvoiceStatus if status is not InvoiceStatus.PAID]
-    )
-    def test_only_a_paid_invoice_grants_credits(self, status):
-        with pytest.raises(ValueError, match="not paid"):
-            grant_request(PURCHASE, invoice_id="in_1", invoice_status=status, paid_at=PAID_AT)
+        request = grant_request(purchase, invoice_id="in_1", paid_at=PAID_AT)
+        assert request.expires_at == expires_at
+        assert request.metadata == {"order": "42", "invoice_id": "in_1"}
