@@ -35,6 +35,7 @@ class EnumMap(Generic[D]):
         if not unspecified.endswith("_UNSPECIFIED"):
             raise ValueError(f"{unspecified} is not an UNSPECIFIED zero value")
         prefix = unspecified.removesuffix("UNSPECIFIED")
+        self._name = proto_enum.DESCRIPTOR.name
         by_name = {member.name: member for member in domain} | dict(renamed or {})
         self._to_domain: dict[int, D] = {}
         for name, number in proto_enum.items():
@@ -52,12 +53,13 @@ class EnumMap(Generic[D]):
         """The domain member of ``value``; None for UNSPECIFIED or a value the domain lacks."""
         return self._to_domain.get(value)
 
-    def parse(self, value: int, field: str) -> D | None:
+    def parse(self, value: int, field: str, *, reason: str | None = None) -> D | None:
         """``from_proto`` for a request field: None for UNSPECIFIED, and a value the domain
-        does not know (a newer contract's, or any other number) INVALID_ARGUMENT naming it."""
+        does not know (a newer contract's, or any other number) INVALID_ARGUMENT naming
+        the field (with ``reason``, default the generic one)."""
         member = self._to_domain.get(value)
         if member is None and value:
-            raise InvalidArgument.for_field(field, f"{value} is not a known value")
+            raise InvalidArgument.for_field(field, f"{value} is not a {self._name}", reason=reason)
         return member
 
     def to_proto(self, member: D | None) -> int:

@@ -25,6 +25,7 @@ from invoicing_service.adapters.peers import (
     one_or_batches,
     translated,
 )
+from invoicing_service.domain import reasons
 from invoicing_service.domain.periods import Period
 
 # The most queries one BatchListMeterEventSummaries takes (its contract's limit).
@@ -61,7 +62,9 @@ class Metering:
             )
         if reply.meter.status != meter_pb2.METER_STATUS_ACTIVE:
             raise errors.FailedPrecondition(
-                f"meter {meter_id} is inactive", reason="METER_INACTIVE", metadata={"meter_id": meter_id}
+                f"meter {meter_id} is inactive",
+                reason=reasons.METER_INACTIVE,
+                metadata={"meter_id": meter_id},
             )
 
     async def usage(self, queries: Sequence[UsageQuery], caller: Caller) -> list[Decimal]:

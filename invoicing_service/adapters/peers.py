@@ -31,6 +31,7 @@ from grpc_status import rpc_status
 from drawdown import errors
 from drawdown.rpc.clients import deadline
 from drawdown.rpc.convert import timestamp_to_proto
+from invoicing_service.domain import reasons
 
 # Seconds an outbound call may take at most, whatever the caller's deadline.
 READ_CAP = 5.0
@@ -58,8 +59,11 @@ _PASSED_THROUGH: dict[grpc.StatusCode, type[errors.DomainError]] = {
 
 
 # The reasons naming each peer: it cannot be reached (retry later), or it failed.
-UNAVAILABLE_REASONS = {"metering": "METERING_SERVICE_UNAVAILABLE", "credits": "CREDITS_SERVICE_UNAVAILABLE"}
-FAILURE_REASONS = {"metering": "METERING_SERVICE_ERROR", "credits": "CREDITS_SERVICE_ERROR"}
+UNAVAILABLE_REASONS = {
+    "metering": reasons.METERING_SERVICE_UNAVAILABLE,
+    "credits": reasons.CREDITS_SERVICE_UNAVAILABLE,
+}
+FAILURE_REASONS = {"metering": reasons.METERING_SERVICE_ERROR, "credits": reasons.CREDITS_SERVICE_ERROR}
 
 
 class PeerFailure(Exception):

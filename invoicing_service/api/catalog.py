@@ -62,8 +62,7 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
 
     async def ListPrices(self, request, context):
         active = request.active if request.HasField("active") else None
-        convert.enum_filter(request.type, convert.USAGE_TYPE_NAMES, "type", "PriceType")
-        usage_type = convert.USAGE_TYPE_NAMES.get(request.type)
+        usage_type = convert.USAGE_TYPES.parse(request.type, "type")
         rows, token = await page(
             request,
             [request.product_id, active, usage_type, request.meter_id],

@@ -21,12 +21,15 @@ from drawdown.invoicing.v1 import (
 )
 from drawdown.money import Money
 from drawdown.rpc.convert import decimal_from_proto, decimal_to_proto, money_to_proto, timestamp_to_proto
+from drawdown.rpc.enums import EnumMap
+from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
+    BillingReason,
     InvoiceState,
     InvoiceStatus,
+    LineKind,
     invoice_payment,
     invoice_total,
-    states_shown_as,
 )
 from invoicing_service.domain.periods import Interval
 from invoicing_service.domain.prices import (
@@ -38,6 +41,8 @@ from invoicing_service.domain.prices import (
     TransformQuantity,
     UsageType,
 )
+from invoicing_service.domain.subscriptions import SubscriptionStatus
+from invoicing_service.domain.test_clocks import TestClockStatus
 from invoicing_service.service.customers import LiveBalance, NewCustomer
 from invoicing_service.service.subscriptions import NewItem
 from invoicing_service.store.records import (
@@ -50,62 +55,16 @@ from invoicing_service.store.records import (
     TestClockRecord,
 )
 
-_USAGE_TYPES = {
-    price_pb2.PRICE_TYPE_METERED: UsageType.METERED,
-    price_pb2.PRICE_TYPE_LICENSED: UsageType.LICENSED,
-}
-_INTERVALS = {
-    price_pb2.RECURRING_INTERVAL_DAY: Interval.DAY,
-    price_pb2.RECURRING_INTERVAL_WEEK: Interval.WEEK,
-    price_pb2.RECURRING_INTERVAL_MONTH: Interval.MONTH,
-    price_pb2.RECURRING_INTERVAL_YEAR: Interval.YEAR,
-}
-_SCHEMES = {
-    price_pb2.BILLING_SCHEME_UNSPECIFIED: BillingScheme.PER_UNIT,
-    price_pb2.BILLING_SCHEME_PER_UNIT: BillingScheme.PER_UNIT,
-    price_pb2.BILLING_SCHEME_TIERED: BillingScheme.TIERED,
-}
-_TIERS_MODES = {
-    price_pb2.TIERS_MODE_GRADUATED: TiersMode.GRADUATED,
-    price_pb2.TIERS_MODE_VOLUME: TiersMode.VOLUME,
-}
-_ROUNDINGS = {
-    price_pb2.TRANSFORM_QUANTITY_ROUND_UP: Rounding.UP,
-    price_pb2.TRANSFORM_QUANTITY_ROUND_DOWN: Rounding.DOWN,
-}
-_CLOCK_STATUSES = {
-    "ready": test_clock_pb2.TEST_CLOCK_STATUS_READY,
-    "advancing": test_clock_pb2.TEST_CLOCK_STATUS_ADVANCING,
-    "internal_failure": test_clock_pb2.TEST_CLOCK_STATUS_INTERNAL_FAILURE,
-}
-_INVOICE_STATUSES = {
-    InvoiceStatus.DRAFT: invoice_pb2.INVOICE_STATUS_DRAFT,
-    InvoiceStatus.OPEN: invoice_pb2.INVOICE_STATUS_OPEN,
-    InvoiceStatus.PAID: invoice_pb2.INVOICE_STATUS_PAID,
-    InvoiceStatus.VOID: invoice_pb2.INVOICE_STATUS_VOID,
-    InvoiceStatus.UNCOLLECTIBLE: invoice_pb2.INVOICE_STATUS_UNCOLLECTIBLE,
-}
-# What a list filtered by status matches: every stored state that shows it.
-INVOICE_STATES_BY_STATUS = {proto: states_shown_as(status) for status, proto in _INVOICE_STATUSES.items()}
-_REASONS = {
-    "subscription_cycle": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CYCLE,
-    "subscription_cancel": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CANCEL,
-    "subscription_create": invoice_pb2.BILLING_REASON_SUBSCRIPTION_CREATE,
-    "credit_purchase": invoice_pb2.BILLING_REASON_CREDIT_PURCHASE,
-}
-_LINE_TYPES = {
-    "metered": invoice_pb2.INVOICE_LINE_TYPE_METERED,
-    "licensed": invoice_pb2.INVOICE_LINE_TYPE_LICENSED,
-    "credit_purchase": invoice_pb2.INVOICE_LINE_TYPE_CREDIT_PURCHASE,
-}
-USAGE_TYPE_NAMES = {proto: usage.value for proto, usage in _USAGE_TYPES.items()}
-
-
-def enum_filter(value: int, known: object, field: str, enum_name: str) -> None:
-    """A list filter's enum number must be UNSPECIFIED (no filter) or one that exists
-    (INVALID_ARGUMENT on ``field`` otherwise), not silently match everything."""
-    if value != 0 and value not in known:  # type: ignore[operator]
-        raise InvalidArgument.for_field(field, f"{value} is not a {enum_name}")
+USAGE_TYPES = EnumMap(price_pb2.PriceType, UsageType)
+_INTERVALS = EnumMap(price_pb2.RecurringInterval, Interval)
+_SCHEMES = EnumMap(price_pb2.BillingScheme, BillingScheme)
+_TIERS_MODES = EnumMap(price_pb2.TiersMode, TiersMode)
+_ROUNDINGS = EnumMap(price_pb2.TransformQuantityRound, Rounding)
+_CLOCK_STATUSES = EnumMap(test_clock_pb2.TestClockStatus, TestClockStatus)
+INVOICE_STATUSES = EnumMap(invoice_pb2.InvoiceStatus, InvoiceStatus)
+_BILLING_REASONS = EnumMap(invoice_pb2.BillingReason, BillingReason)
+_LINE_TYPES = EnumMap(invoice_pb2.InvoiceLineType, LineKind)
+SUBSCRIPTION_STATUSES = EnumMap(subscription_pb2.SubscriptionStatus, SubscriptionStatus)
 
 
 def billing_error_to_proto(error: BillingErrorRecord | None) -> billing_error_pb2.BillingError | None:
@@ -154,7 +113,7 @@ def test_clock_to_proto(clock: TestClockRecord) -> test_clock_pb2.TestClock:
         id=clock.id,
         name=clock.name,
         frozen_time=timestamp_to_proto(clock.frozen_time),
-        status=_CLOCK_STATUSES[clock.status],
+        status=_CLOCK_STATUSES.to_proto(clock.status),  # type: ignore[arg-type]
         create_time=timestamp_to_proto(clock.create_time),
         update_time=timestamp_to_proto(clock.update_time),
     )
@@ -228,35 +187,28 @@ def price_from_proto(message: price_pb2.Price) -> Price:
     tiers_mode: none), and a decimal that is no number cannot be converted at all: they
     are refused here, naming the proto field.
     """
-    scheme = _SCHEMES.get(message.billing_scheme)
-    if scheme is None:
-        raise InvalidArgument.for_field(
-            "price.billing_scheme", f"{message.billing_scheme} is not a BillingScheme"
-        )
-    if message.tiers_mode != price_pb2.TIERS_MODE_UNSPECIFIED and message.tiers_mode not in _TIERS_MODES:
-        raise InvalidArgument.for_field(
-            "price.tiers_mode", f"{message.tiers_mode} is not a TiersMode", reason="INVALID_TIERS"
-        )
+    scheme = _SCHEMES.parse(message.billing_scheme, "price.billing_scheme") or BillingScheme.PER_UNIT
+    tiers_mode = _TIERS_MODES.parse(message.tiers_mode, "price.tiers_mode", reason=reasons.INVALID_TIERS)
     unit = None
     if message.HasField("unit_amount_decimal"):
         unit = decimal_from_proto(
-            message.unit_amount_decimal, "price.unit_amount_decimal", reason="INVALID_UNIT_AMOUNT"
+            message.unit_amount_decimal, "price.unit_amount_decimal", reason=reasons.INVALID_UNIT_AMOUNT
         )
     tiers = tuple(_tier_from_proto(tier, f"price.tiers[{i}]") for i, tier in enumerate(message.tiers))
     transform = None
     if message.HasField("transform_quantity"):
         transform = TransformQuantity(
-            message.transform_quantity.divide_by, _ROUNDINGS.get(message.transform_quantity.round)
+            message.transform_quantity.divide_by, _ROUNDINGS.from_proto(message.transform_quantity.round)
         )
     return Price(
         currency=message.currency.upper(),
-        usage_type=_USAGE_TYPES.get(message.type),
-        interval=_INTERVALS.get(message.recurring.interval),
+        usage_type=USAGE_TYPES.from_proto(message.type),
+        interval=_INTERVALS.from_proto(message.recurring.interval),
         interval_count=message.recurring.interval_count,
         meter_id=message.meter_id or None,
         billing_scheme=scheme,
         unit_amount_decimal=unit,
-        tiers_mode=_TIERS_MODES.get(message.tiers_mode),
+        tiers_mode=tiers_mode,
         tiers=tiers,
         transform_quantity=transform,
     )
@@ -295,7 +247,7 @@ def _tier_from_proto(tier: price_pb2.PriceTier, field: str) -> Tier:
     def amount(name: str) -> Decimal | None:
         if not tier.HasField(name):
             return None
-        return decimal_from_proto(getattr(tier, name), f"{field}.{name}", reason="INVALID_TIERS")
+        return decimal_from_proto(getattr(tier, name), f"{field}.{name}", reason=reasons.INVALID_TIERS)
 
     return Tier(
         up_to=tier.up_to if tier.HasField("up_to") else None,
@@ -313,9 +265,9 @@ def price_to_proto(record: PriceRecord) -> price_pb2.Price:
         active=record.active,
         nickname=record.nickname,
         metadata=dict(record.metadata),
-        type=next(p for p, u in _USAGE_TYPES.items() if u is price.usage_type),
+        type=USAGE_TYPES.to_proto(price.usage_type),  # type: ignore[arg-type]
         recurring=price_pb2.Recurring(
-            interval=next(p for p, i in _INTERVALS.items() if i is price.interval),
+            interval=_INTERVALS.to_proto(price.interval),  # type: ignore[arg-type]
             interval_count=price.interval_count,
         ),
         meter_id=price.meter_id or "",
@@ -328,7 +280,7 @@ def price_to_proto(record: PriceRecord) -> price_pb2.Price:
     if price.unit_amount_decimal is not None:
         message.unit_amount_decimal.CopyFrom(decimal_to_proto(price.unit_amount_decimal))
     if price.tiers_mode is not None:
-        message.tiers_mode = next(p for p, m in _TIERS_MODES.items() if m is price.tiers_mode)
+        message.tiers_mode = _TIERS_MODES.to_proto(price.tiers_mode)  # type: ignore[assignment]
     for tier in price.tiers:
         out = message.tiers.add()
         if tier.up_to is not None:
@@ -341,7 +293,7 @@ def price_to_proto(record: PriceRecord) -> price_pb2.Price:
         message.transform_quantity.CopyFrom(
             price_pb2.TransformQuantity(
                 divide_by=price.transform_quantity.divide_by,
-                round=next(p for p, r in _ROUNDINGS.items() if r is price.transform_quantity.round),
+                round=_ROUNDINGS.to_proto(price.transform_quantity.round),  # type: ignore[arg-type]
             )
         )
     return message
@@ -375,15 +327,13 @@ def subscription_to_proto(record: SubscriptionRecord) -> subscription_pb2.Subscr
         ],
         currency=record.currency,
         recurring=price_pb2.Recurring(
-            interval=next(p for p, i in _INTERVALS.items() if i is price.interval),
+            interval=_INTERVALS.to_proto(price.interval),  # type: ignore[arg-type]
             interval_count=price.interval_count,
         ),
         billing_cycle_anchor=timestamp_to_proto(record.billing_cycle_anchor),
         current_period_start=timestamp_to_proto(record.current_period.start),
         current_period_end=timestamp_to_proto(record.current_period.end),
-        status=subscription_pb2.SUBSCRIPTION_STATUS_ACTIVE
-        if record.status.value == "active"
-        else subscription_pb2.SUBSCRIPTION_STATUS_CANCELED,
+        status=SUBSCRIPTION_STATUSES.to_proto(record.status),  # type: ignore[arg-type]
         cancel_at_period_end=record.cancel_at_period_end,
         cancel_time=timestamp_to_proto(record.cancel_time),
         latest_invoice_id=record.latest_invoice_id or "",
@@ -417,8 +367,8 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
         id=invoice.id,
         customer_id=invoice.customer_id,
         subscription_id=invoice.subscription_id or "",
-        status=_INVOICE_STATUSES[status],
-        billing_reason=_REASONS[invoice.billing_reason],
+        status=INVOICE_STATUSES.to_proto(status),  # type: ignore[arg-type]
+        billing_reason=_BILLING_REASONS.to_proto(invoice.billing_reason),  # type: ignore[arg-type]
         currency=currency,
         period_start=timestamp_to_proto(invoice.period.start),
         period_end=timestamp_to_proto(invoice.period.end),
@@ -437,7 +387,7 @@ def invoice_to_proto(invoice: InvoiceRecord) -> invoice_pb2.Invoice:
         out = message.lines.add(
             id="" if preview else line.id,
             description=stored.description,
-            type=_LINE_TYPES[line.kind.value],
+            type=_LINE_TYPES.to_proto(line.kind),  # type: ignore[arg-type]
             price_id=line.price_id or "",
             subscription_item_id=line.subscription_item_id or "",
             quantity=decimal_to_proto(line.quantity),
@@ -510,7 +460,7 @@ def purchase_price_ids_from_proto(config: invoice_pb2.CreditApplicabilityConfig)
             raise InvalidArgument.for_field(
                 "applicability_config.price_type",
                 "must be CREDIT_PRICE_TYPE_METERED",
-                reason="INVALID_APPLICABILITY",
+                reason=reasons.INVALID_APPLICABILITY,
             )
         return []
     if scope == "prices" and config.prices.price_ids:
@@ -518,5 +468,5 @@ def purchase_price_ids_from_proto(config: invoice_pb2.CreditApplicabilityConfig)
     raise InvalidArgument.for_field(
         "applicability_config",
         "exactly one scope is required: price_type or a list of prices",
-        reason="INVALID_APPLICABILITY",
+        reason=reasons.INVALID_APPLICABILITY,
     )

@@ -10,6 +10,7 @@ from invoicing_service.api import convert
 from invoicing_service.api.pages import page
 from invoicing_service.api.sagas import Sagas
 from invoicing_service.domain.credit_purchases import DEFAULT_PRIORITY
+from invoicing_service.domain.invoices import states_shown_as
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.purchases import NewCreditPurchase, PurchaseUseCases
 from invoicing_service.service.subscriptions import SubscriptionUseCases
@@ -41,8 +42,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         return pb.GetInvoiceResponse(invoice=convert.invoice_to_proto(await self._billing.get(request.id)))
 
     async def ListInvoices(self, request, context):
-        convert.enum_filter(request.status, convert.INVOICE_STATES_BY_STATUS, "status", "InvoiceStatus")
-        statuses = convert.INVOICE_STATES_BY_STATUS.get(request.status, ())
+        status = convert.INVOICE_STATUSES.parse(request.status, "status")
+        statuses = () if status is None else states_shown_as(status)
 
         async def fetch(after, limit):
             return await self._billing.list(

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from drawdown.invoicing.v1 import subscription_pb2, subscription_service_pb2_grpc
 from drawdown.invoicing.v1 import subscription_service_pb2 as pb
+from drawdown.invoicing.v1 import subscription_service_pb2_grpc
 from drawdown.rpc.idempotent import Mutations
 from invoicing_service.api import convert
 from invoicing_service.api.pages import page
 from invoicing_service.service.subscriptions import SubscriptionUseCases
-
-_STATUSES = {
-    subscription_pb2.SUBSCRIPTION_STATUS_ACTIVE: "active",
-    subscription_pb2.SUBSCRIPTION_STATUS_CANCELED: "canceled",
-}
 
 
 class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):
@@ -41,8 +36,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         )
 
     async def ListSubscriptions(self, request, context):
-        convert.enum_filter(request.status, _STATUSES, "status", "SubscriptionStatus")
-        status = _STATUSES.get(request.status)
+        status = convert.SUBSCRIPTION_STATUSES.parse(request.status, "status")
         rows, token = await page(
             request,
             [request.customer_id, status, request.price_id],

@@ -14,6 +14,7 @@ from decimal import Decimal
 from drawdown.clock import ensure_utc
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
+from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import MAX_METADATA_KEYS, validate_metadata
 from invoicing_service.domain.invoices import InvoiceLine, LineKind
 from invoicing_service.domain.periods import Period
@@ -70,26 +71,28 @@ def validate_credit_purchase(purchase: CreditPurchase) -> CreditPurchase:
     is checked against the customer's now (``check_expiry``).
     """
     if purchase.amount.minor <= 0:
-        raise InvalidArgument.for_field("amount", "must be greater than zero", reason="INVALID_AMOUNT")
+        raise InvalidArgument.for_field("amount", "must be greater than zero", reason=reasons.INVALID_AMOUNT)
     if purchase.amount.minor > MAX_LINE_AMOUNT:
         raise InvalidArgument.for_field(
-            "amount", f"must be at most {MAX_LINE_AMOUNT:,} minor units", reason="INVALID_AMOUNT"
+            "amount", f"must be at most {MAX_LINE_AMOUNT:,} minor units", reason=reasons.INVALID_AMOUNT
         )
     if not purchase.name or len(purchase.name) > MAX_NAME_LENGTH:
         raise InvalidArgument.for_field(
-            "name", f"must be 1 to {MAX_NAME_LENGTH} characters", reason="INVALID_NAME"
+            "name", f"must be 1 to {MAX_NAME_LENGTH} characters", reason=reasons.INVALID_NAME
         )
     if not MIN_PRIORITY <= purchase.priority <= MAX_PRIORITY:
         raise InvalidArgument.for_field(
-            "priority", f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}", reason="INVALID_PRIORITY"
+            "priority", f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}", reason=reasons.INVALID_PRIORITY
         )
     if len(purchase.applicable_price_ids) > MAX_APPLICABLE_PRICES:
         raise InvalidArgument.for_field(
-            "applicable_price_ids", f"at most {MAX_APPLICABLE_PRICES} prices", reason="INVALID_APPLICABILITY"
+            "applicable_price_ids",
+            f"at most {MAX_APPLICABLE_PRICES} prices",
+            reason=reasons.INVALID_APPLICABILITY,
         )
     if len(set(purchase.applicable_price_ids)) != len(purchase.applicable_price_ids):
         raise InvalidArgument.for_field(
-            "applicable_price_ids", "lists a price more than once", reason="INVALID_APPLICABILITY"
+            "applicable_price_ids", "lists a price more than once", reason=reasons.INVALID_APPLICABILITY
         )
     return purchase
 
@@ -98,7 +101,7 @@ def check_expiry(expires_at: datetime | None, now: datetime) -> None:
     """A purchase's expiry comes after ``now``, the customer's now (on its test clock if it
     lives on one): else INVALID_EXPIRY, since the credits would expire before they exist."""
     if expires_at is not None and expires_at <= now:
-        raise InvalidArgument.for_field("expire_time", "must be in the future", reason="INVALID_EXPIRY")
+        raise InvalidArgument.for_field("expire_time", "must be in the future", reason=reasons.INVALID_EXPIRY)
 
 
 def validate_purchase_metadata(metadata: Mapping[str, str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from drawdown.errors import FailedPrecondition
 from drawdown.money import Money
+from invoicing_service.domain import reasons
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import (
     BillingScheme,
@@ -29,6 +30,15 @@ class InvoiceStatus(StrEnum):
     PAID = "paid"
     VOID = "void"
     UNCOLLECTIBLE = "uncollectible"
+
+
+class BillingReason(StrEnum):
+    """Why an invoice was created (I-10, I-3, I-15), as Stripe's ``billing_reason``."""
+
+    SUBSCRIPTION_CYCLE = "subscription_cycle"
+    SUBSCRIPTION_CANCEL = "subscription_cancel"
+    SUBSCRIPTION_CREATE = "subscription_create"
+    CREDIT_PURCHASE = "credit_purchase"
 
 
 class InvoiceAction(StrEnum):
@@ -301,7 +311,7 @@ def _allowed_targets(current: InvoiceStatus, action: InvoiceAction) -> frozenset
         raise FailedPrecondition(
             f"cannot {action.replace('_', ' ')} an invoice that is {current};"
             f" allowed only from {', '.join(allowed_from)}",
-            reason="INVALID_INVOICE_STATUS",
+            reason=reasons.INVALID_INVOICE_STATUS,
             metadata={"status": current, "action": action},
         )
     return targets

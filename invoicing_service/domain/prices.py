@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import MONEY_CONTEXT, Money, decimal_places, round_minor, validate_currency
+from invoicing_service.domain import reasons
 from invoicing_service.domain.periods import Interval
 
 MAX_AMOUNT_DECIMAL_PLACES = 12
@@ -36,7 +37,7 @@ class LineNotBillable(FailedPrecondition):
     """A line whose amount (LINE_AMOUNT_TOO_LARGE) or quantity (QUANTITY_TOO_LARGE) is
     beyond what an invoice can hold: the usage behind it cannot be billed as it is."""
 
-    default_reason = "LINE_AMOUNT_TOO_LARGE"
+    default_reason = reasons.LINE_AMOUNT_TOO_LARGE
 
 
 class UsageType(StrEnum):
@@ -123,7 +124,7 @@ def validate_new_price(price: Price) -> Price:
     _check_usage_type(price)
     _check_meter(price)
     if not isinstance(price.interval, Interval):
-        raise InvalidArgument.for_field("interval", "is required", reason="INVALID_INTERVAL")
+        raise InvalidArgument.for_field("interval", "is required", reason=reasons.INVALID_INTERVAL)
     if price.transform_quantity is not None:
         _check_transform(price.transform_quantity, price.billing_scheme)
     validate_currency(price.currency)
@@ -181,7 +182,7 @@ def line_amount(price: Price, quantity: Decimal) -> Money:
         raise LineNotBillable(
             f"{_shown(quantity)} units would bill {_shown(exact.to_integral_value())} minor units of"
             f" {price.currency}; one line bills at most {MAX_LINE_AMOUNT:,}",
-            reason="LINE_AMOUNT_TOO_LARGE",
+            reason=reasons.LINE_AMOUNT_TOO_LARGE,
             metadata={"quantity": _shown(quantity), "max_line_amount": str(MAX_LINE_AMOUNT)},
         )
     return Money(price.currency, round_minor(exact))
@@ -193,7 +194,7 @@ def check_quantity(quantity: Decimal) -> Decimal:
     if abs(quantity) >= QUANTITY_LIMIT:
         raise LineNotBillable(
             f"a quantity of {_shown(quantity)} is beyond what an invoice line holds (less than 10^45)",
-            reason="QUANTITY_TOO_LARGE",
+            reason=reasons.QUANTITY_TOO_LARGE,
             metadata={"quantity": _shown(quantity)},
         )
     return quantity
@@ -243,18 +244,18 @@ def _tier_amount(tier: Tier, units: Decimal) -> Decimal:
 def _check_usage_type(price: Price) -> None:
     if not isinstance(price.usage_type, UsageType):
         raise InvalidArgument.for_field(
-            "usage_type", "must be METERED or LICENSED", reason="INVALID_PRICE_TYPE"
+            "usage_type", "must be METERED or LICENSED", reason=reasons.INVALID_PRICE_TYPE
         )
 
 
 def _check_meter(price: Price) -> None:
     if price.usage_type is UsageType.METERED and not price.meter_id:
         raise InvalidArgument.for_field(
-            "meter_id", "a metered price needs a meter", reason="INVALID_PRICE_TYPE"
+            "meter_id", "a metered price needs a meter", reason=reasons.INVALID_PRICE_TYPE
         )
     if price.usage_type is UsageType.LICENSED and price.meter_id:
         raise InvalidArgument.for_field(
-            "meter_id", "a licensed price takes no meter", reason="INVALID_PRICE_TYPE"
+            "meter_id", "a licensed price takes no meter", reason=reasons.INVALID_PRICE_TYPE
         )
 
 
@@ -264,18 +265,20 @@ def _check_interval_count(price: Price) -> None:
         raise InvalidArgument.for_field(
             "interval_count",
             f"must be between 1 and {limit} for a {price.interval} interval (at most one year)",
-            reason="INVALID_INTERVAL",
+            reason=reasons.INVALID_INTERVAL,
         )
 
 
 def _check_per_unit(price: Price) -> None:
     if price.unit_amount_decimal is None:
         raise InvalidArgument.for_field(
-            "unit_amount_decimal", "a per_unit price needs a unit amount", reason="INVALID_UNIT_AMOUNT"
+            "unit_amount_decimal", "a per_unit price needs a unit amount", reason=reasons.INVALID_UNIT_AMOUNT
         )
-    _check_amount(price.unit_amount_decimal, "unit_amount_decimal", "INVALID_UNIT_AMOUNT")
+    _check_amount(price.unit_amount_decimal, "unit_amount_decimal", reasons.INVALID_UNIT_AMOUNT)
     if price.tiers or price.tiers_mode is not None:
-        raise InvalidArgument.for_field("tiers", "tiers need billing_scheme tiered", reason="INVALID_TIERS")
+        raise InvalidArgument.for_field(
+            "tiers", "tiers need billing_scheme tiered", reason=reasons.INVALID_TIERS
+        )
 
 
 def _check_tiered(price: Price) -> None:
@@ -283,19 +286,19 @@ def _check_tiered(price: Price) -> None:
         raise InvalidArgument.for_field(
             "unit_amount_decimal",
             "a tiered price takes its amounts from its tiers",
-            reason="INVALID_UNIT_AMOUNT",
+            reason=reasons.INVALID_UNIT_AMOUNT,
         )
     if not isinstance(price.tiers_mode, TiersMode):
         raise InvalidArgument.for_field(
-            "tiers_mode", "a tiered price needs tiers_mode graduated or volume", reason="INVALID_TIERS"
+            "tiers_mode", "a tiered price needs tiers_mode graduated or volume", reason=reasons.INVALID_TIERS
         )
     if not price.tiers:
         raise InvalidArgument.for_field(
-            "tiers", "a tiered price needs at least one tier", reason="INVALID_TIERS"
+            "tiers", "a tiered price needs at least one tier", reason=reasons.INVALID_TIERS
         )
     if len(price.tiers) > MAX_TIERS:
         raise InvalidArgument.for_field(
-            "tiers", f"a tiered price has at most {MAX_TIERS} tiers", reason="INVALID_TIERS"
+            "tiers", f"a tiered price has at most {MAX_TIERS} tiers", reason=reasons.INVALID_TIERS
         )
     previous_up_to = 0
     last = len(price.tiers) - 1
@@ -311,7 +314,7 @@ def _check_tiered(price: Price) -> None:
 def _check_last_bound(tier: Tier, field: str) -> None:
     if tier.up_to is not None:
         raise InvalidArgument.for_field(
-            f"{field}.up_to", "the last tier must be unbounded (no up_to)", reason="INVALID_TIERS"
+            f"{field}.up_to", "the last tier must be unbounded (no up_to)", reason=reasons.INVALID_TIERS
         )
 
 
@@ -320,13 +323,13 @@ def _checked_bound(tier: Tier, field: str, previous_up_to: int) -> int:
         raise InvalidArgument.for_field(
             f"{field}.up_to",
             "only the last tier may be unbounded; up_to is a whole number",
-            reason="INVALID_TIERS",
+            reason=reasons.INVALID_TIERS,
         )
     if tier.up_to <= previous_up_to:
         raise InvalidArgument.for_field(
             f"{field}.up_to",
             f"must be greater than {previous_up_to} (tiers strictly increase from 1)",
-            reason="INVALID_TIERS",
+            reason=reasons.INVALID_TIERS,
         )
     return tier.up_to
 
@@ -334,12 +337,14 @@ def _checked_bound(tier: Tier, field: str, previous_up_to: int) -> int:
 def _check_tier_amounts(tier: Tier, field: str) -> None:
     if tier.unit_amount_decimal is None and tier.flat_amount_decimal is None:
         raise InvalidArgument.for_field(
-            field, "a tier needs unit_amount_decimal, flat_amount_decimal or both", reason="INVALID_TIERS"
+            field,
+            "a tier needs unit_amount_decimal, flat_amount_decimal or both",
+            reason=reasons.INVALID_TIERS,
         )
     if tier.unit_amount_decimal is not None:
-        _check_amount(tier.unit_amount_decimal, f"{field}.unit_amount_decimal", "INVALID_TIERS")
+        _check_amount(tier.unit_amount_decimal, f"{field}.unit_amount_decimal", reasons.INVALID_TIERS)
     if tier.flat_amount_decimal is not None:
-        _check_amount(tier.flat_amount_decimal, f"{field}.flat_amount_decimal", "INVALID_TIERS")
+        _check_amount(tier.flat_amount_decimal, f"{field}.flat_amount_decimal", reasons.INVALID_TIERS)
 
 
 def _check_amount(amount: Decimal, field: str, reason: str) -> None:
@@ -360,14 +365,14 @@ def _check_amount(amount: Decimal, field: str, reason: str) -> None:
 def _check_transform(transform: TransformQuantity, scheme: BillingScheme) -> None:
     if scheme is BillingScheme.TIERED:
         raise InvalidArgument.for_field(
-            "transform_quantity", "only with PER_UNIT", reason="INVALID_TRANSFORM_QUANTITY"
+            "transform_quantity", "only with PER_UNIT", reason=reasons.INVALID_TRANSFORM_QUANTITY
         )
     divide_by = transform.divide_by
     if isinstance(divide_by, bool) or not isinstance(divide_by, int) or divide_by < 1:
         raise InvalidArgument.for_field(
-            "transform_quantity.divide_by", _TRANSFORM_RULE, reason="INVALID_TRANSFORM_QUANTITY"
+            "transform_quantity.divide_by", _TRANSFORM_RULE, reason=reasons.INVALID_TRANSFORM_QUANTITY
         )
     if not isinstance(transform.round, Rounding):
         raise InvalidArgument.for_field(
-            "transform_quantity.round", _TRANSFORM_RULE, reason="INVALID_TRANSFORM_QUANTITY"
+            "transform_quantity.round", _TRANSFORM_RULE, reason=reasons.INVALID_TRANSFORM_QUANTITY
         )

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from drawdown.clock import ensure_utc
 from drawdown.errors import FailedPrecondition, InvalidArgument
+from invoicing_service.domain import reasons
 from invoicing_service.domain.periods import Interval, Period, period_containing
 from invoicing_service.domain.prices import MAX_LINE_AMOUNT, LineNotBillable, Price, UsageType, line_amount
 
@@ -63,11 +64,11 @@ def validate_items(items: Sequence[SubscriptionItem]) -> None:
     """
     if not items:
         raise InvalidArgument.for_field(
-            "items", "a subscription needs at least one item", reason="ITEMS_REQUIRED"
+            "items", "a subscription needs at least one item", reason=reasons.ITEMS_REQUIRED
         )
     if len(items) > MAX_ITEMS:
         raise InvalidArgument.for_field(
-            "items", f"a subscription has at most {MAX_ITEMS} items", reason="TOO_MANY_ITEMS"
+            "items", f"a subscription has at most {MAX_ITEMS} items", reason=reasons.TOO_MANY_ITEMS
         )
     first = items[0].price
     seen_price_ids: set[str] = set()
@@ -77,7 +78,7 @@ def validate_items(items: Sequence[SubscriptionItem]) -> None:
             raise InvalidArgument.for_field(
                 f"{field}.price_id",
                 f"price {item.price_id} is already on the subscription",
-                reason="DUPLICATE_PRICE",
+                reason=reasons.DUPLICATE_PRICE,
             )
         seen_price_ids.add(item.price_id)
         if item.price.currency != first.currency:
@@ -85,14 +86,14 @@ def validate_items(items: Sequence[SubscriptionItem]) -> None:
                 f"{field}.price_id",
                 f"price is in {item.price.currency}, items[0] in {first.currency};"
                 " all items share one currency",
-                reason="MIXED_CURRENCIES",
+                reason=reasons.MIXED_CURRENCIES,
             )
         if (item.price.interval, item.price.interval_count) != (first.interval, first.interval_count):
             raise InvalidArgument.for_field(
                 f"{field}.price_id",
                 f"price recurs every {_describe_interval(item.price)},"
                 f" items[0] every {_describe_interval(first)}; all items share one interval",
-                reason="MIXED_INTERVALS",
+                reason=reasons.MIXED_INTERVALS,
             )
         _check_quantity(item, field)
 
@@ -125,7 +126,7 @@ def plan_cancellation(
     be canceled again (FailedPrecondition SUBSCRIPTION_CANCELED).
     """
     if status is SubscriptionStatus.CANCELED:
-        raise FailedPrecondition("the subscription is already canceled", reason="SUBSCRIPTION_CANCELED")
+        raise FailedPrecondition("the subscription is already canceled", reason=reasons.SUBSCRIPTION_CANCELED)
     now = ensure_utc(now)
     if not current_period.start <= now < current_period.end:
         # The scheduler closes ended periods before anything else touches the subscription.
@@ -148,7 +149,7 @@ def validate_grace_period(grace_period: timedelta | None) -> timedelta:
         raise InvalidArgument.for_field("grace_period", "must not be negative")
     if grace_period > MAX_GRACE_PERIOD:
         raise InvalidArgument.for_field(
-            "grace_period", "must be at most 72 hours", reason="GRACE_PERIOD_TOO_LONG"
+            "grace_period", "must be at most 72 hours", reason=reasons.GRACE_PERIOD_TOO_LONG
         )
     return grace_period
 
@@ -159,11 +160,13 @@ def _check_quantity(item: SubscriptionItem, field: str) -> None:
             raise InvalidArgument.for_field(
                 f"{field}.quantity",
                 "a metered item takes no quantity; its usage comes from the meter",
-                reason="INVALID_QUANTITY",
+                reason=reasons.INVALID_QUANTITY,
             )
     elif item.quantity is None or item.quantity < 0:
         raise InvalidArgument.for_field(
-            f"{field}.quantity", "a licensed item needs a quantity of at least 0", reason="INVALID_QUANTITY"
+            f"{field}.quantity",
+            "a licensed item needs a quantity of at least 0",
+            reason=reasons.INVALID_QUANTITY,
         )
     else:
         try:
@@ -173,7 +176,7 @@ def _check_quantity(item: SubscriptionItem, field: str) -> None:
                 f"{field}.quantity",
                 f"{item.quantity} units of this price would bill more than {MAX_LINE_AMOUNT:,}"
                 " minor units on one line",
-                reason="LINE_AMOUNT_TOO_LARGE",
+                reason=reasons.LINE_AMOUNT_TOO_LARGE,
             ) from None
 
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from drawdown.clock import ensure_utc
 from drawdown.errors import InvalidArgument
+from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import auto_finalize_at
 from invoicing_service.domain.periods import Interval, Period, intervals_after, next_period
 
@@ -26,6 +27,16 @@ MAX_FROZEN_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 # clock, or MAX_ADVANCE_MONTHS without a subscription (I-18, as Stripe).
 ADVANCE_INTERVALS = 2
 MAX_ADVANCE_MONTHS = 24
+
+
+class TestClockStatus(StrEnum):
+    """Whether a test clock is at rest, being advanced, or stopped by a failed advance (I-16)."""
+
+    __test__ = False  # not a test class
+
+    READY = "ready"
+    ADVANCING = "advancing"
+    INTERNAL_FAILURE = "internal_failure"
 
 
 class ActionKind(StrEnum):
@@ -83,7 +94,7 @@ def validate_frozen_time(moment: datetime, field: str) -> datetime:
         raise InvalidArgument.for_field(
             field,
             f"must lie from {MIN_FROZEN_TIME.isoformat()} up to {MAX_FROZEN_TIME.isoformat()}",
-            reason="INVALID_FROZEN_TIME",
+            reason=reasons.INVALID_FROZEN_TIME,
         )
     return moment
 
@@ -110,7 +121,7 @@ def validate_advance(
         raise InvalidArgument.for_field(
             "frozen_time",
             f"a test clock only moves forward: {new_time.isoformat()} is not after {frozen_time.isoformat()}",
-            reason="TEST_CLOCK_BACKWARDS",
+            reason=reasons.TEST_CLOCK_BACKWARDS,
         )
     validate_frozen_time(new_time, "frozen_time")
     limit = advance_limit(frozen_time, intervals)
@@ -119,7 +130,7 @@ def validate_advance(
             "frozen_time",
             f"one advance goes at most to {limit.isoformat()}: two intervals of the shortest"
             " subscription on the clock (two years without one); advance in steps",
-            reason="ADVANCE_TOO_FAR",
+            reason=reasons.ADVANCE_TOO_FAR,
             metadata={"max_frozen_time": limit.isoformat()},
         )
     return new_time

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import InvalidArgument
 from invoicing_service.adapters.peers import Caller
+from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import validate_metadata, validate_text
 from invoicing_service.domain.prices import Price, UsageType, validate_new_price
 from invoicing_service.service.billing import Billing
@@ -105,7 +106,7 @@ class CatalogUseCases:
                 values["metadata"] = validate_metadata(metadata, "price.metadata")
             else:
                 raise InvalidArgument.for_field(
-                    f"price.{path}", "cannot be changed", reason="IMMUTABLE_FIELD"
+                    f"price.{path}", "cannot be changed", reason=reasons.IMMUTABLE_FIELD
                 )
         store = CatalogStore(session)
         await store.get_price(price_id)

@@ -20,11 +20,12 @@ from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money, currency_exponent, validate_currency
 from invoicing_service.adapters.peers import Caller
+from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
 from invoicing_service.domain.periods import usage_so_far
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import validate_grace_period
-from invoicing_service.domain.test_clocks import validate_frozen_time
+from invoicing_service.domain.test_clocks import TestClockStatus, validate_frozen_time
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.rating import LinesToRate
@@ -61,10 +62,10 @@ class LiveBalance:
 
 def check_clock_at_rest(clock: TestClockRecord) -> None:
     """Writes touching a clock's customers wait until an advance has ended (I-16)."""
-    if clock.status == "advancing":
+    if clock.status is TestClockStatus.ADVANCING:
         raise FailedPrecondition(
             f"test clock {clock.id} is being advanced",
-            reason="TEST_CLOCK_ADVANCING",
+            reason=reasons.TEST_CLOCK_ADVANCING,
             metadata={"id": clock.id},
         )
 
@@ -135,7 +136,7 @@ class CustomerUseCases:
                 )
             elif path in ("id", "test_clock_id", "create_time", "update_time"):
                 raise InvalidArgument.for_field(
-                    f"customer.{path}", "cannot be changed", reason="IMMUTABLE_FIELD"
+                    f"customer.{path}", "cannot be changed", reason=reasons.IMMUTABLE_FIELD
                 )
             else:
                 raise InvalidArgument.for_field("update_mask", f"unknown path {path!r}")
@@ -189,7 +190,7 @@ class CustomerUseCases:
                 if abs(amount.minor) // 10 ** currency_exponent(amount.currency) > _MAX_MONEY_UNITS:
                     raise FailedPrecondition(
                         f"the live balance in {amount.currency} is beyond what an amount can carry",
-                        reason="AMOUNT_TOO_LARGE",
+                        reason=reasons.AMOUNT_TOO_LARGE,
                     )
         return as_of, balances
 
@@ -204,7 +205,9 @@ class TestClockUseCases:
         validate_text(name, "test_clock.name", MAX_CLOCK_NAME_LENGTH)
         now = self._billing.clock.now()
         frozen_time = validate_frozen_time(frozen_time or now, "test_clock.frozen_time")
-        record = TestClockRecord(ids.new_id(ids.TEST_CLOCK), name, frozen_time, "ready", now, now)
+        record = TestClockRecord(
+            ids.new_id(ids.TEST_CLOCK), name, frozen_time, TestClockStatus.READY, now, now
+        )
         await TestClockStore(session).insert(record)
         return record
 
@@ -232,5 +235,5 @@ def grace_period_setting(grace_period: timedelta | None, field: str) -> timedelt
     try:
         return validate_grace_period(grace_period)
     except InvalidArgument as error:
-        reason = error.reason if error.reason == "GRACE_PERIOD_TOO_LONG" else "INVALID_ARGUMENT"
+        reason = error.reason if error.reason == reasons.GRACE_PERIOD_TOO_LONG else reasons.INVALID_ARGUMENT
         raise InvalidArgument.for_field(field, error.field_violations[0].description, reason=reason) from None

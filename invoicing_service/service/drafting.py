@@ -16,7 +16,7 @@ from drawdown.clock import Clock
 from drawdown.errors import DomainError, Unavailable
 from invoicing_service.adapters.credits import Credits
 from invoicing_service.adapters.peers import PeerFailure
-from invoicing_service.domain.invoices import InvoiceState, auto_finalize_at, invoice_totals
+from invoicing_service.domain.invoices import BillingReason, InvoiceState, auto_finalize_at, invoice_totals
 from invoicing_service.domain.periods import Period, next_period
 from invoicing_service.domain.subscriptions import SubscriptionStatus
 from invoicing_service.service import batches
@@ -117,7 +117,9 @@ class Drafting:
             period, ends = subscription.current_period, subscription.cancel_at_period_end
             draft = new_invoice(
                 subscription,
-                billing_reason="subscription_cancel" if ends else "subscription_cycle",
+                billing_reason=BillingReason.SUBSCRIPTION_CANCEL
+                if ends
+                else BillingReason.SUBSCRIPTION_CYCLE,
                 period=period,
                 lines=result.lines,
                 status=InvoiceState.DRAFT,
@@ -221,7 +223,7 @@ class Drafting:
 def new_invoice(
     subscription: SubscriptionRecord,
     *,
-    billing_reason: str,
+    billing_reason: BillingReason,
     period: Period,
     lines: tuple[StoredLine, ...],
     status: InvoiceState,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from drawdown import ids
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
+from invoicing_service.domain import reasons
 from invoicing_service.domain.credit_purchases import (
     CreditPurchase,
     check_expiry,
@@ -18,7 +19,7 @@ from invoicing_service.domain.credit_purchases import (
     validate_credit_purchase,
     validate_purchase_metadata,
 )
-from invoicing_service.domain.invoices import InvoiceState, invoice_totals
+from invoicing_service.domain.invoices import BillingReason, InvoiceState, invoice_totals
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.service.billing import Billing
@@ -61,7 +62,9 @@ class PurchaseUseCases:
             price = (await catalog.get_price(price_id, field=field)).price
             if price.usage_type is not UsageType.METERED or price.currency != new.amount.currency:
                 raise InvalidArgument.for_field(
-                    field, f"must be a metered price in {new.amount.currency}", reason="INVALID_APPLICABILITY"
+                    field,
+                    f"must be a metered price in {new.amount.currency}",
+                    reason=reasons.INVALID_APPLICABILITY,
                 )
         now = await now_for(session, self._billing.clock, customer.test_clock_id)
         check_expiry(new.expire_time, now)
@@ -72,7 +75,7 @@ class PurchaseUseCases:
             customer_id=customer.id,
             subscription_id=None,
             status=InvoiceState.OPEN,
-            billing_reason="credit_purchase",
+            billing_reason=BillingReason.CREDIT_PURCHASE,
             currency=new.amount.currency,
             period=Period(now, now),
             lines=(StoredLine(line, f"Credits: {purchase.name}", None),),

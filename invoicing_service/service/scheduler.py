@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import DomainError, FailedPrecondition
 from invoicing_service.adapters.peers import Caller, PeerFailure
+from invoicing_service.domain import reasons
 from invoicing_service.domain.test_clocks import (
     ActionKind,
     BillingSchedule,
     DueAction,
     PendingDraft,
+    TestClockStatus,
     due_actions,
     validate_advance,
 )
@@ -140,7 +142,7 @@ class TestClockAdvance:
                     new_time,
                     [(s.items[0].price.interval, s.items[0].price.interval_count) for s in on_clock],
                 )
-                await store.update(clock_id, now=billing.clock.now(), status="advancing")
+                await store.update(clock_id, now=billing.clock.now(), status=TestClockStatus.ADVANCING)
                 customer_ids = await store.customer_ids(clock_id)
                 await uow.commit()
             reached = clock.frozen_time
@@ -163,12 +165,12 @@ class TestClockAdvance:
 
                 async def ready(session: AsyncSession) -> TestClockRecord:
                     return await TestClockStore(session).update(
-                        clock_id, now=billing.clock.now(), frozen_time=new_time, status="ready"
+                        clock_id, now=billing.clock.now(), frozen_time=new_time, status=TestClockStatus.READY
                     )
 
                 return await finish(ready)
             except BaseException:
-                await self._set(billing, clock_id, status="internal_failure")
+                await self._set(billing, clock_id, status=TestClockStatus.INTERNAL_FAILURE)
                 raise
 
     @asynccontextmanager
@@ -184,7 +186,7 @@ class TestClockAdvance:
         if not taken:
             raise FailedPrecondition(
                 f"test clock {clock_id} is being advanced",
-                reason="TEST_CLOCK_ADVANCING",
+                reason=reasons.TEST_CLOCK_ADVANCING,
                 metadata={"id": clock_id},
             )
         try:
@@ -266,7 +268,7 @@ class TestClockAdvance:
         except (DomainError, PeerFailure) as error:
             if not set_aside_worthy(error):
                 raise
-            if error.reason != "INVALID_INVOICE_STATUS":  # finalized meanwhile: nothing left to do
+            if error.reason != reasons.INVALID_INVOICE_STATUS:  # finalized meanwhile: nothing left to do
                 await billing.finalization.set_aside_invoices({invoice_id: error})
             set_aside.drafts.add((action.subscription_id, action.period.start))
 

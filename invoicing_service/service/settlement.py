@@ -17,6 +17,7 @@ from drawdown.errors import FailedPrecondition
 from drawdown.money import Money
 from invoicing_service.adapters.credits import Credits
 from invoicing_service.adapters.peers import Caller
+from invoicing_service.domain import reasons
 from invoicing_service.domain.credit_purchases import CreditGrantRequest, CreditPurchase, grant_request
 from invoicing_service.domain.invoices import InvoiceAction, InvoiceState, completed_state, started_state
 from invoicing_service.service.allocations import has_metered_lines
@@ -96,7 +97,7 @@ class Settlement:
                 ):
                     raise FailedPrecondition(
                         f"credit purchase {invoice_id} expired at {purchase['expire_time']}; void it instead",
-                        reason="CREDIT_PURCHASE_EXPIRED",
+                        reason=reasons.CREDIT_PURCHASE_EXPIRED,
                     )
                 invoice = replace(invoice, status=step, paid_time=now, update_time=now)
                 await store.save(invoice)

@@ -13,7 +13,9 @@ from drawdown import ids
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
 from invoicing_service.adapters.peers import Caller
+from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
+    BillingReason,
     InvoiceAction,
     InvoiceState,
     auto_finalize_at,
@@ -76,7 +78,7 @@ class SubscriptionUseCases:
             if not record.active:
                 raise FailedPrecondition(
                     f"price {record.id} is inactive",
-                    reason="PRICE_INACTIVE",
+                    reason=reasons.PRICE_INACTIVE,
                     metadata={"price_id": record.id},
                 )
             quantity = new.quantity
@@ -128,7 +130,7 @@ class SubscriptionUseCases:
         )
         invoice = new_invoice(
             subscription,
-            billing_reason="subscription_create",
+            billing_reason=BillingReason.SUBSCRIPTION_CREATE,
             period=period,
             lines=lines,
             status=InvoiceState.DRAFT,
@@ -185,7 +187,7 @@ class SubscriptionUseCases:
             grace = await self._billing.drafting.grace_period(session, subscription)
             invoice = new_invoice(
                 subscription,
-                billing_reason="subscription_cancel",
+                billing_reason=BillingReason.SUBSCRIPTION_CANCEL,
                 period=period,
                 lines=lines,
                 status=InvoiceState.DRAFT,
@@ -217,7 +219,7 @@ class SubscriptionUseCases:
             subscription = await SubscriptionStore(uow.session).get(subscription_id)
             if subscription.status is SubscriptionStatus.CANCELED:
                 raise FailedPrecondition(
-                    f"subscription {subscription_id} is canceled", reason="SUBSCRIPTION_CANCELED"
+                    f"subscription {subscription_id} is canceled", reason=reasons.SUBSCRIPTION_CANCELED
                 )
             period = subscription.current_period
             as_of = as_of or await now_for(uow.session, self._billing.clock, subscription.test_clock_id)
@@ -225,7 +227,7 @@ class SubscriptionUseCases:
                 raise InvalidArgument.for_field(
                     "as_of_time",
                     f"must lie within the current period [{period.start.isoformat()}, {period.end.isoformat()}]",
-                    reason="INVALID_AS_OF_TIME",
+                    reason=reasons.INVALID_AS_OF_TIME,
                 )
             price = subscription.items[0].price
             following = next_period(
@@ -242,7 +244,7 @@ class SubscriptionUseCases:
         draft = replace(
             new_invoice(
                 subscription,
-                billing_reason="subscription_cycle",
+                billing_reason=BillingReason.SUBSCRIPTION_CYCLE,
                 period=period,
                 lines=lines,
                 status=InvoiceState.DRAFT,

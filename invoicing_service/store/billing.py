@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import NotFound
 from drawdown.money import Money
+from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
+    BillingReason,
     InvoiceLine,
     InvoiceState,
     InvoiceStatus,
@@ -128,7 +130,7 @@ class SubscriptionStore:
         if row is None:
             raise NotFound(
                 f"subscription {subscription_id} does not exist",
-                reason="SUBSCRIPTION_NOT_FOUND",
+                reason=reasons.SUBSCRIPTION_NOT_FOUND,
                 metadata={"id": subscription_id},
             )
         return (await self._records([row]))[0]
@@ -145,7 +147,7 @@ class SubscriptionStore:
         for subscription_id in wanted - found.keys():
             raise NotFound(
                 f"subscription {subscription_id} does not exist",
-                reason="SUBSCRIPTION_NOT_FOUND",
+                reason=reasons.SUBSCRIPTION_NOT_FOUND,
                 metadata={"id": subscription_id},
             )
         return found
@@ -413,7 +415,7 @@ class InvoiceStore:
         if row is None:
             raise NotFound(
                 f"invoice {invoice_id} does not exist",
-                reason="INVOICE_NOT_FOUND",
+                reason=reasons.INVOICE_NOT_FOUND,
                 metadata={"id": invoice_id},
             )
         return (await self._records([row]))[0]
@@ -576,7 +578,7 @@ def _invoice(row: Any, lines: tuple[StoredLine, ...]) -> InvoiceRecord:
         customer_id=row.customer_id,
         subscription_id=row.subscription_id,
         status=InvoiceState(row.status),
-        billing_reason=row.billing_reason,
+        billing_reason=BillingReason(row.billing_reason),
         currency=row.currency,
         period=Period(row.period_start, row.period_end),
         lines=lines,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import NotFound
+from invoicing_service.domain import reasons
 from invoicing_service.domain.periods import Interval
 from invoicing_service.domain.prices import (
     BillingScheme,
@@ -107,7 +108,7 @@ class CatalogStore:
         if row is None:
             raise NotFound(
                 f"product {product_id} does not exist",
-                reason="PRODUCT_NOT_FOUND",
+                reason=reasons.PRODUCT_NOT_FOUND,
                 metadata={"id": product_id},
             )
         return _product(row)
@@ -165,7 +166,9 @@ class CatalogStore:
         row = (await self._session.execute(sa.select(prices).where(prices.c.id == price_id))).first()
         if row is None:
             metadata = {"id": price_id, **({"field": field} if field else {})}
-            raise NotFound(f"price {price_id} does not exist", reason="PRICE_NOT_FOUND", metadata=metadata)
+            raise NotFound(
+                f"price {price_id} does not exist", reason=reasons.PRICE_NOT_FOUND, metadata=metadata
+            )
         return _price(row)
 
     async def list_prices(

@@ -10,12 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import NotFound
+from invoicing_service.domain import reasons
+from invoicing_service.domain.test_clocks import TestClockStatus
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
 from invoicing_service.store.schema import customers, invoices, subscriptions, test_clocks
 
 
 def _clock(row: Any) -> TestClockRecord:
-    return TestClockRecord(row.id, row.name, row.frozen_time, row.status, row.create_time, row.update_time)
+    return TestClockRecord(
+        row.id, row.name, row.frozen_time, TestClockStatus(row.status), row.create_time, row.update_time
+    )
 
 
 def _customer(row: Any) -> CustomerRecord:
@@ -62,7 +66,7 @@ class TestClockStore:
         if row is None:
             raise NotFound(
                 f"test clock {clock_id} does not exist",
-                reason="TEST_CLOCK_NOT_FOUND",
+                reason=reasons.TEST_CLOCK_NOT_FOUND,
                 metadata={"id": clock_id},
             )
         return _clock(row)
@@ -135,7 +139,7 @@ class CustomerStore:
         if row is None:
             raise NotFound(
                 f"customer {customer_id} does not exist",
-                reason="CUSTOMER_NOT_FOUND",
+                reason=reasons.CUSTOMER_NOT_FOUND,
                 metadata={"id": customer_id},
             )
         return _customer(row)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from invoicing_service.domain.invoices import InvoiceLine, InvoiceState
+from invoicing_service.domain.invoices import BillingReason, InvoiceLine, InvoiceState
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import Price
 from invoicing_service.domain.subscriptions import SubscriptionItem, SubscriptionStatus
+from invoicing_service.domain.test_clocks import TestClockStatus
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class TestClockRecord:
     id: str
     name: str
     frozen_time: datetime
-    status: str
+    status: TestClockStatus
     create_time: datetime
     update_time: datetime
 
@@ -120,7 +121,7 @@ class InvoiceRecord:
     customer_id: str
     subscription_id: str | None
     status: InvoiceState
-    billing_reason: str
+    billing_reason: BillingReason
     currency: str
     period: Period
     lines: tuple[StoredLine, ...]

@@ -75,7 +75,9 @@ def raised(package: str) -> dict[str, str]:
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 if any(name.endswith(("SQLSTATES", "REASONS")) for name in names):
-                    values = [v.value for v in node.value.values if isinstance(v, ast.Constant)]
+                    values = [
+                        r for v in node.value.values if v is not None for r in _reason_values(v, constants)
+                    ]
             for value in values:
                 if UPPER_SNAKE.fullmatch(value) and value not in STATUS_CODES:
                     found.setdefault(value, str(path.relative_to(ROOT)))
@@ -126,3 +128,16 @@ def test_every_reason_the_contracts_document_is_raised(service: str) -> None:
     for peer in PEERS[service]:
         answered |= set(raised(f"{peer}_service"))
     assert sorted(documented(service) - answered) == []
+
+
+@pytest.mark.parametrize("package", ["drawdown", *(f"{service}_service" for service in SERVICES)])
+def test_reasons_are_named_constants_not_strings_written_where_they_are_raised(package: str) -> None:
+    written = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if "_pb2" in path.name or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg and node.arg.endswith("reason"):
+                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    written.append(f"{path.relative_to(ROOT)}:{node.value.lineno} {node.value.value}")
+    assert written == []
