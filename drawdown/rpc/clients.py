@@ -86,11 +86,3 @@ class _InTurn:
 def auth_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
     """Call metadata carrying the service key."""
     return (("authorization", f"Bearer {api_key}"),) if api_key else ()
-
-
-def deadline(context: grpc.aio.ServicerContext | None, cap: float) -> float:
-    """Seconds an outbound call may take: the caller's remaining time, at most ``cap``."""
-    remaining = context.time_remaining() if context is not None else None
-    if remaining is None or remaining > cap:
-        return cap
-    return max(remaining, 0.001)

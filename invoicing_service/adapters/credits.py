@@ -18,13 +18,13 @@ from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_credit_ser
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_credit_grpc
 from drawdown.credits.v1 import test_clock_time_service_pb2 as clock_pb
 from drawdown.credits.v1 import test_clock_time_service_pb2_grpc as clock_grpc
+from drawdown.deadlines import Deadline
 from drawdown.money import Money
-from drawdown.rpc.clients import ServiceChannel, deadline
+from drawdown.rpc.clients import ServiceChannel
 from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
 from invoicing_service.adapters.peers import (
     READ_CAP,
     WRITE_CAP,
-    Caller,
     Metadata,
     TestClockTimes,
     one_or_batches,
@@ -93,7 +93,7 @@ class Credits:
         return [_allocation(reply.credit_allocation) for reply in replies]
 
     async def apply(
-        self, applications: Sequence[tuple[InvoiceForCredits, str]], caller: Caller
+        self, applications: Sequence[tuple[InvoiceForCredits, str]], deadline: Deadline
     ) -> list[list[CreditForLine]]:
         """Post final allocations (C-13, C-14), given as (invoice, request id); idempotent
         per invoice. One ApplyInvoiceCredits for one, atomic BatchApplyInvoiceCredits calls
@@ -110,23 +110,23 @@ class Credits:
                 self._invoice_credits.BatchApplyInvoiceCredits,
                 invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest,
                 MAX_CREDIT_ENTRIES,
-                deadline(caller, WRITE_CAP),
+                deadline.timeout(WRITE_CAP),
                 self._metadata,
             )
         return [_allocation(reply.credit_allocation) for reply in replies]
 
-    async def preview(self, invoice: InvoiceForCredits, caller: Caller) -> list[CreditForLine]:
+    async def preview(self, invoice: InvoiceForCredits, deadline: Deadline) -> list[CreditForLine]:
         """The allocation an invoice would get, holding nothing (C-13, I-14)."""
         async with translated("credits"):
             reply = await self._invoice_credits.PreviewInvoiceCredits(
                 invoice_credit_service_pb.PreviewInvoiceCreditsRequest(invoice=_invoice(invoice)),
                 metadata=self._metadata,
-                timeout=deadline(caller, READ_CAP),
+                timeout=deadline.timeout(READ_CAP),
             )
         return _allocation(reply.credit_allocation)
 
     async def reinstate(
-        self, invoice_id: str, customer_id: str, as_of: datetime, caller: Caller
+        self, invoice_id: str, customer_id: str, as_of: datetime, deadline: Deadline
     ) -> dict[str, str]:
         """Give a voided invoice's credits back (C-15); the reinstating transaction per grant."""
         async with translated("credits"):
@@ -138,7 +138,7 @@ class Credits:
                     as_of=timestamp_to_proto(as_of),
                 ),
                 metadata=self._metadata,
-                timeout=deadline(caller, WRITE_CAP),
+                timeout=deadline.timeout(WRITE_CAP),
             )
         reinstated: dict[str, str] = {}
         for transaction in reply.credit_balance_transactions:
@@ -167,7 +167,7 @@ class Credits:
                 timeout=WRITE_CAP,
             )
 
-    async def create_paid_grant(self, grant: CreditGrantRequest, caller: Caller) -> str:
+    async def create_paid_grant(self, grant: CreditGrantRequest, deadline: Deadline) -> str:
         """Create a purchased grant once per request id (C-5, I-15); its id."""
         async with translated("credits"):
             reply = await self._grants.CreateCreditGrant(
@@ -175,11 +175,11 @@ class Credits:
                     credit_grant=_paid_grant(grant), request_id=grant.request_id
                 ),
                 metadata=self._metadata,
-                timeout=deadline(caller, WRITE_CAP),
+                timeout=deadline.timeout(WRITE_CAP),
             )
         return reply.credit_grant.id
 
-    async def available_credits(self, customer_id: str, as_of: datetime, caller: Caller) -> list[Money]:
+    async def available_credits(self, customer_id: str, as_of: datetime, deadline: Deadline) -> list[Money]:
         """The customer's available credit balance per currency (C-20, C-21)."""
         async with translated("credits"):
             reply = await self._balances.GetCreditBalanceSummary(
@@ -187,7 +187,7 @@ class Credits:
                     customer_id=customer_id, as_of=timestamp_to_proto(as_of)
                 ),
                 metadata=self._metadata,
-                timeout=deadline(caller, READ_CAP),
+                timeout=deadline.timeout(READ_CAP),
             )
         return [
             money_from_proto(balance.available_balance, "available_balance")

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from drawdown.config import Settings
+from drawdown.deadlines import Deadline
 from drawdown.rpc.clients import ServiceChannel, auth_metadata
 from invoicing_service.adapters.credits import Credits
 from invoicing_service.adapters.metering import Metering
-from invoicing_service.adapters.peers import Caller, all_of
+from invoicing_service.adapters.peers import all_of
 
 
 class Downstream:
@@ -32,19 +33,19 @@ class Downstream:
         frozen_time: datetime,
         customer_ids: Sequence[str],
         request_id: str,
-        caller: Caller,
+        deadline: Deadline,
     ) -> None:
         """Tell metering and credits a test clock's frozen time and attach customers to it
         (I-18), both at once (the peers keep the later of two times, so a repeat changes
         nothing). Unavailable if either peer is; a peer that predates I-18 is skipped."""
         await all_of(
-            peer.clock_times.set(clock_id, frozen_time, customer_ids, request_id, caller)
+            peer.clock_times.set(clock_id, frozen_time, customer_ids, request_id, deadline)
             for peer in (self.metering, self.credits)
         )
 
-    async def delete_test_clock_time(self, clock_id: str, request_id: str, caller: Caller) -> None:
+    async def delete_test_clock_time(self, clock_id: str, request_id: str, deadline: Deadline) -> None:
         """Tell metering and credits that a test clock is deleted (I-18): its customers are
         judged by the wall clock again. Safe to repeat; skips a peer that predates I-18."""
         await all_of(
-            peer.clock_times.delete(clock_id, request_id, caller) for peer in (self.metering, self.credits)
+            peer.clock_times.delete(clock_id, request_id, deadline) for peer in (self.metering, self.credits)
         )

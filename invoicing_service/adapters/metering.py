@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from drawdown import errors
+from drawdown.deadlines import Deadline
 from drawdown.metering.v1 import meter_event_service_pb2 as meter_event_pb
 from drawdown.metering.v1 import meter_event_service_pb2_grpc as meter_event_grpc
 from drawdown.metering.v1 import meter_pb2
@@ -15,11 +16,10 @@ from drawdown.metering.v1 import meter_service_pb2 as meter_service_pb
 from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
 from drawdown.metering.v1 import test_clock_time_service_pb2 as clock_pb
 from drawdown.metering.v1 import test_clock_time_service_pb2_grpc as clock_grpc
-from drawdown.rpc.clients import ServiceChannel, deadline
+from drawdown.rpc.clients import ServiceChannel
 from drawdown.rpc.convert import timestamp_to_proto
 from invoicing_service.adapters.peers import (
     READ_CAP,
-    Caller,
     Metadata,
     TestClockTimes,
     one_or_batches,
@@ -52,13 +52,13 @@ class Metering:
             "metering", clock_grpc.TestClockTimeServiceStub(channel), clock_pb, metadata
         )
 
-    async def check_meter_active(self, meter_id: str, caller: Caller) -> None:
+    async def check_meter_active(self, meter_id: str, deadline: Deadline) -> None:
         """A metered price needs an existing, active meter (I-2)."""
         async with translated("metering"):
             reply = await self._meters.GetMeter(
                 meter_service_pb.GetMeterRequest(meter_id=meter_id),
                 metadata=self._metadata,
-                timeout=deadline(caller, READ_CAP),
+                timeout=deadline.timeout(READ_CAP),
             )
         if reply.meter.status != meter_pb2.METER_STATUS_ACTIVE:
             raise errors.FailedPrecondition(
@@ -67,7 +67,7 @@ class Metering:
                 metadata={"meter_id": meter_id},
             )
 
-    async def usage(self, queries: Sequence[UsageQuery], caller: Caller) -> list[Decimal]:
+    async def usage(self, queries: Sequence[UsageQuery], deadline: Deadline) -> list[Decimal]:
         """Each meter's aggregate for its customer over exactly its period (M-20, I-10), in
         order: one ListMeterEventSummaries for one query, BatchListMeterEventSummaries
         calls of up to 1,000 for more."""
@@ -89,7 +89,7 @@ class Metering:
                 self._events.BatchListMeterEventSummaries,
                 meter_event_pb.BatchListMeterEventSummariesRequest,
                 MAX_SUMMARY_QUERIES,
-                deadline(caller, READ_CAP),
+                deadline.timeout(READ_CAP),
                 self._metadata,
             )
         answered = iter(replies)

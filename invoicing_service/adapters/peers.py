@@ -1,8 +1,8 @@
 """What every call to metering and credits shares: deadlines, batching, and what a peer's
 failure means here.
 
-Every call carries the service key, a deadline (``drawdown.rpc.clients.deadline``: the
-caller's remaining time, at most a cap) and, when it changes anything, a request id
+Every call carries the service key, a timeout (``drawdown.deadlines.Deadline``: what is
+left of the caller's deadline, at most a cap) and, when it changes anything, a request id
 (X-1); the channel retries UNAVAILABLE only. Failures become errors by what they mean
 (X-8): only a peer's UNAVAILABLE, DEADLINE_EXCEEDED or CANCELLED (it shut down
 mid-call) is transient, and becomes
@@ -29,17 +29,16 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from drawdown import errors
-from drawdown.rpc.clients import deadline
+from drawdown.deadlines import Deadline
 from drawdown.rpc.convert import timestamp_to_proto
 from invoicing_service.domain import reasons
 
-# Seconds an outbound call may take at most, whatever the caller's deadline.
+# Seconds an outbound call may take at most, whatever the deadline's deadline.
 READ_CAP = 5.0
 WRITE_CAP = 10.0
 # The most customers one SetTestClockTime takes (its contract's limit).
 MAX_CLOCK_CUSTOMERS = 1000
 
-Caller = grpc.aio.ServicerContext | None
 Metadata = tuple[tuple[str, str], ...]
 T = TypeVar("T")
 
@@ -142,7 +141,7 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 async def all_of(calls: Iterable[Awaitable[None]]) -> None:
     """Run the calls at once, wait for every one, then raise the first failure (so no call
-    is left running when the caller moves on)."""
+    is left running when the deadline moves on)."""
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
@@ -167,7 +166,7 @@ class TestClockTimes:
         frozen_time: datetime,
         customer_ids: Sequence[str],
         request_id: str,
-        caller: Caller,
+        deadline: Deadline,
     ) -> None:
         """A test clock's frozen time, with customers to attach: calls of at most 1,000
         customers each, at once, each with a request id derived from ``request_id``."""
@@ -181,23 +180,25 @@ class TestClockTimes:
                     customer_ids=list(part),
                     request_id=request_id if len(parts) == 1 else f"{request_id}:{index}",
                 ),
-                caller,
+                deadline,
             )
             for index, part in enumerate(parts)
         )
 
-    async def delete(self, clock_id: str, request_id: str, caller: Caller) -> None:
+    async def delete(self, clock_id: str, request_id: str, deadline: Deadline) -> None:
         """A test clock is deleted: its customers are judged by the wall clock again."""
         await self._call(
             self._stub.DeleteTestClockTime,
             self._messages.DeleteTestClockTimeRequest(test_clock_id=clock_id, request_id=request_id),
-            caller,
+            deadline,
         )
 
-    async def _call(self, method: Callable[..., Awaitable[Any]], request: Message, caller: Caller) -> None:
+    async def _call(
+        self, method: Callable[..., Awaitable[Any]], request: Message, deadline: Deadline
+    ) -> None:
         async with translated(self._service):
             try:
-                await method(request, metadata=self._metadata, timeout=deadline(caller, WRITE_CAP))
+                await method(request, metadata=self._metadata, timeout=deadline.timeout(WRITE_CAP))
             except grpc.aio.AioRpcError as error:
                 if error.code() is not UNIMPLEMENTED:
                     raise

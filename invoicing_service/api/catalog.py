@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drawdown.deadlines import Deadline
 from drawdown.invoicing.v1 import catalog_service_pb2 as pb
 from drawdown.invoicing.v1 import catalog_service_pb2_grpc
 from drawdown.rpc.idempotent import Mutations
@@ -52,7 +53,7 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
 
         async def work(uow):
             with convert.price_fields_named_by_proto():
-                record = await self._catalog.create_price(uow.session, new, context)
+                record = await self._catalog.create_price(uow.session, new, Deadline.of(context))
             return pb.CreatePriceResponse(price=convert.price_to_proto(record))
 
         return await self._mutations.run("CreatePrice", request, pb.CreatePriceResponse, work)

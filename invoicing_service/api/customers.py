@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drawdown.deadlines import Deadline
 from drawdown.invoicing.v1 import (
     customer_service_pb2 as pb,
 )
@@ -29,7 +30,9 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
         async def work(uow):
             return pb.CreateCustomerResponse(
-                customer=convert.customer_to_proto(await self._customers.create(uow.session, new, context))
+                customer=convert.customer_to_proto(
+                    await self._customers.create(uow.session, new, Deadline.of(context))
+                )
             )
 
         return await self._mutations.run("CreateCustomer", request, pb.CreateCustomerResponse, work)
@@ -62,7 +65,9 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return await self._mutations.run("UpdateCustomer", request, pb.UpdateCustomerResponse, work)
 
     async def GetCustomerLiveBalance(self, request, context):
-        as_of, balances = await self._customers.live_balance(request.customer_id, request.currency, context)
+        as_of, balances = await self._customers.live_balance(
+            request.customer_id, request.currency, Deadline.of(context)
+        )
         return pb.GetCustomerLiveBalanceResponse(
             live_balance=convert.live_balance_to_proto(request.customer_id, as_of, balances)
         )
@@ -109,7 +114,9 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
                 "AdvanceTestClock",
                 request,
                 test_clock_service_pb2.AdvanceTestClockResponse,
-                lambda finish: self._advance.advance(call.billing, request.id, new_time, finish, context),
+                lambda finish: self._advance.advance(
+                    call.billing, request.id, new_time, finish, Deadline.of(context)
+                ),
                 lambda clock: test_clock_service_pb2.AdvanceTestClockResponse(
                     test_clock=convert.test_clock_to_proto(clock)
                 ),
@@ -117,7 +124,7 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
 
     async def DeleteTestClock(self, request, context):
         async def work(uow):
-            clock = await self._clocks.delete(uow.session, request.id, context)
+            clock = await self._clocks.delete(uow.session, request.id, Deadline.of(context))
             return test_clock_service_pb2.DeleteTestClockResponse(
                 test_clock=convert.test_clock_to_proto(clock)
             )

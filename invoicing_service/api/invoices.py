@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drawdown.deadlines import Deadline
 from drawdown.invoicing.v1 import invoice_service_pb2 as pb
 from drawdown.invoicing.v1 import invoice_service_pb2_grpc
 from drawdown.rpc.convert import money_from_proto, optional_timestamp, timestamp_to_proto
@@ -33,7 +34,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
 
     async def CreateInvoicePreview(self, request, context):
         as_of = optional_timestamp(request, "as_of_time")
-        invoice, counted_to = await self._subscriptions.preview(request.subscription_id, as_of, context)
+        invoice, counted_to = await self._subscriptions.preview(
+            request.subscription_id, as_of, Deadline.of(context)
+        )
         return pb.CreateInvoicePreviewResponse(
             invoice=convert.invoice_to_proto(invoice), as_of_time=timestamp_to_proto(counted_to)
         )
@@ -67,7 +70,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 "FinalizeInvoice",
                 request,
                 pb.FinalizeInvoiceResponse,
-                lambda finish: call.billing.finalization.finalize(request.id, caller=context, finish=finish),
+                lambda finish: call.billing.finalization.finalize(
+                    request.id, deadline=Deadline.of(context), finish=finish
+                ),
                 lambda invoice: pb.FinalizeInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
 
@@ -77,7 +82,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 "VoidInvoice",
                 request,
                 pb.VoidInvoiceResponse,
-                lambda finish: call.billing.settlement.void(request.id, caller=context, finish=finish),
+                lambda finish: call.billing.settlement.void(
+                    request.id, deadline=Deadline.of(context), finish=finish
+                ),
                 lambda invoice: pb.VoidInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
 
@@ -87,7 +94,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 "PayInvoice",
                 request,
                 pb.PayInvoiceResponse,
-                lambda finish: call.billing.settlement.pay(request.id, caller=context, finish=finish),
+                lambda finish: call.billing.settlement.pay(
+                    request.id, deadline=Deadline.of(context), finish=finish
+                ),
                 lambda invoice: pb.PayInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
 

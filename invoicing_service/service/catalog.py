@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
+from drawdown.deadlines import Deadline
 from drawdown.errors import InvalidArgument
-from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import validate_metadata, validate_text
 from invoicing_service.domain.prices import Price, UsageType, validate_new_price
@@ -59,7 +59,7 @@ class CatalogUseCases:
         async with self._billing.database.unit_of_work() as uow:
             return await CatalogStore(uow.session).list_products(active=active, after=after, limit=limit)
 
-    async def create_price(self, session: AsyncSession, new: NewPrice, caller: Caller) -> PriceRecord:
+    async def create_price(self, session: AsyncSession, new: NewPrice, deadline: Deadline) -> PriceRecord:
         """A price, active; a metered price's meter must exist and be active (I-2)."""
         price = validate_new_price(new.price)
         validate_text(new.nickname, "price.nickname", 250)
@@ -68,7 +68,7 @@ class CatalogUseCases:
         await store.get_product(new.product_id)
         if price.usage_type is UsageType.METERED:
             assert price.meter_id is not None
-            await self._billing.downstream.metering.check_meter_active(price.meter_id, caller)
+            await self._billing.downstream.metering.check_meter_active(price.meter_id, deadline)
         now = self._billing.clock.now()
         record = PriceRecord(
             ids.new_id(ids.PRICE), new.product_id, True, new.nickname, metadata, price, now, now

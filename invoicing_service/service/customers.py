@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
+from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money, currency_exponent, validate_currency
-from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
 from invoicing_service.domain.periods import usage_so_far
@@ -74,7 +74,9 @@ class CustomerUseCases:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def create(self, session: AsyncSession, new: NewCustomer, caller: Caller = None) -> CustomerRecord:
+    async def create(
+        self, session: AsyncSession, new: NewCustomer, deadline: Deadline = NO_DEADLINE
+    ) -> CustomerRecord:
         """A customer, on the wall clock or a test clock fixed for life (I-1, I-16).
 
         On a test clock, metering and credits are told the clock's time and the customer
@@ -91,7 +93,7 @@ class CustomerUseCases:
             check_clock_at_rest(clock)
             now = clock.frozen_time
             await self._billing.downstream.set_test_clock_time(
-                clock.id, clock.frozen_time, [customer_id], f"attach:{customer_id}", caller
+                clock.id, clock.frozen_time, [customer_id], f"attach:{customer_id}", deadline
             )
         record = CustomerRecord(
             id=customer_id,
@@ -147,7 +149,7 @@ class CustomerUseCases:
         return await store.update(customer_id, values, now)
 
     async def live_balance(
-        self, customer_id: str, currency: str, caller: Caller
+        self, customer_id: str, currency: str, deadline: Deadline
     ) -> tuple[datetime, list[tuple[str, LiveBalance]]]:
         """Available credits minus the rated usage not yet on an invoice, per currency
         (I-17). Read first, then rated, so that no connection is held while metering and
@@ -172,14 +174,14 @@ class CustomerUseCases:
         ]
         jobs = [job for job in jobs if job.items]
         for job, rated in zip(
-            jobs, await self._billing.rating.rate(jobs, {}, caller) if jobs else [], strict=True
+            jobs, await self._billing.rating.rate(jobs, {}, deadline) if jobs else [], strict=True
         ):
             if rated.error is not None:
                 raise rated.error
             unbilled[job.subscription.currency] += sum(stored.line.amount.minor for stored in rated.lines)
         available = {
             m.currency: m.minor
-            for m in await self._billing.downstream.credits.available_credits(customer_id, as_of, caller)
+            for m in await self._billing.downstream.credits.available_credits(customer_id, as_of, deadline)
         }
         currencies = sorted((set(unbilled) | set(available)) if not currency else {currency})
         balances = [
@@ -219,13 +221,15 @@ class TestClockUseCases:
         async with self._billing.database.unit_of_work() as uow:
             return await TestClockStore(uow.session).list(after, limit)
 
-    async def delete(self, session: AsyncSession, clock_id: str, caller: Caller = None) -> TestClockRecord:
+    async def delete(
+        self, session: AsyncSession, clock_id: str, deadline: Deadline = NO_DEADLINE
+    ) -> TestClockRecord:
         """Delete the clock with its customers, subscriptions and invoices (I-16); metering
         and credits forget it first (I-18), the clock locked meanwhile."""
         store = TestClockStore(session)
         clock = await store.get(clock_id, for_update=True)
         check_clock_at_rest(clock)
-        await self._billing.downstream.delete_test_clock_time(clock_id, f"forget:{clock_id}", caller)
+        await self._billing.downstream.delete_test_clock_time(clock_id, f"forget:{clock_id}", deadline)
         await store.delete(clock_id, self._billing.clock.now())
         return clock
 

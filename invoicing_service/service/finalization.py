@@ -15,10 +15,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.clock import Clock
+from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import DomainError, Unavailable
 from drawdown.money import Money
 from invoicing_service.adapters.credits import CreditForLine, Credits, InvoiceForCredits
-from invoicing_service.adapters.peers import Caller, PeerFailure
+from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain.invoices import (
     InvoiceAction,
     InvoiceState,
@@ -63,7 +64,7 @@ class Finalization:
         invoice_id: str,
         *,
         as_of: datetime | None = None,
-        caller: Caller = None,
+        deadline: Deadline = NO_DEADLINE,
         finish: Finish | None = None,
     ) -> Any:
         """Finalize a draft (I-11): re-read usage and reprice (stored as ``finalizing``),
@@ -76,11 +77,11 @@ class Finalization:
         """
         async with self._units.unit_of_work() as uow:
             invoice = await InvoiceStore(uow.session).get(invoice_id, for_update=True)
-            prepared, set_aside = await self._prepare_locked(uow.session, [invoice], as_of, caller)
+            prepared, set_aside = await self._prepare_locked(uow.session, [invoice], as_of, deadline)
             if set_aside:
                 raise set_aside[invoice.id]
             await uow.commit()
-        return await self.apply_and_complete(prepared[0], caller, finish)
+        return await self.apply_and_complete(prepared[0], deadline, finish)
 
     async def finalize_due_drafts(self, now: datetime) -> int:
         """Finalize wall-clock drafts past their grace period (I-11), ``CLAIM_BATCH`` at a
@@ -95,7 +96,7 @@ class Finalization:
                 )
                 if not drafts:
                     return finalized
-                prepared, set_aside = await self._prepare_locked(uow.session, drafts, now, None)
+                prepared, set_aside = await self._prepare_locked(uow.session, drafts, now, NO_DEADLINE)
                 await set_aside_invoices_in(uow.session, set_aside, self._clock.now())
                 await uow.commit()
             finalized += await self._apply_and_complete_many(prepared)
@@ -107,7 +108,11 @@ class Finalization:
             await uow.commit()
 
     async def _prepare_locked(
-        self, session: AsyncSession, invoices: Sequence[InvoiceRecord], as_of: datetime | None, caller: Caller
+        self,
+        session: AsyncSession,
+        invoices: Sequence[InvoiceRecord],
+        as_of: datetime | None,
+        deadline: Deadline,
     ) -> tuple[list[InvoiceRecord], dict[str, DomainError | PeerFailure]]:
         """Store each locked draft as ``finalizing``, repriced from usage as it is now
         (I-11); one that is finalizing already is left as it is. A draft whose lines
@@ -119,7 +124,7 @@ class Finalization:
         metered = [d for d in drafts if d.subscription_id is not None and has_metered_lines(d)]
         fresh: dict[str, tuple[StoredLine, ...]] = {}
         errors: dict[str, DomainError | PeerFailure] = {}
-        for draft, rated in zip(metered, await self._reread_usage(session, metered, caller), strict=True):
+        for draft, rated in zip(metered, await self._reread_usage(session, metered, deadline), strict=True):
             if rated.error is not None:
                 errors[draft.id] = rated.error
             else:
@@ -147,7 +152,7 @@ class Finalization:
         return [prepared.get(invoice.id, invoice) for invoice in invoices if invoice.id not in errors], errors
 
     async def _reread_usage(
-        self, session: AsyncSession, invoices: Sequence[InvoiceRecord], caller: Caller
+        self, session: AsyncSession, invoices: Sequence[InvoiceRecord], deadline: Deadline
     ) -> list[Rated]:
         """Each draft's metered lines recomputed from usage as it is now: late usage
         reported in the grace period counts (I-11). Licensed lines stay as drafted."""
@@ -161,7 +166,7 @@ class Finalization:
             item_ids = {line.subscription_item_id for line in metered}
             items = [item for item in subscription.items if item.id in item_ids]
             jobs.append(LinesToRate(subscription, items, invoice.period, None, [line.id for line in metered]))
-        rated = await self._rating.rate_lines(session, jobs, caller)
+        rated = await self._rating.rate_lines(session, jobs, deadline)
         repriced = []
         for invoice, result in zip(invoices, rated, strict=True):
             if result.error is not None:
@@ -173,12 +178,14 @@ class Finalization:
             )
         return repriced
 
-    async def apply_and_complete(self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None) -> Any:
+    async def apply_and_complete(
+        self, invoice: InvoiceRecord, deadline: Deadline, finish: Finish | None
+    ) -> Any:
         """Apply a finalizing invoice's credits, then set it open or paid, ``finish``
         running that last step (as for ``finalize``)."""
         allocation: list[CreditForLine] = []
         if has_metered_lines(invoice):
-            (allocation,) = await self._credits.apply([_application(invoice)], caller)
+            (allocation,) = await self._credits.apply([_application(invoice)], deadline)
 
         async def complete(session: AsyncSession) -> InvoiceRecord:
             (finalized,) = await self._complete_finalizations(session, [(invoice, allocation)])
@@ -198,7 +205,9 @@ class Finalization:
         down: Unavailable | None = None
         try:
             if metered:
-                applied = await self._credits.apply([_application(invoice) for invoice in metered], None)
+                applied = await self._credits.apply(
+                    [_application(invoice) for invoice in metered], NO_DEADLINE
+                )
                 allocations += zip(metered, applied, strict=True)
         except Unavailable as error:
             down = error
@@ -225,7 +234,7 @@ class Finalization:
 
     async def _apply_alone(self, invoice: InvoiceRecord) -> int:
         try:
-            await self.apply_and_complete(invoice, None, None)
+            await self.apply_and_complete(invoice, NO_DEADLINE, None)
         except (DomainError, PeerFailure) as error:
             if not set_aside_worthy(error):
                 raise

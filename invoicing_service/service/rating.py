@@ -10,9 +10,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
+from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import DomainError
 from invoicing_service.adapters.metering import Metering, UsageQuery
-from invoicing_service.adapters.peers import Caller, PeerFailure
+from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain.invoices import InvoiceLine, LineKind, MeteredUsage, draft_lines
 from invoicing_service.domain.periods import Period, metering_range
 from invoicing_service.domain.prices import UsageType, billed_units
@@ -60,19 +61,19 @@ class Rating:
         *,
         usage_period: Period | None,
         advance_period: Period | None,
-        caller: Caller = None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> tuple[StoredLine, ...]:
         """Rated lines for one subscription's ``items`` (see ``rate_lines``); a line that
         cannot be billed raises its error (FailedPrecondition LINE_AMOUNT_TOO_LARGE ...)."""
         job = LinesToRate(subscription, items, usage_period, advance_period)
-        return await self.lines_for(job, await self.product_names(session, [job]), caller)
+        return await self.lines_for(job, await self.product_names(session, [job]), deadline)
 
     async def lines_for(
-        self, job: LinesToRate, names: Mapping[str, str], caller: Caller
+        self, job: LinesToRate, names: Mapping[str, str], deadline: Deadline
     ) -> tuple[StoredLine, ...]:
         """``subscription_lines`` without a session: ``names`` read beforehand, so that a
         read (a preview, a live balance) holds no connection while metering answers."""
-        (rated,) = await self.rate([job], names, caller)
+        (rated,) = await self.rate([job], names, deadline)
         if rated.error is not None:
             raise rated.error
         return rated.lines
@@ -84,16 +85,16 @@ class Rating:
         )
 
     async def rate_lines(
-        self, session: AsyncSession, jobs: Sequence[LinesToRate], caller: Caller = None
+        self, session: AsyncSession, jobs: Sequence[LinesToRate], deadline: Deadline = NO_DEADLINE
     ) -> list[Rated]:
         """Rated lines for each job: metered usage read from metering for exactly its
         ``usage_period`` (I-10), all jobs' usage in one batch, and licensed quantities
         for its ``advance_period``. A job that cannot be rated carries its error; one
         that fails does not fail the others (X-6)."""
-        return await self.rate(jobs, await self.product_names(session, jobs), caller)
+        return await self.rate(jobs, await self.product_names(session, jobs), deadline)
 
     async def rate(
-        self, jobs: Sequence[LinesToRate], names: Mapping[str, str], caller: Caller
+        self, jobs: Sequence[LinesToRate], names: Mapping[str, str], deadline: Deadline
     ) -> list[Rated]:
         queries: list[UsageQuery] = []
         metered: list[tuple[int, SubscriptionItem, Period]] = []
@@ -111,14 +112,14 @@ class Rating:
                     )
                     metered.append((index, item, job.usage_period))
         try:
-            quantities = await self._metering.usage(queries, caller) if queries else []
+            quantities = await self._metering.usage(queries, deadline) if queries else []
         except (DomainError, PeerFailure) as error:
             if not set_aside_worthy(error) or len(jobs) <= 1:
                 raise
             # Metering refused the batch: ask for each job alone, so that only the job it
             # refuses is left out (X-6).
             log.warning("usage.batch_refused", reason=error.reason)
-            return [await self._rate_alone(job, names, caller) for job in jobs]
+            return [await self._rate_alone(job, names, deadline) for job in jobs]
         usage: list[dict[str, MeteredUsage]] = [{} for _ in jobs]
         for (index, item, period), quantity in zip(metered, quantities, strict=True):
             usage[index][item.id] = MeteredUsage(period, quantity)
@@ -130,9 +131,9 @@ class Rating:
                 results.append(Rated(error=error))
         return results
 
-    async def _rate_alone(self, job: LinesToRate, names: Mapping[str, str], caller: Caller) -> Rated:
+    async def _rate_alone(self, job: LinesToRate, names: Mapping[str, str], deadline: Deadline) -> Rated:
         try:
-            (rated,) = await self.rate([job], names, caller)
+            (rated,) = await self.rate([job], names, deadline)
         except (DomainError, PeerFailure) as error:
             if not set_aside_worthy(error):
                 raise

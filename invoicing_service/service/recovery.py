@@ -7,6 +7,7 @@ from datetime import timedelta
 import structlog
 
 from drawdown.clock import Clock
+from drawdown.deadlines import NO_DEADLINE
 from drawdown.errors import DomainError
 from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain.invoices import InvoiceState
@@ -53,11 +54,11 @@ class Recovery:
 
                 try:
                     if invoice.status is InvoiceState.FINALIZING:
-                        await self._finalization.apply_and_complete(invoice, None, here)
+                        await self._finalization.apply_and_complete(invoice, NO_DEADLINE, here)
                     elif invoice.status is InvoiceState.VOIDING:
-                        await self._settlement.reinstate_and_complete(invoice, None, here)
+                        await self._settlement.reinstate_and_complete(invoice, NO_DEADLINE, here)
                     else:
-                        await self._settlement.grant_and_complete(invoice, None, here)
+                        await self._settlement.grant_and_complete(invoice, NO_DEADLINE, here)
                 except (DomainError, PeerFailure) as error:
                     log.warning("invoice.recovery_failed", invoice_id=invoice.id, reason=error.reason)
                     failed.append(invoice.id)

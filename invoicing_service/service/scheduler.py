@@ -22,8 +22,9 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import DomainError, FailedPrecondition
-from invoicing_service.adapters.peers import Caller, PeerFailure
+from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain import reasons
 from invoicing_service.domain.test_clocks import (
     ActionKind,
@@ -117,7 +118,12 @@ class TestClockAdvance:
         self._billing = billing
 
     async def advance(
-        self, billing: Billing, clock_id: str, new_time: datetime, finish: Finish, caller: Caller = None
+        self,
+        billing: Billing,
+        clock_id: str,
+        new_time: datetime,
+        finish: Finish,
+        deadline: Deadline = NO_DEADLINE,
     ) -> Any:
         """Advance the clock, ``billing`` running every unit of work on one connection
         (``Billing.one_connection``), which also holds the clock's lease.
@@ -152,7 +158,7 @@ class TestClockAdvance:
                     new_time,
                     customer_ids,
                     f"advance:{clock_id}:{new_time.isoformat()}:{_digest(customer_ids)}",
-                    caller,
+                    deadline,
                 )
                 set_aside = _SetAside()
                 while (action := await self._next_action(billing, clock_id, new_time, set_aside)) is not None:

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.clock import Clock
+from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition
 from drawdown.money import Money
 from invoicing_service.adapters.credits import Credits
-from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain import reasons
 from invoicing_service.domain.credit_purchases import CreditGrantRequest, CreditPurchase, grant_request
 from invoicing_service.domain.invoices import InvoiceAction, InvoiceState, completed_state, started_state
@@ -35,7 +35,9 @@ class Settlement:
         self._credits = credits
         self._clock = clock
 
-    async def void(self, invoice_id: str, *, caller: Caller = None, finish: Finish | None = None) -> Any:
+    async def void(
+        self, invoice_id: str, *, deadline: Deadline = NO_DEADLINE, finish: Finish | None = None
+    ) -> Any:
         """Void an open invoice and reinstate its credits (I-12, C-15); ``finish`` as for
         ``finalize``."""
         async with self._units.unit_of_work() as uow:
@@ -47,10 +49,10 @@ class Settlement:
                 invoice = replace(invoice, status=step, void_time=now, update_time=now)
                 await store.save(invoice)
             await uow.commit()
-        return await self.reinstate_and_complete(invoice, caller, finish)
+        return await self.reinstate_and_complete(invoice, deadline, finish)
 
     async def reinstate_and_complete(
-        self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None
+        self, invoice: InvoiceRecord, deadline: Deadline, finish: Finish | None
     ) -> Any:
         """Reinstate a voiding invoice's credits, then set it void, ``finish`` running
         that last step (as for ``void``)."""
@@ -58,7 +60,7 @@ class Settlement:
         if has_metered_lines(invoice):
             assert invoice.void_time is not None
             reinstated = await self._credits.reinstate(
-                invoice.id, invoice.customer_id, invoice.void_time, caller
+                invoice.id, invoice.customer_id, invoice.void_time, deadline
             )
 
         async def complete(session: AsyncSession) -> InvoiceRecord:
@@ -79,7 +81,9 @@ class Settlement:
 
         return await run_last_step(self._units, finish, complete)
 
-    async def pay(self, invoice_id: str, *, caller: Caller = None, finish: Finish | None = None) -> Any:
+    async def pay(
+        self, invoice_id: str, *, deadline: Deadline = NO_DEADLINE, finish: Finish | None = None
+    ) -> Any:
         """Record an open invoice as paid (I-12); a credit purchase's grant is created once,
         under the invoice id as request id, after the intent is stored (I-15). ``finish``
         as for ``finalize``."""
@@ -103,17 +107,19 @@ class Settlement:
                 await store.save(invoice)
             await uow.commit()
         try:
-            return await self.grant_and_complete(invoice, caller, finish)
+            return await self.grant_and_complete(invoice, deadline, finish)
         except FailedPrecondition:
             await self._back_to_open(invoice_id)
             raise
 
-    async def grant_and_complete(self, invoice: InvoiceRecord, caller: Caller, finish: Finish | None) -> Any:
+    async def grant_and_complete(
+        self, invoice: InvoiceRecord, deadline: Deadline, finish: Finish | None
+    ) -> Any:
         """Create a paying credit purchase's grant, then set the invoice paid, ``finish``
         running that last step (as for ``pay``)."""
         grant_id = ""
         if invoice.credit_purchase is not None:
-            grant_id = await self._credits.create_paid_grant(_purchased_grant(invoice), caller)
+            grant_id = await self._credits.create_paid_grant(_purchased_grant(invoice), deadline)
 
         async def complete(session: AsyncSession) -> InvoiceRecord:
             store = InvoiceStore(session)

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
+from drawdown.deadlines import Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.money import Money
-from invoicing_service.adapters.peers import Caller
 from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
     BillingReason,
@@ -65,7 +65,7 @@ class SubscriptionUseCases:
         customer_id: str,
         new_items: Sequence[NewItem],
         grace_period: timedelta | None,
-        caller: Caller,
+        deadline: Deadline,
     ) -> tuple[SubscriptionRecord, InvoiceRecord | None]:
         """An active subscription whose first period starts now (I-3). Licensed items are
         invoiced for it at once; a metered-only subscription gets no invoice (I-10)."""
@@ -101,7 +101,9 @@ class SubscriptionUseCases:
         )
         for item in items:
             if item.price.usage_type is UsageType.METERED:
-                await self._billing.downstream.metering.check_meter_active(item.price.meter_id or "", caller)
+                await self._billing.downstream.metering.check_meter_active(
+                    item.price.meter_id or "", deadline
+                )
         now = await now_for(session, self._billing.clock, customer.test_clock_id)
         anchor = anchor_at(now)
         price = items[0].price
@@ -126,7 +128,7 @@ class SubscriptionUseCases:
         if not invoice_at_creation(items):
             return subscription, None
         lines = await self._billing.rating.subscription_lines(
-            session, subscription, items, usage_period=None, advance_period=period, caller=caller
+            session, subscription, items, usage_period=None, advance_period=period, deadline=deadline
         )
         invoice = new_invoice(
             subscription,
@@ -157,7 +159,7 @@ class SubscriptionUseCases:
             return await SubscriptionStore(uow.session).list(**filters)
 
     async def cancel(
-        self, session: AsyncSession, subscription_id: str, at_period_end: bool, caller: Caller
+        self, session: AsyncSession, subscription_id: str, at_period_end: bool, deadline: Deadline
     ) -> tuple[SubscriptionRecord, InvoiceRecord | None]:
         """Cancel now, with a final draft for the usage so far, or at period end (I-3)."""
         store = SubscriptionStore(session)
@@ -182,7 +184,7 @@ class SubscriptionUseCases:
         if metered:
             period = cancellation.final_usage_period
             lines = await self._billing.rating.subscription_lines(
-                session, subscription, metered, usage_period=period, advance_period=None, caller=caller
+                session, subscription, metered, usage_period=period, advance_period=None, deadline=deadline
             )
             grace = await self._billing.drafting.grace_period(session, subscription)
             invoice = new_invoice(
@@ -209,7 +211,7 @@ class SubscriptionUseCases:
         await self._billing.drafting.hold_one(invoice)
 
     async def preview(
-        self, subscription_id: str, as_of: datetime | None, caller: Caller
+        self, subscription_id: str, as_of: datetime | None, deadline: Deadline
     ) -> tuple[InvoiceRecord, datetime]:
         """The upcoming invoice from usage so far, credits applied tentatively; nothing is
         stored or held (I-14). Read first, then rated, so that no connection is held while
@@ -240,7 +242,7 @@ class SubscriptionUseCases:
                 None if subscription.cancel_at_period_end else following,
             )
             names = await self._billing.rating.product_names(uow.session, [job])
-        lines = await self._billing.rating.lines_for(job, names, caller)
+        lines = await self._billing.rating.lines_for(job, names, deadline)
         draft = replace(
             new_invoice(
                 subscription,
@@ -262,6 +264,6 @@ class SubscriptionUseCases:
                     as_of,
                     [s.line for s in draft.lines],
                 ),
-                caller,
+                deadline,
             )
         return with_credits(draft, allocation, as_of), as_of

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from drawdown.db.engine import UnitOfWork
 from invoicing_service.store.records import InvoiceRecord
 
-# The last step of a saga, run where the caller wants it: given the work on a session,
-# the caller's result (an RPC stores its response there, with its request id).
+# The last step of a saga, run where the deadline wants it: given the work on a session,
+# the deadline's result (an RPC stores its response there, with its request id).
 LastStep = Callable[[AsyncSession], Awaitable[InvoiceRecord]]
 Finish = Callable[[LastStep], Awaitable[Any]]
 

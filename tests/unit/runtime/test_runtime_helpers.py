@@ -165,12 +165,12 @@ class _Context:
 
 
 def test_outbound_deadline_is_the_smaller_of_remaining_time_and_cap() -> None:
-    from drawdown.rpc.clients import deadline
+    from drawdown.deadlines import Deadline
 
-    assert deadline(_Context(9e18), cap=2.0) == 2.0  # no caller deadline
-    assert deadline(_Context(0.5), cap=2.0) == 0.5
-    assert deadline(None, cap=2.0) == 2.0
-    assert deadline(_Context(-1), cap=2.0) > 0
+    assert Deadline.of(_Context(9e18)).timeout(cap=2.0) == 2.0  # no caller deadline
+    assert 0.49 < Deadline.of(_Context(0.5)).timeout(cap=2.0) <= 0.5
+    assert Deadline.of(None).timeout(cap=2.0) == 2.0
+    assert Deadline.of(_Context(-1)).timeout(cap=2.0) > 0
 
 
 def test_a_batch_entry_error_keeps_its_kind_and_names_the_entry() -> None:
