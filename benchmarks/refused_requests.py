@@ -1,4 +1,4 @@
-"""Memory of a metering server under large requests it refuses (SPEC X-7).
+"""Memory of a metering server under large requests it refuses (X-7).
 
 Starts ``drawdown serve metering`` on a scratch database, then ``--clients`` clients each
 send BatchCreateMeterEvents requests of about 30 MB (10,000 events with a 3,000-character

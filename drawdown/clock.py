@@ -1,4 +1,4 @@
-"""Time as an input (SPEC X-3): services read ``now`` from a clock that tests control."""
+"""Time as an input (X-3): services read ``now`` from a clock that tests control."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``drawdown demo``: the Hypernian scenario of SPEC.md against a running suite.
+"""``drawdown demo``: the Hypernian scenario of docs/behaviour.md against a running suite.
 
 Two meters (input and output tokens, sum), metered prices of 3 ¢ and 5 ¢ per token,
 customer Jenny Rosen on a test clock, a paid 10 USD credit grant scoped to metered

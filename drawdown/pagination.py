@@ -1,4 +1,4 @@
-"""Lists: page sizes and opaque, signed keyset page tokens (SPEC X-4).
+"""Lists: page sizes and opaque, signed keyset page tokens (X-4).
 
 A token carries the sort key of the last row returned plus a digest of the query's
 filters, so a token is refused when reused with other filters instead of silently

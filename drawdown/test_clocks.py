@@ -1,4 +1,4 @@
-"""Test clocks as the services that do not own them see them (SPEC I-18).
+"""Test clocks as the services that do not own them see them (I-18).
 
 Invoicing owns test clocks; it tells metering and credits each clock's frozen time and
 which customers live on it (their ``TestClockTimeService``). For such a customer, "now"

@@ -1,4 +1,4 @@
-"""A grant's balances, and the per-currency summary of a customer's grants (SPEC C-20, C-21).
+"""A grant's balances, and the per-currency summary of a customer's grants (C-20, C-21).
 
 The summary is summed in SQL (``CreditStore.balance_summary``), over the same rule as
 ``GrantBalances.available``; the store's property test holds the two equal."""

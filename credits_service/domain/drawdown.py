@@ -1,4 +1,4 @@
-"""The draw-down engine: which grant pays how much of which invoice line (SPEC C-10..C-15).
+"""The draw-down engine: which grant pays how much of which invoice line (C-10..C-15).
 
 Pure and deterministic: the same invoice and the same grant balances give the same
 allocation, whatever order the grants arrive in. Holds, postings and idempotency belong

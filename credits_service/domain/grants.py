@@ -1,4 +1,4 @@
-"""Credit grants: the value object, its validation, its lifecycle (SPEC C-1..C-4).
+"""Credit grants: the value object, its validation, its lifecycle (C-1..C-4).
 
 A grant is immutable once created except for ``expires_at`` and ``metadata``; its amount
 never changes. Everything that happens to its money is a ledger posting (``ledger``):

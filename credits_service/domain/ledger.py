@@ -2,7 +2,7 @@
 
 A grant's ledger is append-only. Every movement is a ``Posting`` of a positive amount whose
 kind says whether it adds to the grant (a credit) or takes from it (a debit); balances are
-never stored as truth, only derived here (SPEC C-20, C-22, C-23).
+never stored as truth, only derived here (C-20, C-22, C-23).
 
 This module knows nothing about grants beyond their times, so that ``grants`` and
 ``drawdown`` can build on it without a cycle.

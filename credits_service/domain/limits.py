@@ -1,4 +1,4 @@
-"""What may enter the credits service: the bounds on strings and amounts (SPEC X-5, X-8).
+"""What may enter the credits service: the bounds on strings and amounts (X-5, X-8).
 
 Every string the service stores or looks up, and every amount it stores or sums, is
 checked where it enters, so that no input, alone or combined with others, reaches the

@@ -1,4 +1,4 @@
-"""Balance and transaction reads (SPEC C-20..C-22)."""
+"""Balance and transaction reads (C-20..C-22)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Credit grant use cases (SPEC C-1..C-5): one unit of work per RPC.
+"""Credit grant use cases (C-1..C-5): one unit of work per RPC.
 
 Every change to a grant's money runs under the customer's lock (``CreditStore.lock_customer``)
 and posts its ledger entry in the same transaction as the change.

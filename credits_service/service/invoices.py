@@ -1,4 +1,4 @@
-"""Invoice-facing use cases: hold, apply, release, reinstate, preview, expire (SPEC C-10..C-15).
+"""Invoice-facing use cases: hold, apply, release, reinstate, preview, expire (C-10..C-15).
 
 Each call for a customer first takes the customer's lock, then its grants' (by id), so
 all draws of one customer serialize (C-14) without deadlock. A batch (a period close or a

@@ -1,4 +1,4 @@
-"""Test clock use cases: test clocks as credits sees them (SPEC I-16, I-18); the rules every service shares are
+"""Test clock use cases: test clocks as credits sees them (I-16, I-18); the rules every service shares are
 in ``drawdown.test_clocks``.
 
 For a customer on a test clock, "now" is the clock's time everywhere credits would

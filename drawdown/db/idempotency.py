@@ -1,4 +1,4 @@
-"""The request_id idempotency store (SPEC X-1).
+"""The request_id idempotency store (X-1).
 
 Every mutating RPC may carry a request id. The first call claims ``(operation,
 request_id)`` inside its own transaction and stores its response there; a retry with the

@@ -1,4 +1,4 @@
-"""Test clocks as the services that do not own them store them (SPEC I-18).
+"""Test clocks as the services that do not own them store them (I-18).
 
 Invoicing tells metering and credits each clock's time and customers
 (``drawdown.test_clocks`` has the rules). Each service keeps them in two tables of its own

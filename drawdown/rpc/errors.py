@@ -1,4 +1,4 @@
-"""Domain errors → google.rpc.Status: the one table from error kind to gRPC code (SPEC X-2).
+"""Domain errors → google.rpc.Status: the one table from error kind to gRPC code (X-2).
 
 The status carries a google.rpc.ErrorInfo (stable ``reason``, domain ``drawdown.dev``,
 metadata) and, for bad arguments, a google.rpc.BadRequest with field violations.

@@ -1,4 +1,4 @@
-"""Running a mutating RPC exactly once per request id (SPEC X-1).
+"""Running a mutating RPC exactly once per request id (X-1).
 
 ``Mutations.run`` opens the unit of work, replays the stored response when the request
 id was seen before (or refuses it when reused for a different request), otherwise does

@@ -1,4 +1,4 @@
-"""Request limits declared in the contracts, checked before a handler runs (SPEC X-5, X-7).
+"""Request limits declared in the contracts, checked before a handler runs (X-5, X-7).
 
 ``(drawdown.type.v1.string_limit)`` on a field bounds its length (default 255 characters
 for every string, and every map key); no string may hold NUL, which PostgreSQL cannot

@@ -1,5 +1,5 @@
 """The Hypernian demo end to end: `drawdown demo --start` brings up the suite as separate
-processes (the CLI's `up`: one process per service) on PostgreSQL and runs SPEC's scenario."""
+processes (the CLI's `up`: one process per service) on PostgreSQL and runs the Hypernian scenario."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_demo_shows_the_hypernian_outcome_with_exact_figures(database_url: str, 
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
 
-    # SPEC: 3,000 input tokens → line 90.00 USD, credits applied 10.00, amount due 80.00, grant balance 0.
+    # The Hypernian example: 3,000 input tokens → line 90.00 USD, credits applied 10.00, amount due 80.00, grant balance 0.
     assert outcome["preview_credits"] == "10.00 USD"
     assert outcome["preview_amount_due"] == "80.00 USD"
     assert outcome["invoice_status"] == "open"

@@ -1,4 +1,4 @@
-"""The request_id idempotency store against PostgreSQL (SPEC X-1)."""
+"""The request_id idempotency store against PostgreSQL (X-1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Page tokens through real servers: a token the suite issued pages on, in every service
-and after a restart of the server; an altered one is INVALID_ARGUMENT (SPEC X-4)."""
+and after a restart of the server; an altered one is INVALID_ARGUMENT (X-4)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The limits every server applies before a handler runs, through real servers: keys are
 checked before a request is decoded, strings are bounded as the contracts declare and
 never hold NUL, requests are bounded in size per RPC, errors echo little of a bad value,
-and a connection's streams are limited (SPEC X-5, X-7, X-8)."""
+and a connection's streams are limited (X-5, X-7, X-8)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Every RPC of the three services, called with requests built from its message descriptor
 (random and boundary values, ids of real resources mixed in), through real servers: no
 answer is INTERNAL, UNKNOWN, UNAVAILABLE or DEADLINE_EXCEEDED, and every server still
-serves afterwards (SPEC X-5, X-7, X-8).
+serves afterwards (X-5, X-7, X-8).
 
 The run is bounded: ``DRAWDOWN_FUZZ_CALLS`` requests per RPC (default 40) from the seed
 ``DRAWDOWN_FUZZ_SEED`` (default fixed, so a failure reproduces; CI may set another).

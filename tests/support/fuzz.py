@@ -1,4 +1,4 @@
-"""Requests built from a message descriptor with random and boundary values (SPEC X-5).
+"""Requests built from a message descriptor with random and boundary values (X-5).
 
 ``RequestFuzzer.message(descriptor)`` fills a request of any RPC: every field is left
 unset or given a value drawn from the edges that break services (empty, over-long and

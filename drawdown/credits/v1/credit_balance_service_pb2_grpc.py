@@ -26,13 +26,13 @@ if _version_not_supported:
 
 
 class CreditBalanceServiceStub:
-    """Reads customers' credit balances and the credits ledger (SPEC C-20..C-22).
+    """Reads customers' credit balances and the credits ledger (C-20..C-22).
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
     specific reason below (including an unreadable page_token or a timestamp out of range,
     `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters and
-    `INVALID_CHARACTER` for a string holding the NUL character (SPEC X-5, X-8).
+    `INVALID_CHARACTER` for a string holding the NUL character (X-5, X-8).
     """
 
     def __init__(self, channel):
@@ -59,13 +59,13 @@ class CreditBalanceServiceStub:
 
 
 class CreditBalanceServiceServicer:
-    """Reads customers' credit balances and the credits ledger (SPEC C-20..C-22).
+    """Reads customers' credit balances and the credits ledger (C-20..C-22).
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
     specific reason below (including an unreadable page_token or a timestamp out of range,
     `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters and
-    `INVALID_CHARACTER` for a string holding the NUL character (SPEC X-5, X-8).
+    `INVALID_CHARACTER` for a string holding the NUL character (X-5, X-8).
     """
 
     def GetCreditBalanceSummary(self, request, context):
@@ -134,13 +134,13 @@ def add_CreditBalanceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CreditBalanceService:
-    """Reads customers' credit balances and the credits ledger (SPEC C-20..C-22).
+    """Reads customers' credit balances and the credits ledger (C-20..C-22).
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
     specific reason below (including an unreadable page_token or a timestamp out of range,
     `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters and
-    `INVALID_CHARACTER` for a string holding the NUL character (SPEC X-5, X-8).
+    `INVALID_CHARACTER` for a string holding the NUL character (X-5, X-8).
     """
 
     @staticmethod

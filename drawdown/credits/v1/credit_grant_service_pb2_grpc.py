@@ -26,18 +26,18 @@ if _version_not_supported:
 
 
 class CreditGrantServiceStub:
-    """Manages credit grants (SPEC C-1..C-5).
+    """Manages credit grants (C-1..C-5).
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
     specific reason below (including an unreadable page_token or a timestamp out of range,
     `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters,
     `REQUEST_ID_TOO_LONG` for a request_id over 255, and `INVALID_CHARACTER` for a string
-    holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
+    holding the NUL character (X-5, X-8). Errors echo at most 200 characters of a bad
     value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
 
-    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    A customer on a test clock (TestClockTimeService, I-18) lives at its clock's
     time: wherever "the server's current time" is said below, it is the clock's time for
     such a customer.
     """
@@ -81,18 +81,18 @@ class CreditGrantServiceStub:
 
 
 class CreditGrantServiceServicer:
-    """Manages credit grants (SPEC C-1..C-5).
+    """Manages credit grants (C-1..C-5).
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
     specific reason below (including an unreadable page_token or a timestamp out of range,
     `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters,
     `REQUEST_ID_TOO_LONG` for a request_id over 255, and `INVALID_CHARACTER` for a string
-    holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
+    holding the NUL character (X-5, X-8). Errors echo at most 200 characters of a bad
     value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
 
-    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    A customer on a test clock (TestClockTimeService, I-18) lives at its clock's
     time: wherever "the server's current time" is said below, it is the clock's time for
     such a customer.
     """
@@ -231,18 +231,18 @@ def add_CreditGrantServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CreditGrantService:
-    """Manages credit grants (SPEC C-1..C-5).
+    """Manages credit grants (C-1..C-5).
 
     Every RPC may fail with INVALID_ARGUMENT, reason INVALID_ARGUMENT, and BadRequest field
     violations for a missing required field or a malformed one not covered by a more
     specific reason below (including an unreadable page_token or a timestamp out of range,
     `INVALID_TIMESTAMP`); with `STRING_TOO_LONG` for an id over 255 characters,
     `REQUEST_ID_TOO_LONG` for a request_id over 255, and `INVALID_CHARACTER` for a string
-    holding the NUL character (SPEC X-5, X-8). Errors echo at most 200 characters of a bad
+    holding the NUL character (X-5, X-8). Errors echo at most 200 characters of a bad
     value. Mutations reusing a request_id for a different request fail with
     ALREADY_EXISTS, reason REQUEST_ID_REUSED.
 
-    A customer on a test clock (TestClockTimeService, SPEC I-18) lives at its clock's
+    A customer on a test clock (TestClockTimeService, I-18) lives at its clock's
     time: wherever "the server's current time" is said below, it is the clock's time for
     such a customer.
     """

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class InvoiceCreditServiceStub:
-    """Draws credits onto invoices (SPEC C-10..C-15). Called only by the invoicing service
+    """Draws credits onto invoices (C-10..C-15). Called only by the invoicing service
     (and its scheduler), with a `service` key; every mutation there sends a request_id.
 
     Draw-down: eligible grants (C-10, judged at the invoice's period_end and as_of) are
@@ -41,10 +41,10 @@ class InvoiceCreditServiceStub:
     specific reason (duplicate line_id, a timestamp out of range `INVALID_TIMESTAMP`);
     with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
     request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
-    (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+    (X-5, X-8). Errors echo at most 200 characters of a bad value.
 
     Times left unset mean the server's current time, or the test clock's time for a
-    customer on a test clock (TestClockTimeService, SPEC I-18).
+    customer on a test clock (TestClockTimeService, I-18).
     """
 
     def __init__(self, channel):
@@ -96,7 +96,7 @@ class InvoiceCreditServiceStub:
 
 
 class InvoiceCreditServiceServicer:
-    """Draws credits onto invoices (SPEC C-10..C-15). Called only by the invoicing service
+    """Draws credits onto invoices (C-10..C-15). Called only by the invoicing service
     (and its scheduler), with a `service` key; every mutation there sends a request_id.
 
     Draw-down: eligible grants (C-10, judged at the invoice's period_end and as_of) are
@@ -111,10 +111,10 @@ class InvoiceCreditServiceServicer:
     specific reason (duplicate line_id, a timestamp out of range `INVALID_TIMESTAMP`);
     with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
     request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
-    (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+    (X-5, X-8). Errors echo at most 200 characters of a bad value.
 
     Times left unset mean the server's current time, or the test clock's time for a
-    customer on a test clock (TestClockTimeService, SPEC I-18).
+    customer on a test clock (TestClockTimeService, I-18).
     """
 
     def HoldInvoiceCredits(self, request, context):
@@ -304,7 +304,7 @@ def add_InvoiceCreditServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class InvoiceCreditService:
-    """Draws credits onto invoices (SPEC C-10..C-15). Called only by the invoicing service
+    """Draws credits onto invoices (C-10..C-15). Called only by the invoicing service
     (and its scheduler), with a `service` key; every mutation there sends a request_id.
 
     Draw-down: eligible grants (C-10, judged at the invoice's period_end and as_of) are
@@ -319,10 +319,10 @@ class InvoiceCreditService:
     specific reason (duplicate line_id, a timestamp out of range `INVALID_TIMESTAMP`);
     with `STRING_TOO_LONG` for an id over 255 characters, `REQUEST_ID_TOO_LONG` for a
     request_id over 255, and `INVALID_CHARACTER` for a string holding the NUL character
-    (SPEC X-5, X-8). Errors echo at most 200 characters of a bad value.
+    (X-5, X-8). Errors echo at most 200 characters of a bad value.
 
     Times left unset mean the server's current time, or the test clock's time for a
-    customer on a test clock (TestClockTimeService, SPEC I-18).
+    customer on a test clock (TestClockTimeService, I-18).
     """
 
     @staticmethod

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class TestClockTimeServiceStub:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, credits judges
+    owns test clocks (I-18). For a customer on a test clock, credits judges
     a grant's default effective time, its expiry and its eligibility (C-2, C-10, C-20) by the clock's frozen time instead of
     the wall clock. Invoicing calls it when a customer is created on a clock, before an
     advance runs its billing actions, and when a clock is deleted. Calls meant for
@@ -54,7 +54,7 @@ class TestClockTimeServiceStub:
 
 class TestClockTimeServiceServicer:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, credits judges
+    owns test clocks (I-18). For a customer on a test clock, credits judges
     a grant's default effective time, its expiry and its eligibility (C-2, C-10, C-20) by the clock's frozen time instead of
     the wall clock. Invoicing calls it when a customer is created on a clock, before an
     advance runs its billing actions, and when a clock is deleted. Calls meant for
@@ -112,7 +112,7 @@ def add_TestClockTimeServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TestClockTimeService:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, credits judges
+    owns test clocks (I-18). For a customer on a test clock, credits judges
     a grant's default effective time, its expiry and its eligibility (C-2, C-10, C-20) by the clock's frozen time instead of
     the wall clock. Invoicing calls it when a customer is created on a clock, before an
     advance runs its billing actions, and when a clock is deleted. Calls meant for

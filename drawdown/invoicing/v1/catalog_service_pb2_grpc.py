@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class CatalogServiceStub:
-    """The product catalog: products and their recurring prices (SPEC I-2).
+    """The product catalog: products and their recurring prices (I-2).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -84,7 +84,7 @@ class CatalogServiceStub:
 
 
 class CatalogServiceServicer:
-    """The product catalog: products and their recurring prices (SPEC I-2).
+    """The product catalog: products and their recurring prices (I-2).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -215,7 +215,7 @@ def add_CatalogServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CatalogService:
-    """The product catalog: products and their recurring prices (SPEC I-2).
+    """The product catalog: products and their recurring prices (I-2).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth

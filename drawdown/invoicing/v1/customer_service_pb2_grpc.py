@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class CustomerServiceStub:
-    """Customers and their live balance (SPEC I-1, I-17).
+    """Customers and their live balance (I-1, I-17).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -37,7 +37,7 @@ class CustomerServiceStub:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8); when it
+    downstream service cannot be reached or does not answer in time (X-8); when it
     fails otherwise the call is INTERNAL, never "retry later": nothing changed, a retry is safe.
     """
 
@@ -75,7 +75,7 @@ class CustomerServiceStub:
 
 
 class CustomerServiceServicer:
-    """Customers and their live balance (SPEC I-1, I-17).
+    """Customers and their live balance (I-1, I-17).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -86,14 +86,14 @@ class CustomerServiceServicer:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8); when it
+    downstream service cannot be reached or does not answer in time (X-8); when it
     fails otherwise the call is INTERNAL, never "retry later": nothing changed, a retry is safe.
     """
 
     def CreateCustomer(self, request, context):
         """Creates a customer, optionally on a test clock. A customer on a test clock is
-        attached to it in the metering and credits services before the call answers (SPEC
-        I-18), so its first events and grants are judged by its clock.
+        attached to it in the metering and credits services before the call answers
+        (I-18), so its first events and grants are judged by its clock.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; INVALID_ARGUMENT GRACE_PERIOD_TOO_LONG,
         INVALID_ARGUMENT (malformed email, negative grace period, a grace_period that is not
         a valid Duration); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (the clock is being
@@ -135,7 +135,7 @@ class CustomerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCustomerLiveBalance(self, request, context):
-        """Returns the customer's live balance per currency (SPEC I-17): available credits
+        """Returns the customer's live balance per currency (I-17): available credits
         minus the rated usage of periods not yet invoiced, as of the customer's clock.
         Reads the credits and metering services; has no side effects.
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND; INVALID_ARGUMENT INVALID_CURRENCY;
@@ -185,7 +185,7 @@ def add_CustomerServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CustomerService:
-    """Customers and their live balance (SPEC I-1, I-17).
+    """Customers and their live balance (I-1, I-17).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -196,7 +196,7 @@ class CustomerService:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8); when it
+    downstream service cannot be reached or does not answer in time (X-8); when it
     fails otherwise the call is INTERNAL, never "retry later": nothing changed, a retry is safe.
     """
 

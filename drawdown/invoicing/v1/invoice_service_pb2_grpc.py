@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class InvoiceServiceStub:
-    """Invoices: previews, reading, the status changes of SPEC I-12, and credit purchases
-    (SPEC I-15). Drafts are created and finalized by the scheduler (period ends, grace
+    """Invoices: previews, reading, the status changes of I-12, and credit purchases
+    (I-15). Drafts are created and finalized by the scheduler (period ends, grace
     periods) or by advancing a test clock; FinalizeInvoice finalizes one early.
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
@@ -39,7 +39,7 @@ class InvoiceServiceStub:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    downstream service cannot be reached or does not answer in time (X-8; when it
     fails otherwise the call is INTERNAL, never "retry later"): the invoice is unchanged; retry with the same
     request_id (credit holds, draws and reinstatements are idempotent per invoice and
     never happen twice).
@@ -94,8 +94,8 @@ class InvoiceServiceStub:
 
 
 class InvoiceServiceServicer:
-    """Invoices: previews, reading, the status changes of SPEC I-12, and credit purchases
-    (SPEC I-15). Drafts are created and finalized by the scheduler (period ends, grace
+    """Invoices: previews, reading, the status changes of I-12, and credit purchases
+    (I-15). Drafts are created and finalized by the scheduler (period ends, grace
     periods) or by advancing a test clock; FinalizeInvoice finalizes one early.
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
@@ -107,14 +107,14 @@ class InvoiceServiceServicer:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    downstream service cannot be reached or does not answer in time (X-8; when it
     fails otherwise the call is INTERNAL, never "retry later"): the invoice is unchanged; retry with the same
     request_id (credit holds, draws and reinstatements are idempotent per invoice and
     never happen twice).
     """
 
     def CreateInvoicePreview(self, request, context):
-        """Computes the upcoming invoice of a subscription (SPEC I-14): the current period's
+        """Computes the upcoming invoice of a subscription (I-14): the current period's
         usage from current_period_start up to as_of_time, plus the next period's licensed
         items (none if cancel_at_period_end), with credits applied tentatively from the
         available balances. No side effects: nothing is stored and no credit is held. The
@@ -147,8 +147,8 @@ class InvoiceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FinalizeInvoice(self, request, context):
-        """Finalizes a DRAFT now instead of at auto_finalize_time (SPEC I-11): re-reads usage,
-        reprices the lines, applies credits atomically (SPEC C-13, C-14) and sets
+        """Finalizes a DRAFT now instead of at auto_finalize_time (I-11): re-reads usage,
+        reprices the lines, applies credits atomically (C-13, C-14) and sets
         amount_due; the invoice becomes PAID when nothing is due, OPEN otherwise.
         A draft the scheduler set aside (billing_error) is tried at once.
         Errors: NOT_FOUND INVOICE_NOT_FOUND; FAILED_PRECONDITION INVALID_INVOICE_STATUS (not
@@ -163,7 +163,7 @@ class InvoiceServiceServicer:
 
     def VoidInvoice(self, request, context):
         """Voids an OPEN invoice: it is no longer owed and its applied credits are reinstated
-        to their grants (SPEC C-15; credits of a grant that expired meanwhile expire at
+        to their grants (C-15; credits of a grant that expired meanwhile expire at
         once). A voided credit purchase never creates its grant.
         Errors: NOT_FOUND INVOICE_NOT_FOUND; FAILED_PRECONDITION INVALID_INVOICE_STATUS (not
         OPEN); ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE CREDITS_SERVICE_UNAVAILABLE
@@ -180,7 +180,7 @@ class InvoiceServiceServicer:
         Errors: NOT_FOUND INVOICE_NOT_FOUND; FAILED_PRECONDITION INVALID_INVOICE_STATUS (not
         OPEN), CREDIT_PURCHASE_EXPIRED (a credit purchase whose expire_time has passed:
         void it instead), GRANT_LIMIT_REACHED (the customer already has 100 unused grants,
-        SPEC C-4; passed through from the credits service); in each case the invoice stays
+        C-4; passed through from the credits service); in each case the invoice stays
         OPEN. ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE
         CREDITS_SERVICE_UNAVAILABLE (still OPEN).
         """
@@ -189,7 +189,7 @@ class InvoiceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def MarkInvoiceUncollectible(self, request, context):
-        """Marks an OPEN invoice as not collectible. Applied credits stay applied (SPEC C-15).
+        """Marks an OPEN invoice as not collectible. Applied credits stay applied (C-15).
         Errors: NOT_FOUND INVOICE_NOT_FOUND; FAILED_PRECONDITION INVALID_INVOICE_STATUS (not
         OPEN); ALREADY_EXISTS REQUEST_ID_REUSED.
         """
@@ -198,7 +198,7 @@ class InvoiceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateCreditPurchase(self, request, context):
-        """Sells credits (SPEC I-15): creates a one-off invoice (billing_reason
+        """Sells credits (I-15): creates a one-off invoice (billing_reason
         CREDIT_PURCHASE), finalized at once and OPEN, with a single line for the amount.
         No credits ever apply to it. Paying it (PayInvoice) creates a paid credit grant of
         that amount with the given settings, exactly once; voiding it creates nothing.
@@ -269,8 +269,8 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class InvoiceService:
-    """Invoices: previews, reading, the status changes of SPEC I-12, and credit purchases
-    (SPEC I-15). Drafts are created and finalized by the scheduler (period ends, grace
+    """Invoices: previews, reading, the status changes of I-12, and credit purchases
+    (I-15). Drafts are created and finalized by the scheduler (period ends, grace
     periods) or by advancing a test clock; FinalizeInvoice finalizes one early.
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
@@ -282,7 +282,7 @@ class InvoiceService:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    downstream service cannot be reached or does not answer in time (X-8; when it
     fails otherwise the call is INTERNAL, never "retry later"): the invoice is unchanged; retry with the same
     request_id (credit holds, draws and reinstatements are idempotent per invoice and
     never happen twice).

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class SubscriptionServiceStub:
-    """Subscriptions: who pays which prices, and when (SPEC I-3).
+    """Subscriptions: who pays which prices, and when (I-3).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -37,7 +37,7 @@ class SubscriptionServiceStub:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    downstream service cannot be reached or does not answer in time (X-8; when it
     fails otherwise the call is INTERNAL, never "retry later"): nothing changed; retry with the same
     request_id.
     """
@@ -71,7 +71,7 @@ class SubscriptionServiceStub:
 
 
 class SubscriptionServiceServicer:
-    """Subscriptions: who pays which prices, and when (SPEC I-3).
+    """Subscriptions: who pays which prices, and when (I-3).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -82,7 +82,7 @@ class SubscriptionServiceServicer:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    downstream service cannot be reached or does not answer in time (X-8; when it
     fails otherwise the call is INTERNAL, never "retry later"): nothing changed; retry with the same
     request_id.
     """
@@ -175,7 +175,7 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SubscriptionService:
-    """Subscriptions: who pays which prices, and when (SPEC I-3).
+    """Subscriptions: who pays which prices, and when (I-3).
 
     Errors every RPC may return besides those listed on it (google.rpc.ErrorInfo reason,
     domain `drawdown.dev`): UNAUTHENTICATED / PERMISSION_DENIED from the auth
@@ -186,7 +186,7 @@ class SubscriptionService:
     path); ALREADY_EXISTS REQUEST_ID_REUSED when a mutation's request_id was already used
     for a different request (a retry of the same request returns the first result).
     UNAVAILABLE METERING_SERVICE_UNAVAILABLE / CREDITS_SERVICE_UNAVAILABLE only when a
-    downstream service cannot be reached or does not answer in time (SPEC X-8; when it
+    downstream service cannot be reached or does not answer in time (X-8; when it
     fails otherwise the call is INTERNAL, never "retry later"): nothing changed; retry with the same
     request_id.
     """

@@ -26,9 +26,9 @@ if _version_not_supported:
 
 
 class TestClockServiceStub:
-    """Test clocks: simulate the passage of time for billing tests and demos (SPEC I-16).
+    """Test clocks: simulate the passage of time for billing tests and demos (I-16).
 
-    A test clock lives in every service (SPEC I-18): invoicing owns clocks and tells the
+    A test clock lives in every service (I-18): invoicing owns clocks and tells the
     metering and credits services (their TestClockTimeService) a clock's frozen time and
     customers, so that metering judges the clock's customers' event timestamps and
     cancellations, and credits their grants' default effective time, expiry and
@@ -79,9 +79,9 @@ class TestClockServiceStub:
 
 
 class TestClockServiceServicer:
-    """Test clocks: simulate the passage of time for billing tests and demos (SPEC I-16).
+    """Test clocks: simulate the passage of time for billing tests and demos (I-16).
 
-    A test clock lives in every service (SPEC I-18): invoicing owns clocks and tells the
+    A test clock lives in every service (I-18): invoicing owns clocks and tells the
     metering and credits services (their TestClockTimeService) a clock's frozen time and
     customers, so that metering judges the clock's customers' event timestamps and
     cancellations, and credits their grants' default effective time, expiry and
@@ -129,7 +129,7 @@ class TestClockServiceServicer:
         invoices, holds), auto-finalizations (credit draw-down), cancellations at period
         end, and credit grant expiries; actions due at the same instant run in that order.
         Each action runs as of its own due time, so invoices carry simulated times. Before
-        the actions run, metering and credits are told the new time (SPEC I-18), so that
+        the actions run, metering and credits are told the new time (I-18), so that
         events stamped up to it are accepted and grants created without an effective time
         take it. Returns when all have run, with the clock READY at the new time.
 
@@ -140,7 +140,7 @@ class TestClockServiceServicer:
 
         A subscription whose period cannot be billed, or a draft that cannot be finalized,
         is set aside with its reason (Subscription.billing_error, Invoice.billing_error) and
-        every other action runs (SPEC X-6); the next advance tries it again. The status is
+        every other action runs (X-6); the next advance tries it again. The status is
         ADVANCING meanwhile; when an action fails for another reason (a peer unavailable) it
         becomes INTERNAL_FAILURE, the call fails, and the failed call's request_id is not
         recorded, so retrying it resumes (telling metering and credits again). An advance
@@ -161,8 +161,8 @@ class TestClockServiceServicer:
         """Deletes the clock and everything living on it: its customers and their
         subscriptions and invoices stop being billed and are no longer returned (Get is
         NOT_FOUND, List omits them). Credit grants and ledger entries in the credits
-        service are left as they are. Metering and credits forget the clock first (SPEC
-        I-18): its customers are judged by the wall clock there again.
+        service are left as they are. Metering and credits forget the clock first
+        (I-18): its customers are judged by the wall clock there again.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; FAILED_PRECONDITION TEST_CLOCK_ADVANCING;
         ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE METERING_SERVICE_UNAVAILABLE,
         CREDITS_SERVICE_UNAVAILABLE (nothing deleted; retry with the same request_id).
@@ -208,9 +208,9 @@ def add_TestClockServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class TestClockService:
-    """Test clocks: simulate the passage of time for billing tests and demos (SPEC I-16).
+    """Test clocks: simulate the passage of time for billing tests and demos (I-16).
 
-    A test clock lives in every service (SPEC I-18): invoicing owns clocks and tells the
+    A test clock lives in every service (I-18): invoicing owns clocks and tells the
     metering and credits services (their TestClockTimeService) a clock's frozen time and
     customers, so that metering judges the clock's customers' event timestamps and
     cancellations, and credits their grants' default effective time, expiry and

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class TestClockTimeServiceStub:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, metering reads the
+    owns test clocks (I-18). For a customer on a test clock, metering reads the
     clock's frozen time where it would read the wall clock: an event's timestamp window
     (M-11) is judged by it, an event sent without a timestamp happens at it, the event's
     create_time is the clock's time at receipt, and its cancel window (M-16) runs on the
@@ -56,7 +56,7 @@ class TestClockTimeServiceStub:
 
 class TestClockTimeServiceServicer:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, metering reads the
+    owns test clocks (I-18). For a customer on a test clock, metering reads the
     clock's frozen time where it would read the wall clock: an event's timestamp window
     (M-11) is judged by it, an event sent without a timestamp happens at it, the event's
     create_time is the clock's time at receipt, and its cancel window (M-16) runs on the
@@ -109,7 +109,7 @@ def add_TestClockTimeServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TestClockTimeService:
     """The time of test clocks and the customers that live on them, told by invoicing, which
-    owns test clocks (SPEC I-18). For a customer on a test clock, metering reads the
+    owns test clocks (I-18). For a customer on a test clock, metering reads the
     clock's frozen time where it would read the wall clock: an event's timestamp window
     (M-11) is judged by it, an event sent without a timestamp happens at it, the event's
     create_time is the clock's time at receipt, and its cancel window (M-16) runs on the

@@ -427,7 +427,7 @@ async def invoicing_on_real_peers(
 
 @dataclass
 class Hypernian:
-    """Meters and prices of SPEC's running example: 3 ¢ per input, 5 ¢ per output token."""
+    """Meters and prices of the running example (docs/behaviour.md): 3 ¢ per input, 5 ¢ per output token."""
 
     input_meter: str
     output_meter: str

@@ -1,5 +1,5 @@
 """The error reasons the code raises are the ones the contracts document, and back
-(SPEC X-2): a reason added in code without its .proto comment, or left in a comment
+(X-2): a reason added in code without its .proto comment, or left in a comment
 after the code stopped raising it, fails here.
 
 Reasons are read from the code (``reason=`` and ``..._reason=`` arguments: strings, module

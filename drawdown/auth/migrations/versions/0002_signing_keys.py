@@ -1,4 +1,4 @@
-"""Signing keys shared by every replica of the suite (page tokens, SPEC X-4).
+"""Signing keys shared by every replica of the suite (page tokens, X-4).
 
 Revision ID: 0002
 Revises: 0001
