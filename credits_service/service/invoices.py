@@ -33,6 +33,7 @@ from credits_service.domain.drawdown import (
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
 from credits_service.domain.limits import clip
 from credits_service.store.credits import CreditStore
+from credits_service.store.draws import BatchDraw
 from credits_service.store.holds import StoredAllocation
 from credits_service.store.ledger import TransactionRecord
 from credits_service.store.sql import Db
@@ -207,15 +208,7 @@ class InvoiceCreditUseCases:
             if item.reused is not None:
                 raise item.error(item.reused)
         now = self._clock.now()
-        drafts = [item.invoice for item in items]
-        read = await self._store.lock_for_batch(
-            db,
-            (draft.customer_id for draft in drafts),
-            [draft.id for draft in drafts],
-            now,
-            clock=any(draft.as_of is None for draft in drafts),
-        )
-        drafts = [draft.judged_at(read.clock_times.get(draft.customer_id) or now) for draft in drafts]
+        read, drafts = await self._lock_batch(db, items, now)
         for item, draft in zip(items, drafts, strict=True):
             if draft.id in read.applications:
                 raise item.error(_already_applied(draft.id))
@@ -235,15 +228,7 @@ class InvoiceCreditUseCases:
         invoice is already applied (``applied_despite_reuse``). The batch was checked whole
         first (``ensure_distinct_invoices``)."""
         now = self._clock.now()
-        finals = [item.invoice for item in items]
-        read = await self._store.lock_for_batch(
-            db,
-            (final.customer_id for final in finals),
-            [final.id for final in finals],
-            now,
-            clock=any(final.as_of is None for final in finals),
-        )
-        finals = [final.judged_at(read.clock_times.get(final.customer_id) or now) for final in finals]
+        read, finals = await self._lock_batch(db, items, now)
         recorded = read.applications
         for item, final in zip(items, finals, strict=True):
             if item.reused is not None and final.id not in recorded:
@@ -266,6 +251,23 @@ class InvoiceCreditUseCases:
         results = {allocation.invoice_id: allocation for allocation in applied}
         results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
         return [results[final.id] for final in finals]
+
+    async def _lock_batch(
+        self, db: Transaction, items: Sequence[BatchItem], now: datetime
+    ) -> tuple[BatchDraw, list[Invoice]]:
+        """The batch's customers locked and their grants read (``lock_for_batch``), and its
+        invoices judged at their customers' now where they give no ``as_of``."""
+        invoices = [item.invoice for item in items]
+        read = await self._store.lock_for_batch(
+            db,
+            (invoice.customer_id for invoice in invoices),
+            [invoice.id for invoice in invoices],
+            now,
+            clock=any(invoice.as_of is None for invoice in invoices),
+        )
+        return read, [
+            invoice.judged_at(read.clock_times.get(invoice.customer_id) or now) for invoice in invoices
+        ]
 
 
 class _Books:
