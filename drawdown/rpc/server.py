@@ -14,6 +14,7 @@ import asyncio
 import ctypes
 import gc
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -226,6 +227,9 @@ async def serve_until_signalled(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop_requested.set)
-    print(f"{definition.name} listening on {running.address}", flush=True)
+    # One write of the whole line: processes sharing a port share stdout, and with
+    # unbuffered output print() writes the text and its newline apart, which interleave.
+    sys.stdout.write(f"{definition.name} listening on {running.address}\n")
+    sys.stdout.flush()
     await stop_requested.wait()
     await running.stop()
