@@ -230,14 +230,46 @@ def new_invoice(
     now: datetime,
     auto_finalize_time: datetime | None = None,
 ) -> InvoiceRecord:
-    totals = invoice_totals(subscription.currency, [stored.line for stored in lines])
-    return InvoiceRecord(
-        id=ids.new_id(ids.INVOICE),
+    """A new invoice of ``subscription`` (``build_invoice``)."""
+    return build_invoice(
         customer_id=subscription.customer_id,
         subscription_id=subscription.id,
+        currency=subscription.currency,
+        test_clock_id=subscription.test_clock_id,
+        billing_reason=billing_reason,
+        period=period,
+        lines=lines,
+        status=status,
+        now=now,
+        auto_finalize_time=auto_finalize_time,
+    )
+
+
+def build_invoice(
+    *,
+    customer_id: str,
+    subscription_id: str | None,
+    currency: str,
+    test_clock_id: str | None,
+    billing_reason: BillingReason,
+    period: Period,
+    lines: tuple[StoredLine, ...],
+    status: InvoiceState,
+    now: datetime,
+    auto_finalize_time: datetime | None = None,
+    finalize_time: datetime | None = None,
+    credit_purchase: dict[str, Any] | None = None,
+) -> InvoiceRecord:
+    """Every new invoice, of a subscription or a credit purchase: its totals from its lines
+    (``invoice_totals``), nothing paid or applied yet."""
+    totals = invoice_totals(currency, [stored.line for stored in lines])
+    return InvoiceRecord(
+        id=ids.new_id(ids.INVOICE),
+        customer_id=customer_id,
+        subscription_id=subscription_id,
         status=status,
         billing_reason=billing_reason,
-        currency=subscription.currency,
+        currency=currency,
         period=period,
         lines=lines,
         subtotal=totals.subtotal.minor,
@@ -246,12 +278,12 @@ def new_invoice(
         amount_paid=0,
         credit_applications=(),
         auto_finalize_time=auto_finalize_time,
-        finalize_time=None,
+        finalize_time=finalize_time,
         paid_time=None,
         void_time=None,
         uncollectible_time=None,
-        credit_purchase=None,
-        test_clock_id=subscription.test_clock_id,
+        credit_purchase=credit_purchase,
+        test_clock_id=test_clock_id,
         create_time=now,
         update_time=now,
     )

@@ -19,12 +19,13 @@ from invoicing_service.domain.credit_purchases import (
     validate_credit_purchase,
     validate_purchase_metadata,
 )
-from invoicing_service.domain.invoices import BillingReason, InvoiceState, invoice_totals
+from invoicing_service.domain.invoices import BillingReason, InvoiceState
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest
+from invoicing_service.service.drafting import build_invoice
 from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -69,26 +70,17 @@ class PurchaseUseCases:
         now = await now_for(session, self._billing.clock, customer.test_clock_id)
         check_expiry(new.expire_time, now)
         line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
-        totals = invoice_totals(new.amount.currency, [line])
-        invoice = InvoiceRecord(
-            id=ids.new_id(ids.INVOICE),
+        invoice = build_invoice(
             customer_id=customer.id,
             subscription_id=None,
-            status=InvoiceState.OPEN,
-            billing_reason=BillingReason.CREDIT_PURCHASE,
             currency=new.amount.currency,
+            test_clock_id=customer.test_clock_id,
+            billing_reason=BillingReason.CREDIT_PURCHASE,
             period=Period(now, now),
             lines=(StoredLine(line, f"Credits: {purchase.name}", None),),
-            subtotal=totals.subtotal.minor,
-            total_credits_applied=totals.credits_total.minor,
-            amount_due=totals.amount_due.minor,
-            amount_paid=0,
-            credit_applications=(),
-            auto_finalize_time=None,
+            status=InvoiceState.OPEN,
+            now=now,
             finalize_time=now,
-            paid_time=None,
-            void_time=None,
-            uncollectible_time=None,
             credit_purchase={
                 "name": purchase.name,
                 "priority": purchase.priority,
@@ -97,9 +89,6 @@ class PurchaseUseCases:
                 "metadata": metadata,
                 "credit_grant_id": "",
             },
-            test_clock_id=customer.test_clock_id,
-            create_time=now,
-            update_time=now,
         )
         await InvoiceStore(session).insert(invoice)
         return invoice
