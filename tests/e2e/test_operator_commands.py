@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,10 @@ def test_read_commands_show_the_demo_outcome(
         customer = outcome.customer_id
         meters = json.loads(drawdown("meters", "--json"))
         input_meter = next(m for m in meters if m["event_name"] == "hypernian_input_tokens")
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        invoice = json.loads(drawdown("invoice", outcome.invoice_id, "--json"))
+        # The invoiced period, widened to whole minutes (summary ranges are minute-aligned).
+        period_start = datetime.fromisoformat(invoice["period_start"]).replace(second=0, microsecond=0)
+        period_end = datetime.fromisoformat(invoice["period_end"]).replace(second=0, microsecond=0)
         usage = json.loads(
             drawdown(
                 "usage",
@@ -60,16 +63,15 @@ def test_read_commands_show_the_demo_outcome(
                 customer,
                 "--json",
                 "--start",
-                (now - timedelta(days=30)).isoformat(),
+                period_start.isoformat(),
                 "--end",
-                (now + timedelta(days=30)).isoformat(),
+                (period_end + timedelta(minutes=1)).isoformat(),
             )
         )
         grants = json.loads(drawdown("grants", "--customer", customer, "--json"))
         balance = json.loads(drawdown("balance", "--customer", customer, "--json"))
         transactions = json.loads(drawdown("transactions", "--customer", customer, "--json"))
         invoices = json.loads(drawdown("invoices", "--customer", customer, "--json"))
-        invoice = json.loads(drawdown("invoice", outcome.invoice_id, "--json"))
         invoice_table = drawdown("invoice", outcome.invoice_id)
         missing = subprocess.run(
             [sys.executable, "-m", "drawdown.cli", "invoice", "in_missing"],

@@ -14,6 +14,7 @@ from drawdown.clock import FrozenClock
 from drawdown.invoicing.v1 import invoice_pb2
 from invoicing_service.service import batches
 from tests.integration.invoicing.invoicing_builders import (
+    T0,
     Invoicing,
     customer,
     hypernian_catalog,
@@ -70,7 +71,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("small_batches")
 async def test_batches_close_and_finalize_every_period_once(database_url: str) -> None:
-    start = datetime.now(UTC).replace(microsecond=0)
+    start = T0
     clock = FrozenClock(start)
     async with invoicing_on_real_peers(database_url, clock=clock) as invoicing:
         customers = await customers_with_usage(invoicing, start)
@@ -99,7 +100,7 @@ async def test_batches_close_and_finalize_every_period_once(database_url: str) -
 
 @pytest.mark.usefixtures("small_batches")
 async def test_answers_lost_after_a_batch_apply_are_recovered_with_one_draw_each(database_url: str) -> None:
-    start = datetime.now(UTC).replace(microsecond=0)
+    start = T0
     clock = FrozenClock(start)
     async with invoicing_on_real_peers(database_url, clock=clock) as invoicing:
         customers = await customers_with_usage(invoicing, start)

@@ -5,12 +5,13 @@ credits ledger shows (I-10, I-11; DESIGN "Scale-out")."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from drawdown.clock import FrozenClock
 from drawdown.credits.v1 import credit_balance_pb2
 from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2
 from tests.integration.invoicing.invoicing_builders import (
+    T0,
     Invoicing,
     clock_at,
     customer,
@@ -45,7 +46,7 @@ async def expiries(
 
 
 async def test_two_replicas_draft_and_finalize_each_invoice_once(database_url: str) -> None:
-    start = datetime.now(UTC).replace(microsecond=0)
+    start = T0
     clock = FrozenClock(start)
     async with invoicing_on_real_peers(database_url, clock=clock, replicas=2) as invoicing:
         catalog = await hypernian_catalog(invoicing, await invoicing.meter(), await invoicing.meter())

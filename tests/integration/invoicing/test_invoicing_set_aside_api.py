@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import grpc
 import pytest
@@ -23,6 +23,7 @@ from drawdown.invoicing.v1 import (
     test_clock_service_pb2,
 )
 from tests.integration.invoicing.invoicing_builders import (
+    T0,
     Invoicing,
     advance,
     clock_at,
@@ -92,7 +93,7 @@ async def assert_billed_but_the_bad_one(invoicing: Invoicing, subscriptions) -> 
 async def test_the_scheduler_bills_19_customers_in_the_batch_and_sets_the_unbillable_one_aside_x6(
     database_url: str,
 ) -> None:
-    start = datetime.now(UTC).replace(microsecond=0)
+    start = T0
     clock = FrozenClock(start)
     async with invoicing_on_real_peers(database_url, clock=clock) as invoicing:
         _, subscriptions = await customers_at(invoicing)

@@ -5,7 +5,7 @@ real suite on a frozen clock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import grpc
 import pytest
@@ -45,7 +45,7 @@ from drawdown.metering.v1 import (
     meter_service_pb2_grpc,
 )
 from drawdown.rpc.convert import timestamp_to_proto
-from tests.integration.invoicing.invoicing_builders import minor
+from tests.integration.invoicing.invoicing_builders import T0, minor
 from tests.support.harness import Suite, bearer
 
 
@@ -182,14 +182,9 @@ class World:
         return list(reversed(reply.invoices))
 
 
-def recent_start() -> datetime:
-    """A clock start a few days back: events stay within metering's 35-day window."""
-    return (datetime.now(UTC) - timedelta(days=5)).replace(second=0, microsecond=0)
-
-
 async def test_hypernian_through_the_three_services(running_suite: Suite) -> None:
     world = World(running_suite)
-    start = recent_start()
+    start = T0  # Jenny's test clock: every service judges her by it (I-18), not by the wall clock
     input_price = await world.daily_price(await world.meter("hypernian_input_tokens"), "3")
     output_price = await world.daily_price(await world.meter("hypernian_output_tokens"), "5")
     clock_id, customer_id, _ = await world.jenny_on_a_clock(start, [input_price, output_price])
@@ -208,7 +203,7 @@ async def test_hypernian_through_the_three_services(running_suite: Suite) -> Non
 
 async def test_small_usage_is_paid_and_the_next_period_draws_the_rest(running_suite: Suite) -> None:
     world = World(running_suite)
-    start = recent_start()
+    start = T0  # Jenny's test clock: every service judges her by it (I-18), not by the wall clock
     input_price = await world.daily_price(await world.meter("in_tokens"), "3")
     clock_id, customer_id, _ = await world.jenny_on_a_clock(start, [input_price])
     grant_id = await world.grant(customer_id, 1000, start)
@@ -237,7 +232,7 @@ async def test_small_usage_is_paid_and_the_next_period_draws_the_rest(running_su
 
 async def test_preview_and_live_balance_through_the_three_services(running_suite: Suite) -> None:
     world = World(running_suite)
-    start = recent_start()
+    start = T0  # Jenny's test clock: every service judges her by it (I-18), not by the wall clock
     input_price = await world.daily_price(await world.meter("preview_tokens"), "3")
     clock_id, customer_id, subscription_id = await world.jenny_on_a_clock(start, [input_price])
     await world.grant(customer_id, 1000, start)
@@ -287,7 +282,7 @@ async def finalize_when_reachable(
 
 async def test_credits_stopped_during_finalization_then_back_draws_once(running_suite: Suite) -> None:
     world = World(running_suite)
-    start = recent_start()
+    start = T0  # Jenny's test clock: every service judges her by it (I-18), not by the wall clock
     input_price = await world.daily_price(await world.meter("fault_tokens"), "3")
     clock_id, customer_id, _ = await world.jenny_on_a_clock(start, [input_price])
     grant_id = await world.grant(customer_id, 1000, start)
