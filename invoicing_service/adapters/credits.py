@@ -4,9 +4,12 @@ clock times (I-18)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from google.protobuf.message import Message
 
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2_grpc as balance_grpc
@@ -18,7 +21,7 @@ from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_credit_ser
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_credit_grpc
 from drawdown.credits.v1 import test_clock_time_service_pb2 as clock_pb
 from drawdown.credits.v1 import test_clock_time_service_pb2_grpc as clock_grpc
-from drawdown.deadlines import Deadline
+from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.money import Money
 from drawdown.rpc.clients import ServiceChannel
 from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
@@ -75,22 +78,16 @@ class Credits:
     async def hold(self, holds: Sequence[tuple[InvoiceForCredits, str]]) -> list[list[CreditForLine]]:
         """Hold credits for drafts (C-13), given as (invoice, request id): one
         HoldInvoiceCredits for one, atomic BatchHoldInvoiceCredits calls for more."""
-        async with translated("credits"):
-            replies = await one_or_batches(
-                [
-                    invoice_credit_service_pb.HoldInvoiceCreditsRequest(
-                        request_id=rid, invoice=_invoice(invoice)
-                    )
-                    for invoice, rid in holds
-                ],
-                self._invoice_credits.HoldInvoiceCredits,
-                self._invoice_credits.BatchHoldInvoiceCredits,
-                invoice_credit_service_pb.BatchHoldInvoiceCreditsRequest,
-                MAX_CREDIT_ENTRIES,
-                WRITE_CAP,
-                self._metadata,
-            )
-        return [_allocation(reply.credit_allocation) for reply in replies]
+        return await self._allocations(
+            [
+                invoice_credit_service_pb.HoldInvoiceCreditsRequest(request_id=rid, invoice=_invoice(invoice))
+                for invoice, rid in holds
+            ],
+            self._invoice_credits.HoldInvoiceCredits,
+            self._invoice_credits.BatchHoldInvoiceCredits,
+            invoice_credit_service_pb.BatchHoldInvoiceCreditsRequest,
+            NO_DEADLINE,
+        )
 
     async def apply(
         self, applications: Sequence[tuple[InvoiceForCredits, str]], deadline: Deadline
@@ -98,17 +95,34 @@ class Credits:
         """Post final allocations (C-13, C-14), given as (invoice, request id); idempotent
         per invoice. One ApplyInvoiceCredits for one, atomic BatchApplyInvoiceCredits calls
         for more."""
+        return await self._allocations(
+            [
+                invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
+                    request_id=rid, invoice=_invoice(invoice)
+                )
+                for invoice, rid in applications
+            ],
+            self._invoice_credits.ApplyInvoiceCredits,
+            self._invoice_credits.BatchApplyInvoiceCredits,
+            invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest,
+            deadline,
+        )
+
+    async def _allocations(
+        self,
+        requests: list[Message],
+        single: Callable[..., Awaitable[Any]],
+        batch: Callable[..., Awaitable[Any]],
+        batch_type: type[Message],
+        deadline: Deadline,
+    ) -> list[list[CreditForLine]]:
+        """The allocations of hold or apply ``requests``, sent as one call or in batches."""
         async with translated("credits"):
             replies = await one_or_batches(
-                [
-                    invoice_credit_service_pb.ApplyInvoiceCreditsRequest(
-                        request_id=rid, invoice=_invoice(invoice)
-                    )
-                    for invoice, rid in applications
-                ],
-                self._invoice_credits.ApplyInvoiceCredits,
-                self._invoice_credits.BatchApplyInvoiceCredits,
-                invoice_credit_service_pb.BatchApplyInvoiceCreditsRequest,
+                requests,
+                single,
+                batch,
+                batch_type,
                 MAX_CREDIT_ENTRIES,
                 deadline.timeout(WRITE_CAP),
                 self._metadata,

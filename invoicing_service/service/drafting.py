@@ -220,28 +220,15 @@ class Drafting:
             return draft
 
 
-def new_invoice(
-    subscription: SubscriptionRecord,
-    *,
-    billing_reason: BillingReason,
-    period: Period,
-    lines: tuple[StoredLine, ...],
-    status: InvoiceState,
-    now: datetime,
-    auto_finalize_time: datetime | None = None,
-) -> InvoiceRecord:
-    """A new invoice of ``subscription`` (``build_invoice``)."""
+def new_invoice(subscription: SubscriptionRecord, **fields: Any) -> InvoiceRecord:
+    """A new invoice of ``subscription``: ``build_invoice`` with its customer, currency
+    and test clock."""
     return build_invoice(
         customer_id=subscription.customer_id,
         subscription_id=subscription.id,
         currency=subscription.currency,
         test_clock_id=subscription.test_clock_id,
-        billing_reason=billing_reason,
-        period=period,
-        lines=lines,
-        status=status,
-        now=now,
-        auto_finalize_time=auto_finalize_time,
+        **fields,
     )
 
 

@@ -201,9 +201,8 @@ class Ingestion:
 
 def _nameable(inputs: Sequence[EventInput]) -> set[str]:
     """The batch's event names that a meter could have (``validate_event`` refuses the others)."""
-    return {
-        name for name in map(_event_name, inputs) if len(name) <= MAX_EVENT_NAME_LENGTH and NUL not in name
-    }
+    names = set(map(_event_name, inputs))  # a batch names few meters: check each name once
+    return {name for name in names if len(name) <= MAX_EVENT_NAME_LENGTH and NUL not in name}
 
 
 def _customers(inputs: Sequence[EventInput], meters: dict[str, Meter]) -> set[str]:
