@@ -1,7 +1,9 @@
 """The database of a service process: the SQLAlchemy engine and its unit of work, and a
 small pool of raw psycopg connections for hot paths.
 
-Most use cases run in a ``UnitOfWork`` (an ORM session on the engine's pool). Hot paths
+Most use cases run in a ``UnitOfWork`` (an ORM session on the engine's pool), which hands
+out the service's repositories bound to its transaction (``uow.invoices``,
+``uow.grants`` ...): each service subclasses it, and its use cases take that one handle. Hot paths
 that send only constant SQL use ``Database.transaction()`` and ``Database.reading()``
 instead: a psycopg connection taken from ``ConnectionPool`` once per call, with no
 pre-ping, no session, no statement compilation and no greenlet hop, because on those
@@ -47,8 +49,11 @@ class Database:
     ``ConnectionPool`` of the hot paths (up to ``pool_size`` more connections, opened
     only when a hot path first needs one, so services without hot paths open none)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, unit_of_work: type[UnitOfWork] | None = None
+    ) -> None:
         self.url = url
+        self._unit_of_work = unit_of_work or UnitOfWork
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url),
             pool_size=pool_size,
@@ -60,8 +65,9 @@ class Database:
         self.connections = ConnectionPool(libpq_url(url), size=pool_size)
 
     def unit_of_work(self) -> UnitOfWork:
-        """A transaction that rolls back unless ``commit()`` is called (Cosmic Python's UoW)."""
-        return UnitOfWork(self._sessions())
+        """A transaction that rolls back unless ``commit()`` is called (Cosmic Python's UoW),
+        of the service's kind (with its repositories)."""
+        return self._unit_of_work(self._sessions())
 
     def transaction(self) -> Transaction:
         """A raw pooled connection in a transaction that rolls back unless
@@ -79,15 +85,22 @@ class Database:
 
 
 class UnitOfWork:
-    """``async with db.unit_of_work() as uow: ...; await uow.commit()``."""
+    """``async with db.unit_of_work() as uow: ...; await uow.commit()``.
+
+    A service's subclass creates its repositories in ``bind``, once the transaction has
+    begun, so that every repository of one unit runs in the same transaction."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.committed = False
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> Self:
         await self.session.begin()
+        await self.bind()
         return self
+
+    async def bind(self) -> None:
+        """Create the service's repositories on ``self.session`` (none here)."""
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -27,7 +27,7 @@ from drawdown import pagination
 from drawdown.auth import store as auth_store
 from drawdown.clock import Clock, SystemClock
 from drawdown.config import Settings
-from drawdown.db.engine import Database
+from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
@@ -72,11 +72,13 @@ class ServiceDefinition:
 
     ``register`` adds the servicers to the server (and may start background tasks in
     ``context.background``) and returns the full names of the gRPC services it added.
+    ``unit_of_work`` is the kind of unit of work its database hands out (its repositories).
     """
 
     name: str
     migrations: Sequence[MigrationSet]
     register: Callable[[grpc.aio.Server, ServiceContext], Sequence[str]]
+    unit_of_work: type[UnitOfWork] = UnitOfWork
 
 
 @dataclass
@@ -135,7 +137,7 @@ async def start_server(
     """
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
-    database = Database(database_url, pool_size=settings.db_pool_size)
+    database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
     pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
