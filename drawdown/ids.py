@@ -26,6 +26,9 @@ INVOICE = "in"
 INVOICE_LINE = "il"
 TEST_CLOCK = "clock"
 API_KEY = "key"
+EVENT = "evt"
+WEBHOOK_ENDPOINT = "we"
+WEBHOOK_DELIVERY = "whd"
 
 
 def new_id(prefix: str, *, at_ms: int | None = None) -> str:

@@ -17,7 +17,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -38,6 +38,15 @@ from drawdown.db.urls import libpq_url, sqlalchemy_url
 POOL_TIMEOUT_SECONDS = 30.0
 
 
+Statement = tuple[str, Mapping[str, object] | None]
+RowsCheck = Callable[[list[Any]], None]
+# Statements made at commit time, to run last in the transaction.
+LastStatements = Callable[[], Sequence[Statement]]
+
+
+UnitOfWorkT = TypeVar("UnitOfWorkT", bound="UnitOfWork")
+
+
 # Every session runs in UTC: timestamps are stored and compared in UTC, and psycopg can
 # read back times near 0001-01-01 and 9999-12-31 only when the session's zone adds no
 # offset to them (under another server time zone they fail to decode).
@@ -54,6 +63,9 @@ class Database:
     ) -> None:
         self.url = url
         self._unit_of_work = unit_of_work or UnitOfWork
+        # Makes the outbox of each unit of work, once the service has said how (its
+        # events' table, encoder and clock): ``drawdown.events.outbox.Outbox``.
+        self.outboxes: Callable[[], EventRecorder] | None = None
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url),
             pool_size=pool_size,
@@ -67,7 +79,13 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         """A transaction that rolls back unless ``commit()`` is called (Cosmic Python's UoW),
         of the service's kind (with its repositories)."""
-        return self._unit_of_work(self._sessions())
+        return self.adopt(self._unit_of_work(self._sessions()))
+
+    def adopt(self, unit: UnitOfWorkT) -> UnitOfWorkT:
+        """``unit`` (made on a session of this database) with its outbox, if the service has one."""
+        if self.outboxes is not None:
+            unit.record_events(self.outboxes())
+        return unit
 
     def transaction(self) -> Transaction:
         """A raw pooled connection in a transaction that rolls back unless
@@ -84,15 +102,25 @@ class Database:
         await self.engine.dispose()
 
 
+class EventRecorder(Protocol):
+    """What records a unit of work's events (``drawdown.events.outbox.Outbox``)."""
+
+    def statements(self) -> Sequence[Statement]: ...
+
+
 class UnitOfWork:
     """``async with db.unit_of_work() as uow: ...; await uow.commit()``.
 
     A service's subclass creates its repositories in ``bind``, once the transaction has
-    begun, so that every repository of one unit runs in the same transaction."""
+    begun, so that every repository of one unit runs in the same transaction; ``events``
+    records the changes' events, written at commit (E-1)."""
+
+    events: Any
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.committed = False
+        self._before_commit: list[LastStatements] = []
 
     async def __aenter__(self) -> Self:
         await self.session.begin()
@@ -102,7 +130,23 @@ class UnitOfWork:
     async def bind(self) -> None:
         """Create the service's repositories on ``self.session`` (none here)."""
 
+    def before_commit(self, statements: LastStatements) -> None:
+        """Run what ``statements()`` returns as the transaction's last statements (the
+        outbox's events, written under a lock held until COMMIT)."""
+        self._before_commit.append(statements)
+
+    def record_events(self, recorder: EventRecorder) -> None:
+        """Record this unit's events with ``recorder`` (``uow.events``), written at commit."""
+        self.events = recorder
+        self.before_commit(recorder.statements)
+
     async def commit(self) -> None:
+        last = [statement for make in self._before_commit for statement in make()]
+        if last:
+            await self.session.flush()
+            connection = await self.session.connection()
+            for statement, params in last:
+                await _fetch_on_engine(connection, statement, params)
         await self.session.commit()
         self.committed = True
 
@@ -197,10 +241,6 @@ class ConnectionPool:
             await self._idle.pop().driver.close()
 
 
-Statement = tuple[str, Mapping[str, object] | None]
-RowsCheck = Callable[[list[Any]], None]
-
-
 class Transaction:
     """One call's pooled connection; with ``begin``, in a transaction that rolls back
     unless committed. Use as ``async with``; it yields itself.
@@ -213,6 +253,7 @@ class Transaction:
     """
 
     __slots__ = (
+        "_before_commit",
         "_begin_pending",
         "_committed",
         "_connection",
@@ -230,6 +271,7 @@ class Transaction:
         self._fresh = True
         self._committed = False
         self._queued: list[tuple[Statement, RowsCheck | None]] = []
+        self._before_commit: list[LastStatements] = []
 
     async def __aenter__(self) -> Self:
         self._connection = await self._pool.acquire()
@@ -283,13 +325,19 @@ class Transaction:
         assert self._transactional, "only a transaction queues statements"
         self._queued.append(((statement, params), check))
 
+    def before_commit(self, statements: LastStatements) -> None:
+        """Send what ``statements()`` returns with COMMIT, as the transaction's last
+        statements (the outbox's events, written under a lock held until COMMIT)."""
+        self._before_commit.append(statements)
+
     async def commit(self) -> None:
-        if self._begin_pending and not self._queued:
+        last = [statement for make in self._before_commit for statement in make()]
+        if self._begin_pending and not self._queued and not last:
             self._committed = True  # nothing was sent: nothing to commit
             return
         if any(check is not None for _, check in self._queued):
             await self.fetch_many([])  # a check may refuse what COMMIT would make final
-        await self.fetch_many([("COMMIT", None)])
+        await self.fetch_many([*last, ("COMMIT", None)])
         self._committed = True
 
     async def __aexit__(

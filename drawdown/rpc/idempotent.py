@@ -3,7 +3,9 @@
 ``Mutations.run`` opens the unit of work, replays the stored response when the request
 id was seen before (or refuses it when reused for a different request), otherwise does
 the work and stores its response in the same transaction, so the effect and its
-idempotency record commit together or not at all. ``run_raw`` does the same on a raw
+idempotency record commit together or not at all. The request id is also the one the
+events of the call carry (``drawdown.events.outbox.current_request_id``; each RPC is a
+task of its own, so setting it lasts for the call). ``run_raw`` does the same on a raw
 pooled transaction (hot paths), and ``run_batch`` for every entry of a batch call at once.
 """
 
@@ -25,6 +27,7 @@ from drawdown.db.idempotency import (
     validate_request_id,
 )
 from drawdown.errors import AlreadyExists, DomainError, for_batch_entry
+from drawdown.events.outbox import current_request_id
 
 ResponseT = TypeVar("ResponseT", bound=Message)
 RequestT = TypeVar("RequestT", bound=Message)
@@ -71,6 +74,7 @@ class Mutations:
     ) -> ResponseT:
         """Do ``work`` in one transaction, at most once per ``request.request_id``."""
         request_id: str = getattr(request, "request_id", "")
+        current_request_id.set(request_id)
         async with self._database.unit_of_work() as uow:
             if request_id:
                 stored = await self._idempotency.claim(
@@ -98,6 +102,7 @@ class Mutations:
         round trips. The claim travels with the work's first statements, which must be
         harmless to roll back (reads and locks) since they run before a replay is known."""
         request_id: str = getattr(request, "request_id", "")
+        current_request_id.set(request_id)
         fingerprint = request_fingerprint(request) if request_id else b""
         async with self._database.transaction() as tx:
             try:

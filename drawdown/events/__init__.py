@@ -1,0 +1,1 @@
+"""Events (E-1..E-3): every service's transactional outbox and the EventService serving it."""

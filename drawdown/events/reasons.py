@@ -1,0 +1,3 @@
+"""The error reasons of the event services (documented in each ``event_service.proto``)."""
+
+CURSOR_EXPIRED = "CURSOR_EXPIRED"
