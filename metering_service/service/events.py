@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from drawdown.clock import Clock
-from drawdown.db.engine import Database, UnitOfWork
+from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
 from metering_service.domain import reasons
 from metering_service.domain.events import (
@@ -34,8 +34,7 @@ from metering_service.domain.events import (
 )
 from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, Meter
 from metering_service.store import events as store
-from metering_service.store import meters as meters_store
-from metering_service.store.schema import test_clocks
+from metering_service.store.unit import MeteringUnit
 
 MAX_BATCH_SIZE = 10_000
 # Batches of one stream in the database at once: while one commits, the next is validated,
@@ -150,11 +149,9 @@ class Ingestion:
         first: dict[tuple[str, str], int] = {}
         repeats: list[int] = []
         async with self._database.unit_of_work() as uow:
-            meters = await meters_store.meters_by_event_name(uow.session, _nameable(inputs))
+            meters = await uow.meters.by_event_name(_nameable(inputs))
             meter_of = meters.get
-            clock_times = await test_clocks.clock_times(
-                await uow.session.connection(), _customers(inputs, meters)
-            )
+            clock_times = await uow.test_clocks.clock_times(_customers(inputs, meters))
             staged: list[store.StagedEvent] = []
             for start in range(0, len(inputs), CHUNK):
                 if start:
@@ -388,10 +385,10 @@ class Cancellation:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    async def cancel(self, uow: UnitOfWork, event_name: str, identifier: str) -> CancelledEvent:
+    async def cancel(self, uow: MeteringUnit, event_name: str, identifier: str) -> CancelledEvent:
         """Cancel an event within 24 h of its receipt (M-16), judged on the customer's test
         clock if it lives on one (I-18); cancelling twice returns it unchanged."""
-        meters = await meters_store.meters_by_event_name(uow.session, [event_name])
+        meters = await uow.meters.by_event_name([event_name])
         meter = meters.get(event_name)
         row = None if meter is None else await store.get_event_for_update(uow.session, meter.id, identifier)
         if meter is None or row is None:
@@ -403,7 +400,7 @@ class Cancellation:
         if row.cancelled_at is not None:
             return CancelledEvent(meter, row)
         # A customer on a test clock cancels in its clock's time, as its events were received (I-18).
-        clock_times = await test_clocks.clock_times(await uow.session.connection(), [row.customer_id])
+        clock_times = await uow.test_clocks.clock_times([row.customer_id])
         now = clock_times.get(row.customer_id) or self._clock.now()
         check_cancellable(row.received_at, now)
         await store.cancel_event(uow.session, meter, row, now)

@@ -23,8 +23,8 @@ from metering_service.domain.windows import (
     validate_summary_query,
     window_bounds,
 )
-from metering_service.store import meters as meters_store
 from metering_service.store.summaries import GroupKey, range_states, read_from_one_snapshot, rollup_states
+from metering_service.store.unit import MeteringUnit
 
 _ZERO = Decimal(0)
 
@@ -60,7 +60,7 @@ class Summaries:
         only from that window on.
         """
         async with self._database.unit_of_work() as uow:
-            page = await _prepare(uow.session, {}, request)
+            page = await _prepare(uow, {}, request)
             return page.rows(await page.states(uow.session))
 
     async def batch(self, requests: Sequence[SummaryRequest]) -> list[tuple[list[SummaryRow], str]]:
@@ -77,7 +77,7 @@ class Summaries:
             await read_from_one_snapshot(uow.session)
             for index, request in enumerate(requests):
                 try:
-                    pages.append(await _prepare(uow.session, meters, request))
+                    pages.append(await _prepare(uow, meters, request))
                 except DomainError as error:
                     raise for_batch_entry(error, index) from None
             states: dict[int, dict[GroupKey, RollupState]] = {}
@@ -168,9 +168,9 @@ class _Page:
         return next_page(rows, self.size, lambda row: [row.start, *row.dimensions.values()], self.filters)
 
 
-async def _prepare(session: AsyncSession, meters: dict[str, Meter], request: SummaryRequest) -> _Page:
+async def _prepare(uow: MeteringUnit, meters: dict[str, Meter], request: SummaryRequest) -> _Page:
     """The request validated against its meter; ``meters`` caches the meters already read."""
-    meter = meters.get(request.meter_id) or await meters_store.get_meter(session, request.meter_id)
+    meter = meters.get(request.meter_id) or await uow.meters.get(request.meter_id)
     meters[meter.id] = meter
     query = validate_summary_query(
         meter,
