@@ -2,7 +2,7 @@
 
 Every ingestion path (one event, a batch, a stream batch) goes through
 :meth:`Ingestion.ingest_bulk`: one validation (``domain.events.validate_event``) and one store
-path (``store.events.insert_events``), in one transaction whose commit is the
+path (``EventRepository.insert``), in one transaction whose commit is the
 acknowledgement (M-14). Single events are grouped by :class:`GroupCommit` so that
 concurrent calls share one transaction; a stream keeps up to :data:`IN_FLIGHT` of its
 batches in the database at once (:class:`StreamIngestion`).
@@ -172,7 +172,7 @@ class Ingestion:
                         staged.append(store.StagedEvent(index, meters[item.event_name], event))
             existing: dict[int, store.StoredEvent] = {}
             if staged:
-                existing = await store.insert_events(uow.session, staged, received_at, in_turn=turn)
+                existing = await uow.events.insert(staged, received_at, in_turn=turn)
             await uow.commit()
         for index, stored in existing.items():
             exceptions[index] = _replayed(events[index], stored)  # type: ignore[arg-type]
@@ -240,7 +240,7 @@ def _sqlstate(error: BaseException) -> str | None:
 
 class Turn:
     """A batch's place in its stream's order: entered before the batch draws its receipt
-    numbers and claims its identifiers (the COPY and the INSERT of ``store.insert_events``),
+    numbers and claims its identifiers (the COPY and the INSERT of ``EventRepository.insert``),
     it waits until the previous batch of the stream has done both; leaving it, or
     :meth:`release` if the batch never gets there, lets the next batch go."""
 
@@ -390,7 +390,7 @@ class Cancellation:
         clock if it lives on one (I-18); cancelling twice returns it unchanged."""
         meters = await uow.meters.by_event_name([event_name])
         meter = meters.get(event_name)
-        row = None if meter is None else await store.get_event_for_update(uow.session, meter.id, identifier)
+        row = None if meter is None else await uow.events.get_for_update(meter.id, identifier)
         if meter is None or row is None:
             raise NotFound(
                 f"no event {identifier!r} of event_name {event_name!r}",
@@ -403,5 +403,5 @@ class Cancellation:
         clock_times = await uow.test_clocks.clock_times([row.customer_id])
         now = clock_times.get(row.customer_id) or self._clock.now()
         check_cancellable(row.received_at, now)
-        await store.cancel_event(uow.session, meter, row, now)
+        await uow.events.cancel(meter, row, now)
         return CancelledEvent(meter, row._replace(cancelled_at=now))
