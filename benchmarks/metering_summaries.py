@@ -7,7 +7,7 @@ else an embedded PostgreSQL): creates a sum meter with a `model` dimension throu
 metering server running in a child process, COPYs the events straight into
 ``metering.meter_events`` (spread over ``--customers`` customers, three models and the last
 30 days), then builds the rollups with the service's own SQL
-(``store.events.recompute_buckets``). It then times, one call at a time on random
+(``EventRepository.recompute_buckets``). It then times, one call at a time on random
 customers, ``--queries`` summaries of each kind and prints p50 / p99:
 
 - 30 days, one row, minute-aligned (so the two partial edge hours are read from raw events);
@@ -45,7 +45,7 @@ from drawdown.metering.v1 import meter_event_service_pb2_grpc as event_grpc
 from drawdown.metering.v1 import meter_service_pb2 as meter_pb
 from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
 from drawdown.rpc.convert import timestamp_to_proto
-from metering_service.store.events import recompute_buckets
+from metering_service.store.unit import MeteringUnit
 from tests.support.harness import bearer
 
 MODELS = ("small", "large", "xl")
@@ -86,7 +86,7 @@ def load_events(url: str, meter_id: str, events: int, customers: int, now: datet
 
 async def build_rollups(url: str, meter_id: str, customers: int, now: datetime) -> None:
     """The rollups of every customer over the 30 days, by the SQL the service recomputes buckets with."""
-    database = Database(url, pool_size=2)
+    database = Database(url, pool_size=2, unit_of_work=MeteringUnit)
     start = (now - timedelta(days=DAYS + 1)).replace(minute=0, second=0, microsecond=0)
     end = now + timedelta(hours=1)
     try:
@@ -95,7 +95,7 @@ async def build_rollups(url: str, meter_id: str, customers: int, now: datetime) 
                 ranges = [
                     (meter_id, _customer(c), start, end) for c in range(first, min(customers, first + 50))
                 ]
-                await recompute_buckets(uow.session, ranges)
+                await uow.events.recompute_buckets(ranges)
                 await uow.commit()
     finally:
         await database.dispose()

@@ -27,6 +27,7 @@ from metering_service.service.meters import MeterUseCases
 from metering_service.service.summaries import Summaries
 from metering_service.service.test_clocks import TestClockUseCases
 from metering_service.store.schema import MIGRATIONS, idempotency_keys
+from metering_service.store.unit import MeteringUnit
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
@@ -52,4 +53,6 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     ]
 
 
-DEFINITION = ServiceDefinition(name="metering", migrations=[MIGRATIONS], register=register)
+DEFINITION = ServiceDefinition(
+    name="metering", migrations=[MIGRATIONS], register=register, unit_of_work=MeteringUnit
+)

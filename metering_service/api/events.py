@@ -7,7 +7,6 @@ from contextlib import aclosing
 
 import grpc
 
-from drawdown.db.engine import UnitOfWork
 from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
 from drawdown.metering.v1 import meter_event_service_pb2_grpc as event_grpc
 from drawdown.rpc.convert import optional_timestamp
@@ -17,6 +16,7 @@ from metering_service.domain.aggregation import SummaryRow
 from metering_service.domain.events import EventInput
 from metering_service.service.events import Cancellation, EventStatus, GroupCommit, Ingestion, StreamIngestion
 from metering_service.service.summaries import Summaries, SummaryRequest
+from metering_service.store.unit import MeteringUnit
 
 
 class MeterEventServicer(event_grpc.MeterEventServiceServicer):
@@ -76,7 +76,7 @@ class MeterEventServicer(event_grpc.MeterEventServiceServicer):
     async def CancelMeterEvent(
         self, request: event_pb.CancelMeterEventRequest, context: grpc.aio.ServicerContext
     ) -> event_pb.CancelMeterEventResponse:
-        async def work(uow: UnitOfWork) -> event_pb.CancelMeterEventResponse:
+        async def work(uow: MeteringUnit) -> event_pb.CancelMeterEventResponse:
             cancelled = await self._cancellation.cancel(uow, request.event_name, request.identifier)
             return event_pb.CancelMeterEventResponse(meter_event=convert.cancelled_event_to_proto(cancelled))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import grpc
 
-from drawdown.db.engine import UnitOfWork
 from drawdown.metering.v1 import meter_service_pb2 as meter_pb
 from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
 from drawdown.rpc.idempotent import Mutations
 from metering_service.api import convert
 from metering_service.service.meters import MeterUseCases
+from metering_service.store.unit import MeteringUnit
 
 
 class MeterServicer(meter_grpc.MeterServiceServicer):
@@ -22,7 +22,7 @@ class MeterServicer(meter_grpc.MeterServiceServicer):
     ) -> meter_pb.CreateMeterResponse:
         draft = convert.meter_draft_from_proto(request.meter)
 
-        async def work(uow: UnitOfWork) -> meter_pb.CreateMeterResponse:
+        async def work(uow: MeteringUnit) -> meter_pb.CreateMeterResponse:
             with convert.fields_under("meter."):
                 meter = await self._meters.create(uow, draft)
             return meter_pb.CreateMeterResponse(meter=convert.meter_to_proto(meter))
@@ -48,7 +48,7 @@ class MeterServicer(meter_grpc.MeterServiceServicer):
     async def UpdateMeter(
         self, request: meter_pb.UpdateMeterRequest, context: grpc.aio.ServicerContext
     ) -> meter_pb.UpdateMeterResponse:
-        async def work(uow: UnitOfWork) -> meter_pb.UpdateMeterResponse:
+        async def work(uow: MeteringUnit) -> meter_pb.UpdateMeterResponse:
             with convert.fields_under("meter."):
                 meter = await self._meters.update(
                     uow, request.meter.id, list(request.update_mask.paths), request.meter.display_name
@@ -60,7 +60,7 @@ class MeterServicer(meter_grpc.MeterServiceServicer):
     async def DeactivateMeter(
         self, request: meter_pb.DeactivateMeterRequest, context: grpc.aio.ServicerContext
     ) -> meter_pb.DeactivateMeterResponse:
-        async def work(uow: UnitOfWork) -> meter_pb.DeactivateMeterResponse:
+        async def work(uow: MeteringUnit) -> meter_pb.DeactivateMeterResponse:
             meter = await self._meters.deactivate(uow, request.meter_id)
             return meter_pb.DeactivateMeterResponse(meter=convert.meter_to_proto(meter))
 
@@ -69,7 +69,7 @@ class MeterServicer(meter_grpc.MeterServiceServicer):
     async def ReactivateMeter(
         self, request: meter_pb.ReactivateMeterRequest, context: grpc.aio.ServicerContext
     ) -> meter_pb.ReactivateMeterResponse:
-        async def work(uow: UnitOfWork) -> meter_pb.ReactivateMeterResponse:
+        async def work(uow: MeteringUnit) -> meter_pb.ReactivateMeterResponse:
             meter = await self._meters.reactivate(uow, request.meter_id)
             return meter_pb.ReactivateMeterResponse(meter=convert.meter_to_proto(meter))
 

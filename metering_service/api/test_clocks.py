@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import grpc
 
-from drawdown.db.engine import UnitOfWork
 from drawdown.errors import InvalidArgument
 from drawdown.metering.v1 import test_clock_time_service_pb2 as pb
 from drawdown.metering.v1 import test_clock_time_service_pb2_grpc as pb_grpc
@@ -16,6 +15,7 @@ from drawdown.rpc.convert import optional_timestamp, timestamp_to_proto
 from drawdown.rpc.idempotent import Mutations
 from drawdown.test_clocks import MAX_CUSTOMERS_PER_CALL
 from metering_service.service.test_clocks import TestClockUseCases
+from metering_service.store.unit import MeteringUnit
 
 
 class TestClockTimeServicer(pb_grpc.TestClockTimeServiceServicer):
@@ -41,7 +41,7 @@ class TestClockTimeServicer(pb_grpc.TestClockTimeServiceServicer):
             for index, customer_id in enumerate(request.customer_ids)
         ]
 
-        async def work(uow: UnitOfWork) -> pb.SetTestClockTimeResponse:
+        async def work(uow: MeteringUnit) -> pb.SetTestClockTimeResponse:
             stored = await self._clocks.set_time(uow, clock_id, frozen_time, customer_ids)
             return pb.SetTestClockTimeResponse(frozen_time=timestamp_to_proto(stored))
 
@@ -52,7 +52,7 @@ class TestClockTimeServicer(pb_grpc.TestClockTimeServiceServicer):
     ) -> pb.DeleteTestClockTimeResponse:
         clock_id = _required(request.test_clock_id, "test_clock_id")
 
-        async def work(uow: UnitOfWork) -> pb.DeleteTestClockTimeResponse:
+        async def work(uow: MeteringUnit) -> pb.DeleteTestClockTimeResponse:
             await self._clocks.delete(uow, clock_id)
             return pb.DeleteTestClockTimeResponse()
 

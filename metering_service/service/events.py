@@ -2,7 +2,7 @@
 
 Every ingestion path (one event, a batch, a stream batch) goes through
 :meth:`Ingestion.ingest_bulk`: one validation (``domain.events.validate_event``) and one store
-path (``store.events.insert_events``), in one transaction whose commit is the
+path (``EventRepository.insert``), in one transaction whose commit is the
 acknowledgement (M-14). Single events are grouped by :class:`GroupCommit` so that
 concurrent calls share one transaction; a stream keeps up to :data:`IN_FLIGHT` of its
 batches in the database at once (:class:`StreamIngestion`).
@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from drawdown.clock import Clock
-from drawdown.db.engine import Database, UnitOfWork
+from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
 from metering_service.domain import reasons
 from metering_service.domain.events import (
@@ -34,8 +34,7 @@ from metering_service.domain.events import (
 )
 from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, Meter
 from metering_service.store import events as store
-from metering_service.store import meters as meters_store
-from metering_service.store.schema import test_clocks
+from metering_service.store.unit import MeteringUnit
 
 MAX_BATCH_SIZE = 10_000
 # Batches of one stream in the database at once: while one commits, the next is validated,
@@ -150,11 +149,9 @@ class Ingestion:
         first: dict[tuple[str, str], int] = {}
         repeats: list[int] = []
         async with self._database.unit_of_work() as uow:
-            meters = await meters_store.meters_by_event_name(uow.session, _nameable(inputs))
+            meters = await uow.meters.by_event_name(_nameable(inputs))
             meter_of = meters.get
-            clock_times = await test_clocks.clock_times(
-                await uow.session.connection(), _customers(inputs, meters)
-            )
+            clock_times = await uow.test_clocks.clock_times(_customers(inputs, meters))
             staged: list[store.StagedEvent] = []
             for start in range(0, len(inputs), CHUNK):
                 if start:
@@ -175,7 +172,7 @@ class Ingestion:
                         staged.append(store.StagedEvent(index, meters[item.event_name], event))
             existing: dict[int, store.StoredEvent] = {}
             if staged:
-                existing = await store.insert_events(uow.session, staged, received_at, in_turn=turn)
+                existing = await uow.events.insert(staged, received_at, in_turn=turn)
             await uow.commit()
         for index, stored in existing.items():
             exceptions[index] = _replayed(events[index], stored)  # type: ignore[arg-type]
@@ -243,7 +240,7 @@ def _sqlstate(error: BaseException) -> str | None:
 
 class Turn:
     """A batch's place in its stream's order: entered before the batch draws its receipt
-    numbers and claims its identifiers (the COPY and the INSERT of ``store.insert_events``),
+    numbers and claims its identifiers (the COPY and the INSERT of ``EventRepository.insert``),
     it waits until the previous batch of the stream has done both; leaving it, or
     :meth:`release` if the batch never gets there, lets the next batch go."""
 
@@ -388,12 +385,12 @@ class Cancellation:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    async def cancel(self, uow: UnitOfWork, event_name: str, identifier: str) -> CancelledEvent:
+    async def cancel(self, uow: MeteringUnit, event_name: str, identifier: str) -> CancelledEvent:
         """Cancel an event within 24 h of its receipt (M-16), judged on the customer's test
         clock if it lives on one (I-18); cancelling twice returns it unchanged."""
-        meters = await meters_store.meters_by_event_name(uow.session, [event_name])
+        meters = await uow.meters.by_event_name([event_name])
         meter = meters.get(event_name)
-        row = None if meter is None else await store.get_event_for_update(uow.session, meter.id, identifier)
+        row = None if meter is None else await uow.events.get_for_update(meter.id, identifier)
         if meter is None or row is None:
             raise NotFound(
                 f"no event {identifier!r} of event_name {event_name!r}",
@@ -403,8 +400,8 @@ class Cancellation:
         if row.cancelled_at is not None:
             return CancelledEvent(meter, row)
         # A customer on a test clock cancels in its clock's time, as its events were received (I-18).
-        clock_times = await test_clocks.clock_times(await uow.session.connection(), [row.customer_id])
+        clock_times = await uow.test_clocks.clock_times([row.customer_id])
         now = clock_times.get(row.customer_id) or self._clock.now()
         check_cancellable(row.received_at, now)
-        await store.cancel_event(uow.session, meter, row, now)
+        await uow.events.cancel(meter, row, now)
         return CancelledEvent(meter, row._replace(cancelled_at=now))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from drawdown import ids
 from drawdown.clock import Clock
-from drawdown.db.engine import Database, UnitOfWork
+from drawdown.db.engine import Database
 from drawdown.pagination import decode_page_token, next_page, page_size
 from metering_service.domain.meters import (
     Aggregation,
@@ -19,7 +19,7 @@ from metering_service.domain.meters import (
     reactivate_meter,
     validate_new_meter,
 )
-from metering_service.store import meters as store
+from metering_service.store.unit import MeteringUnit
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class MeterUseCases:
         self._database = database
         self._clock = clock
 
-    async def create(self, uow: UnitOfWork, draft: MeterDraft) -> Meter:
+    async def create(self, uow: MeteringUnit, draft: MeterDraft) -> Meter:
         """A new active meter; its event_name must be free (EVENT_NAME_TAKEN, M-1)."""
         now = self._clock.now()
         meter = validate_new_meter(
@@ -54,12 +54,12 @@ class MeterUseCases:
             event_time_window=draft.event_time_window,
             now=now,
         )
-        await store.insert_meter(uow.session, meter)
+        await uow.meters.insert(meter)
         return meter
 
     async def get(self, meter_id: str) -> Meter:
         async with self._database.unit_of_work() as uow:
-            return await store.get_meter(uow.session, meter_id)
+            return await uow.meters.get(meter_id)
 
     async def list(
         self, status: MeterStatus | None, requested_size: int, token: str
@@ -68,28 +68,28 @@ class MeterUseCases:
         filters = [status]
         size, after = page_size(requested_size), decode_page_token(token, filters)
         async with self._database.unit_of_work() as uow:
-            found = await store.list_meters(uow.session, status, after, size + 1)
+            found = await uow.meters.list(status, after, size + 1)
         return next_page(found, size, lambda meter: [meter.created_at, meter.id], filters)
 
     async def update(
-        self, uow: UnitOfWork, meter_id: str, update_mask: Sequence[str], display_name: str
+        self, uow: MeteringUnit, meter_id: str, update_mask: Sequence[str], display_name: str
     ) -> Meter:
         """Change the display name, the only mutable field (M-3)."""
-        meter = await store.get_meter(uow.session, meter_id, for_update=True)
+        meter = await uow.meters.get(meter_id, for_update=True)
         updated = apply_meter_update(meter, update_mask, display_name=display_name, now=self._clock.now())
-        await store.save_meter(uow.session, updated)
+        await uow.meters.save(updated)
         return updated
 
-    async def deactivate(self, uow: UnitOfWork, meter_id: str) -> Meter:
+    async def deactivate(self, uow: MeteringUnit, meter_id: str) -> Meter:
         """Stop accepting events (M-3); idempotent."""
-        meter = await store.get_meter(uow.session, meter_id, for_update=True)
+        meter = await uow.meters.get(meter_id, for_update=True)
         changed = deactivate_meter(meter, self._clock.now())
-        await store.save_meter(uow.session, changed)
+        await uow.meters.save(changed)
         return changed
 
-    async def reactivate(self, uow: UnitOfWork, meter_id: str) -> Meter:
+    async def reactivate(self, uow: MeteringUnit, meter_id: str) -> Meter:
         """Accept events again, without back-fill (M-3); idempotent."""
-        meter = await store.get_meter(uow.session, meter_id, for_update=True)
+        meter = await uow.meters.get(meter_id, for_update=True)
         changed = reactivate_meter(meter, self._clock.now())
-        await store.save_meter(uow.session, changed)
+        await uow.meters.save(changed)
         return changed

@@ -8,8 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from drawdown.db.engine import Database
 from drawdown.errors import DomainError, InvalidArgument, for_batch_entry
 from drawdown.pagination import decode_page_token, next_page, page_size
@@ -23,8 +21,8 @@ from metering_service.domain.windows import (
     validate_summary_query,
     window_bounds,
 )
-from metering_service.store import meters as meters_store
-from metering_service.store.summaries import GroupKey, range_states, read_from_one_snapshot, rollup_states
+from metering_service.store.summaries import GroupKey
+from metering_service.store.unit import MeteringUnit
 
 _ZERO = Decimal(0)
 
@@ -60,8 +58,8 @@ class Summaries:
         only from that window on.
         """
         async with self._database.unit_of_work() as uow:
-            page = await _prepare(uow.session, {}, request)
-            return page.rows(await page.states(uow.session))
+            page = await _prepare(uow, {}, request)
+            return page.rows(await page.states(uow))
 
     async def batch(self, requests: Sequence[SummaryRequest]) -> list[tuple[list[SummaryRow], str]]:
         """A page for each query, in order, all read from one snapshot; the first query
@@ -74,10 +72,10 @@ class Summaries:
         meters: dict[str, Meter] = {}
         pages: list[_Page] = []
         async with self._database.unit_of_work() as uow:
-            await read_from_one_snapshot(uow.session)
+            await uow.read_from_one_snapshot()
             for index, request in enumerate(requests):
                 try:
-                    pages.append(await _prepare(uow.session, meters, request))
+                    pages.append(await _prepare(uow, meters, request))
                 except DomainError as error:
                     raise for_batch_entry(error, index) from None
             states: dict[int, dict[GroupKey, RollupState]] = {}
@@ -86,13 +84,13 @@ class Summaries:
                 if page.is_total:
                     totals.setdefault(page.meter.id, []).append(index)
                 else:
-                    states[index] = await page.states(uow.session)
+                    states[index] = await page.states(uow)
             for meter_id, indexes in totals.items():
                 ranges = [
                     (pages[i].query.customer_id, pages[i].query.start, pages[i].query.end) for i in indexes
                 ]
                 for index, state in zip(
-                    indexes, await range_states(uow.session, meters[meter_id], ranges), strict=True
+                    indexes, await uow.summaries.range_states(meters[meter_id], ranges), strict=True
                 ):
                     states[index] = {} if state is None else {(pages[index].query.start, ()): state}
         return [page.rows(states[index]) for index, page in enumerate(pages)]
@@ -114,13 +112,12 @@ class _Page:
         """One row for the whole range, none of it read yet."""
         return self.query.grouping_window is None and not self.query.group_by and self.after is None
 
-    async def states(self, session: AsyncSession) -> dict[GroupKey, RollupState]:
+    async def states(self, uow: MeteringUnit) -> dict[GroupKey, RollupState]:
         query = self.query
         # Without group_by every window is a row, so a page reads at most its own windows
         # (one more to know there is a next page, one more for the token's own window).
         read_to = query.end if query.group_by else page_end(query, self.read_from, self.size + 2)
-        return await rollup_states(
-            session,
+        return await uow.summaries.rollup_states(
             self.meter,
             query.customer_id,
             self.read_from,
@@ -168,9 +165,9 @@ class _Page:
         return next_page(rows, self.size, lambda row: [row.start, *row.dimensions.values()], self.filters)
 
 
-async def _prepare(session: AsyncSession, meters: dict[str, Meter], request: SummaryRequest) -> _Page:
+async def _prepare(uow: MeteringUnit, meters: dict[str, Meter], request: SummaryRequest) -> _Page:
     """The request validated against its meter; ``meters`` caches the meters already read."""
-    meter = meters.get(request.meter_id) or await meters_store.get_meter(session, request.meter_id)
+    meter = meters.get(request.meter_id) or await uow.meters.get(request.meter_id)
     meters[meter.id] = meter
     query = validate_summary_query(
         meter,

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from drawdown.clock import Clock
-from drawdown.db.engine import UnitOfWork
 from drawdown.test_clocks import customers_on_other_clocks
-from metering_service.store.schema import test_clocks as store
+from metering_service.store.unit import MeteringUnit
 
 
 class TestClockUseCases:
@@ -25,19 +24,19 @@ class TestClockUseCases:
         self._clock = clock
 
     async def set_time(
-        self, uow: UnitOfWork, clock_id: str, frozen_time: datetime, customer_ids: Sequence[str]
+        self, uow: MeteringUnit, clock_id: str, frozen_time: datetime, customer_ids: Sequence[str]
     ) -> datetime:
         """Record the clock's time (forward only) and attach the customers to it, in one
         transaction; the clock's time as stored. A customer on another clock refuses the
         whole call (CUSTOMER_ON_OTHER_CLOCK)."""
         now = self._clock.now()
-        stored = await store.set_time(await uow.session.connection(), clock_id, frozen_time, now)
+        stored = await uow.test_clocks.set_time(clock_id, frozen_time, now)
         if customer_ids:
-            elsewhere = await store.attach(await uow.session.connection(), clock_id, customer_ids, now)
+            elsewhere = await uow.test_clocks.attach(clock_id, customer_ids, now)
             if elsewhere:
                 raise customers_on_other_clocks(clock_id, elsewhere)
         return stored
 
-    async def delete(self, uow: UnitOfWork, clock_id: str) -> None:
+    async def delete(self, uow: MeteringUnit, clock_id: str) -> None:
         """Forget the clock; its customers return to the wall clock. Unknown: nothing to do."""
-        await store.delete(await uow.session.connection(), clock_id)
+        await uow.test_clocks.delete(clock_id)

@@ -1,6 +1,7 @@
 """Meter events and their hourly rollups: set-based SQL, one round of statements per batch.
 
-Ingestion (M-13..M-15) of a batch of validated events, inside the caller's unit of work:
+Ingestion (M-13..M-15) of a batch of validated events (:meth:`EventRepository.insert`), in
+the transaction of the unit of work:
 1. COPY the batch into a temporary staging table (one per connection, emptied at commit).
    The staging table draws each event's ``received_seq`` (receipt order: M-17 and ``last``
    ties) as the rows arrive. The caller can make the COPY and the INSERT of step 2 wait
@@ -40,7 +41,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from metering_service.domain.events import MeterEvent
 from metering_service.domain.meters import Aggregation, Meter, TimeWindow
@@ -302,108 +303,18 @@ def _copy_text(
     return "".join(lines)
 
 
-async def insert_events(
-    session: AsyncSession,
-    staged: Sequence[StagedEvent],
-    received_at: datetime,
-    *,
-    in_turn: AbstractAsyncContextManager[object] | None = None,
-) -> dict[int, StoredEvent]:
-    """Store the new events of a batch and merge them into the rollups (see the module docstring).
-
-    ``staged`` holds at most one event per (meter, identifier). Returns the stored rows of
-    the staged events that were not inserted (their identifier was already taken), by
-    position in the batch; every other staged event was inserted. The COPY, which draws
-    the receipt order, and the INSERT, which claims the identifiers, run inside
-    ``in_turn``: a stream passes a turn that waits until the previous batch has done both,
-    so that of two of its batches in the database at once the one sent first is received
-    first and keeps the identifiers they share (M-13, M-17).
-    """
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    per_meter: dict[str, tuple[str, tuple[str, ...], TimeWindow | None, Meter]] = {}
-    parts = []
-    for start in range(0, len(staged), _CHUNK):
-        if start:
-            await asyncio.sleep(0)  # other batches' commits wait for the event loop
-        parts.append(_copy_text(staged[start : start + _CHUNK], received_at, per_meter))
-    text = "".join(parts)
-    only_adds = not any(recomputes(facts[3]) for facts in per_meter.values())
-    async with raw.cursor() as cursor:
-        await cursor.execute(_STAGING_DDL)
-        async with in_turn or nullcontext():
-            async with cursor.copy(_COPY) as copy:
-                await copy.write(text)
-            if only_adds:
-                await cursor.execute(_INSERT_EVENTS_AND_ADD, {"received_at": received_at})
-                (inserted,) = await cursor.fetchone()  # type: ignore[misc]
-            else:
-                await cursor.execute(_INSERT, {"received_at": received_at})
-                inserted = cursor.rowcount
-        existing: dict[int, StoredEvent] = {}
-        if inserted < len(staged):
-            await cursor.execute(_NOT_INSERTED)
-            existing = {row[0]: StoredEvent(*row[1:]) for row in await cursor.fetchall()}
-    if only_adds or not inserted:
-        return existing
-    new_items = [item for item in staged if item.ord not in existing]
-    await lock_customers(
-        session, [(item.meter.id, item.event.customer_id) for item in new_items if recomputes(item.meter)]
-    )
-    await session.execute(sa.text(_MERGE_NEW_EVENTS), {"not_inserted": sorted(existing)})
-    windows = set()
-    for item in new_items:
-        if item.meter.event_time_window is not None:
-            start = window_start(item.event.timestamp, item.meter.event_time_window)
-            end = start + WINDOW_LENGTHS[item.meter.event_time_window]
-            windows.add((item.meter.id, item.event.customer_id, start, end))
-    await recompute_buckets(session, sorted(windows))
-    return existing
-
-
 def recomputes(meter: Meter) -> bool:
     """Whether some change of the meter's events rebuilds buckets from raw events (M-16, M-17).
 
     ``sum`` and ``count`` buckets of meters without pre-aggregation only ever add and
     subtract, which commute under row locks; every other meter's bucket changes take the
-    customer's lock (:func:`lock_customers`), so that a rebuild never misses or overwrites
-    a concurrent change.
+    customer's lock (:meth:`EventRepository.lock_customers`), so that a rebuild never
+    misses or overwrites a concurrent change.
     """
     return meter.event_time_window is not None or meter.aggregation not in (
         Aggregation.SUM,
         Aggregation.COUNT,
     )
-
-
-async def lock_customers(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> None:
-    """Serialise rollup changes per meter x customer until commit (sorted: no lock cycles)."""
-    if not keys:
-        return
-    await session.execute(
-        sa.text(_LOCK_CUSTOMERS),
-        {"meter_ids": [meter_id for meter_id, _ in keys], "customer_ids": [customer for _, customer in keys]},
-    )
-
-
-async def recompute_buckets(
-    session: AsyncSession, ranges: Sequence[tuple[str, str, datetime, datetime]]
-) -> None:
-    """Rebuild the rollups of these meter x customer x [start, end) hour ranges from raw events.
-
-    For formulas that cannot subtract (``last``, ``max``, ``min``, ``unique_count``) and for
-    pre-aggregated meters, where a change can make another event count (M-16, M-17).
-    The caller holds the customers' locks (:func:`lock_customers`).
-    """
-    if not ranges:
-        return
-    params = {
-        "meter_ids": [r[0] for r in ranges],
-        "customer_ids": [r[1] for r in ranges],
-        "starts": [r[2] for r in ranges],
-        "ends": [r[3] for r in ranges],
-    }
-    await session.execute(sa.text(_DELETE_BUCKETS), params)
-    await session.execute(sa.text(_RECOMPUTE_BUCKETS), params)
 
 
 class EventRow(NamedTuple):
@@ -420,38 +331,134 @@ class EventRow(NamedTuple):
     cancelled_at: datetime | None
 
 
-async def get_event_for_update(session: AsyncSession, meter_id: str, identifier: str) -> EventRow | None:
-    row = (
-        await session.execute(
-            sa.text(
-                'SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp",'
-                " received_at, cancelled_at FROM metering.meter_events"
-                " WHERE meter_id = :meter_id AND identifier = :identifier FOR UPDATE"
-            ),
-            {"meter_id": meter_id, "identifier": identifier},
+class EventRepository:
+    """The meter events and rollups of one unit of work's transaction: its session, and
+    the session's connection, whose driver connection COPYs the staged batches."""
+
+    __slots__ = ("_connection", "_session")
+
+    def __init__(self, session: AsyncSession, connection: AsyncConnection) -> None:
+        self._session = session
+        self._connection = connection
+
+    async def insert(
+        self,
+        staged: Sequence[StagedEvent],
+        received_at: datetime,
+        *,
+        in_turn: AbstractAsyncContextManager[object] | None = None,
+    ) -> dict[int, StoredEvent]:
+        """Store the new events of a batch and merge them into the rollups (see the module docstring).
+
+        ``staged`` holds at most one event per (meter, identifier). Returns the stored rows of
+        the staged events that were not inserted (their identifier was already taken), by
+        position in the batch; every other staged event was inserted. The COPY, which draws
+        the receipt order, and the INSERT, which claims the identifiers, run inside
+        ``in_turn``: a stream passes a turn that waits until the previous batch has done both,
+        so that of two of its batches in the database at once the one sent first is received
+        first and keeps the identifiers they share (M-13, M-17).
+        """
+        raw = (await self._connection.get_raw_connection()).driver_connection
+        per_meter: dict[str, tuple[str, tuple[str, ...], TimeWindow | None, Meter]] = {}
+        parts = []
+        for start in range(0, len(staged), _CHUNK):
+            if start:
+                await asyncio.sleep(0)  # other batches' commits wait for the event loop
+            parts.append(_copy_text(staged[start : start + _CHUNK], received_at, per_meter))
+        text = "".join(parts)
+        only_adds = not any(recomputes(facts[3]) for facts in per_meter.values())
+        async with raw.cursor() as cursor:
+            await cursor.execute(_STAGING_DDL)
+            async with in_turn or nullcontext():
+                async with cursor.copy(_COPY) as copy:
+                    await copy.write(text)
+                if only_adds:
+                    await cursor.execute(_INSERT_EVENTS_AND_ADD, {"received_at": received_at})
+                    (inserted,) = await cursor.fetchone()  # type: ignore[misc]
+                else:
+                    await cursor.execute(_INSERT, {"received_at": received_at})
+                    inserted = cursor.rowcount
+            existing: dict[int, StoredEvent] = {}
+            if inserted < len(staged):
+                await cursor.execute(_NOT_INSERTED)
+                existing = {row[0]: StoredEvent(*row[1:]) for row in await cursor.fetchall()}
+        if only_adds or not inserted:
+            return existing
+        new_items = [item for item in staged if item.ord not in existing]
+        await self.lock_customers(
+            [(item.meter.id, item.event.customer_id) for item in new_items if recomputes(item.meter)]
         )
-    ).first()
-    return None if row is None else EventRow(*row)
+        await self._session.execute(sa.text(_MERGE_NEW_EVENTS), {"not_inserted": sorted(existing)})
+        windows = set()
+        for item in new_items:
+            if item.meter.event_time_window is not None:
+                start = window_start(item.event.timestamp, item.meter.event_time_window)
+                end = start + WINDOW_LENGTHS[item.meter.event_time_window]
+                windows.add((item.meter.id, item.event.customer_id, start, end))
+        await self.recompute_buckets(sorted(windows))
+        return existing
 
-
-async def cancel_event(session: AsyncSession, meter: Meter, event: EventRow, now: datetime) -> None:
-    """Mark the event cancelled and take it out of its rollup bucket (M-16)."""
-    await session.execute(
-        sa.text(_CANCEL), {"now": now, "meter_id": meter.id, "identifier": event.identifier}
-    )
-    if not recomputes(meter):
-        await session.execute(
-            sa.text(_SUBTRACT),
+    async def lock_customers(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Serialise rollup changes per meter x customer until commit (sorted: no lock cycles)."""
+        if not keys:
+            return
+        await self._session.execute(
+            sa.text(_LOCK_CUSTOMERS),
             {
-                "value": event.value,
-                "meter_id": meter.id,
-                "customer_id": event.customer_id,
-                "timestamp": event.timestamp,
-                "dimension_values": event.dimension_values,
+                "meter_ids": [meter_id for meter_id, _ in keys],
+                "customer_ids": [customer for _, customer in keys],
             },
         )
-        return
-    await lock_customers(session, [(meter.id, event.customer_id)])
-    window = TimeWindow.HOUR if meter.event_time_window is None else meter.event_time_window
-    start = window_start(event.timestamp, window)
-    await recompute_buckets(session, [(meter.id, event.customer_id, start, start + WINDOW_LENGTHS[window])])
+
+    async def recompute_buckets(self, ranges: Sequence[tuple[str, str, datetime, datetime]]) -> None:
+        """Rebuild the rollups of these meter x customer x [start, end) hour ranges from raw events.
+
+        For formulas that cannot subtract (``last``, ``max``, ``min``, ``unique_count``) and for
+        pre-aggregated meters, where a change can make another event count (M-16, M-17).
+        The caller holds the customers' locks (:meth:`lock_customers`).
+        """
+        if not ranges:
+            return
+        params = {
+            "meter_ids": [r[0] for r in ranges],
+            "customer_ids": [r[1] for r in ranges],
+            "starts": [r[2] for r in ranges],
+            "ends": [r[3] for r in ranges],
+        }
+        await self._session.execute(sa.text(_DELETE_BUCKETS), params)
+        await self._session.execute(sa.text(_RECOMPUTE_BUCKETS), params)
+
+    async def get_for_update(self, meter_id: str, identifier: str) -> EventRow | None:
+        row = (
+            await self._session.execute(
+                sa.text(
+                    'SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp",'
+                    " received_at, cancelled_at FROM metering.meter_events"
+                    " WHERE meter_id = :meter_id AND identifier = :identifier FOR UPDATE"
+                ),
+                {"meter_id": meter_id, "identifier": identifier},
+            )
+        ).first()
+        return None if row is None else EventRow(*row)
+
+    async def cancel(self, meter: Meter, event: EventRow, now: datetime) -> None:
+        """Mark the event cancelled and take it out of its rollup bucket (M-16)."""
+        await self._session.execute(
+            sa.text(_CANCEL), {"now": now, "meter_id": meter.id, "identifier": event.identifier}
+        )
+        if not recomputes(meter):
+            await self._session.execute(
+                sa.text(_SUBTRACT),
+                {
+                    "value": event.value,
+                    "meter_id": meter.id,
+                    "customer_id": event.customer_id,
+                    "timestamp": event.timestamp,
+                    "dimension_values": event.dimension_values,
+                },
+            )
+            return
+        await self.lock_customers([(meter.id, event.customer_id)])
+        window = TimeWindow.HOUR if meter.event_time_window is None else meter.event_time_window
+        start = window_start(event.timestamp, window)
+        await self.recompute_buckets([(meter.id, event.customer_id, start, start + WINDOW_LENGTHS[window])])

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from drawdown.db.engine import fetch
 from drawdown.errors import AlreadyExists, NotFound
@@ -51,68 +51,74 @@ def _values(meter: Meter) -> dict[str, object]:
     }
 
 
-async def insert_meter(session: AsyncSession, meter: Meter) -> None:
-    """Store a new meter; the unique index on event_name is the guarantee of M-1."""
-    try:
-        async with session.begin_nested():
-            await session.execute(sa.insert(meters).values(**_values(meter)))
-    except IntegrityError as exc:
-        if _EVENT_NAME_INDEX in str(exc.orig):
-            raise AlreadyExists(
-                f"a meter with event_name {meter.event_name!r} already exists",
-                reason=reasons.EVENT_NAME_TAKEN,
-                metadata={"event_name": meter.event_name},
-            ) from None
-        raise
-
-
-async def save_meter(session: AsyncSession, meter: Meter) -> None:
-    """Write the mutable state of an existing meter (display name, status, times)."""
-    await session.execute(
-        sa.update(meters)
-        .where(meters.c.id == meter.id)
-        .values(
-            display_name=meter.display_name,
-            status=meter.status.value,
-            updated_at=meter.updated_at,
-            deactivated_at=meter.deactivated_at,
-        )
-    )
-
-
-async def get_meter(session: AsyncSession, meter_id: str, *, for_update: bool = False) -> Meter:
-    """The meter, or NOT_FOUND METER_NOT_FOUND."""
-    query = sa.select(meters).where(meters.c.id == meter_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await session.execute(query)).first()
-    if row is None:
-        raise NotFound(
-            f"no meter {meter_id!r}", reason=reasons.METER_NOT_FOUND, metadata={"meter_id": meter_id}
-        )
-    return meter_from_row(row)
-
-
 _METERS_BY_EVENT_NAME = f"""
 SELECT {", ".join(meters.c.keys())} FROM metering.meters WHERE event_name = ANY(%(names)s)
 """
 
 
-async def meters_by_event_name(session: AsyncSession, event_names: Iterable[str]) -> dict[str, Meter]:
-    """The meters of these event names, by event name (one query per batch; constant SQL
-    on the driver, as every ingested batch and group of single events asks it)."""
-    rows = await fetch(await session.connection(), _METERS_BY_EVENT_NAME, {"names": list(set(event_names))})
-    return {row.event_name: meter_from_row(row) for row in rows}
+class MeterRepository:
+    """The meters of one unit of work's transaction: its session, and the session's
+    connection for the constant SQL of the ingest path."""
 
+    __slots__ = ("_connection", "_session")
 
-async def list_meters(
-    session: AsyncSession, status: MeterStatus | None, after: Sequence[object] | None, limit: int
-) -> list[Meter]:
-    """Meters newest first (created_at, id descending), after the keyset ``after``."""
-    query = sa.select(meters).order_by(meters.c.created_at.desc(), meters.c.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(meters.c.status == status.value)
-    if after is not None:
-        created_at, meter_id = after
-        query = query.where(sa.tuple_(meters.c.created_at, meters.c.id) < sa.tuple_(created_at, meter_id))
-    return [meter_from_row(row) for row in await session.execute(query)]
+    def __init__(self, session: AsyncSession, connection: AsyncConnection) -> None:
+        self._session = session
+        self._connection = connection
+
+    async def insert(self, meter: Meter) -> None:
+        """Store a new meter; the unique index on event_name is the guarantee of M-1."""
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(sa.insert(meters).values(**_values(meter)))
+        except IntegrityError as exc:
+            if _EVENT_NAME_INDEX in str(exc.orig):
+                raise AlreadyExists(
+                    f"a meter with event_name {meter.event_name!r} already exists",
+                    reason=reasons.EVENT_NAME_TAKEN,
+                    metadata={"event_name": meter.event_name},
+                ) from None
+            raise
+
+    async def save(self, meter: Meter) -> None:
+        """Write the mutable state of an existing meter (display name, status, times)."""
+        await self._session.execute(
+            sa.update(meters)
+            .where(meters.c.id == meter.id)
+            .values(
+                display_name=meter.display_name,
+                status=meter.status.value,
+                updated_at=meter.updated_at,
+                deactivated_at=meter.deactivated_at,
+            )
+        )
+
+    async def get(self, meter_id: str, *, for_update: bool = False) -> Meter:
+        """The meter, or NOT_FOUND METER_NOT_FOUND."""
+        query = sa.select(meters).where(meters.c.id == meter_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        if row is None:
+            raise NotFound(
+                f"no meter {meter_id!r}", reason=reasons.METER_NOT_FOUND, metadata={"meter_id": meter_id}
+            )
+        return meter_from_row(row)
+
+    async def by_event_name(self, event_names: Iterable[str]) -> dict[str, Meter]:
+        """The meters of these event names, by event name (one query per batch; constant SQL
+        on the driver, as every ingested batch and group of single events asks it)."""
+        rows = await fetch(self._connection, _METERS_BY_EVENT_NAME, {"names": list(set(event_names))})
+        return {row.event_name: meter_from_row(row) for row in rows}
+
+    async def list(
+        self, status: MeterStatus | None, after: Sequence[object] | None, limit: int
+    ) -> list[Meter]:
+        """Meters newest first (created_at, id descending), after the keyset ``after``."""
+        query = sa.select(meters).order_by(meters.c.created_at.desc(), meters.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(meters.c.status == status.value)
+        if after is not None:
+            created_at, meter_id = after
+            query = query.where(sa.tuple_(meters.c.created_at, meters.c.id) < sa.tuple_(created_at, meter_id))
+        return [meter_from_row(row) for row in await self._session.execute(query)]
