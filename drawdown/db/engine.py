@@ -112,10 +112,10 @@ class UnitOfWork:
     """``async with db.unit_of_work() as uow: ...; await uow.commit()``.
 
     A service's subclass creates its repositories in ``bind``, once the transaction has
-    begun, so that every repository of one unit runs in the same transaction; ``events``
+    begun, so that every repository of one unit runs in the same transaction; ``outbox``
     records the changes' events, written at commit (E-1)."""
 
-    events: Any
+    outbox: Any
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -136,8 +136,8 @@ class UnitOfWork:
         self._before_commit.append(statements)
 
     def record_events(self, recorder: EventRecorder) -> None:
-        """Record this unit's events with ``recorder`` (``uow.events``), written at commit."""
-        self.events = recorder
+        """Record this unit's events with ``recorder`` (``uow.outbox``), written at commit."""
+        self.outbox = recorder
         self.before_commit(recorder.statements)
 
     async def commit(self) -> None:

@@ -1,6 +1,6 @@
 """The transactional outbox every service keeps in its own schema (E-1, E-2).
 
-A use case records events on its unit of work (``uow.events.record(...)``); they are
+A use case records events on its unit of work (``uow.outbox.record(...)``); they are
 written by that unit just before it commits, in its transaction, so there is an event
 for every change that committed and none for one that rolled back.
 
