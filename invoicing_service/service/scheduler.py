@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,10 +36,11 @@ from invoicing_service.domain.test_clocks import (
 )
 from invoicing_service.service.batches import set_aside_worthy
 from invoicing_service.service.billing import Billing
-from invoicing_service.service.units import Finish, OnConnection
+from invoicing_service.service.units import Finish
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.customers import TestClockStore
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
+from invoicing_service.store.unit import OnConnection
 
 log = structlog.get_logger("drawdown.invoicing.scheduler")
 
@@ -184,12 +184,10 @@ class TestClockAdvance:
         """Hold the clock's advance lease: a session-level advisory lock on the call's
         connection, which PostgreSQL also releases when the process holding it dies.
         Taken: another advance of the clock is running (TEST_CLOCK_ADVANCING)."""
-        assert isinstance(billing.database, OnConnection), "an advance runs on one connection"
-        connection = billing.database.connection
-        key = sa.func.hashtextextended(f"drawdown.test_clock:{clock_id}", 0)
-        taken = (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar()
-        await connection.commit()
-        if not taken:
+        connection = billing.database
+        assert isinstance(connection, OnConnection), "an advance runs on one connection"
+        lease = f"drawdown.test_clock:{clock_id}"
+        if not await connection.try_lock(lease):
             raise FailedPrecondition(
                 f"test clock {clock_id} is being advanced",
                 reason=reasons.TEST_CLOCK_ADVANCING,
@@ -198,11 +196,7 @@ class TestClockAdvance:
         try:
             yield
         finally:
-            try:
-                await connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                await connection.commit()
-            except sa.exc.DBAPIError:
-                # The connection is lost, and the lock with it.
+            if not await connection.unlock(lease):
                 log.warning("test_clock.unlock_failed", clock_id=clock_id)
 
     async def _next_action(
