@@ -24,17 +24,16 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.clock import Clock
 from drawdown.db.idempotency import IdempotencyStore, request_id_reused, validate_request_id
 from drawdown.rpc.idempotent import Mutations, request_fingerprint
 from invoicing_service.service.billing import Billing
-from invoicing_service.store.unit import OnConnection
+from invoicing_service.service.units import LastStep
+from invoicing_service.store.unit import InvoicingUnit, OnConnection
 
 ResponseT = TypeVar("ResponseT", bound=Message)
-# The saga's last step, on a session, and what runs it under the request id.
-LastStep = Callable[[AsyncSession], Awaitable[Any]]
+# What runs the saga's last step under the request id.
 Finish = Callable[[LastStep], Awaitable[ResponseT]]
 
 
@@ -70,8 +69,8 @@ class SagaCall:
         and turns its result into the response with ``respond``."""
 
         async def finish(complete: LastStep) -> ResponseT:
-            async def work(uow: Any) -> ResponseT:
-                return respond(await complete(uow.session))
+            async def work(uow: InvoicingUnit) -> ResponseT:
+                return respond(await complete(uow))
 
             return await self._mutations.run(operation, request, response_type, work)
 

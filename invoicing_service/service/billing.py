@@ -38,7 +38,6 @@ from invoicing_service.service.rating import Rating
 from invoicing_service.service.recovery import Recovery
 from invoicing_service.service.settlement import Settlement
 from invoicing_service.service.units import UnitsOfWork
-from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.records import InvoiceRecord
 from invoicing_service.store.unit import on_one_connection
 
@@ -68,8 +67,8 @@ class Billing:
 
     async def get(self, invoice_id: str) -> InvoiceRecord:
         async with self.database.unit_of_work() as uow:
-            return await InvoiceStore(uow.session).get(invoice_id)
+            return await uow.invoices.get(invoice_id)
 
     async def list(self, **filters: Any) -> list[InvoiceRecord]:
         async with self.database.unit_of_work() as uow:
-            return await InvoiceStore(uow.session).list(**filters)
+            return await uow.invoices.list(**filters)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from invoicing_service.store.records import InvoiceRecord
 from invoicing_service.store.unit import InvoicingUnit
 
-# The last step of a saga, run where the deadline wants it: given the work on a session,
-# the deadline's result (an RPC stores its response there, with its request id).
-LastStep = Callable[[AsyncSession], Awaitable[InvoiceRecord]]
+# The last step of a saga, run where the deadline wants it: given the work in a unit of
+# work, the deadline's result (an RPC stores its response there, with its request id).
+LastStep = Callable[[InvoicingUnit], Awaitable[Any]]
 Finish = Callable[[LastStep], Awaitable[Any]]
 
 
@@ -26,6 +23,6 @@ async def run_last_step(units: UnitsOfWork, finish: Finish | None, complete: Las
     if finish is not None:
         return await finish(complete)
     async with units.unit_of_work() as uow:
-        result = await complete(uow.session)
+        result = await complete(uow)
         await uow.commit()
     return result
