@@ -41,6 +41,7 @@ from invoicing_service.service.purchases import PurchaseUseCases
 from invoicing_service.service.scheduler import Scheduler, TestClockAdvance
 from invoicing_service.service.subscriptions import SubscriptionUseCases
 from invoicing_service.store.schema import MIGRATIONS, idempotency_keys
+from invoicing_service.store.unit import InvoicingUnit
 
 
 def build_billing(context: ServiceContext) -> Billing:
@@ -81,4 +82,6 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     ]
 
 
-DEFINITION = ServiceDefinition(name="invoicing", migrations=[MIGRATIONS], register=register)
+DEFINITION = ServiceDefinition(
+    name="invoicing", migrations=[MIGRATIONS], register=register, unit_of_work=InvoicingUnit
+)

@@ -21,7 +21,7 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
 
         async def work(uow):
             record = await self._catalog.create_product(
-                uow.session, product.name, product.description, dict(product.metadata)
+                uow, product.name, product.description, dict(product.metadata)
             )
             return pb.CreateProductResponse(product=convert.product_to_proto(record))
 
@@ -53,7 +53,7 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
 
         async def work(uow):
             with convert.price_fields_named_by_proto():
-                record = await self._catalog.create_price(uow.session, new, Deadline.of(context))
+                record = await self._catalog.create_price(uow, new, Deadline.of(context))
             return pb.CreatePriceResponse(price=convert.price_to_proto(record))
 
         return await self._mutations.run("CreatePrice", request, pb.CreatePriceResponse, work)
@@ -83,7 +83,7 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer):
 
         async def work(uow):
             record = await self._catalog.update_price(
-                uow.session,
+                uow,
                 price.id,
                 list(request.update_mask.paths),
                 price.active,

@@ -31,7 +31,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async def work(uow):
             return pb.CreateCustomerResponse(
                 customer=convert.customer_to_proto(
-                    await self._customers.create(uow.session, new, Deadline.of(context))
+                    await self._customers.create(uow, new, Deadline.of(context))
                 )
             )
 
@@ -59,7 +59,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         paths = list(request.update_mask.paths)
 
         async def work(uow):
-            record = await self._customers.update(uow.session, request.customer.id, paths, changes)
+            record = await self._customers.update(uow, request.customer.id, paths, changes)
             return pb.UpdateCustomerResponse(customer=convert.customer_to_proto(record))
 
         return await self._mutations.run("UpdateCustomer", request, pb.UpdateCustomerResponse, work)
@@ -86,7 +86,7 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
         frozen_time = optional_timestamp(request.test_clock, "frozen_time", "test_clock.frozen_time")
 
         async def work(uow):
-            clock = await self._clocks.create(uow.session, request.test_clock.name, frozen_time)
+            clock = await self._clocks.create(uow, request.test_clock.name, frozen_time)
             return test_clock_service_pb2.CreateTestClockResponse(
                 test_clock=convert.test_clock_to_proto(clock)
             )
@@ -124,7 +124,7 @@ class TestClockServicer(test_clock_service_pb2_grpc.TestClockServiceServicer):
 
     async def DeleteTestClock(self, request, context):
         async def work(uow):
-            clock = await self._clocks.delete(uow.session, request.id, Deadline.of(context))
+            clock = await self._clocks.delete(uow, request.id, Deadline.of(context))
             return test_clock_service_pb2.DeleteTestClockResponse(
                 test_clock=convert.test_clock_to_proto(clock)
             )

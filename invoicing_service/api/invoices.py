@@ -102,7 +102,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
 
     async def MarkInvoiceUncollectible(self, request, context):
         async def work(uow):
-            invoice = await self._billing.settlement.mark_uncollectible(uow.session, request.id)
+            invoice = await self._billing.settlement.mark_uncollectible(uow, request.id)
             return pb.MarkInvoiceUncollectibleResponse(invoice=convert.invoice_to_proto(invoice))
 
         return await self._mutations.run(
@@ -121,7 +121,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         )
 
         async def work(uow):
-            invoice = await self._purchases.create(uow.session, new)
+            invoice = await self._purchases.create(uow, new)
             return pb.CreateCreditPurchaseResponse(invoice=convert.invoice_to_proto(invoice))
 
         return await self._mutations.run(

@@ -23,19 +23,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.clock import Clock
 from drawdown.db.idempotency import IdempotencyStore, request_id_reused, validate_request_id
 from drawdown.rpc.idempotent import Mutations, request_fingerprint
 from invoicing_service.service.billing import Billing
-from invoicing_service.store.idempotency import stored_response
+from invoicing_service.service.units import LastStep
+from invoicing_service.store.unit import InvoicingUnit, OnConnection
 
 ResponseT = TypeVar("ResponseT", bound=Message)
-# The saga's last step, on a session, and what runs it under the request id.
-LastStep = Callable[[AsyncSession], Awaitable[Any]]
+# What runs the saga's last step under the request id.
 Finish = Callable[[LastStep], Awaitable[ResponseT]]
 
 
@@ -43,7 +41,9 @@ class SagaCall:
     """One RPC's connection: ``billing`` runs every unit of work on it."""
 
     def __init__(self, billing: Billing, idempotency: IdempotencyStore, clock: Clock) -> None:
+        assert isinstance(billing.database, OnConnection), "a saga runs on one connection"
         self.billing = billing
+        self._connection = billing.database
         self._mutations = Mutations(billing.database, idempotency, clock)  # type: ignore[arg-type]
         self._session_locks = False
 
@@ -54,10 +54,7 @@ class SagaCall:
 
     async def release_session_locks(self) -> None:
         if self._session_locks:
-            try:
-                await self._connection_does(sa.select(sa.func.pg_advisory_unlock_all()))
-            except sa.exc.DBAPIError:
-                pass  # the connection is lost, and its locks with it
+            await self._connection.unlock_all()  # a lost connection took its locks with it
 
     async def run(
         self,
@@ -72,8 +69,8 @@ class SagaCall:
         and turns its result into the response with ``respond``."""
 
         async def finish(complete: LastStep) -> ResponseT:
-            async def work(uow: Any) -> ResponseT:
-                return respond(await complete(uow.session))
+            async def work(uow: InvoicingUnit) -> ResponseT:
+                return respond(await complete(uow))
 
             return await self._mutations.run(operation, request, response_type, work)
 
@@ -81,25 +78,19 @@ class SagaCall:
         if not request_id:
             return await saga(finish)
         validate_request_id(request_id)
-        key = sa.func.hashtextextended(f"drawdown.request:{operation}:{request_id}", 0)
         self.takes_session_locks()  # released when the call ends, however it ends
-        await self._connection_does(sa.select(sa.func.pg_advisory_lock(key)))
+        await self._connection.lock(f"drawdown.request:{operation}:{request_id}")
         stored = await self._replayed(operation, request, response_type)
         if stored is not None:
             return stored
         return await saga(finish)
-
-    async def _connection_does(self, statement: sa.Executable) -> None:
-        connection = self.billing.database.connection  # type: ignore[union-attr]
-        await connection.execute(statement)
-        await connection.commit()
 
     async def _replayed(
         self, operation: str, request: Message, response_type: type[ResponseT]
     ) -> ResponseT | None:
         request_id: str = request.request_id  # type: ignore[attr-defined]
         async with self.billing.database.unit_of_work() as uow:
-            stored = await stored_response(uow.session, operation, request_id)
+            stored = await uow.requests.stored_response(operation, request_id)
         if stored is None:
             return None
         fingerprint, response = stored

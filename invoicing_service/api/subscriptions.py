@@ -22,7 +22,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
 
         async def work(uow):
             subscription, invoice = await self._subscriptions.create(
-                uow.session, request.subscription.customer_id, items, grace, Deadline.of(context)
+                uow, request.subscription.customer_id, items, grace, Deadline.of(context)
             )
             return pb.CreateSubscriptionResponse(
                 subscription=convert.subscription_to_proto(subscription),
@@ -56,7 +56,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
     async def CancelSubscription(self, request, context):
         async def work(uow):
             subscription, invoice = await self._subscriptions.cancel(
-                uow.session, request.id, request.at_period_end, Deadline.of(context)
+                uow, request.id, request.at_period_end, Deadline.of(context)
             )
             return pb.CancelSubscriptionResponse(
                 subscription=convert.subscription_to_proto(subscription),

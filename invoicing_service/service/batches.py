@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import DomainError, Unavailable
 from invoicing_service.adapters.peers import PeerFailure
-from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.records import BillingErrorRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 log = structlog.get_logger("drawdown.invoicing.billing")
 
@@ -38,9 +37,9 @@ def set_aside_worthy(error: BaseException) -> bool:
 
 
 async def set_aside_invoices_in(
-    session: AsyncSession, errors: Mapping[str, DomainError | PeerFailure], now: datetime
+    uow: InvoicingUnit, errors: Mapping[str, DomainError | PeerFailure], now: datetime
 ) -> None:
     """Set invoices aside (by id) with the reason they could not be completed (X-6)."""
-    await InvoiceStore(session).set_aside({i: billing_error(e, now) for i, e in errors.items()})
+    await uow.invoices.set_aside({i: billing_error(e, now) for i, e in errors.items()})
     for invoice_id, error in errors.items():
         log.warning("invoice.set_aside", invoice_id=invoice_id, reason=error.reason, why=error.message)

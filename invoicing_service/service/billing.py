@@ -37,9 +37,9 @@ from invoicing_service.service.finalization import Finalization
 from invoicing_service.service.rating import Rating
 from invoicing_service.service.recovery import Recovery
 from invoicing_service.service.settlement import Settlement
-from invoicing_service.service.units import OnConnection, UnitsOfWork
-from invoicing_service.store.billing import InvoiceStore
+from invoicing_service.service.units import UnitsOfWork
 from invoicing_service.store.records import InvoiceRecord
+from invoicing_service.store.unit import on_one_connection
 
 
 class Billing:
@@ -62,13 +62,13 @@ class Billing:
         for the whole block (X-7): a call that needs several units of work in turn never
         holds one connection while it waits for another."""
         assert isinstance(self.database, Database), "already on one connection"
-        async with self.database.engine.connect() as connection:
-            yield Billing(OnConnection(connection), self.downstream, self.clock)
+        async with on_one_connection(self.database) as connection:
+            yield Billing(connection, self.downstream, self.clock)
 
     async def get(self, invoice_id: str) -> InvoiceRecord:
         async with self.database.unit_of_work() as uow:
-            return await InvoiceStore(uow.session).get(invoice_id)
+            return await uow.invoices.get(invoice_id)
 
     async def list(self, **filters: Any) -> list[InvoiceRecord]:
         async with self.database.unit_of_work() as uow:
-            return await InvoiceStore(uow.session).list(**filters)
+            return await uow.invoices.list(**filters)

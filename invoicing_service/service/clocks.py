@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from drawdown.clock import Clock
-from invoicing_service.store.customers import TestClockStore
+from invoicing_service.store.unit import InvoicingUnit
 
 
-async def now_for(session: AsyncSession, clock: Clock, test_clock_id: str | None) -> datetime:
+async def now_for(uow: InvoicingUnit, clock: Clock, test_clock_id: str | None) -> datetime:
     """ "Now" for a customer: its test clock's frozen time, or ``clock``'s (X-3, I-16)."""
     if test_clock_id is None:
         return clock.now()
-    return (await TestClockStore(session).get(test_clock_id)).frozen_time
+    return (await uow.test_clocks.get(test_clock_id)).frozen_time

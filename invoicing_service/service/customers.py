@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from drawdown import ids
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
@@ -29,9 +27,8 @@ from invoicing_service.domain.test_clocks import TestClockStatus, validate_froze
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.rating import LinesToRate
-from invoicing_service.store.billing import SubscriptionStore
-from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 MAX_CLOCK_NAME_LENGTH = 300
 # The largest amount google.type.Money carries: int64 units of the major unit.
@@ -75,7 +72,7 @@ class CustomerUseCases:
         self._billing = billing
 
     async def create(
-        self, session: AsyncSession, new: NewCustomer, deadline: Deadline = NO_DEADLINE
+        self, uow: InvoicingUnit, new: NewCustomer, deadline: Deadline = NO_DEADLINE
     ) -> CustomerRecord:
         """A customer, on the wall clock or a test clock fixed for life (I-1, I-16).
 
@@ -89,7 +86,7 @@ class CustomerUseCases:
         now = self._billing.clock.now()
         customer_id = ids.new_id(ids.CUSTOMER)
         if new.test_clock_id:
-            clock = await TestClockStore(session).get(new.test_clock_id, for_share=True)
+            clock = await uow.test_clocks.get(new.test_clock_id, for_share=True)
             check_clock_at_rest(clock)
             now = clock.frozen_time
             await self._billing.downstream.set_test_clock_time(
@@ -105,23 +102,23 @@ class CustomerUseCases:
             create_time=now,
             update_time=now,
         )
-        await CustomerStore(session).insert(record)
+        await uow.customers.insert(record)
         return record
 
     async def get(self, customer_id: str) -> CustomerRecord:
         async with self._billing.database.unit_of_work() as uow:
-            return await CustomerStore(uow.session).get(customer_id)
+            return await uow.customers.get(customer_id)
 
     async def list(
         self, *, email: str, test_clock_id: str, after: Sequence[Any] | None, limit: int
     ) -> list[CustomerRecord]:
         async with self._billing.database.unit_of_work() as uow:
-            return await CustomerStore(uow.session).list(
+            return await uow.customers.list(
                 email=email, test_clock_id=test_clock_id, after=after, limit=limit
             )
 
     async def update(
-        self, session: AsyncSession, customer_id: str, paths: Sequence[str], changes: NewCustomer
+        self, uow: InvoicingUnit, customer_id: str, paths: Sequence[str], changes: NewCustomer
     ) -> CustomerRecord:
         """Change name, email, metadata or grace period; anything else is immutable (I-1)."""
         if not paths:
@@ -142,11 +139,10 @@ class CustomerUseCases:
                 )
             else:
                 raise InvalidArgument.for_field("update_mask", f"unknown path {path!r}")
-        store = CustomerStore(session)
-        current = await store.get(customer_id, for_update=True)
+        current = await uow.customers.get(customer_id, for_update=True)
         validate_customer(values.get("name", current.name), values.get("email", current.email))
-        now = await now_for(session, self._billing.clock, current.test_clock_id)
-        return await store.update(customer_id, values, now)
+        now = await now_for(uow, self._billing.clock, current.test_clock_id)
+        return await uow.customers.update(customer_id, values, now)
 
     async def live_balance(
         self, customer_id: str, currency: str, deadline: Deadline
@@ -159,9 +155,9 @@ class CustomerUseCases:
         if currency:
             validate_currency(currency, "currency")
         async with self._billing.database.unit_of_work() as uow:
-            customer = await CustomerStore(uow.session).get(customer_id)
-            as_of = await now_for(uow.session, self._billing.clock, customer.test_clock_id)
-            subscriptions = await SubscriptionStore(uow.session).active_of_customer(customer_id)
+            customer = await uow.customers.get(customer_id)
+            as_of = await now_for(uow, self._billing.clock, customer.test_clock_id)
+            subscriptions = await uow.subscriptions.active_of_customer(customer_id)
         unbilled: dict[str, int] = {s.currency: 0 for s in subscriptions}
         jobs = [
             LinesToRate(
@@ -201,7 +197,7 @@ class TestClockUseCases:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def create(self, session: AsyncSession, name: str, frozen_time: datetime | None) -> TestClockRecord:
+    async def create(self, uow: InvoicingUnit, name: str, frozen_time: datetime | None) -> TestClockRecord:
         """A clock standing at ``frozen_time`` (default now) until advanced (I-16), within
         the clock range (INVALID_FROZEN_TIME)."""
         validate_text(name, "test_clock.name", MAX_CLOCK_NAME_LENGTH)
@@ -210,27 +206,26 @@ class TestClockUseCases:
         record = TestClockRecord(
             ids.new_id(ids.TEST_CLOCK), name, frozen_time, TestClockStatus.READY, now, now
         )
-        await TestClockStore(session).insert(record)
+        await uow.test_clocks.insert(record)
         return record
 
     async def get(self, clock_id: str) -> TestClockRecord:
         async with self._billing.database.unit_of_work() as uow:
-            return await TestClockStore(uow.session).get(clock_id)
+            return await uow.test_clocks.get(clock_id)
 
     async def list(self, after: Sequence[Any] | None, limit: int) -> list[TestClockRecord]:
         async with self._billing.database.unit_of_work() as uow:
-            return await TestClockStore(uow.session).list(after, limit)
+            return await uow.test_clocks.list(after, limit)
 
     async def delete(
-        self, session: AsyncSession, clock_id: str, deadline: Deadline = NO_DEADLINE
+        self, uow: InvoicingUnit, clock_id: str, deadline: Deadline = NO_DEADLINE
     ) -> TestClockRecord:
         """Delete the clock with its customers, subscriptions and invoices (I-16); metering
         and credits forget it first (I-18), the clock locked meanwhile."""
-        store = TestClockStore(session)
-        clock = await store.get(clock_id, for_update=True)
+        clock = await uow.test_clocks.get(clock_id, for_update=True)
         check_clock_at_rest(clock)
         await self._billing.downstream.delete_test_clock_time(clock_id, f"forget:{clock_id}", deadline)
-        await store.delete(clock_id, self._billing.clock.now())
+        await uow.test_clocks.delete(clock_id, self._billing.clock.now())
         return clock
 
 

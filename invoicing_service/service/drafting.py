@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
 from drawdown.clock import Clock
@@ -24,9 +23,8 @@ from invoicing_service.service.allocations import for_credits, has_metered_lines
 from invoicing_service.service.batches import SET_ASIDE_RETRY, billing_error
 from invoicing_service.service.rating import LinesToRate, Rating
 from invoicing_service.service.units import UnitsOfWork
-from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
-from invoicing_service.store.customers import CustomerStore
 from invoicing_service.store.records import BillingErrorRecord, InvoiceRecord, StoredLine, SubscriptionRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 log = structlog.get_logger("drawdown.invoicing.billing")
 
@@ -54,13 +52,13 @@ class Drafting:
         the subscription is set aside with the reason (X-6). Nothing when there was
         nothing to close."""
         async with self._units.unit_of_work() as uow:
-            subscription = await SubscriptionStore(uow.session).get(subscription_id, for_update=True)
+            subscription = await uow.subscriptions.get(subscription_id, for_update=True)
             if (
                 subscription.status is not SubscriptionStatus.ACTIVE
                 or subscription.current_period.end > as_of
             ):
                 return Closed()
-            drafts, set_aside = await self.close_locked(uow.session, [subscription], as_of)
+            drafts, set_aside = await self.close_locked(uow, [subscription], as_of)
             await uow.commit()
         if set_aside:
             return Closed(set_aside=set_aside[subscription_id])
@@ -73,18 +71,18 @@ class Drafting:
         closed = 0
         while True:
             async with self._units.unit_of_work() as uow:
-                subscriptions = await SubscriptionStore(uow.session).claim_due(
+                subscriptions = await uow.subscriptions.claim_due(
                     now, batches.CLAIM_BATCH, now - SET_ASIDE_RETRY
                 )
                 if not subscriptions:
                     return closed
-                drafts, _ = await self.close_locked(uow.session, subscriptions, now)
+                drafts, _ = await self.close_locked(uow, subscriptions, now)
                 await uow.commit()
             await self.hold_for_drafts(drafts)
             closed += len(drafts)
 
     async def close_locked(
-        self, session: AsyncSession, subscriptions: Sequence[SubscriptionRecord], as_of: datetime
+        self, uow: InvoicingUnit, subscriptions: Sequence[SubscriptionRecord], as_of: datetime
     ) -> tuple[list[InvoiceRecord], dict[str, BillingErrorRecord]]:
         """Draft each subscription's current period (I-10) and move it on to its next
         period, or cancel it if it was to end there; the subscriptions are locked. One
@@ -100,13 +98,13 @@ class Drafting:
             for s in subscriptions
         }
         rated = await self._rating.rate_lines(
-            session,
+            uow,
             [
                 LinesToRate(s, s.items, s.current_period, None if s.cancel_at_period_end else following[s.id])
                 for s in subscriptions
             ],
         )
-        graces = await self.grace_periods(session, subscriptions)
+        graces = await self.grace_periods(uow, subscriptions)
         drafts: list[InvoiceRecord] = []
         changes: dict[str, dict[str, Any]] = {}
         set_aside: dict[str, BillingErrorRecord] = {}
@@ -140,9 +138,9 @@ class Drafting:
                 next_one = following[subscription.id]
                 change.update(current_period_start=next_one.start, current_period_end=next_one.end)
             changes[subscription.id] = change
-        await InvoiceStore(session).insert_many(drafts)
-        await SubscriptionStore(session).update_many(changes)
-        await SubscriptionStore(session).set_aside(set_aside)
+        await uow.invoices.insert_many(drafts)
+        await uow.subscriptions.update_many(changes)
+        await uow.subscriptions.set_aside(set_aside)
         for draft in drafts:
             log.info(
                 "invoice.drafted",
@@ -159,16 +157,16 @@ class Drafting:
             )
         return drafts, set_aside
 
-    async def grace_period(self, session: AsyncSession, subscription: SubscriptionRecord) -> timedelta:
+    async def grace_period(self, uow: InvoicingUnit, subscription: SubscriptionRecord) -> timedelta:
         """The subscription's grace period, else its customer's (I-11)."""
-        return (await self.grace_periods(session, [subscription]))[subscription.id]
+        return (await self.grace_periods(uow, [subscription]))[subscription.id]
 
     async def grace_periods(
-        self, session: AsyncSession, subscriptions: Sequence[SubscriptionRecord]
+        self, uow: InvoicingUnit, subscriptions: Sequence[SubscriptionRecord]
     ) -> dict[str, timedelta]:
         """``grace_period`` of each subscription, by id, in one query."""
         inherited = {s.customer_id for s in subscriptions if s.grace_period is None}
-        customers = await CustomerStore(session).grace_periods(inherited) if inherited else {}
+        customers = await uow.customers.grace_periods(inherited) if inherited else {}
         return {
             s.id: s.grace_period if s.grace_period is not None else customers[s.customer_id]
             for s in subscriptions
@@ -195,8 +193,7 @@ class Drafting:
             log.warning("invoice.batch_hold_refused", reason=error.reason, metadata=error.metadata)
             return [await self.hold_one(draft) for draft in drafts]
         async with self._units.unit_of_work() as uow:
-            store = InvoiceStore(uow.session)
-            statuses = await store.lock([draft.id for draft in metered])
+            statuses = await uow.invoices.lock([draft.id for draft in metered])
             # A draft is only ever changed by leaving draft status: one still a draft is
             # as this run created it.
             held = {
@@ -204,9 +201,9 @@ class Drafting:
                 for draft, allocation in zip(metered, allocations, strict=True)
                 if statuses.get(draft.id) is InvoiceState.DRAFT
             }
-            await store.save_many(list(held.values()))
+            await uow.invoices.save_many(list(held.values()))
             moved_on = [draft.id for draft in metered if draft.id in statuses and draft.id not in held]
-            held.update((current.id, current) for current in await store.get_many(moved_on))
+            held.update((current.id, current) for current in await uow.invoices.get_many(moved_on))
             await uow.commit()
         return [held.get(draft.id, draft) for draft in drafts]
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.clock import Clock
 from drawdown.deadlines import NO_DEADLINE, Deadline
@@ -43,8 +42,8 @@ from invoicing_service.service.batches import (
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.rating import LinesToRate, Rated, Rating
 from invoicing_service.service.units import Finish, UnitsOfWork, run_last_step
-from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.records import InvoiceRecord, StoredLine
+from invoicing_service.store.unit import InvoicingUnit
 
 log = structlog.get_logger("drawdown.invoicing.billing")
 
@@ -76,8 +75,8 @@ class Finalization:
         (FailedPrecondition LINE_AMOUNT_TOO_LARGE ...) and leave the draft as it was.
         """
         async with self._units.unit_of_work() as uow:
-            invoice = await InvoiceStore(uow.session).get(invoice_id, for_update=True)
-            prepared, set_aside = await self._prepare_locked(uow.session, [invoice], as_of, deadline)
+            invoice = await uow.invoices.get(invoice_id, for_update=True)
+            prepared, set_aside = await self._prepare_locked(uow, [invoice], as_of, deadline)
             if set_aside:
                 raise set_aside[invoice.id]
             await uow.commit()
@@ -91,25 +90,23 @@ class Finalization:
         finalized = 0
         while True:
             async with self._units.unit_of_work() as uow:
-                drafts = await InvoiceStore(uow.session).claim_due_drafts(
-                    now, batches.CLAIM_BATCH, now - SET_ASIDE_RETRY
-                )
+                drafts = await uow.invoices.claim_due_drafts(now, batches.CLAIM_BATCH, now - SET_ASIDE_RETRY)
                 if not drafts:
                     return finalized
-                prepared, set_aside = await self._prepare_locked(uow.session, drafts, now, NO_DEADLINE)
-                await set_aside_invoices_in(uow.session, set_aside, self._clock.now())
+                prepared, set_aside = await self._prepare_locked(uow, drafts, now, NO_DEADLINE)
+                await set_aside_invoices_in(uow, set_aside, self._clock.now())
                 await uow.commit()
             finalized += await self._apply_and_complete_many(prepared)
 
     async def set_aside_invoices(self, errors: Mapping[str, DomainError | PeerFailure]) -> None:
         """Set invoices aside (by id) with the reason they could not be finalized (X-6)."""
         async with self._units.unit_of_work() as uow:
-            await set_aside_invoices_in(uow.session, errors, self._clock.now())
+            await set_aside_invoices_in(uow, errors, self._clock.now())
             await uow.commit()
 
     async def _prepare_locked(
         self,
-        session: AsyncSession,
+        uow: InvoicingUnit,
         invoices: Sequence[InvoiceRecord],
         as_of: datetime | None,
         deadline: Deadline,
@@ -124,7 +121,7 @@ class Finalization:
         metered = [d for d in drafts if d.subscription_id is not None and has_metered_lines(d)]
         fresh: dict[str, tuple[StoredLine, ...]] = {}
         errors: dict[str, DomainError | PeerFailure] = {}
-        for draft, rated in zip(metered, await self._reread_usage(session, metered, deadline), strict=True):
+        for draft, rated in zip(metered, await self._reread_usage(uow, metered, deadline), strict=True):
             if rated.error is not None:
                 errors[draft.id] = rated.error
             else:
@@ -133,7 +130,7 @@ class Finalization:
         for draft in drafts:
             if draft.id in errors:
                 continue
-            at = as_of or await now_for(session, self._clock, draft.test_clock_id)
+            at = as_of or await now_for(uow, self._clock, draft.test_clock_id)
             lines = fresh.get(draft.id, draft.lines)
             totals = invoice_totals(draft.currency, [stored.line for stored in lines])
             prepared[draft.id] = replace(
@@ -148,17 +145,17 @@ class Finalization:
                 update_time=at,
                 billing_error=None,
             )
-        await InvoiceStore(session).save_many(list(prepared.values()))
+        await uow.invoices.save_many(list(prepared.values()))
         return [prepared.get(invoice.id, invoice) for invoice in invoices if invoice.id not in errors], errors
 
     async def _reread_usage(
-        self, session: AsyncSession, invoices: Sequence[InvoiceRecord], deadline: Deadline
+        self, uow: InvoicingUnit, invoices: Sequence[InvoiceRecord], deadline: Deadline
     ) -> list[Rated]:
         """Each draft's metered lines recomputed from usage as it is now: late usage
         reported in the grace period counts (I-11). Licensed lines stay as drafted."""
         if not invoices:
             return []
-        subscriptions = await SubscriptionStore(session).get_many(i.subscription_id or "" for i in invoices)
+        subscriptions = await uow.subscriptions.get_many(i.subscription_id or "" for i in invoices)
         jobs = []
         for invoice in invoices:
             subscription = subscriptions[invoice.subscription_id or ""]
@@ -166,7 +163,7 @@ class Finalization:
             item_ids = {line.subscription_item_id for line in metered}
             items = [item for item in subscription.items if item.id in item_ids]
             jobs.append(LinesToRate(subscription, items, invoice.period, None, [line.id for line in metered]))
-        rated = await self._rating.rate_lines(session, jobs, deadline)
+        rated = await self._rating.rate_lines(uow, jobs, deadline)
         repriced = []
         for invoice, result in zip(invoices, rated, strict=True):
             if result.error is not None:
@@ -187,8 +184,8 @@ class Finalization:
         if has_metered_lines(invoice):
             (allocation,) = await self._credits.apply([_application(invoice)], deadline)
 
-        async def complete(session: AsyncSession) -> InvoiceRecord:
-            (finalized,) = await self._complete_finalizations(session, [(invoice, allocation)])
+        async def complete(uow: InvoicingUnit) -> InvoiceRecord:
+            (finalized,) = await self._complete_finalizations(uow, [(invoice, allocation)])
             return finalized
 
         return await run_last_step(self._units, finish, complete)
@@ -228,7 +225,7 @@ class Finalization:
     ) -> int:
         if allocations:
             async with self._units.unit_of_work() as uow:
-                await self._complete_finalizations(uow.session, allocations)
+                await self._complete_finalizations(uow, allocations)
                 await uow.commit()
         return len(allocations)
 
@@ -243,19 +240,18 @@ class Finalization:
         return 1
 
     async def _complete_finalizations(
-        self, session: AsyncSession, allocations: Sequence[tuple[InvoiceRecord, Sequence[CreditForLine]]]
+        self, uow: InvoicingUnit, allocations: Sequence[tuple[InvoiceRecord, Sequence[CreditForLine]]]
     ) -> list[InvoiceRecord]:
         """Store each finalizing invoice's posted allocation and set it open or paid; the
         invoices as they now are. A finalizing invoice changes only when it is completed,
         so one still finalizing is as given; one another worker completed is re-read."""
-        store = InvoiceStore(session)
-        statuses = await store.lock([invoice.id for invoice, _ in allocations])
+        statuses = await uow.invoices.lock([invoice.id for invoice, _ in allocations])
         done_elsewhere = [
             invoice.id
             for invoice, _ in allocations
             if statuses.get(invoice.id) is not InvoiceState.FINALIZING
         ]
-        invoices = await store.get_many(done_elsewhere)
+        invoices = await uow.invoices.get_many(done_elsewhere)
         completed = []
         for invoice, allocation in allocations:
             if statuses.get(invoice.id) is not InvoiceState.FINALIZING:
@@ -275,7 +271,7 @@ class Finalization:
                 )
             )
         invoices.extend(completed)
-        await store.save_many(completed)
+        await uow.invoices.save_many(completed)
         for finalized in completed:
             log.info(
                 "invoice.finalized",

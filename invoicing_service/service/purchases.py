@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from drawdown import ids
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
@@ -26,10 +24,8 @@ from invoicing_service.service.billing import Billing
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest
 from invoicing_service.service.drafting import build_invoice
-from invoicing_service.store.billing import InvoiceStore
-from invoicing_service.store.catalog import CatalogStore
-from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.records import InvoiceRecord, StoredLine
+from invoicing_service.store.unit import InvoicingUnit
 
 
 @dataclass(frozen=True)
@@ -47,27 +43,26 @@ class PurchaseUseCases:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def create(self, session: AsyncSession, new: NewCreditPurchase) -> InvoiceRecord:
+    async def create(self, uow: InvoicingUnit, new: NewCreditPurchase) -> InvoiceRecord:
         """The OPEN purchase invoice, checked against the grant rules first (I-15, C-1), so
         that a paid purchase always becomes a grant."""
         purchase = validate_credit_purchase(
             CreditPurchase(new.customer_id, new.amount, new.name, new.priority, tuple(new.price_ids))
         )
         metadata = validate_purchase_metadata(new.metadata)
-        customer = await CustomerStore(session).get(new.customer_id)
+        customer = await uow.customers.get(new.customer_id)
         if customer.test_clock_id is not None:
-            check_clock_at_rest(await TestClockStore(session).get(customer.test_clock_id))
-        catalog = CatalogStore(session)
+            check_clock_at_rest(await uow.test_clocks.get(customer.test_clock_id))
         for index, price_id in enumerate(purchase.applicable_price_ids):
             field = f"applicability_config.prices.price_ids[{index}]"
-            price = (await catalog.get_price(price_id, field=field)).price
+            price = (await uow.catalog.get_price(price_id, field=field)).price
             if price.usage_type is not UsageType.METERED or price.currency != new.amount.currency:
                 raise InvalidArgument.for_field(
                     field,
                     f"must be a metered price in {new.amount.currency}",
                     reason=reasons.INVALID_APPLICABILITY,
                 )
-        now = await now_for(session, self._billing.clock, customer.test_clock_id)
+        now = await now_for(uow, self._billing.clock, customer.test_clock_id)
         check_expiry(new.expire_time, now)
         line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
         invoice = build_invoice(
@@ -90,5 +85,5 @@ class PurchaseUseCases:
                 "credit_grant_id": "",
             },
         )
-        await InvoiceStore(session).insert(invoice)
+        await uow.invoices.insert(invoice)
         return invoice

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown import ids
 from drawdown.deadlines import NO_DEADLINE, Deadline
@@ -19,8 +18,8 @@ from invoicing_service.domain.periods import Period, metering_range
 from invoicing_service.domain.prices import UsageType, billed_units
 from invoicing_service.domain.subscriptions import SubscriptionItem
 from invoicing_service.service.batches import set_aside_worthy
-from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.records import StoredLine, SubscriptionRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 log = structlog.get_logger("drawdown.invoicing.billing")
 
@@ -55,7 +54,7 @@ class Rating:
 
     async def subscription_lines(
         self,
-        session: AsyncSession,
+        uow: InvoicingUnit,
         subscription: SubscriptionRecord,
         items: Sequence[SubscriptionItem],
         *,
@@ -66,32 +65,32 @@ class Rating:
         """Rated lines for one subscription's ``items`` (see ``rate_lines``); a line that
         cannot be billed raises its error (FailedPrecondition LINE_AMOUNT_TOO_LARGE ...)."""
         job = LinesToRate(subscription, items, usage_period, advance_period)
-        return await self.lines_for(job, await self.product_names(session, [job]), deadline)
+        return await self.lines_for(job, await self.product_names(uow, [job]), deadline)
 
     async def lines_for(
         self, job: LinesToRate, names: Mapping[str, str], deadline: Deadline
     ) -> tuple[StoredLine, ...]:
-        """``subscription_lines`` without a session: ``names`` read beforehand, so that a
+        """``subscription_lines`` outside a unit of work: ``names`` read beforehand, so that a
         read (a preview, a live balance) holds no connection while metering answers."""
         (rated,) = await self.rate([job], names, deadline)
         if rated.error is not None:
             raise rated.error
         return rated.lines
 
-    async def product_names(self, session: AsyncSession, jobs: Sequence[LinesToRate]) -> dict[str, str]:
+    async def product_names(self, uow: InvoicingUnit, jobs: Sequence[LinesToRate]) -> dict[str, str]:
         """The product name of each price of the jobs, for line descriptions."""
-        return await CatalogStore(session).product_names_of_prices(
+        return await uow.catalog.product_names_of_prices(
             {item.price_id for job in jobs for item in job.items}
         )
 
     async def rate_lines(
-        self, session: AsyncSession, jobs: Sequence[LinesToRate], deadline: Deadline = NO_DEADLINE
+        self, uow: InvoicingUnit, jobs: Sequence[LinesToRate], deadline: Deadline = NO_DEADLINE
     ) -> list[Rated]:
         """Rated lines for each job: metered usage read from metering for exactly its
         ``usage_period`` (I-10), all jobs' usage in one batch, and licensed quantities
         for its ``advance_period``. A job that cannot be rated carries its error; one
         that fails does not fail the others (X-6)."""
-        return await self.rate(jobs, await self.product_names(session, jobs), deadline)
+        return await self.rate(jobs, await self.product_names(uow, jobs), deadline)
 
     async def rate(
         self, jobs: Sequence[LinesToRate], names: Mapping[str, str], deadline: Deadline

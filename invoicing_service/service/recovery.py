@@ -15,7 +15,6 @@ from invoicing_service.service.batches import SET_ASIDE_RETRY, set_aside_invoice
 from invoicing_service.service.finalization import Finalization
 from invoicing_service.service.settlement import Settlement
 from invoicing_service.service.units import LastStep, UnitsOfWork
-from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.records import InvoiceRecord
 
 log = structlog.get_logger("drawdown.invoicing.billing")
@@ -42,15 +41,15 @@ class Recovery:
         failed: list[str] = []
         while True:
             async with self._units.unit_of_work() as uow:
-                claimed = await InvoiceStore(uow.session).claim_in_flight(
+                claimed = await uow.invoices.claim_in_flight(
                     older_than, failed, self._clock.now() - SET_ASIDE_RETRY
                 )
                 if claimed is None:
                     return recovered
-                invoice = await InvoiceStore(uow.session).get(claimed)
+                invoice = await uow.invoices.get(claimed)
 
                 async def here(complete: LastStep) -> InvoiceRecord:
-                    return await complete(uow.session)
+                    return await complete(uow)
 
                 try:
                     if invoice.status is InvoiceState.FINALIZING:
@@ -63,7 +62,7 @@ class Recovery:
                     log.warning("invoice.recovery_failed", invoice_id=invoice.id, reason=error.reason)
                     failed.append(invoice.id)
                     if set_aside_worthy(error):
-                        await set_aside_invoices_in(uow.session, {invoice.id: error}, self._clock.now())
+                        await set_aside_invoices_in(uow, {invoice.id: error}, self._clock.now())
                         await uow.commit()
                     continue
                 await uow.commit()

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import DomainError, FailedPrecondition
@@ -37,10 +35,9 @@ from invoicing_service.domain.test_clocks import (
 )
 from invoicing_service.service.batches import set_aside_worthy
 from invoicing_service.service.billing import Billing
-from invoicing_service.service.units import Finish, OnConnection
-from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
-from invoicing_service.store.customers import TestClockStore
+from invoicing_service.service.units import Finish
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
+from invoicing_service.store.unit import InvoicingUnit, OnConnection
 
 log = structlog.get_logger("drawdown.invoicing.scheduler")
 
@@ -82,7 +79,7 @@ class Scheduler:
         await self._billing.recovery.recover_in_flight(RECOVERY_AGE)
         if now - self._last_expiry_sweep >= EXPIRY_SWEEP_EVERY:
             async with self._billing.database.unit_of_work() as uow:
-                on_clocks = await TestClockStore(uow.session).all_clock_customer_ids()
+                on_clocks = await uow.test_clocks.all_clock_customer_ids()
             await self._billing.downstream.credits.expire_due_grants(
                 now, customer_ids=(), exclude_customer_ids=on_clocks, request_id=f"expire:{now.isoformat()}"
             )
@@ -139,17 +136,18 @@ class TestClockAdvance:
         again, as it does after a process died mid-advance (the lease is free then)."""
         async with self._lease(billing, clock_id):
             async with billing.database.unit_of_work() as uow:
-                store = TestClockStore(uow.session)
-                clock = await store.get(clock_id, for_update=True)
+                clock = await uow.test_clocks.get(clock_id, for_update=True)
                 # ADVANCING with the lease free: the advancing process died; resume.
-                on_clock = await SubscriptionStore(uow.session).active_on_clock(clock_id)
+                on_clock = await uow.subscriptions.active_on_clock(clock_id)
                 validate_advance(
                     clock.frozen_time,
                     new_time,
                     [(s.items[0].price.interval, s.items[0].price.interval_count) for s in on_clock],
                 )
-                await store.update(clock_id, now=billing.clock.now(), status=TestClockStatus.ADVANCING)
-                customer_ids = await store.customer_ids(clock_id)
+                await uow.test_clocks.update(
+                    clock_id, now=billing.clock.now(), status=TestClockStatus.ADVANCING
+                )
+                customer_ids = await uow.test_clocks.customer_ids(clock_id)
                 await uow.commit()
             reached = clock.frozen_time
             try:
@@ -169,8 +167,8 @@ class TestClockAdvance:
                     await self._set(billing, clock_id, frozen_time=reached)
                 await self._expire_grants(billing, clock_id, new_time)
 
-                async def ready(session: AsyncSession) -> TestClockRecord:
-                    return await TestClockStore(session).update(
+                async def ready(uow: InvoicingUnit) -> TestClockRecord:
+                    return await uow.test_clocks.update(
                         clock_id, now=billing.clock.now(), frozen_time=new_time, status=TestClockStatus.READY
                     )
 
@@ -184,12 +182,10 @@ class TestClockAdvance:
         """Hold the clock's advance lease: a session-level advisory lock on the call's
         connection, which PostgreSQL also releases when the process holding it dies.
         Taken: another advance of the clock is running (TEST_CLOCK_ADVANCING)."""
-        assert isinstance(billing.database, OnConnection), "an advance runs on one connection"
-        connection = billing.database.connection
-        key = sa.func.hashtextextended(f"drawdown.test_clock:{clock_id}", 0)
-        taken = (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar()
-        await connection.commit()
-        if not taken:
+        connection = billing.database
+        assert isinstance(connection, OnConnection), "an advance runs on one connection"
+        lease = f"drawdown.test_clock:{clock_id}"
+        if not await connection.try_lock(lease):
             raise FailedPrecondition(
                 f"test clock {clock_id} is being advanced",
                 reason=reasons.TEST_CLOCK_ADVANCING,
@@ -198,38 +194,34 @@ class TestClockAdvance:
         try:
             yield
         finally:
-            try:
-                await connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                await connection.commit()
-            except sa.exc.DBAPIError:
-                # The connection is lost, and the lock with it.
+            if not await connection.unlock(lease):
                 log.warning("test_clock.unlock_failed", clock_id=clock_id)
 
     async def _next_action(
         self, billing: Billing, clock_id: str, until: datetime, set_aside: _SetAside
     ) -> DueAction | None:
         async with billing.database.unit_of_work() as uow:
-            schedules = await self._schedules(billing, uow.session, clock_id, set_aside)
+            schedules = await self._schedules(billing, uow, clock_id, set_aside)
         actions = due_actions(schedules, until)
         return actions[0] if actions else None
 
     async def _schedules(
-        self, billing: Billing, session: AsyncSession, clock_id: str, set_aside: _SetAside
+        self, billing: Billing, uow: InvoicingUnit, clock_id: str, set_aside: _SetAside
     ) -> list[BillingSchedule]:
-        subscriptions = {s.id: s for s in await SubscriptionStore(session).active_on_clock(clock_id)}
+        subscriptions = {s.id: s for s in await uow.subscriptions.active_on_clock(clock_id)}
         drafts: dict[str, list[PendingDraft]] = {}
-        for _, subscription_id, period, finalize_at in await InvoiceStore(session).drafts_on_clock(clock_id):
+        for _, subscription_id, period, finalize_at in await uow.invoices.drafts_on_clock(clock_id):
             if (subscription_id, period.start) in set_aside.drafts:
                 continue
             drafts.setdefault(subscription_id, []).append(PendingDraft(period, finalize_at))
             if subscription_id not in subscriptions:
-                subscriptions[subscription_id] = await SubscriptionStore(session).get(subscription_id)
+                subscriptions[subscription_id] = await uow.subscriptions.get(subscription_id)
         schedules = []
         for subscription in subscriptions.values():
             schedules.append(
                 await self._schedule(
                     billing,
-                    session,
+                    uow,
                     subscription,
                     tuple(drafts.get(subscription.id, ())),
                     closes=subscription.id not in set_aside.subscriptions,
@@ -240,7 +232,7 @@ class TestClockAdvance:
     async def _schedule(
         self,
         billing: Billing,
-        session: AsyncSession,
+        uow: InvoicingUnit,
         subscription: SubscriptionRecord,
         drafts: tuple[PendingDraft, ...],
         *,
@@ -253,7 +245,7 @@ class TestClockAdvance:
             anchor=subscription.billing_cycle_anchor,
             interval=price.interval,
             interval_count=price.interval_count,
-            grace_period=await billing.drafting.grace_period(session, subscription),
+            grace_period=await billing.drafting.grace_period(uow, subscription),
             current_period=subscription.current_period if active and closes else None,
             cancel_at=subscription.current_period.end if subscription.cancel_at_period_end else None,
             pending_drafts=drafts,
@@ -266,9 +258,7 @@ class TestClockAdvance:
                 set_aside.subscriptions.add(action.subscription_id)
             return
         async with billing.database.unit_of_work() as uow:
-            invoice_id = await InvoiceStore(uow.session).draft_of_period(
-                action.subscription_id, action.period
-            )
+            invoice_id = await uow.invoices.draft_of_period(action.subscription_id, action.period)
         try:
             await billing.finalization.finalize(invoice_id, as_of=action.at)
         except (DomainError, PeerFailure) as error:
@@ -280,7 +270,7 @@ class TestClockAdvance:
 
     async def _expire_grants(self, billing: Billing, clock_id: str, as_of: datetime) -> None:
         async with billing.database.unit_of_work() as uow:
-            customer_ids = await TestClockStore(uow.session).customer_ids(clock_id)
+            customer_ids = await uow.test_clocks.customer_ids(clock_id)
         if customer_ids:
             await billing.downstream.credits.expire_due_grants(
                 as_of,
@@ -292,5 +282,5 @@ class TestClockAdvance:
 
     async def _set(self, billing: Billing, clock_id: str, **values: object) -> None:
         async with billing.database.unit_of_work() as uow:
-            await TestClockStore(uow.session).update(clock_id, now=billing.clock.now(), **values)
+            await uow.test_clocks.update(clock_id, now=billing.clock.now(), **values)
             await uow.commit()

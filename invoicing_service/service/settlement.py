@@ -10,8 +10,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from drawdown.clock import Clock
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition
@@ -23,8 +21,8 @@ from invoicing_service.domain.invoices import InvoiceAction, InvoiceState, compl
 from invoicing_service.service.allocations import has_metered_lines
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.units import Finish, UnitsOfWork, run_last_step
-from invoicing_service.store.billing import InvoiceStore
 from invoicing_service.store.records import InvoiceRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 
 class Settlement:
@@ -41,13 +39,12 @@ class Settlement:
         """Void an open invoice and reinstate its credits (I-12, C-15); ``finish`` as for
         ``finalize``."""
         async with self._units.unit_of_work() as uow:
-            store = InvoiceStore(uow.session)
-            invoice = await store.get(invoice_id, for_update=True)
+            invoice = await uow.invoices.get(invoice_id, for_update=True)
             step = started_state(invoice.status, InvoiceAction.VOID)
             if invoice.status is not step:
-                now = await now_for(uow.session, self._clock, invoice.test_clock_id)
+                now = await now_for(uow, self._clock, invoice.test_clock_id)
                 invoice = replace(invoice, status=step, void_time=now, update_time=now)
-                await store.save(invoice)
+                await uow.invoices.save(invoice)
             await uow.commit()
         return await self.reinstate_and_complete(invoice, deadline, finish)
 
@@ -63,9 +60,8 @@ class Settlement:
                 invoice.id, invoice.customer_id, invoice.void_time, deadline
             )
 
-        async def complete(session: AsyncSession) -> InvoiceRecord:
-            store = InvoiceStore(session)
-            current = await store.get(invoice.id, for_update=True)
+        async def complete(uow: InvoicingUnit) -> InvoiceRecord:
+            current = await uow.invoices.get(invoice.id, for_update=True)
             if current.status is not InvoiceState.VOIDING:
                 return current
             voided = replace(
@@ -76,7 +72,7 @@ class Settlement:
                     for a in current.credit_applications
                 ),
             )
-            await store.save(voided)
+            await uow.invoices.save(voided)
             return voided
 
         return await run_last_step(self._units, finish, complete)
@@ -88,11 +84,10 @@ class Settlement:
         under the invoice id as request id, after the intent is stored (I-15). ``finish``
         as for ``finalize``."""
         async with self._units.unit_of_work() as uow:
-            store = InvoiceStore(uow.session)
-            invoice = await store.get(invoice_id, for_update=True)
+            invoice = await uow.invoices.get(invoice_id, for_update=True)
             step = started_state(invoice.status, InvoiceAction.PAY)
             if invoice.status is not step:
-                now = await now_for(uow.session, self._clock, invoice.test_clock_id)
+                now = await now_for(uow, self._clock, invoice.test_clock_id)
                 purchase = invoice.credit_purchase
                 if (
                     purchase is not None
@@ -104,7 +99,7 @@ class Settlement:
                         reason=reasons.CREDIT_PURCHASE_EXPIRED,
                     )
                 invoice = replace(invoice, status=step, paid_time=now, update_time=now)
-                await store.save(invoice)
+                await uow.invoices.save(invoice)
             await uow.commit()
         try:
             return await self.grant_and_complete(invoice, deadline, finish)
@@ -121,9 +116,8 @@ class Settlement:
         if invoice.credit_purchase is not None:
             grant_id = await self._credits.create_paid_grant(_purchased_grant(invoice), deadline)
 
-        async def complete(session: AsyncSession) -> InvoiceRecord:
-            store = InvoiceStore(session)
-            current = await store.get(invoice.id, for_update=True)
+        async def complete(uow: InvoicingUnit) -> InvoiceRecord:
+            current = await uow.invoices.get(invoice.id, for_update=True)
             if current.status is not InvoiceState.PAYING:
                 return current
             purchase = (
@@ -137,27 +131,25 @@ class Settlement:
                 amount_paid=current.amount_due,
                 credit_purchase=purchase,
             )
-            await store.save(paid)
+            await uow.invoices.save(paid)
             return paid
 
         return await run_last_step(self._units, finish, complete)
 
     async def _back_to_open(self, invoice_id: str) -> None:
         async with self._units.unit_of_work() as uow:
-            store = InvoiceStore(uow.session)
-            invoice = await store.get(invoice_id, for_update=True)
+            invoice = await uow.invoices.get(invoice_id, for_update=True)
             if invoice.status is InvoiceState.PAYING:
-                await store.save(replace(invoice, status=InvoiceState.OPEN, paid_time=None))
+                await uow.invoices.save(replace(invoice, status=InvoiceState.OPEN, paid_time=None))
             await uow.commit()
 
-    async def mark_uncollectible(self, session: AsyncSession, invoice_id: str) -> InvoiceRecord:
+    async def mark_uncollectible(self, uow: InvoicingUnit, invoice_id: str) -> InvoiceRecord:
         """Write an open invoice off; its credits stay applied (I-12, C-15)."""
-        store = InvoiceStore(session)
-        invoice = await store.get(invoice_id, for_update=True)
+        invoice = await uow.invoices.get(invoice_id, for_update=True)
         state = started_state(invoice.status, InvoiceAction.MARK_UNCOLLECTIBLE)
-        now = await now_for(session, self._clock, invoice.test_clock_id)
+        now = await now_for(uow, self._clock, invoice.test_clock_id)
         marked = replace(invoice, status=state, uncollectible_time=now, update_time=now)
-        await store.save(marked)
+        await uow.invoices.save(marked)
         return marked
 
 

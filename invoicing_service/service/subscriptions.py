@@ -7,8 +7,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from drawdown import ids
 from drawdown.deadlines import Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
@@ -39,10 +37,8 @@ from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest, grace_period_setting
 from invoicing_service.service.drafting import new_invoice
 from invoicing_service.service.rating import LinesToRate
-from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
-from invoicing_service.store.catalog import CatalogStore
-from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.records import InvoiceRecord, SubscriptionRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 
 @dataclass(frozen=True)
@@ -55,13 +51,13 @@ class SubscriptionUseCases:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def _customer_clock(self, session: AsyncSession, test_clock_id: str | None) -> None:
+    async def _customer_clock(self, uow: InvoicingUnit, test_clock_id: str | None) -> None:
         if test_clock_id is not None:
-            check_clock_at_rest(await TestClockStore(session).get(test_clock_id))
+            check_clock_at_rest(await uow.test_clocks.get(test_clock_id))
 
     async def create(
         self,
-        session: AsyncSession,
+        uow: InvoicingUnit,
         customer_id: str,
         new_items: Sequence[NewItem],
         grace_period: timedelta | None,
@@ -69,12 +65,11 @@ class SubscriptionUseCases:
     ) -> tuple[SubscriptionRecord, InvoiceRecord | None]:
         """An active subscription whose first period starts now (I-3). Licensed items are
         invoiced for it at once; a metered-only subscription gets no invoice (I-10)."""
-        customer = await CustomerStore(session).get(customer_id)
-        await self._customer_clock(session, customer.test_clock_id)
-        catalog = CatalogStore(session)
+        customer = await uow.customers.get(customer_id)
+        await self._customer_clock(uow, customer.test_clock_id)
         items = []
         for index, new in enumerate(new_items):
-            record = await catalog.get_price(new.price_id, field=f"subscription.items[{index}].price_id")
+            record = await uow.catalog.get_price(new.price_id, field=f"subscription.items[{index}].price_id")
             if not record.active:
                 raise FailedPrecondition(
                     f"price {record.id} is inactive",
@@ -104,7 +99,7 @@ class SubscriptionUseCases:
                 await self._billing.downstream.metering.check_meter_active(
                     item.price.meter_id or "", deadline
                 )
-        now = await now_for(session, self._billing.clock, customer.test_clock_id)
+        now = await now_for(uow, self._billing.clock, customer.test_clock_id)
         anchor = anchor_at(now)
         price = items[0].price
         period = first_period(anchor, price.interval, price.interval_count)
@@ -124,11 +119,11 @@ class SubscriptionUseCases:
             create_time=now,
             update_time=now,
         )
-        await SubscriptionStore(session).insert(subscription)
+        await uow.subscriptions.insert(subscription)
         if not invoice_at_creation(items):
             return subscription, None
         lines = await self._billing.rating.subscription_lines(
-            session, subscription, items, usage_period=None, advance_period=period, deadline=deadline
+            uow, subscription, items, usage_period=None, advance_period=period, deadline=deadline
         )
         invoice = new_invoice(
             subscription,
@@ -146,47 +141,46 @@ class SubscriptionUseCases:
         invoice = replace(
             invoice, status=status, finalize_time=now, paid_time=now if status is InvoiceState.PAID else None
         )
-        await InvoiceStore(session).insert(invoice)
-        await SubscriptionStore(session).update(subscription.id, latest_invoice_id=invoice.id)
+        await uow.invoices.insert(invoice)
+        await uow.subscriptions.update(subscription.id, latest_invoice_id=invoice.id)
         return replace(subscription, latest_invoice_id=invoice.id), invoice
 
     async def get(self, subscription_id: str) -> SubscriptionRecord:
         async with self._billing.database.unit_of_work() as uow:
-            return await SubscriptionStore(uow.session).get(subscription_id)
+            return await uow.subscriptions.get(subscription_id)
 
     async def list(self, **filters: Any) -> list[SubscriptionRecord]:
         async with self._billing.database.unit_of_work() as uow:
-            return await SubscriptionStore(uow.session).list(**filters)
+            return await uow.subscriptions.list(**filters)
 
     async def cancel(
-        self, session: AsyncSession, subscription_id: str, at_period_end: bool, deadline: Deadline
+        self, uow: InvoicingUnit, subscription_id: str, at_period_end: bool, deadline: Deadline
     ) -> tuple[SubscriptionRecord, InvoiceRecord | None]:
         """Cancel now, with a final draft for the usage so far, or at period end (I-3)."""
-        store = SubscriptionStore(session)
-        subscription = await store.get(subscription_id, for_update=True)
-        await self._customer_clock(session, subscription.test_clock_id)
-        now = await now_for(session, self._billing.clock, subscription.test_clock_id)
+        subscription = await uow.subscriptions.get(subscription_id, for_update=True)
+        await self._customer_clock(uow, subscription.test_clock_id)
+        now = await now_for(uow, self._billing.clock, subscription.test_clock_id)
         while subscription.status is SubscriptionStatus.ACTIVE and subscription.current_period.end <= now:
             # The scheduler has not closed an ended period yet: close it first (I-10).
-            _, set_aside = await self._billing.drafting.close_locked(session, [subscription], now)
+            _, set_aside = await self._billing.drafting.close_locked(uow, [subscription], now)
             if set_aside:
                 error = set_aside[subscription_id]
                 raise FailedPrecondition(error.message, reason=error.reason)
-            subscription = await store.get(subscription_id)
+            subscription = await uow.subscriptions.get(subscription_id)
         mode = CancellationMode.AT_PERIOD_END if at_period_end else CancellationMode.NOW
         cancellation = plan_cancellation(subscription.status, mode, subscription.current_period, now)
         if mode is CancellationMode.AT_PERIOD_END:
-            await store.update(subscription_id, cancel_at_period_end=True, update_time=now)
-            return await store.get(subscription_id), None
+            await uow.subscriptions.update(subscription_id, cancel_at_period_end=True, update_time=now)
+            return await uow.subscriptions.get(subscription_id), None
         metered = [item for item in subscription.items if item.price.usage_type is UsageType.METERED]
         invoice = None
         changes: dict[str, Any] = {"status": "canceled", "cancel_time": now, "update_time": now}
         if metered:
             period = cancellation.final_usage_period
             lines = await self._billing.rating.subscription_lines(
-                session, subscription, metered, usage_period=period, advance_period=None, deadline=deadline
+                uow, subscription, metered, usage_period=period, advance_period=None, deadline=deadline
             )
-            grace = await self._billing.drafting.grace_period(session, subscription)
+            grace = await self._billing.drafting.grace_period(uow, subscription)
             invoice = new_invoice(
                 subscription,
                 billing_reason=BillingReason.SUBSCRIPTION_CANCEL,
@@ -196,10 +190,10 @@ class SubscriptionUseCases:
                 now=now,
                 auto_finalize_time=auto_finalize_at(cancellation.ends_at, grace),
             )
-            await InvoiceStore(session).insert(invoice)
+            await uow.invoices.insert(invoice)
             changes["latest_invoice_id"] = invoice.id
-        await store.update(subscription_id, **changes)
-        return await store.get(subscription_id), invoice
+        await uow.subscriptions.update(subscription_id, **changes)
+        return await uow.subscriptions.get(subscription_id), invoice
 
     async def hold_final_draft(self, invoice_id: str) -> None:
         """Hold credits for an immediate cancellation's final draft, once committed (C-13).
@@ -207,7 +201,7 @@ class SubscriptionUseCases:
         if not invoice_id:
             return
         async with self._billing.database.unit_of_work() as uow:
-            invoice = await InvoiceStore(uow.session).get(invoice_id)
+            invoice = await uow.invoices.get(invoice_id)
         await self._billing.drafting.hold_one(invoice)
 
     async def preview(
@@ -218,13 +212,13 @@ class SubscriptionUseCases:
         metering and credits answer. Lines that cannot be billed raise their error
         (FailedPrecondition LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE)."""
         async with self._billing.database.unit_of_work() as uow:
-            subscription = await SubscriptionStore(uow.session).get(subscription_id)
+            subscription = await uow.subscriptions.get(subscription_id)
             if subscription.status is SubscriptionStatus.CANCELED:
                 raise FailedPrecondition(
                     f"subscription {subscription_id} is canceled", reason=reasons.SUBSCRIPTION_CANCELED
                 )
             period = subscription.current_period
-            as_of = as_of or await now_for(uow.session, self._billing.clock, subscription.test_clock_id)
+            as_of = as_of or await now_for(uow, self._billing.clock, subscription.test_clock_id)
             if not period.start <= as_of <= period.end:
                 raise InvalidArgument.for_field(
                     "as_of_time",
@@ -241,7 +235,7 @@ class SubscriptionUseCases:
                 usage_so_far(period, as_of),
                 None if subscription.cancel_at_period_end else following,
             )
-            names = await self._billing.rating.product_names(uow.session, [job])
+            names = await self._billing.rating.product_names(uow, [job])
         lines = await self._billing.rating.lines_for(job, names, deadline)
         draft = replace(
             new_invoice(

@@ -20,6 +20,7 @@ from drawdown.invoicing.v1 import invoice_pb2, invoice_service_pb2, test_clock_p
 from invoicing_service.adapters.downstream import Downstream
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.recovery import Recovery
+from invoicing_service.store.unit import InvoicingUnit
 from tests.integration.invoicing.invoicing_builders import (
     T0,
     Invoicing,
@@ -45,7 +46,7 @@ async def invoicing(database_url: str) -> AsyncIterator[Invoicing]:
 async def recovery_billing(invoicing: Invoicing) -> AsyncIterator[Recovery]:
     """A second process's recovery sweep on the same database and real peers: what a
     restarted replica runs."""
-    database = Database(invoicing.database_url, pool_size=2)
+    database = Database(invoicing.database_url, pool_size=2, unit_of_work=InvoicingUnit)
     downstream = Downstream(invoicing.settings)
     try:
         yield Billing(database, downstream, SystemClock()).recovery
