@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations when a service starts."
     )
+    event_retention_days: int = Field(
+        default=30, ge=30, description="Days each service keeps its events (E-3): at least 30."
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0,
         description="On SIGTERM: seconds in-flight calls get to finish before they are cancelled.",

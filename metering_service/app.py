@@ -8,7 +8,10 @@ from collections.abc import Sequence
 import grpc
 
 from drawdown.db.idempotency import IdempotencyStore
+from drawdown.events.serving import serve_events
 from drawdown.metering.v1 import (
+    event_service_pb2,
+    event_service_pb2_grpc,
     meter_event_service_pb2,
     meter_event_service_pb2_grpc,
     meter_service_pb2,
@@ -19,6 +22,7 @@ from drawdown.metering.v1 import (
 from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
+from metering_service.api.convert import EVENT_DATA
 from metering_service.api.events import MeterEventServicer
 from metering_service.api.meters import MeterServicer
 from metering_service.api.test_clocks import TestClockTimeServicer
@@ -26,12 +30,15 @@ from metering_service.service.events import Cancellation, GroupCommit, Ingestion
 from metering_service.service.meters import MeterUseCases
 from metering_service.service.summaries import Summaries
 from metering_service.service.test_clocks import TestClockUseCases
-from metering_service.store.schema import MIGRATIONS, idempotency_keys
+from metering_service.store.schema import EVENT_TABLES, MIGRATIONS, idempotency_keys
 from metering_service.store.unit import MeteringUnit
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     database, clock = context.database, context.clock
+    events_service, _, _ = serve_events(
+        server, context, EVENT_TABLES, EVENT_DATA, event_service_pb2, event_service_pb2_grpc
+    )
     mutations = Mutations(database, IdempotencyStore(idempotency_keys), clock)
     ingestion = Ingestion(database, clock)
     group_commit = GroupCommit(ingestion)
@@ -50,6 +57,7 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         service_full_name(meter_service_pb2, "MeterService"),
         service_full_name(meter_event_service_pb2, "MeterEventService"),
         service_full_name(test_clock_time_service_pb2, "TestClockTimeService"),
+        events_service,
     ]
 
 

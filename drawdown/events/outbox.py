@@ -39,6 +39,18 @@ _TS = sa.DateTime(timezone=True)
 Encoder = Callable[[object], Message]
 
 
+def encoder(messages: Mapping[type, Callable[[Any], Message]]) -> Encoder:
+    """An ``Encoder`` from the API conversion of each kind of value a service records."""
+
+    def encode(subject: object) -> Message:
+        convert = messages.get(type(subject))
+        if convert is None:
+            raise TypeError(f"no API message is known for a {type(subject).__name__}")
+        return convert(subject)
+
+    return encode
+
+
 class EventTables:
     """A service's outbox, ``<schema>.events``, and ``<schema>.event_retention`` (one row:
     the last position pruned, so that a cursor older than it is known to have expired)."""

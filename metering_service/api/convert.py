@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf import timestamp_pb2
 
 from drawdown.errors import DomainError, FieldViolation, InvalidArgument
+from drawdown.events.outbox import encoder
 from drawdown.metering.v1 import meter_event_pb2, meter_pb2
 from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
 from drawdown.rpc.convert import decimal_value, optional_timestamp, timestamp_from_proto, timestamp_to_proto
@@ -93,6 +94,10 @@ def meter_to_proto(meter: Meter) -> meter_pb2.Meter:
         update_time=timestamp_to_proto(meter.updated_at),
         deactivate_time=timestamp_to_proto(meter.deactivated_at),
     )
+
+
+# The API message of each kind of value metering records events about (E-2).
+EVENT_DATA = encoder({Meter: meter_to_proto})
 
 
 def event_input_from_proto(event: meter_event_pb2.MeterEvent, field: str) -> EventInput:

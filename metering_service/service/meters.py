@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
+from drawdown.events import types
 from drawdown.pagination import decode_page_token, next_page, page_size
 from metering_service.domain.meters import (
     Aggregation,
@@ -55,6 +56,7 @@ class MeterUseCases:
             now=now,
         )
         await uow.meters.insert(meter)
+        uow.outbox.record(types.METER_CREATED, meter)
         return meter
 
     async def get(self, meter_id: str) -> Meter:
@@ -77,19 +79,25 @@ class MeterUseCases:
         """Change the display name, the only mutable field (M-3)."""
         meter = await uow.meters.get(meter_id, for_update=True)
         updated = apply_meter_update(meter, update_mask, display_name=display_name, now=self._clock.now())
-        await uow.meters.save(updated)
+        if updated != meter:
+            await uow.meters.save(updated)
+            uow.outbox.record(types.METER_UPDATED, updated)
         return updated
 
     async def deactivate(self, uow: MeteringUnit, meter_id: str) -> Meter:
         """Stop accepting events (M-3); idempotent."""
         meter = await uow.meters.get(meter_id, for_update=True)
         changed = deactivate_meter(meter, self._clock.now())
-        await uow.meters.save(changed)
+        if changed != meter:
+            await uow.meters.save(changed)
+            uow.outbox.record(types.METER_DEACTIVATED, changed)
         return changed
 
     async def reactivate(self, uow: MeteringUnit, meter_id: str) -> Meter:
         """Accept events again, without back-fill (M-3); idempotent."""
         meter = await uow.meters.get(meter_id, for_update=True)
         changed = reactivate_meter(meter, self._clock.now())
-        await uow.meters.save(changed)
+        if changed != meter:
+            await uow.meters.save(changed)
+            uow.outbox.record(types.METER_REACTIVATED, changed)
         return changed

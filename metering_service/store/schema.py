@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
 from drawdown.db.idempotency import idempotency_table
 from drawdown.db.migrations import MigrationSet
 from drawdown.db.test_clocks import TestClockTables
+from drawdown.events.outbox import EventTables
 
 SCHEMA = "metering"
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="metering_service.store:migrations")
@@ -95,3 +96,6 @@ meter_rollups = sa.Table(
 
 # Test clocks (I-18), as invoicing tells them: each clock's time and the customers on it.
 test_clocks = TestClockTables(metadata)
+
+# Events (E-1..E-3): the outbox of metering's changes.
+EVENT_TABLES = EventTables(metadata)
