@@ -14,8 +14,8 @@ from credits_service.service.balances import BalanceUseCases
 from credits_service.service.grants import GrantUseCases
 from credits_service.service.invoices import InvoiceCreditUseCases
 from credits_service.service.test_clocks import TestClockUseCases
-from credits_service.store.credits import CreditStore
 from credits_service.store.schema import MIGRATIONS, idempotency_keys
+from credits_service.store.unit import CreditsUnit
 from drawdown.credits.v1 import (
     credit_balance_service_pb2,
     credit_balance_service_pb2_grpc,
@@ -33,20 +33,19 @@ from drawdown.rpc.server import ServiceContext, ServiceDefinition
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
-    store = CreditStore()
     mutations = Mutations(context.database, IdempotencyStore(idempotency_keys), context.clock)
     credit_grant_service_pb2_grpc.add_CreditGrantServiceServicer_to_server(
-        CreditGrantServicer(GrantUseCases(context.database, store, context.clock), mutations), server
+        CreditGrantServicer(GrantUseCases(context.database, context.clock), mutations), server
     )
     credit_balance_service_pb2_grpc.add_CreditBalanceServiceServicer_to_server(
-        CreditBalanceServicer(BalanceUseCases(context.database, store, context.clock)), server
+        CreditBalanceServicer(BalanceUseCases(context.database, context.clock)), server
     )
     invoice_credit_service_pb2_grpc.add_InvoiceCreditServiceServicer_to_server(
-        InvoiceCreditServicer(InvoiceCreditUseCases(context.database, store, context.clock), mutations),
+        InvoiceCreditServicer(InvoiceCreditUseCases(context.database, context.clock), mutations),
         server,
     )
     test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(
-        TestClockTimeServicer(TestClockUseCases(store, context.clock), mutations), server
+        TestClockTimeServicer(TestClockUseCases(context.clock), mutations), server
     )
     return [
         service_full_name(credit_grant_service_pb2, "CreditGrantService"),
@@ -56,4 +55,6 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     ]
 
 
-DEFINITION = ServiceDefinition(name="credits", migrations=[MIGRATIONS], register=register)
+DEFINITION = ServiceDefinition(
+    name="credits", migrations=[MIGRATIONS], register=register, unit_of_work=CreditsUnit
+)

@@ -26,7 +26,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         new = convert.new_grant_from_proto(request.credit_grant)
 
         async def work(uow):
-            created = await self._grants.create(uow.session, new)
+            created = await self._grants.create(uow, new)
             return pb.CreateCreditGrantResponse(credit_grant=_grant(created))
 
         return await self._mutations.run("CreateCreditGrant", request, pb.CreateCreditGrantResponse, work)
@@ -54,7 +54,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         changes = convert.grant_changes_from_proto(request.credit_grant, request.update_mask)
 
         async def work(uow):
-            updated = await self._grants.update(uow.session, changes)
+            updated = await self._grants.update(uow, changes)
             return pb.UpdateCreditGrantResponse(credit_grant=_grant(updated))
 
         return await self._mutations.run("UpdateCreditGrant", request, pb.UpdateCreditGrantResponse, work)
@@ -64,7 +64,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         grant_id = convert.required(request.id, "id")
 
         async def work(uow):
-            expired = await self._grants.expire(uow.session, grant_id)
+            expired = await self._grants.expire(uow, grant_id)
             return pb.ExpireCreditGrantResponse(credit_grant=_grant(expired))
 
         return await self._mutations.run("ExpireCreditGrant", request, pb.ExpireCreditGrantResponse, work)
@@ -74,7 +74,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
         grant_id = convert.required(request.id, "id")
 
         async def work(uow):
-            voided = await self._grants.void(uow.session, grant_id)
+            voided = await self._grants.void(uow, grant_id)
             return pb.VoidCreditGrantResponse(credit_grant=_grant(voided))
 
         return await self._mutations.run("VoidCreditGrant", request, pb.VoidCreditGrantResponse, work)

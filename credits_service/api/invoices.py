@@ -1,7 +1,8 @@
 """InvoiceCreditService: convert, call the use case, convert (C-10..C-15).
 
 Every mutation runs once per request id here, at the edge (``Mutations``); the use cases
-take the invoices and the call's transaction.
+take the invoices and the repositories on the call's transaction (the unit of work, or
+the raw transaction of the hot paths).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from credits_service.service.invoices import (
     ensure_distinct_invoices,
 )
 from credits_service.store.holds import StoredAllocation
+from credits_service.store.unit import CreditRepositories
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
 from drawdown.errors import AlreadyExists
@@ -37,7 +39,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         invoice = convert.invoice_from_proto(request.invoice, "invoice")
 
         async def work(tx):
-            return _held(await self._invoices.hold(tx, invoice))
+            return _held(await self._invoices.hold(CreditRepositories(tx), invoice))
 
         return await self._mutations.run_raw(
             "HoldInvoiceCredits", request, pb.HoldInvoiceCreditsResponse, work
@@ -48,7 +50,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         invoice = convert.invoice_from_proto(request.invoice, "invoice")
 
         async def work(tx):
-            return _applied(await self._invoices.apply(tx, invoice))
+            return _applied(await self._invoices.apply(CreditRepositories(tx), invoice))
 
         try:
             return await self._mutations.run_raw(
@@ -63,7 +65,8 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         ensure_distinct_invoices(invoices)
 
         async def work(tx, entries):
-            return [_held(held) for held in await self._invoices.hold_batch(tx, _items(entries, invoices))]
+            held = await self._invoices.hold_batch(CreditRepositories(tx), _items(entries, invoices))
+            return [_held(allocation) for allocation in held]
 
         responses = await self._mutations.run_batch(
             "HoldInvoiceCredits", request.requests, pb.HoldInvoiceCreditsResponse, work
@@ -76,9 +79,8 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         ensure_distinct_invoices(invoices)
 
         async def work(tx, entries):
-            return [
-                _applied(done) for done in await self._invoices.apply_batch(tx, _items(entries, invoices))
-            ]
+            applied = await self._invoices.apply_batch(CreditRepositories(tx), _items(entries, invoices))
+            return [_applied(allocation) for allocation in applied]
 
         responses = await self._mutations.run_batch(
             "ApplyInvoiceCredits", request.requests, pb.ApplyInvoiceCreditsResponse, work
@@ -91,7 +93,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         customer_id = convert.required(request.customer_id, "customer_id")
 
         async def work(uow):
-            released = await self._invoices.release(uow.session, invoice_id, customer_id)
+            released = await self._invoices.release(uow, invoice_id, customer_id)
             return pb.ReleaseInvoiceCreditsResponse(
                 released_allocation=convert.allocation_to_proto(released, invoice_id)
             )
@@ -107,7 +109,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         as_of = optional_timestamp(request, "as_of")
 
         async def work(uow):
-            posted = await self._invoices.reinstate(uow.session, invoice_id, customer_id, as_of)
+            posted = await self._invoices.reinstate(uow, invoice_id, customer_id, as_of)
             return pb.ReinstateInvoiceCreditsResponse(
                 credit_balance_transactions=[convert.transaction_to_proto(t) for t in posted]
             )
@@ -128,7 +130,7 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         excluding = convert.customer_ids(request.exclude_customer_ids, "exclude_customer_ids")
 
         async def work(uow):
-            sweep = await self._invoices.expire_due(uow.session, as_of, only, excluding)
+            sweep = await self._invoices.expire_due(uow, as_of, only, excluding)
             return pb.ExpireDueCreditGrantsResponse(
                 expired_grant_count=sweep.expired_grants, transaction_count=sweep.transactions
             )

@@ -25,7 +25,7 @@ class TestClockTimeServicer(test_clock_time_service_pb2_grpc.TestClockTimeServic
         customer_ids = convert.customer_ids(request.customer_ids, "customer_ids", MAX_CUSTOMERS_PER_CALL)
 
         async def work(uow):
-            stored = await self._clocks.set_time(uow.session, clock_id, frozen_time, customer_ids)
+            stored = await self._clocks.set_time(uow, clock_id, frozen_time, customer_ids)
             return pb.SetTestClockTimeResponse(frozen_time=timestamp_to_proto(stored))
 
         return await self._mutations.run("SetTestClockTime", request, pb.SetTestClockTimeResponse, work)
@@ -35,7 +35,7 @@ class TestClockTimeServicer(test_clock_time_service_pb2_grpc.TestClockTimeServic
         clock_id = convert.required(request.test_clock_id, "test_clock_id")
 
         async def work(uow):
-            await self._clocks.delete(uow.session, clock_id)
+            await self._clocks.delete(uow, clock_id)
             return pb.DeleteTestClockTimeResponse()
 
         return await self._mutations.run("DeleteTestClockTime", request, pb.DeleteTestClockTimeResponse, work)

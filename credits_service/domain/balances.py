@@ -1,6 +1,6 @@
 """A grant's balances, and the per-currency summary of a customer's grants (C-20, C-21).
 
-The summary is summed in SQL (``CreditStore.balance_summary``), over the same rule as
+The summary is summed in SQL (``BalanceRepository.summary``), over the same rule as
 ``GrantBalances.available``; the store's property test holds the two equal."""
 
 from __future__ import annotations

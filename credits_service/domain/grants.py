@@ -400,7 +400,7 @@ def is_unused(grant: CreditGrant, ledger_balance: Money, as_of: datetime) -> boo
     """C-4: a grant counts against the limit while it is pending or available.
 
     That is: not voided, not expired, and either pending or with a positive ledger balance.
-    The reference for ``CreditStore.count_unused``, which counts in SQL what the limit
+    The reference for ``GrantRepository.count_unused``, which counts in SQL what the limit
     checks; the store's property test holds the two equal.
     """
     return grant_state(grant, ledger_balance, as_of) in (GrantState.PENDING, GrantState.AVAILABLE)

@@ -10,9 +10,8 @@ from credits_service.domain import reasons
 from credits_service.domain.balances import CurrencyBalance
 from credits_service.domain.limits import clip
 from credits_service.service.grants import grant_not_found
-from credits_service.store.credits import CreditStore
 from credits_service.store.ledger import TransactionRecord
-from credits_service.store.sql import reading
+from credits_service.store.unit import RawReading, reading
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import NotFound
@@ -27,9 +26,8 @@ class BalanceFilter:
 
 
 class BalanceUseCases:
-    def __init__(self, database: Database, store: CreditStore, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
-        self._store = store
         self._clock = clock
 
     async def summary(
@@ -38,9 +36,8 @@ class BalanceUseCases:
         """C-21: available and ledger balance per currency over the selected grants, at
         ``as_of`` or else the customer's now (its test clock's time, I-18): one statement
         on a raw pooled connection, the hot read."""
-        async with self._database.reading() as db:
-            balances = await self._store.balance_summary(
-                db,
+        async with RawReading(self._database) as uow:
+            balances = await uow.balances.summary(
                 customer_id,
                 as_of,
                 self._clock.now(),
@@ -55,14 +52,14 @@ class BalanceUseCases:
         self, customer_id: str, grant_id: str, after: list[object] | None, limit: int
     ) -> list[TransactionRecord]:
         """C-22: newest first, the customer's or one of its grants'."""
-        async with reading(self._database) as db:
-            if grant_id and await self._store.customer_of_grant(db, grant_id) != customer_id:
+        async with reading(self._database) as uow:
+            if grant_id and await uow.grants.customer_of(grant_id) != customer_id:
                 raise grant_not_found(grant_id)
-            return await self._store.list_transactions(db, customer_id, grant_id, after, limit)
+            return await uow.ledger.page(customer_id, grant_id, after, limit)
 
     async def transaction(self, transaction_id: str) -> TransactionRecord:
-        async with reading(self._database) as db:
-            found = await self._store.transaction(db, transaction_id)
+        async with reading(self._database) as uow:
+            found = await uow.ledger.transaction(transaction_id)
         if found is None:
             raise NotFound(
                 f"credit balance transaction {clip(transaction_id)!r} not found",

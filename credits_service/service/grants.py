@@ -1,6 +1,6 @@
 """Credit grant use cases (C-1..C-5): one unit of work per RPC.
 
-Every change to a grant's money runs under the customer's lock (``CreditStore.lock_customer``)
+Every change to a grant's money runs under the customer's lock (``uow.customers.lock``)
 and posts its ledger entry in the same transaction as the change.
 
 "Now" is the customer's: its test clock's time when it lives on one (I-18), else the
@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from credits_service.domain import reasons
 from credits_service.domain.balances import GrantBalances
@@ -34,8 +32,7 @@ from credits_service.domain.grants import (
 )
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
 from credits_service.domain.limits import clip
-from credits_service.store.credits import CreditStore
-from credits_service.store.sql import reading
+from credits_service.store.unit import CreditRepositories, reading
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
@@ -91,30 +88,28 @@ def grant_not_found(grant_id: str) -> NotFound:
 
 
 class GrantUseCases:
-    def __init__(self, database: Database, store: CreditStore, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
-        self._store = store
         self._clock = clock
 
     def now(self) -> datetime:
         return self._clock.now()
 
     async def customer_now(
-        self, db: AsyncConnection, customer_id: str, now: datetime | None = None
+        self, uow: CreditRepositories, customer_id: str, now: datetime | None = None
     ) -> datetime:
         """The customer's now: its test clock's time, else the wall clock's (``now``, or
         read now) (I-18)."""
-        return customer_now(await self._store.clock_time_of(db, customer_id), now or self._clock.now())
+        return customer_now(await uow.customers.clock_time_of(customer_id), now or self._clock.now())
 
-    async def create(self, session: AsyncSession, new: NewGrant) -> GrantView:
+    async def create(self, uow: CreditRepositories, new: NewGrant) -> GrantView:
         """C-1, C-4, X-5: under the customer's lock, validate (a grant without effective
         time takes the customer's now), check the unused-grant limit and the total the
         customer's live grants may reach, and post the credits_granted transaction
         (effective at the grant's effective time)."""
-        db = await session.connection()
         now = self._clock.now()
-        await self._store.lock_customer(db, new.customer_id, now)
-        as_of = await self.customer_now(db, new.customer_id, now)
+        await uow.customers.lock(new.customer_id, now)
+        as_of = await self.customer_now(uow, new.customer_id, now)
         grant = validate_new_grant(
             grant_id=ids.new_id(ids.CREDIT_GRANT),
             customer_id=new.customer_id,
@@ -130,22 +125,22 @@ class GrantUseCases:
             now=now,
             customer_now=as_of,
         )
-        ensure_grant_limit(await self._store.count_unused(db, grant.customer_id, as_of))
-        ensure_credit_total(await self._store.live_total(db, grant.customer_id, new.currency), grant.amount)
-        await self._store.insert_grant(db, grant)
+        ensure_grant_limit(await uow.grants.count_unused(grant.customer_id, as_of))
+        ensure_credit_total(await uow.grants.live_total(grant.customer_id, new.currency), grant.amount)
+        await uow.grants.insert(grant)
         granted = Posting(
             grant_id=grant.id,
             kind=TransactionKind.CREDITS_GRANTED,
             amount=grant.amount,
             effective_at=grant.effective_at,
         )
-        await self._store.post(db, grant.customer_id, [granted], now)
-        return GrantView(await self._reread(db, grant.id), as_of)
+        await uow.ledger.post(grant.customer_id, [granted], now)
+        return GrantView(await self._reread(uow, grant.id), as_of)
 
     async def get(self, grant_id: str, as_of: datetime | None = None) -> GrantView:
         """The grant, shown at ``as_of`` or else its customer's now (one statement)."""
-        async with reading(self._database) as db:
-            found, clock_time = await self._store.grant_and_clock(db, grant_id)
+        async with reading(self._database) as uow:
+            found, clock_time = await uow.grants.get_with_clock(grant_id)
         if found is None:
             raise grant_not_found(grant_id)
         return GrantView(found, as_of or clock_time or self._clock.now())
@@ -159,16 +154,15 @@ class GrantUseCases:
         limit: int,
     ) -> tuple[list[GrantBalances], datetime]:
         """The grants judged at ``as_of`` or else the customer's now, and that moment."""
-        async with reading(self._database) as db:
-            moment = as_of or await self.customer_now(db, customer_id)
-            return await self._store.list_grants(db, customer_id, status, moment, after, limit), moment
+        async with reading(self._database) as uow:
+            moment = as_of or await self.customer_now(uow, customer_id)
+            return await uow.grants.page(customer_id, status, moment, after, limit), moment
 
-    async def update(self, session: AsyncSession, changes: GrantChanges) -> GrantView:
+    async def update(self, uow: CreditRepositories, changes: GrantChanges) -> GrantView:
         """C-3: only expire_time (moved or cleared) and metadata change."""
-        db = await session.connection()
         now = self._clock.now()
-        current = await self._locked(db, changes.grant_id, now)
-        now = await self.customer_now(db, current.grant.customer_id, now)
+        current = await self._locked(uow, changes.grant_id, now)
+        now = await self.customer_now(uow, current.grant.customer_id, now)
         updated = update_grant(
             current.grant,
             changes.paths,
@@ -177,49 +171,45 @@ class GrantUseCases:
             metadata=changes.metadata,
             as_of=now,
         )
-        await self._store.save_grant(db, updated)
-        return GrantView(await self._reread(db, changes.grant_id), now)
+        await uow.grants.save(updated)
+        return GrantView(await self._reread(uow, changes.grant_id), now)
 
-    async def expire(self, session: AsyncSession, grant_id: str) -> GrantView:
+    async def expire(self, uow: CreditRepositories, grant_id: str) -> GrantView:
         """C-3: end the grant at the customer's now; its remaining ledger balance becomes
         a credits_expired debit and drafts' holds on it are dropped."""
-        db = await session.connection()
         now = self._clock.now()
-        current = await self._locked(db, grant_id, now)
-        as_of = await self.customer_now(db, current.grant.customer_id, now)
+        current = await self._locked(uow, grant_id, now)
+        as_of = await self.customer_now(uow, current.grant.customer_id, now)
         expired, debit = expire_grant(current.grant, current.ledger, as_of)
-        await self._store.save_grant(db, expired, expiry_posted_at=as_of)
-        await self._store.post(db, expired.customer_id, [debit] if debit else [], now)
-        await self._store.drop_holds_on(db, [grant_id])
-        return GrantView(await self._reread(db, grant_id), as_of)
+        await uow.grants.save(expired, expiry_posted_at=as_of)
+        await uow.ledger.post(expired.customer_id, [debit] if debit else [], now)
+        await uow.holds.drop_on([grant_id])
+        return GrantView(await self._reread(uow, grant_id), as_of)
 
-    async def void(self, session: AsyncSession, grant_id: str) -> GrantView:
+    async def void(self, uow: CreditRepositories, grant_id: str) -> GrantView:
         """C-3: void a grant none of whose credit was ever applied; debit the whole amount."""
-        db = await session.connection()
         now = self._clock.now()
-        current = await self._locked(db, grant_id, now)
-        as_of = await self.customer_now(db, current.grant.customer_id, now)
-        totals = LedgerTotals.of(
-            current.grant.amount.currency, await self._store.postings_of_grant(db, grant_id)
-        )
+        current = await self._locked(uow, grant_id, now)
+        as_of = await self.customer_now(uow, current.grant.customer_id, now)
+        totals = LedgerTotals.of(current.grant.amount.currency, await uow.ledger.postings_of_grant(grant_id))
         voided, debit = void_grant(current.grant, totals, as_of)
-        await self._store.save_grant(db, voided)
-        await self._store.post(db, voided.customer_id, [debit], now)
-        await self._store.drop_holds_on(db, [grant_id])
-        return GrantView(await self._reread(db, grant_id), as_of)
+        await uow.grants.save(voided)
+        await uow.ledger.post(voided.customer_id, [debit], now)
+        await uow.holds.drop_on([grant_id])
+        return GrantView(await self._reread(uow, grant_id), as_of)
 
-    async def _locked(self, db: AsyncConnection, grant_id: str, now: datetime) -> GrantBalances:
+    async def _locked(self, uow: CreditRepositories, grant_id: str, now: datetime) -> GrantBalances:
         """The grant under its customer's lock, then its own (the fixed order, C-14)."""
-        customer_id = await self._store.customer_of_grant(db, grant_id)
+        customer_id = await uow.grants.customer_of(grant_id)
         if customer_id is None:
             raise grant_not_found(grant_id)
-        await self._store.lock_customer(db, customer_id, now)
-        locked = await self._store.grant(db, grant_id, for_update=True)
+        await uow.customers.lock(customer_id, now)
+        locked = await uow.grants.get(grant_id, for_update=True)
         assert locked is not None  # grants are never deleted
         return locked
 
-    async def _reread(self, db: AsyncConnection, grant_id: str) -> GrantBalances:
-        found = await self._store.grant(db, grant_id)
+    async def _reread(self, uow: CreditRepositories, grant_id: str) -> GrantBalances:
+        found = await uow.grants.get(grant_id)
         if found is None:
             raise grant_not_found(grant_id)
         return found

@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from credits_service.domain import reasons
 from credits_service.domain.balances import GrantBalances
 from credits_service.domain.drawdown import (
@@ -32,13 +30,12 @@ from credits_service.domain.drawdown import (
 )
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
 from credits_service.domain.limits import clip
-from credits_service.store.credits import CreditStore
 from credits_service.store.draws import BatchDraw
 from credits_service.store.holds import StoredAllocation
 from credits_service.store.ledger import TransactionRecord
-from credits_service.store.sql import Db
+from credits_service.store.unit import CreditRepositories, RawReading
 from drawdown.clock import Clock
-from drawdown.db.engine import Database, Transaction
+from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
 from drawdown.money import Money
 
@@ -70,46 +67,45 @@ class ExpirySweep:
 
 
 class InvoiceCreditUseCases:
-    def __init__(self, database: Database, store: CreditStore, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
-        self._store = store
         self._clock = clock
 
-    async def hold(self, db: Db, invoice: Invoice) -> StoredAllocation:
+    async def hold(self, uow: CreditRepositories, invoice: Invoice) -> StoredAllocation:
         """C-13: compute the draft's allocation and make it the invoice's hold (replacing
         any earlier one). Refused once the invoice's credits were applied.
 
-        ``db`` is the call's transaction (a raw one on the hot path): the customer's lock
-        and the grants with the applied check in one round trip, then the new hold."""
+        ``uow`` is on the call's transaction (a raw one on the hot path): the customer's
+        lock and the grants with the applied check in one round trip, then the new hold."""
         now = self._clock.now()
-        draw = await self._store.lock_for_draw(
-            db, invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
+        draw = await uow.draws.lock_for_draw(
+            invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
         )
         if draw.applied:
             raise _already_applied(invoice.id)
         invoice = invoice.judged_at(draw.clock_time or now)
         allocation = StoredAllocation.unposted(_allocation(invoice, draw.grants))
-        await self._store.replace_hold(db, invoice.customer_id, allocation, now)
+        await uow.holds.replace(invoice.customer_id, allocation, now)
         return allocation
 
-    async def apply(self, db: Db, invoice: Invoice) -> StoredAllocation:
+    async def apply(self, uow: CreditRepositories, invoice: Invoice) -> StoredAllocation:
         """C-13, C-14: post the finalized invoice's allocation once per invoice; once it is
-        applied, any later call (other amounts) gets the original allocation. ``db`` is the
-        call's transaction: the customer's lock and the grants with the applied check in
-        one round trip, then one statement that posts, drops the hold and records the
+        applied, any later call (other amounts) gets the original allocation. ``uow`` is on
+        the call's transaction: the customer's lock and the grants with the applied check
+        in one round trip, then one statement that posts, drops the hold and records the
         application."""
         now = self._clock.now()
-        draw = await self._store.lock_for_draw(
-            db, invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
+        draw = await uow.draws.lock_for_draw(
+            invoice.customer_id, invoice.id, now, clock=invoice.as_of is None
         )
         if draw.applied:
-            recorded = await self._store.application(db, invoice.id)
+            recorded = await uow.holds.application(invoice.id)
             assert recorded is not None  # applications are never deleted
             return recorded.allocation
         invoice = invoice.judged_at(draw.clock_time or now)
         assert invoice.as_of is not None
-        [recorded_now] = await self._store.record_applications(
-            db, [(invoice.customer_id, _allocation(invoice, draw.grants), invoice.as_of)], now
+        [recorded_now] = await uow.holds.record_applications(
+            [(invoice.customer_id, _allocation(invoice, draw.grants), invoice.as_of)], now
         )
         return recorded_now
 
@@ -119,34 +115,32 @@ class InvoiceCreditUseCases:
         what was applied, C-14); else the refusal itself (REQUEST_ID_REUSED)."""
         if reused.reason != reasons.REQUEST_ID_REUSED:
             raise reused
-        async with self._database.reading() as db:
-            recorded = await self._store.application(db, invoice_id)
+        async with RawReading(self._database) as uow:
+            recorded = await uow.holds.application(invoice_id)
         if recorded is None:
             raise reused
         return recorded.allocation
 
     async def release(
-        self, session: AsyncSession, invoice_id: str, customer_id: str
+        self, uow: CreditRepositories, invoice_id: str, customer_id: str
     ) -> StoredAllocation | None:
         """C-13: drop a draft's hold; nothing to release is a success. Refused once applied."""
-        db = await session.connection()
-        await self._store.lock_customer(db, customer_id, self._clock.now())
-        if await self._store.application(db, invoice_id) is not None:
+        await uow.customers.lock(customer_id, self._clock.now())
+        if await uow.holds.application(invoice_id) is not None:
             raise _already_applied(invoice_id)
-        hold = await self._store.hold_of(db, invoice_id, customer_id)
-        await self._store.release_hold(db, invoice_id)
+        hold = await uow.holds.get(invoice_id, customer_id)
+        await uow.holds.release(invoice_id)
         return hold
 
     async def reinstate(
-        self, session: AsyncSession, invoice_id: str, customer_id: str, as_of: datetime | None
+        self, uow: CreditRepositories, invoice_id: str, customer_id: str, as_of: datetime | None
     ) -> list[TransactionRecord]:
         """C-15: give a voided invoice's credits back, one credit per grant, expiring at
         once what returns to an expired grant; at ``as_of``, else the customer's now.
         Once per invoice: later calls get the same transactions (C-14)."""
-        db = await session.connection()
         now = self._clock.now()
-        await self._store.lock_customer(db, customer_id, now)
-        recorded = await self._store.application(db, invoice_id)
+        await uow.customers.lock(customer_id, now)
+        recorded = await uow.holds.application(invoice_id)
         if recorded is None or recorded.customer_id != customer_id:
             raise FailedPrecondition(
                 f"no credits were applied to invoice {clip(invoice_id)!r} of customer {clip(customer_id)!r}",
@@ -154,52 +148,51 @@ class InvoiceCreditUseCases:
                 metadata={"invoice_id": clip(invoice_id)},
             )
         if recorded.reinstatement_transaction_ids is not None:
-            return await self._store.transactions_by_id(db, recorded.reinstatement_transaction_ids)
-        as_of = as_of or await self._store.clock_time_of(db, customer_id) or now
-        grants = {g.grant.id: g for g in await self._store.grants_of_customer(db, customer_id, lock=True)}
-        postings = await self._store.postings_of_invoice(db, invoice_id)
+            return await uow.ledger.transactions_by_id(recorded.reinstatement_transaction_ids)
+        as_of = as_of or await uow.customers.clock_time_of(customer_id) or now
+        grants = {g.grant.id: g for g in await uow.grants.of_customer(customer_id, lock=True)}
+        postings = await uow.ledger.postings_of_invoice(invoice_id)
         states = {
             grant_id: grant_state(grants[grant_id].grant, grants[grant_id].ledger, as_of)
             for grant_id in {p.grant_id for p in postings}
         }
         plan = plan_reinstatement(invoice_id, postings, states, as_of)
-        posted = await self._store.post(db, customer_id, plan, now)
-        await self._store.record_reinstatement(db, invoice_id, [record.id for record in posted], now)
+        posted = await uow.ledger.post(customer_id, plan, now)
+        await uow.holds.record_reinstatement(invoice_id, [record.id for record in posted], now)
         return posted
 
     async def preview(self, invoice: Invoice) -> StoredAllocation:
         """C-13, I-14: the allocation the invoice would get now; holds and posts nothing."""
-        async with self._database.reading() as db:
-            grants, clock_time = await self._store.grants_to_preview(
-                db, invoice.customer_id, invoice.id, clock=invoice.as_of is None
+        async with RawReading(self._database) as uow:
+            grants, clock_time = await uow.draws.grants_to_preview(
+                invoice.customer_id, invoice.id, clock=invoice.as_of is None
             )
         invoice = invoice.judged_at(clock_time or self._clock.now())
         return StoredAllocation.unposted(_allocation(invoice, grants))
 
     async def expire_due(
-        self, session: AsyncSession, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
+        self, uow: CreditRepositories, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
     ) -> ExpirySweep:
         """C-3, C-20: post the expiry of every grant due at ``as_of`` (a credits_expired
         debit of what is left, dated at its expire_time) and drop holds on them.
         Customers are locked one by one in id order, the order every sweep uses."""
-        db = await session.connection()
         now = self._clock.now()
         expired = transactions = 0
-        for customer_id in await self._store.customers_with_due_expiries(db, as_of, only, excluding):
-            await self._store.lock_customer(db, customer_id, now)
-            due = await self._store.due_grants(db, customer_id, as_of)
+        for customer_id in await uow.grants.customers_with_due_expiries(as_of, only, excluding):
+            await uow.customers.lock(customer_id, now)
+            due = await uow.grants.due(customer_id, as_of)
             debits = [debit for g in due if (debit := due_expiry(g.grant, g.ledger, as_of)) is not None]
-            await self._store.post(db, customer_id, debits, now)
+            await uow.ledger.post(customer_id, debits, now)
             for g in due:
-                await self._store.save_grant(db, g.grant, expiry_posted_at=as_of)
-            await self._store.drop_holds_on(db, [g.grant.id for g in due])
+                await uow.grants.save(g.grant, expiry_posted_at=as_of)
+            await uow.holds.drop_on([g.grant.id for g in due])
             expired += len(due)
             transactions += len(debits)
         return ExpirySweep(expired, transactions)
 
     # -- batches (a period close or a finalization run) -------------------------------
 
-    async def hold_batch(self, db: Transaction, items: Sequence[BatchItem]) -> list[StoredAllocation]:
+    async def hold_batch(self, uow: CreditRepositories, items: Sequence[BatchItem]) -> list[StoredAllocation]:
         """``hold`` for each item's invoice (distinct), in one transaction: all are held or
         none. Each draft is allocated after the ones before it, as single calls in that
         order would be. An item whose request id was reused is refused. The batch was
@@ -208,7 +201,7 @@ class InvoiceCreditUseCases:
             if item.reused is not None:
                 raise item.error(item.reused)
         now = self._clock.now()
-        read, drafts = await self._lock_batch(db, items, now)
+        read, drafts = await self._lock_batch(uow, items, now)
         for item, draft in zip(items, drafts, strict=True):
             if draft.id in read.applications:
                 raise item.error(_already_applied(draft.id))
@@ -218,17 +211,19 @@ class InvoiceCreditUseCases:
             allocation = books.allocate(draft)
             books.hold(draft.id, allocation)
             holds.append((draft.customer_id, StoredAllocation.unposted(allocation)))
-        await self._store.replace_holds(db, holds, now)
+        await uow.holds.replace_many(holds, now)
         return [held for _, held in holds]
 
-    async def apply_batch(self, db: Transaction, items: Sequence[BatchItem]) -> list[StoredAllocation]:
+    async def apply_batch(
+        self, uow: CreditRepositories, items: Sequence[BatchItem]
+    ) -> list[StoredAllocation]:
         """``apply`` for each item's invoice (distinct) in one transaction: all are applied
         (or answered with their recorded application) or nothing is posted. Invoices are
         allocated in order. An item whose request id was reused is refused unless its
         invoice is already applied (``applied_despite_reuse``). The batch was checked whole
         first (``ensure_distinct_invoices``)."""
         now = self._clock.now()
-        read, finals = await self._lock_batch(db, items, now)
+        read, finals = await self._lock_batch(uow, items, now)
         recorded = read.applications
         for item, final in zip(items, finals, strict=True):
             if item.reused is not None and final.id not in recorded:
@@ -240,8 +235,7 @@ class InvoiceCreditUseCases:
             allocation = books.allocate(final)
             books.apply(final.id, allocation)
             allocations.append(allocation)
-        applied = await self._store.record_applications(
-            db,
+        applied = await uow.holds.record_applications(
             [
                 (final.customer_id, allocation, final.as_of)
                 for final, allocation in zip(pending, allocations, strict=True)
@@ -253,13 +247,12 @@ class InvoiceCreditUseCases:
         return [results[final.id] for final in finals]
 
     async def _lock_batch(
-        self, db: Transaction, items: Sequence[BatchItem], now: datetime
+        self, uow: CreditRepositories, items: Sequence[BatchItem], now: datetime
     ) -> tuple[BatchDraw, list[Invoice]]:
         """The batch's customers locked and their grants read (``lock_for_batch``), and its
         invoices judged at their customers' now where they give no ``as_of``."""
         invoices = [item.invoice for item in items]
-        read = await self._store.lock_for_batch(
-            db,
+        read = await uow.draws.lock_for_batch(
             (invoice.customer_id for invoice in invoices),
             [invoice.id for invoice in invoices],
             now,

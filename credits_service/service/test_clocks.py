@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from credits_service.store.credits import CreditStore
+from credits_service.store.unit import CreditRepositories
 from drawdown.clock import Clock
 from drawdown.test_clocks import customers_on_other_clocks
 
@@ -25,28 +23,26 @@ from drawdown.test_clocks import customers_on_other_clocks
 class TestClockUseCases:
     __test__ = False  # a use case, not a test class
 
-    def __init__(self, store: CreditStore, clock: Clock) -> None:
-        self._store = store
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
     async def set_time(
-        self, session: AsyncSession, clock_id: str, frozen_time: datetime, customer_ids: Sequence[str]
+        self, uow: CreditRepositories, clock_id: str, frozen_time: datetime, customer_ids: Sequence[str]
     ) -> datetime:
         """Record the clock's time (moving it forward only) and attach the customers to it,
         in one transaction: the clock's row is locked first, then the customers' locks in
         id order (the order of every draw), so attaching serializes with the customers'
         draws and never deadlocks. Returns the clock's time as stored. A customer on
         another clock refuses the whole call (CUSTOMER_ON_OTHER_CLOCK)."""
-        db = await session.connection()
         now = self._clock.now()
-        stored = await self._store.set_test_clock(db, clock_id, frozen_time, now)
+        stored = await uow.customers.set_test_clock(clock_id, frozen_time, now)
         if customer_ids:
-            await self._store.lock_customers(db, customer_ids, now)
-            elsewhere = await self._store.attach_to_test_clock(db, clock_id, customer_ids, now)
+            await uow.customers.lock_many(customer_ids, now)
+            elsewhere = await uow.customers.attach_to_test_clock(clock_id, customer_ids, now)
             if elsewhere:
                 raise customers_on_other_clocks(clock_id, elsewhere)
         return stored
 
-    async def delete(self, session: AsyncSession, clock_id: str) -> None:
+    async def delete(self, uow: CreditRepositories, clock_id: str) -> None:
         """Forget the clock; its customers return to the wall clock. Unknown: nothing to do."""
-        await self._store.delete_test_clock(await session.connection(), clock_id)
+        await uow.customers.delete_test_clock(clock_id)

@@ -12,7 +12,7 @@ from credits_service.domain.balances import CurrencyBalance
 from credits_service.store.schema import credit_grants as G
 from credits_service.store.schema import credit_holds as H
 from credits_service.store.schema import test_clocks
-from credits_service.store.sql import Db
+from credits_service.store.sql import Repository
 from drawdown.db.engine import fetch as _fetch
 from drawdown.money import Money
 
@@ -47,12 +47,13 @@ _SUMMARY_OF_SCOPE = _SUMMARY.format(
 )
 
 
-class BalanceStore:
-    """The balance summary; runs in the caller's transaction or on a raw pooled one."""
+class BalanceRepository(Repository):
+    """The balance summary; runs in a unit of work or on a raw pooled connection."""
 
-    async def balance_summary(
+    __slots__ = ()
+
+    async def summary(
         self,
-        db: Db,
         customer_id: str,
         as_of: datetime | None,
         now: datetime,
@@ -76,7 +77,7 @@ class BalanceStore:
             "grant_id": grant_id,
             "price_ids": None if price_ids is None else list(price_ids),
         }
-        rows = sorted(await _fetch(db, statement, params), key=lambda row: row.currency)
+        rows = sorted(await _fetch(self._db, statement, params), key=lambda row: row.currency)
         return [
             CurrencyBalance(Money(row.currency, int(row.available)), Money(row.currency, int(row.ledger)))
             for row in rows

@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credits_service.domain.balances import GrantBalances
-from credits_service.store.customers import CREATE_CUSTOMERS, LOCK_CUSTOMER, LOCK_CUSTOMERS, CustomerStore
+from credits_service.store.customers import (
+    CREATE_CUSTOMERS,
+    LOCK_CUSTOMER,
+    LOCK_CUSTOMERS,
+    CustomerRepository,
+)
 from credits_service.store.grants import grant_balances_of, grants_sql
 from credits_service.store.holds import APPLICATIONS, ApplicationRecord, application_of
 from credits_service.store.schema import credit_grants as G
 from credits_service.store.schema import credit_holds as H
 from credits_service.store.schema import invoice_applications as A
 from credits_service.store.schema import test_clocks
-from credits_service.store.sql import Db
+from credits_service.store.sql import Db, Repository
 from drawdown.db.engine import fetch as _fetch
 from drawdown.db.engine import fetch_many as _fetch_many
 from drawdown.db.engine import send as _send
@@ -68,54 +73,60 @@ _OWN_HOLDS = f"""
      GROUP BY invoice_id, grant_id"""
 
 
-class DrawStore(CustomerStore):
-    """The draws' reads, which start by taking the customers' locks (``CustomerStore``)."""
+class DrawRepository(Repository):
+    """The draws' reads, which start by taking the customers' locks (a new customer's row
+    and lock through ``customers``)."""
+
+    __slots__ = ("_customers",)
+
+    def __init__(self, db: Db, customers: CustomerRepository) -> None:
+        super().__init__(db)
+        self._customers = customers
 
     async def lock_for_draw(
-        self, db: Db, customer_id: str, invoice_id: str, now: datetime, *, clock: bool
+        self, customer_id: str, invoice_id: str, now: datetime, *, clock: bool
     ) -> CustomerDraw:
-        """A hold's or an application's start, in one round trip: ``lock_customer``, then
-        the customer's grants (locked, by id) with other invoices' holds, whether the
+        """A hold's or an application's start, in one round trip: ``CustomerRepository.lock``,
+        then the customer's grants (locked, by id) with other invoices' holds, whether the
         invoice's credits were applied already (C-13, C-14) and, with ``clock``, the
         customer's test clock time (I-18). The grants are read by a statement after the
         lock's, so from a snapshot taken once the lock was held. Without grants there is
         nothing to allocate, so no clock time is needed either."""
         params = {"customer_id": customer_id, "invoice_id": invoice_id, "clock": clock}
-        locked, rows = await _fetch_many(db, [(LOCK_CUSTOMER, params), (_GRANTS_FOR_DRAW, params)])
+        locked, rows = await _fetch_many(self._db, [(LOCK_CUSTOMER, params), (_GRANTS_FOR_DRAW, params)])
         if not locked:  # a new customer: its row (so the lock) comes first, grants none yet
-            await self.lock_customer(db, customer_id, now)
+            await self._customers.lock(customer_id, now)
             rows = []
         if not rows:
-            [row] = await _fetch(db, _APPLIED, params)
+            [row] = await _fetch(self._db, _APPLIED, params)
             return CustomerDraw([], row.applied, None)
         return CustomerDraw([grant_balances_of(row) for row in rows], rows[0].applied, rows[0].clock_time)
 
     async def grants_to_preview(
-        self, db: Db, customer_id: str, invoice_id: str, *, clock: bool
+        self, customer_id: str, invoice_id: str, *, clock: bool
     ) -> tuple[list[GrantBalances], datetime | None]:
         """A preview's grants (by id) with other invoices' holds (the invoice's own is
         ignored) and, with ``clock``, the customer's test clock time, in one statement."""
         statement = _GRANTS_FOR_PREVIEW if invoice_id else _GRANTS_FOR_UPCOMING
         params = {"customer_id": customer_id, "invoice_id": invoice_id, "clock": clock}
-        rows = await _fetch(db, statement, params)
+        rows = await _fetch(self._db, statement, params)
         return [grant_balances_of(row) for row in rows], rows[0].clock_time if rows else None
 
     async def lock_for_batch(
         self,
-        db: Db,
         customer_ids: Iterable[str],
         invoice_ids: Sequence[str],
         now: datetime,
         *,
         clock: bool = False,
     ) -> BatchDraw:
-        """A batch's start, in one round trip: ``lock_customer`` for each customer, once,
-        in id order (the order every caller that locks more than one customer uses, so
-        none deadlocks); then, from snapshots taken once the locks are held, the
-        invoices' recorded applications and the customers' grants (locked, by id) with
-        their holds; with ``clock``, the customers' test clock times (I-18)."""
+        """A batch's start, in one round trip: ``CustomerRepository.lock`` for each
+        customer, once, in id order (the order every caller that locks more than one
+        customer uses, so none deadlocks); then, from snapshots taken once the locks are
+        held, the invoices' recorded applications and the customers' grants (locked, by
+        id) with their holds; with ``clock``, the customers' test clock times (I-18)."""
         params = {"customer_ids": sorted(set(customer_ids)), "invoice_ids": list(invoice_ids), "now": now}
-        await _send(db, CREATE_CUSTOMERS, params)
+        await _send(self._db, CREATE_CUSTOMERS, params)
         statements = [
             (LOCK_CUSTOMERS, params),
             (APPLICATIONS, params),
@@ -124,7 +135,7 @@ class DrawStore(CustomerStore):
         ]
         if clock:
             statements.append((test_clocks.clock_times_sql, params))
-        _, applications, grants, own, *clocks = await _fetch_many(db, statements)
+        _, applications, grants, own, *clocks = await _fetch_many(self._db, statements)
         return BatchDraw(
             {row.invoice_id: application_of(row) for row in applications},
             [grant_balances_of(row) for row in grants],

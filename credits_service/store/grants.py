@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credits_service.domain.balances import GrantBalances
 from credits_service.domain.grants import Applicability, CreditGrant, GrantCategory, GrantState
@@ -23,7 +22,7 @@ from credits_service.store.schema import credit_test_clock_customers as KC
 from credits_service.store.schema import credit_test_clocks as K
 from credits_service.store.schema import invoice_applications as A
 from credits_service.store.schema import test_clocks
-from credits_service.store.sql import Db
+from credits_service.store.sql import Repository
 from drawdown.db.engine import fetch as _fetch
 from drawdown.money import Money
 
@@ -113,11 +112,13 @@ def grants_sql(
          ORDER BY g.id {"FOR UPDATE OF g" if lock else ""}"""
 
 
-class GrantStore:
-    """Grant rows and reads; every method runs in the caller's transaction."""
+class GrantRepository(Repository):
+    """Grant rows and reads."""
 
-    async def insert_grant(self, db: AsyncConnection, grant: CreditGrant) -> None:
-        await db.execute(
+    __slots__ = ()
+
+    async def insert(self, grant: CreditGrant) -> None:
+        await self._db.execute(
             sa.insert(G).values(
                 id=grant.id,
                 customer_id=grant.customer_id,
@@ -137,9 +138,7 @@ class GrantStore:
             )
         )
 
-    async def save_grant(
-        self, db: AsyncConnection, grant: CreditGrant, *, expiry_posted_at: datetime | None = None
-    ) -> None:
+    async def save(self, grant: CreditGrant, *, expiry_posted_at: datetime | None = None) -> None:
         """Store the mutable fields (C-3) and, when given, when the expiry was recorded."""
         values: dict[str, object] = {
             "expires_at": grant.expires_at,
@@ -149,23 +148,19 @@ class GrantStore:
         }
         if expiry_posted_at is not None:
             values["expiry_posted_at"] = expiry_posted_at
-        await db.execute(sa.update(G).where(G.c.id == grant.id).values(**values))
+        await self._db.execute(sa.update(G).where(G.c.id == grant.id).values(**values))
 
-    async def grant(
-        self, db: AsyncConnection, grant_id: str, *, for_update: bool = False
-    ) -> GrantBalances | None:
+    async def get(self, grant_id: str, *, for_update: bool = False) -> GrantBalances | None:
         """One grant with its holds; ``for_update`` locks its row (after the customer's)."""
         held = sa.select(sa.func.coalesce(sa.func.sum(H.c.amount_minor), 0)).where(H.c.grant_id == G.c.id)
         query = sa.select(G, held.scalar_subquery().label("held")).where(G.c.id == grant_id)
         if for_update:
             query = query.with_for_update(of=G)
-        row = (await db.execute(query)).first()
+        row = (await self._db.execute(query)).first()
         return None if row is None else grant_balances_of(row)
 
-    async def grant_and_clock(
-        self, db: AsyncConnection, grant_id: str
-    ) -> tuple[GrantBalances | None, datetime | None]:
-        """``grant`` and, in the same statement, its customer's test clock time (I-18)."""
+    async def get_with_clock(self, grant_id: str) -> tuple[GrantBalances | None, datetime | None]:
+        """``get`` and, in the same statement, its customer's test clock time (I-18)."""
         held = sa.select(sa.func.coalesce(sa.func.sum(H.c.amount_minor), 0)).where(H.c.grant_id == G.c.id)
         clock = (
             sa.select(K.c.frozen_time)
@@ -175,15 +170,14 @@ class GrantStore:
         query = sa.select(
             G, held.scalar_subquery().label("held"), clock.scalar_subquery().label("clock_time")
         ).where(G.c.id == grant_id)
-        row = (await db.execute(query)).first()
+        row = (await self._db.execute(query)).first()
         return (None, None) if row is None else (grant_balances_of(row), row.clock_time)
 
-    async def customer_of_grant(self, db: AsyncConnection, grant_id: str) -> str | None:
-        return (await db.execute(sa.select(G.c.customer_id).where(G.c.id == grant_id))).scalar()
+    async def customer_of(self, grant_id: str) -> str | None:
+        return (await self._db.execute(sa.select(G.c.customer_id).where(G.c.id == grant_id))).scalar()
 
-    async def grants_of_customer(
+    async def of_customer(
         self,
-        db: Db,
         customer_id: str,
         *,
         excluding_hold_of: str | None = None,
@@ -194,18 +188,17 @@ class GrantStore:
         with ``due_at``, only those whose expiry is due then and not recorded."""
         statement = grants_sql(excluding_hold=bool(excluding_hold_of), due=due_at is not None, lock=lock)
         params = {"customer_id": customer_id, "invoice_id": excluding_hold_of, "as_of": due_at}
-        return [grant_balances_of(row) for row in await _fetch(db, statement, params)]
+        return [grant_balances_of(row) for row in await _fetch(self._db, statement, params)]
 
-    async def list_grants(
+    async def page(
         self,
-        db: AsyncConnection,
         customer_id: str,
         status: GrantState | None,
         as_of: datetime,
         after: Sequence[object] | None,
         limit: int,
     ) -> list[GrantBalances]:
-        """Newest first (create_time, id), keyset after ``after``."""
+        """The customer's grants newest first (create_time, id), keyset after ``after``."""
         held = _held_by_grant(customer_id)
         query = (
             sa.select(G, held.c.held)
@@ -218,17 +211,17 @@ class GrantStore:
             query = query.where(status_condition(status, as_of))
         if after is not None:
             query = query.where(sa.tuple_(G.c.create_time, G.c.id) < sa.tuple_(*after))
-        return [grant_balances_of(row) for row in await db.execute(query)]
+        return [grant_balances_of(row) for row in await self._db.execute(query)]
 
-    async def count_unused(self, db: AsyncConnection, customer_id: str, as_of: datetime) -> int:
+    async def count_unused(self, customer_id: str, as_of: datetime) -> int:
         """C-4: grants that are pending or available at ``as_of`` (``is_unused``)."""
         unused = sa.or_(
             status_condition(GrantState.PENDING, as_of), status_condition(GrantState.AVAILABLE, as_of)
         )
         query = sa.select(sa.func.count()).select_from(G).where(G.c.customer_id == customer_id, unused)
-        return (await db.execute(query)).scalar_one()
+        return (await self._db.execute(query)).scalar_one()
 
-    async def live_total(self, db: AsyncConnection, customer_id: str, currency: str) -> int:
+    async def live_total(self, customer_id: str, currency: str) -> int:
         """X-5: the amounts of the customer's grants in ``currency`` that can still hold
         credits (not voided, expiry not posted), summed as NUMERIC."""
         query = sa.select(sa.func.coalesce(sa.func.sum(G.c.amount_minor), 0)).where(
@@ -237,10 +230,10 @@ class GrantStore:
             G.c.voided_at.is_(None),
             G.c.expiry_posted_at.is_(None),
         )
-        return int((await db.execute(query)).scalar_one())
+        return int((await self._db.execute(query)).scalar_one())
 
     async def customers_with_due_expiries(
-        self, db: Db, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
+        self, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
     ) -> list[str]:
         """The customers with expiries due at ``as_of``: those of ``only``; or, without
         it, every customer but those of ``excluding`` and those on a test clock, whose
@@ -253,8 +246,8 @@ class GrantStore:
                 chosen += " AND g.customer_id <> ALL(%(excluding)s::text[])"
         statement = f"SELECT DISTINCT g.customer_id FROM {G.fullname} AS g WHERE {_DUE} {chosen} ORDER BY 1"
         params = {"as_of": as_of, "only": list(only), "excluding": list(excluding)}
-        return [row.customer_id for row in await _fetch(db, statement, params)]
+        return [row.customer_id for row in await _fetch(self._db, statement, params)]
 
-    async def due_grants(self, db: Db, customer_id: str, as_of: datetime) -> list[GrantBalances]:
+    async def due(self, customer_id: str, as_of: datetime) -> list[GrantBalances]:
         """The customer's grants whose expiry is due and not recorded, locked (after the customer)."""
-        return await self.grants_of_customer(db, customer_id, lock=True, due_at=as_of)
+        return await self.of_customer(customer_id, lock=True, due_at=as_of)

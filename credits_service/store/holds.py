@@ -15,13 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credits_service.domain.drawdown import Allocation
 from credits_service.store.ledger import MOVE_BALANCES, POSTED, new_records, posting_params
 from credits_service.store.schema import credit_holds as H
 from credits_service.store.schema import invoice_applications as A
-from credits_service.store.sql import Db
+from credits_service.store.sql import Repository
 from drawdown.db.engine import fetch as _fetch
 from drawdown.db.engine import send as _send
 from drawdown.money import Money
@@ -103,16 +102,17 @@ _RECORD_APPLICATIONS = f"""
     {MOVE_BALANCES}"""
 
 
-class HoldStore:
-    """Holds and invoice applications; every method runs in the caller's transaction."""
+class HoldRepository(Repository):
+    """Holds and invoice applications."""
+
+    __slots__ = ()
 
     # -- holds ------------------------------------------------------------------------
 
-    async def hold_of(
-        self, db: AsyncConnection, invoice_id: str, customer_id: str
-    ) -> StoredAllocation | None:
+    async def get(self, invoice_id: str, customer_id: str) -> StoredAllocation | None:
+        """The invoice's hold, if it has one."""
         rows = (
-            await db.execute(
+            await self._db.execute(
                 sa.select(H)
                 .where(H.c.invoice_id == invoice_id, H.c.customer_id == customer_id)
                 .order_by(H.c.position)
@@ -125,23 +125,19 @@ class HoldStore:
         )
         return StoredAllocation(invoice_id, rows[0].currency, entries)
 
-    async def replace_hold(
-        self, db: Db, customer_id: str, allocation: StoredAllocation, now: datetime
-    ) -> None:
+    async def replace(self, customer_id: str, allocation: StoredAllocation, now: datetime) -> None:
         """C-13: the invoice's hold becomes ``allocation`` (the previous one is dropped)."""
-        await self.replace_holds(db, [(customer_id, allocation)], now)
+        await self.replace_many([(customer_id, allocation)], now)
 
-    async def replace_holds(
-        self, db: Db, holds: Sequence[tuple[str, StoredAllocation]], now: datetime
-    ) -> None:
-        """``replace_hold`` for (customer id, allocation) pairs of distinct invoices, in one statement."""
+    async def replace_many(self, holds: Sequence[tuple[str, StoredAllocation]], now: datetime) -> None:
+        """``replace`` for (customer id, allocation) pairs of distinct invoices, in one statement."""
         rows = [
             (allocation.invoice_id, position, customer_id, entry)
             for customer_id, allocation in holds
             for position, entry in enumerate(allocation.entries)
         ]
         await _send(
-            db,
+            self._db,
             _REPLACE_HOLDS,
             {
                 "invoice_ids": [allocation.invoice_id for _, allocation in holds],
@@ -156,27 +152,28 @@ class HoldStore:
             },
         )
 
-    async def release_hold(self, db: Db, invoice_id: str) -> None:
-        await _send(db, _RELEASE_HOLD, {"invoice_id": invoice_id})
+    async def release(self, invoice_id: str) -> None:
+        """Drop the invoice's hold (C-13)."""
+        await _send(self._db, _RELEASE_HOLD, {"invoice_id": invoice_id})
 
-    async def drop_holds_on(self, db: AsyncConnection, grant_ids: Iterable[str]) -> None:
+    async def drop_on(self, grant_ids: Iterable[str]) -> None:
         """Holds on grants that ended (expired, voided) count for nothing; drop them."""
-        await db.execute(sa.delete(H).where(H.c.grant_id.in_(list(grant_ids))))
+        await self._db.execute(sa.delete(H).where(H.c.grant_id.in_(list(grant_ids))))
 
     # -- invoice applications ---------------------------------------------------------
 
-    async def application(self, db: Db, invoice_id: str) -> ApplicationRecord | None:
-        return (await self.applications(db, [invoice_id])).get(invoice_id)
+    async def application(self, invoice_id: str) -> ApplicationRecord | None:
+        return (await self.applications([invoice_id])).get(invoice_id)
 
-    async def applications(self, db: Db, invoice_ids: Sequence[str]) -> dict[str, ApplicationRecord]:
+    async def applications(self, invoice_ids: Sequence[str]) -> dict[str, ApplicationRecord]:
         """The recorded applications of those of ``invoice_ids`` that were applied."""
         return {
             row.invoice_id: application_of(row)
-            for row in await _fetch(db, APPLICATIONS, {"invoice_ids": list(invoice_ids)})
+            for row in await _fetch(self._db, APPLICATIONS, {"invoice_ids": list(invoice_ids)})
         }
 
     async def record_applications(
-        self, db: Db, applied: Sequence[tuple[str, Allocation, datetime]], now: datetime
+        self, applied: Sequence[tuple[str, Allocation, datetime]], now: datetime
     ) -> list[StoredAllocation]:
         """C-13: for each (customer id, allocation, effective time), post its
         credits_applied debits (one per grant per line), release the invoice's hold and
@@ -201,7 +198,7 @@ class HoldStore:
             for _, allocation, _ in applied
         ]
         await _send(
-            db,
+            self._db,
             _RECORD_APPLICATIONS,
             {
                 "now": now,
@@ -223,9 +220,9 @@ class HoldStore:
         return recorded
 
     async def record_reinstatement(
-        self, db: AsyncConnection, invoice_id: str, transaction_ids: Sequence[str], now: datetime
+        self, invoice_id: str, transaction_ids: Sequence[str], now: datetime
     ) -> None:
-        await db.execute(
+        await self._db.execute(
             sa.update(A)
             .where(A.c.invoice_id == invoice_id)
             .values(reinstated_at=now, reinstatement_transaction_ids=list(transaction_ids))

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credits_service.domain.ledger import Posting, TransactionKind
 from credits_service.store.schema import credit_grants as G
 from credits_service.store.schema import credit_transactions as T
-from credits_service.store.sql import Db
+from credits_service.store.sql import Repository
 from drawdown import ids
 from drawdown.db.engine import send as _send
 from drawdown.money import Money
@@ -98,55 +97,50 @@ MOVE_BALANCES = f"""
 _POST = f"WITH {POSTED} {MOVE_BALANCES}"
 
 
-class LedgerStore:
-    """Postings and transactions; every method runs in the caller's transaction."""
+class LedgerRepository(Repository):
+    """Postings and transactions."""
+
+    __slots__ = ()
 
     async def post(
-        self, db: Db, customer_id: str, postings: Sequence[Posting], now: datetime
+        self, customer_id: str, postings: Sequence[Posting], now: datetime
     ) -> list[TransactionRecord]:
         """Append ``postings`` and move each grant's cached balance, in this transaction."""
-        return await self.post_many(db, [(customer_id, posting) for posting in postings], now)
+        return await self.post_many([(customer_id, posting) for posting in postings], now)
 
     async def post_many(
-        self, db: Db, postings: Sequence[tuple[str, Posting]], now: datetime
+        self, postings: Sequence[tuple[str, Posting]], now: datetime
     ) -> list[TransactionRecord]:
         """``post`` for (customer id, posting) pairs of several customers, in one statement."""
         if not postings:
             return []
         records = new_records(postings, now)
-        await _send(db, _POST, {"now": now, **posting_params(records)})
+        await _send(self._db, _POST, {"now": now, **posting_params(records)})
         return records
 
-    async def postings_of_grant(self, db: AsyncConnection, grant_id: str) -> list[Posting]:
+    async def postings_of_grant(self, grant_id: str) -> list[Posting]:
         """The grant's ledger in append order (C-23 checks, void's totals)."""
         query = sa.select(T).where(T.c.grant_id == grant_id).order_by(T.c.seq)
-        return [_transaction_of(row).posting for row in await db.execute(query)]
+        return [_transaction_of(row).posting for row in await self._db.execute(query)]
 
-    async def postings_of_invoice(self, db: AsyncConnection, invoice_id: str) -> list[Posting]:
+    async def postings_of_invoice(self, invoice_id: str) -> list[Posting]:
         query = sa.select(T).where(T.c.invoice_id == invoice_id).order_by(T.c.seq)
-        return [_transaction_of(row).posting for row in await db.execute(query)]
+        return [_transaction_of(row).posting for row in await self._db.execute(query)]
 
-    async def transaction(self, db: AsyncConnection, transaction_id: str) -> TransactionRecord | None:
-        row = (await db.execute(sa.select(T).where(T.c.id == transaction_id))).first()
+    async def transaction(self, transaction_id: str) -> TransactionRecord | None:
+        row = (await self._db.execute(sa.select(T).where(T.c.id == transaction_id))).first()
         return None if row is None else _transaction_of(row)
 
-    async def transactions_by_id(
-        self, db: AsyncConnection, transaction_ids: Sequence[str]
-    ) -> list[TransactionRecord]:
+    async def transactions_by_id(self, transaction_ids: Sequence[str]) -> list[TransactionRecord]:
         """The transactions in the order of ``transaction_ids``."""
         rows = {
             row.id: _transaction_of(row)
-            for row in await db.execute(sa.select(T).where(T.c.id.in_(list(transaction_ids))))
+            for row in await self._db.execute(sa.select(T).where(T.c.id.in_(list(transaction_ids))))
         }
         return [rows[transaction_id] for transaction_id in transaction_ids]
 
-    async def list_transactions(
-        self,
-        db: AsyncConnection,
-        customer_id: str,
-        grant_id: str,
-        after: Sequence[object] | None,
-        limit: int,
+    async def page(
+        self, customer_id: str, grant_id: str, after: Sequence[object] | None, limit: int
     ) -> list[TransactionRecord]:
         """Newest first (create_time, id), keyset after ``after``; optionally one grant's."""
         query = sa.select(T).order_by(T.c.create_time.desc(), T.c.id.desc()).limit(limit)
@@ -155,4 +149,4 @@ class LedgerStore:
         )
         if after is not None:
             query = query.where(sa.tuple_(T.c.create_time, T.c.id) < sa.tuple_(*after))
-        return [_transaction_of(row) for row in await db.execute(query)]
+        return [_transaction_of(row) for row in await self._db.execute(query)]

@@ -23,7 +23,7 @@ from credits_service.domain.grants import Applicability, GrantCategory
 from credits_service.domain.ledger import check_invariant, ledger_balance
 from credits_service.service.grants import GrantUseCases, NewGrant
 from credits_service.service.invoices import BatchItem, InvoiceCreditUseCases
-from credits_service.store.credits import CreditStore
+from credits_service.store.unit import CreditRepositories, CreditsUnit
 from drawdown.clock import FrozenClock
 from drawdown.db.engine import Database
 from drawdown.errors import FailedPrecondition
@@ -45,10 +45,8 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.customer = f"cus_{uuid.uuid4().hex}"
         self.clock = FrozenClock(START)
-        store = CreditStore()
-        self.store = store
-        self.grants = GrantUseCases(self.database, store, self.clock)
-        self.invoices = InvoiceCreditUseCases(self.database, store, self.clock)
+        self.grants = GrantUseCases(self.database, self.clock)
+        self.invoices = InvoiceCreditUseCases(self.database, self.clock)
         self.grant_ids: list[str] = []
 
     def run(self, work: Callable[[], Awaitable[T]]) -> T | None:
@@ -61,7 +59,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     def in_transaction(self, work: Callable[..., Awaitable[T]]) -> Callable[[], Awaitable[T]]:
         async def unit() -> T:
             async with self.database.unit_of_work() as uow:
-                result = await work(uow.session)
+                result = await work(uow)
                 await uow.commit()
                 return result
 
@@ -70,7 +68,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     def in_raw_transaction(self, work: Callable[..., Awaitable[T]]) -> Callable[[], Awaitable[T]]:
         async def unit() -> T:
             async with self.database.transaction() as tx:
-                result = await work(tx)
+                result = await work(CreditRepositories(tx))
                 await tx.commit()
                 return result
 
@@ -117,7 +115,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
             expires_at=None if expires_in_hours is None else now + timedelta(hours=expires_in_hours),
             metadata={},
         )
-        created = self.run(self.in_transaction(lambda session: self.grants.create(session, new)))
+        created = self.run(self.in_transaction(lambda uow: self.grants.create(uow, new)))
         assert created is not None
         self.grant_ids.append(created.grant.id)
 
@@ -126,12 +124,12 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     )
     def hold(self, number: int, amounts: list[int]) -> None:
         draft = self.invoice(number, amounts)
-        self.run(self.in_raw_transaction(lambda tx: self.invoices.hold(tx, draft)))
+        self.run(self.in_raw_transaction(lambda uow: self.invoices.hold(uow, draft)))
 
     @rule(number=invoices, amounts=st.lists(st.integers(min_value=0, max_value=1500), min_size=1, max_size=3))
     def apply(self, number: int, amounts: list[int]) -> None:
         final = self.invoice(number, amounts)
-        applied = self.run(self.in_raw_transaction(lambda tx: self.invoices.apply(tx, final)))
+        applied = self.run(self.in_raw_transaction(lambda uow: self.invoices.apply(uow, final)))
         assert applied is not None
         assert all(entry.amount.minor > 0 for entry in applied.entries)
 
@@ -141,7 +139,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     )
     def batch_hold(self, numbers: list[int], amounts: list[int]) -> None:
         items = [BatchItem(index, self.invoice(number, amounts)) for index, number in enumerate(numbers)]
-        self.run(self.in_raw_transaction(lambda tx: self.invoices.hold_batch(tx, items)))
+        self.run(self.in_raw_transaction(lambda uow: self.invoices.hold_batch(uow, items)))
 
     @rule(
         numbers=st.lists(invoices, min_size=1, max_size=3, unique=True),
@@ -149,37 +147,33 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     )
     def batch_apply(self, numbers: list[int], amounts: list[int]) -> None:
         items = [BatchItem(index, self.invoice(number, amounts)) for index, number in enumerate(numbers)]
-        applied = self.run(self.in_raw_transaction(lambda tx: self.invoices.apply_batch(tx, items)))
+        applied = self.run(self.in_raw_transaction(lambda uow: self.invoices.apply_batch(uow, items)))
         assert applied is not None and len(applied) == len(items)
 
     @rule(number=invoices)
     def release(self, number: int) -> None:
         invoice_id = f"in_{self.customer}_{number}"
-        self.run(
-            self.in_transaction(lambda session: self.invoices.release(session, invoice_id, self.customer))
-        )
+        self.run(self.in_transaction(lambda uow: self.invoices.release(uow, invoice_id, self.customer)))
 
     @rule(number=invoices)
     def reinstate(self, number: int) -> None:
         invoice_id = f"in_{self.customer}_{number}"
         now = self.clock.now()
         self.run(
-            self.in_transaction(
-                lambda session: self.invoices.reinstate(session, invoice_id, self.customer, now)
-            )
+            self.in_transaction(lambda uow: self.invoices.reinstate(uow, invoice_id, self.customer, now))
         )
 
     @rule(data=st.data())
     def expire_grant(self, data: st.DataObject) -> None:
         if self.grant_ids:
             grant_id = data.draw(st.sampled_from(self.grant_ids))
-            self.run(self.in_transaction(lambda session: self.grants.expire(session, grant_id)))
+            self.run(self.in_transaction(lambda uow: self.grants.expire(uow, grant_id)))
 
     @rule(data=st.data())
     def void_grant(self, data: st.DataObject) -> None:
         if self.grant_ids:
             grant_id = data.draw(st.sampled_from(self.grant_ids))
-            self.run(self.in_transaction(lambda session: self.grants.void(session, grant_id)))
+            self.run(self.in_transaction(lambda uow: self.grants.void(uow, grant_id)))
 
     @rule(hours=st.integers(min_value=1, max_value=100))
     def advance_time(self, hours: int) -> None:
@@ -188,16 +182,15 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     @rule()
     def sweep_expiries(self) -> None:
         now = self.clock.now()
-        self.run(
-            self.in_transaction(lambda session: self.invoices.expire_due(session, now, [self.customer], []))
-        )
+        self.run(self.in_transaction(lambda uow: self.invoices.expire_due(uow, now, [self.customer], [])))
 
     @invariant()
     def c23_holds_and_nothing_is_negative(self) -> None:
         async def check() -> None:
             async with self.database.engine.connect() as db:
-                for balances in await self.store.grants_of_customer(db, self.customer):
-                    postings = await self.store.postings_of_grant(db, balances.grant.id)
+                uow = CreditRepositories(db)
+                for balances in await uow.grants.of_customer(self.customer):
+                    postings = await uow.ledger.postings_of_grant(balances.grant.id)
                     assert check_invariant(balances.grant.amount, postings) == ()
                     assert balances.ledger == ledger_balance("USD", postings)
                     assert balances.ledger.minor >= 0
@@ -227,4 +220,4 @@ def test_c23_invariant_holds_over_random_sequences(database_url: str) -> None:
 
 
 async def _open(database_url: str) -> Database:
-    return Database(database_url, pool_size=2)
+    return Database(database_url, pool_size=2, unit_of_work=CreditsUnit)

@@ -38,10 +38,9 @@ from credits_service.domain.grants import (
     is_unused,
 )
 from credits_service.domain.ledger import Posting, TransactionKind, ledger_balance
-from credits_service.store.credits import CreditStore
 from credits_service.store.holds import AllocationEntry, StoredAllocation
 from credits_service.store.schema import credit_grants
-from credits_service.store.sql import reading
+from credits_service.store.unit import CreditRepositories, reading
 from drawdown.db.engine import Database
 from drawdown.money import Money
 
@@ -160,7 +159,7 @@ class Example:
         return [g for g in self.grants if g.grant.customer_id == customer]
 
 
-async def write(database: Database, store: CreditStore, scenario: Scenario) -> Example:
+async def write(database: Database, scenario: Scenario) -> Example:
     """The scenario's rows, in one transaction; returns what the domain makes of them."""
     prefix = uuid.uuid4().hex[:12]
     customers = (f"cus_{prefix}_0", f"cus_{prefix}_1")
@@ -198,7 +197,8 @@ async def write(database: Database, store: CreditStore, scenario: Scenario) -> E
     clock_time = None if scenario.clock_hour is None else at(scenario.clock_hour)
 
     async with database.engine.begin() as db:
-        await store.lock_customers(db, customers, BASE)
+        uow = CreditRepositories(db)
+        await uow.customers.lock_many(customers, BASE)
         if grants:
             await db.execute(
                 sa.insert(credit_grants),
@@ -228,9 +228,8 @@ async def write(database: Database, store: CreditStore, scenario: Scenario) -> E
         postings = [
             (grant.customer_id, p) for grant, ledger in zip(grants, ledgers, strict=True) for p in ledger
         ]
-        await store.post_many(db, postings, BASE)
-        await store.replace_holds(
-            db,
+        await uow.ledger.post_many(postings, BASE)
+        await uow.holds.replace_many(
             [
                 (customer, StoredAllocation(invoice_id, entries[0].amount.currency, tuple(entries)))
                 for (customer, invoice_id), entries in holds.items()
@@ -238,8 +237,8 @@ async def write(database: Database, store: CreditStore, scenario: Scenario) -> E
             BASE,
         )
         if clock_time is not None:
-            await store.set_test_clock(db, f"clk_{prefix}", clock_time, BASE)
-            await store.attach_to_test_clock(db, f"clk_{prefix}", [customers[1]], BASE)
+            await uow.customers.set_test_clock(f"clk_{prefix}", clock_time, BASE)
+            await uow.customers.attach_to_test_clock(f"clk_{prefix}", [customers[1]], BASE)
 
     held: dict[str, int] = {}
     for entries in holds.values():
@@ -275,45 +274,45 @@ def debits(grants: Sequence[GrantBalances], as_of: datetime) -> list[Posting]:
     return [debit for g in grants if (debit := due_expiry(g.grant, g.ledger, as_of)) is not None]
 
 
-async def check(database: Database, store: CreditStore, example: Example, scenario: Scenario) -> None:
+async def check(database: Database, example: Example, scenario: Scenario) -> None:
     price_ids = scenario.price_ids
     ids = [g.grant.id for g in example.grants] + ["cg_missing"]
     picked = ids[scenario.pick % len(ids)]
-    async with reading(database) as db:
+    async with reading(database) as uow:
         for as_of in scenario.moments:
             with_due_expiries = []
             for customer in example.customers:
                 grants = example.of(customer)
-                listed = await store.list_grants(db, customer, None, as_of, None, 100)
+                listed = await uow.grants.page(customer, None, as_of, None, 100)
                 assert listed == sorted(grants, key=lambda g: g.grant.id, reverse=True)
 
                 # C-2: the status filter is grant_state.
                 for status in GrantState:
-                    found = await store.list_grants(db, customer, status, as_of, None, 100)
+                    found = await uow.grants.page(customer, status, as_of, None, 100)
                     expected = [g for g in grants if grant_state(g.grant, g.ledger, as_of) is status]
                     assert {g.grant.id for g in found} == {g.grant.id for g in expected}, (status, as_of)
 
                 # C-4: the count is is_unused's.
                 unused = sum(is_unused(g.grant, g.ledger, as_of) for g in grants)
-                assert await store.count_unused(db, customer, as_of) == unused, as_of
+                assert await uow.grants.count_unused(customer, as_of) == unused, as_of
 
                 # C-20, C-21: every selection sums GrantBalances.available.
-                assert await store.balance_summary(db, customer, as_of, BASE) == summary(grants, as_of)
-                assert await store.balance_summary(db, customer, as_of, BASE, grant_id=picked) == summary(
+                assert await uow.balances.summary(customer, as_of, BASE) == summary(grants, as_of)
+                assert await uow.balances.summary(customer, as_of, BASE, grant_id=picked) == summary(
                     [g for g in grants if g.grant.id == picked], as_of
                 )
                 in_scope = [g for g in grants if any(g.grant.applicability.covers(p) for p in price_ids)]
-                assert await store.balance_summary(db, customer, as_of, BASE, price_ids=price_ids) == summary(
+                assert await uow.balances.summary(customer, as_of, BASE, price_ids=price_ids) == summary(
                     in_scope, as_of
                 )
                 # Without as_of: the customer's test clock's time, else now (I-18).
                 customer_now = (example.clock_time if customer == example.customers[1] else None) or as_of
-                assert await store.balance_summary(db, customer, None, as_of) == summary(grants, customer_now)
+                assert await uow.balances.summary(customer, None, as_of) == summary(grants, customer_now)
 
                 # C-3: the sweep takes the grants due_expiry sees expired whose expiry is not
                 # recorded, and posts due_expiry's debits, no more and no fewer.
                 unrecorded = [g for g in grants if g.grant.id not in example.expiry_recorded]
-                due = await store.due_grants(db, customer, as_of)
+                due = await uow.grants.due(customer, as_of)
                 assert [g.grant.id for g in due] == [
                     g.grant.id
                     for g in unrecorded
@@ -322,7 +321,7 @@ async def check(database: Database, store: CreditStore, example: Example, scenar
                 assert debits(due, as_of) == debits(unrecorded, as_of), as_of
                 if due:
                     with_due_expiries.append(customer)
-            swept = await store.customers_with_due_expiries(db, as_of, example.customers, [])
+            swept = await uow.grants.customers_with_due_expiries(as_of, example.customers, [])
             assert swept == with_due_expiries, as_of
 
 
@@ -335,10 +334,9 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 async def test_the_store_sql_answers_each_rule_as_the_domain_does(database: Database) -> None:
     loop = asyncio.get_running_loop()
-    store = CreditStore()
 
     async def run(scenario: Scenario) -> None:
-        await check(database, store, await write(database, store, scenario), scenario)
+        await check(database, await write(database, scenario), scenario)
 
     @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
     @given(scenarios())
