@@ -51,7 +51,7 @@ async def _prune_forever(events: EventLog, context: ServiceContext, retention: t
             deleted = await events.prune(context.clock.now() - retention)
             if deleted:
                 log.info("events.pruned", schema=events.tables.events.schema, deleted=deleted)
-        except Exception as error:  # the database is away: next time
+        except Exception as error:  # noqa: BLE001 - the database is away: next time
             log.warning("events.prune_failed", error=str(error))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(context.shutting_down.wait(), PRUNE_EVERY_SECONDS)

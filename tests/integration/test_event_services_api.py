@@ -27,8 +27,6 @@ def new_meter(event_name: str) -> meter_pb2.Meter:
         display_name=event_name,
         event_name=event_name,
         aggregation_formula=meter_pb2.AGGREGATION_FORMULA_SUM,
-        customer_key="customer_id",
-        value_key="value",
     )
 
 
@@ -56,8 +54,8 @@ async def test_meter_changes_are_listed_once_each_with_the_meter_and_the_request
     meter = await create_meter(running_suite, "tokens_in", request_id="create-tokens-in")
     await create_meter(running_suite, "tokens_in", request_id="create-tokens-in")  # a retry
     for _ in range(2):  # the second deactivation changes nothing
-        await meters.DeactivateMeter(meter_pb.DeactivateMeterRequest(id=meter.id), metadata=auth)
-    await meters.ReactivateMeter(meter_pb.ReactivateMeterRequest(id=meter.id), metadata=auth)
+        await meters.DeactivateMeter(meter_pb.DeactivateMeterRequest(meter_id=meter.id), metadata=auth)
+    await meters.ReactivateMeter(meter_pb.ReactivateMeterRequest(meter_id=meter.id), metadata=auth)
 
     listed = (await events.ListEvents(events_pb.ListEventsRequest(page_size=100), metadata=auth)).events
     assert [e.type for e in listed] == ["meter.created", "meter.deactivated", "meter.reactivated"]
@@ -120,7 +118,7 @@ async def test_a_stream_filtered_by_type_gets_only_those_events(running_suite: S
     first = await create_meter(running_suite, "a_meter")
     second = await create_meter(running_suite, "b_meter")
     for meter in (first, second):
-        await meters.DeactivateMeter(meter_pb.DeactivateMeterRequest(id=meter.id), metadata=auth)
+        await meters.DeactivateMeter(meter_pb.DeactivateMeterRequest(meter_id=meter.id), metadata=auth)
     received = [await asyncio.wait_for(stream.read(), 30) for _ in range(2)]
     stream.cancel()
     assert [(r.event.type, data_of(r.event).id) for r in received] == [
