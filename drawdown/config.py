@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(
         default=30, ge=30, description="Days each service keeps its events (E-3): at least 30."
     )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=10.0,
+        description="How long a webhook delivery being attempted is kept from other dispatchers; "
+        "after a dispatcher dies mid-attempt, it is attempted again once this has passed.",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0,
         description="On SIGTERM: seconds in-flight calls get to finish before they are cancelled.",

@@ -1,4 +1,5 @@
-"""The services invoicing calls, one channel to each per invoicing process."""
+"""The services invoicing calls, one channel to each per invoicing process: their RPCs,
+and their event streams for webhooks."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from drawdown.config import Settings
+from drawdown.credits.v1 import event_service_pb2 as credits_events_pb2
+from drawdown.credits.v1 import event_service_pb2_grpc as credits_events_grpc
 from drawdown.deadlines import Deadline
+from drawdown.metering.v1 import event_service_pb2 as metering_events_pb2
+from drawdown.metering.v1 import event_service_pb2_grpc as metering_events_grpc
 from drawdown.rpc.clients import ServiceChannel, auth_metadata
 from invoicing_service.adapters.credits import Credits
+from invoicing_service.adapters.events import RemoteEvents
 from invoicing_service.adapters.metering import Metering
 from invoicing_service.adapters.peers import all_of
 
@@ -22,6 +28,12 @@ class Downstream:
         metadata = auth_metadata(settings.service_api_key)
         self.metering = Metering(self._metering_channel, metadata)
         self.credits = Credits(self._credits_channel, metadata)
+        self.event_streams = [
+            RemoteEvents(
+                "metering", self._metering_channel, metering_events_pb2, metering_events_grpc, metadata
+            ),
+            RemoteEvents("credits", self._credits_channel, credits_events_pb2, credits_events_grpc, metadata),
+        ]
 
     async def close(self) -> None:
         await self._metering_channel.close()

@@ -10,6 +10,7 @@ from decimal import Decimal
 from google.protobuf import duration_pb2
 
 from drawdown.errors import InvalidArgument
+from drawdown.events.outbox import encoder
 from drawdown.invoicing.v1 import (
     billing_error_pb2,
     customer_pb2,
@@ -22,6 +23,7 @@ from drawdown.invoicing.v1 import (
 from drawdown.money import Money
 from drawdown.rpc.convert import decimal_from_proto, decimal_to_proto, money_to_proto, timestamp_to_proto
 from drawdown.rpc.enums import EnumMap
+from invoicing_service.api.webhooks import endpoint_to_proto
 from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
     BillingReason,
@@ -43,6 +45,7 @@ from invoicing_service.domain.prices import (
 )
 from invoicing_service.domain.subscriptions import SubscriptionStatus
 from invoicing_service.domain.test_clocks import TestClockStatus
+from invoicing_service.domain.webhooks import WebhookEndpoint
 from invoicing_service.service.customers import LiveBalance, NewCustomer
 from invoicing_service.service.subscriptions import NewItem
 from invoicing_service.store.records import (
@@ -470,3 +473,15 @@ def purchase_price_ids_from_proto(config: invoice_pb2.CreditApplicabilityConfig)
         "exactly one scope is required: price_type or a list of prices",
         reason=reasons.INVALID_APPLICABILITY,
     )
+
+
+# The API message of each kind of value invoicing records events about (E-2).
+EVENT_DATA = encoder(
+    {
+        CustomerRecord: customer_to_proto,
+        SubscriptionRecord: subscription_to_proto,
+        InvoiceRecord: invoice_to_proto,
+        TestClockRecord: test_clock_to_proto,
+        WebhookEndpoint: endpoint_to_proto,
+    }
+)

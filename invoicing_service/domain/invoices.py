@@ -1,4 +1,4 @@
-"""Invoices: their lines, totals, credits and statuses (I-10 .. I-14)."""
+"""Invoices: their lines, totals, credits and statuses, and the events their changes record (I-10 .. I-14, E-1)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from drawdown.errors import FailedPrecondition
+from drawdown.events import types
 from drawdown.money import Money
 from invoicing_service.domain import reasons
 from invoicing_service.domain.periods import Period
@@ -296,6 +297,34 @@ def completed_state(step: InvoiceState, *, amount_due: Money | None = None) -> I
     paid, by ``amount_due`` (I-11); voiding in void; paying in paid."""
     (action,) = (action for action, its_step in SAGA_STEPS.items() if its_step is step)
     return InvoiceState(next_status(step.shown, action, amount_due=amount_due))
+
+
+def event_types(
+    before: InvoiceState | None, after: InvoiceState, *, credit_purchase: bool
+) -> tuple[str, ...]:
+    """The events an invoice's change from ``before`` (None: a new invoice) to ``after``
+    records (E-1): one per status it newly shows, in order. A saga step shows the status
+    it started from, so only its completion records anything; a credit purchase that
+    becomes paid also records ``credit_purchase.paid``."""
+    shown_before, shown_after = (None if before is None else before.shown), after.shown
+    if shown_before is shown_after:
+        return ()
+    found: list[str] = []
+    if shown_before is None:
+        found.append(types.INVOICE_CREATED)
+    if shown_before in (None, InvoiceStatus.DRAFT) and shown_after is not InvoiceStatus.DRAFT:
+        found.append(types.INVOICE_FINALIZED)
+    found.extend(_EVENT_OF_STATUS.get(shown_after, ()))
+    if credit_purchase and shown_after is InvoiceStatus.PAID:
+        found.append(types.CREDIT_PURCHASE_PAID)
+    return tuple(found)
+
+
+_EVENT_OF_STATUS: Mapping[InvoiceStatus, tuple[str, ...]] = {
+    InvoiceStatus.PAID: (types.INVOICE_PAID,),
+    InvoiceStatus.VOID: (types.INVOICE_VOIDED,),
+    InvoiceStatus.UNCOLLECTIBLE: (types.INVOICE_MARKED_UNCOLLECTIBLE,),
+}
 
 
 def states_shown_as(status: InvoiceStatus) -> tuple[InvoiceState, ...]:

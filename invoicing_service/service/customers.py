@@ -17,6 +17,7 @@ from typing import Any
 from drawdown import ids
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
+from drawdown.events import types
 from drawdown.money import Money, currency_exponent, validate_currency
 from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
@@ -25,6 +26,7 @@ from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import validate_grace_period
 from invoicing_service.domain.test_clocks import TestClockStatus, validate_frozen_time
 from invoicing_service.service.billing import Billing
+from invoicing_service.service.changes import customer_changed
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.rating import LinesToRate
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
@@ -103,6 +105,7 @@ class CustomerUseCases:
             update_time=now,
         )
         await uow.customers.insert(record)
+        customer_changed(uow, types.CUSTOMER_CREATED, record)
         return record
 
     async def get(self, customer_id: str) -> CustomerRecord:
@@ -142,7 +145,9 @@ class CustomerUseCases:
         current = await uow.customers.get(customer_id, for_update=True)
         validate_customer(values.get("name", current.name), values.get("email", current.email))
         now = await now_for(uow, self._billing.clock, current.test_clock_id)
-        return await uow.customers.update(customer_id, values, now)
+        updated = await uow.customers.update(customer_id, values, now)
+        customer_changed(uow, types.CUSTOMER_UPDATED, updated)
+        return updated
 
     async def live_balance(
         self, customer_id: str, currency: str, deadline: Deadline

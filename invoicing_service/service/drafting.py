@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ import structlog
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.errors import DomainError, Unavailable
+from drawdown.events import types
 from invoicing_service.adapters.credits import Credits
 from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain.invoices import BillingReason, InvoiceState, auto_finalize_at, invoice_totals
@@ -21,6 +22,7 @@ from invoicing_service.domain.subscriptions import SubscriptionStatus
 from invoicing_service.service import batches
 from invoicing_service.service.allocations import for_credits, has_metered_lines, with_credits
 from invoicing_service.service.batches import SET_ASIDE_RETRY, billing_error
+from invoicing_service.service.changes import subscription_changed
 from invoicing_service.service.rating import LinesToRate, Rating
 from invoicing_service.service.units import UnitsOfWork
 from invoicing_service.store.records import BillingErrorRecord, InvoiceRecord, StoredLine, SubscriptionRecord
@@ -134,6 +136,15 @@ class Drafting:
             }
             if ends:
                 change.update(status=SubscriptionStatus.CANCELED.value, cancel_time=period.end)
+                canceled = replace(
+                    subscription,
+                    status=SubscriptionStatus.CANCELED,
+                    cancel_time=period.end,
+                    latest_invoice_id=draft.id,
+                    update_time=as_of,
+                    billing_error=None,
+                )
+                subscription_changed(uow, types.SUBSCRIPTION_CANCELED, canceled)
             else:
                 next_one = following[subscription.id]
                 change.update(current_period_start=next_one.start, current_period_end=next_one.end)

@@ -35,6 +35,7 @@ from invoicing_service.domain.test_clocks import (
 )
 from invoicing_service.service.batches import set_aside_worthy
 from invoicing_service.service.billing import Billing
+from invoicing_service.service.changes import test_clock_ready
 from invoicing_service.service.units import Finish
 from invoicing_service.store.records import SubscriptionRecord, TestClockRecord
 from invoicing_service.store.unit import InvoicingUnit, OnConnection
@@ -168,9 +169,11 @@ class TestClockAdvance:
                 await self._expire_grants(billing, clock_id, new_time)
 
                 async def ready(uow: InvoicingUnit) -> TestClockRecord:
-                    return await uow.test_clocks.update(
+                    clock = await uow.test_clocks.update(
                         clock_id, now=billing.clock.now(), frozen_time=new_time, status=TestClockStatus.READY
                     )
+                    test_clock_ready(uow, clock)
+                    return clock
 
                 return await finish(ready)
             except BaseException:

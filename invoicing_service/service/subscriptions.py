@@ -10,6 +10,7 @@ from typing import Any
 from drawdown import ids
 from drawdown.deadlines import Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
+from drawdown.events import types
 from drawdown.money import Money
 from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
@@ -33,6 +34,7 @@ from invoicing_service.domain.subscriptions import (
 )
 from invoicing_service.service.allocations import for_credits_preview, has_metered_lines, with_credits
 from invoicing_service.service.billing import Billing
+from invoicing_service.service.changes import subscription_changed
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest, grace_period_setting
 from invoicing_service.service.drafting import new_invoice
@@ -121,6 +123,7 @@ class SubscriptionUseCases:
         )
         await uow.subscriptions.insert(subscription)
         if not invoice_at_creation(items):
+            subscription_changed(uow, types.SUBSCRIPTION_CREATED, subscription)
             return subscription, None
         lines = await self._billing.rating.subscription_lines(
             uow, subscription, items, usage_period=None, advance_period=period, deadline=deadline
@@ -143,7 +146,9 @@ class SubscriptionUseCases:
         )
         await uow.invoices.insert(invoice)
         await uow.subscriptions.update(subscription.id, latest_invoice_id=invoice.id)
-        return replace(subscription, latest_invoice_id=invoice.id), invoice
+        created = replace(subscription, latest_invoice_id=invoice.id)
+        subscription_changed(uow, types.SUBSCRIPTION_CREATED, created)
+        return created, invoice
 
     async def get(self, subscription_id: str) -> SubscriptionRecord:
         async with self._billing.database.unit_of_work() as uow:
@@ -193,7 +198,9 @@ class SubscriptionUseCases:
             await uow.invoices.insert(invoice)
             changes["latest_invoice_id"] = invoice.id
         await uow.subscriptions.update(subscription_id, **changes)
-        return await uow.subscriptions.get(subscription_id), invoice
+        canceled = await uow.subscriptions.get(subscription_id)
+        subscription_changed(uow, types.SUBSCRIPTION_CANCELED, canceled)
+        return canceled, invoice
 
     async def hold_final_draft(self, invoice_id: str) -> None:
         """Hold credits for an immediate cancellation's final draft, once committed (C-13).

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import NotFound
+from drawdown.events.outbox import Outbox
 from drawdown.money import Money
 from invoicing_service.domain import reasons
 from invoicing_service.domain.invoices import (
@@ -23,6 +24,7 @@ from invoicing_service.domain.invoices import (
     InvoiceState,
     InvoiceStatus,
     LineKind,
+    event_types,
     states_shown_as,
 )
 from invoicing_service.domain.periods import Period
@@ -351,8 +353,32 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 class InvoiceStore:
-    def __init__(self, session: AsyncSession) -> None:
+    """Invoices and their lines. Writing an invoice records the events its change of
+    status calls for (``domain.invoices.event_types``) in the unit's outbox: the states
+    it was read in are remembered, so every write knows the change it makes."""
+
+    def __init__(self, session: AsyncSession, outbox: Outbox | None = None) -> None:
         self._session = session
+        self._outbox = outbox
+        self._read: dict[str, InvoiceState] = {}
+
+    def _record_events(self, records: Sequence[InvoiceRecord], *, new: bool) -> None:
+        for record in records:
+            before = None if new else self._read.get(record.id)
+            if not new and before is None:
+                raise RuntimeError(f"invoice {record.id} is written without having been read in this unit")
+            self._read[record.id] = record.status
+            if self._outbox is None:
+                continue
+            for event_type in event_types(
+                before, record.status, credit_purchase=record.credit_purchase is not None
+            ):
+                self._outbox.record(
+                    event_type,
+                    record,
+                    customer_id=record.customer_id,
+                    test_clock_id=record.test_clock_id or "",
+                )
 
     async def insert(self, record: InvoiceRecord) -> None:
         await self.insert_many([record])
@@ -360,6 +386,7 @@ class InvoiceStore:
     async def insert_many(self, records: Sequence[InvoiceRecord]) -> None:
         if not records:
             return
+        self._record_events(records, new=True)
         await self._session.execute(
             sa.insert(invoices),
             [
@@ -398,6 +425,7 @@ class InvoiceStore:
         """``save`` for many invoices, in a few statements."""
         if not records:
             return
+        self._record_events(records, new=False)
         await self._session.execute(
             sa.delete(invoice_lines).where(invoice_lines.c.invoice_id.in_([r.id for r in records]))
         )
@@ -441,7 +469,9 @@ class InvoiceStore:
             .order_by(invoices.c.id)
             .with_for_update()
         )
-        return {row.id: InvoiceState(row.status) for row in rows}
+        statuses = {row.id: InvoiceState(row.status) for row in rows}
+        self._read.update(statuses)
+        return statuses
 
     async def list(
         self,
@@ -550,7 +580,9 @@ class InvoiceStore:
         currencies = {row.id: row.currency for row in rows}
         for line in line_rows:
             lines.setdefault(line.invoice_id, []).append(_stored_line(line, currencies[line.invoice_id]))
-        return [_invoice(row, tuple(lines.get(row.id, ()))) for row in rows]
+        records = [_invoice(row, tuple(lines.get(row.id, ()))) for row in rows]
+        self._read.update((record.id, record.status) for record in records)
+        return records
 
 
 def _stored_line(row: Any, currency: str) -> StoredLine:

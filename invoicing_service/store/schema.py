@@ -5,10 +5,11 @@ database can hold (statuses, ranges, one draft per subscription period) are cons
 """
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from drawdown.db.idempotency import idempotency_table
 from drawdown.db.migrations import MigrationSet
+from drawdown.events.outbox import EventTables
 
 SCHEMA = "invoicing"
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="invoicing_service.store:migrations")
@@ -237,4 +238,72 @@ invoice_lines = sa.Table(
     sa.UniqueConstraint("invoice_id", "position", name="invoice_lines_position"),
     sa.CheckConstraint("kind IN ('metered', 'licensed', 'credit_purchase')", name="invoice_lines_kind"),
     sa.CheckConstraint("amount >= 0 AND credits_applied BETWEEN 0 AND amount", name="invoice_lines_credits"),
+)
+
+# Events (E-1..E-3): the outbox of invoicing's changes.
+EVENT_TABLES = EventTables(metadata)
+
+# Webhooks (E-4, E-5): endpoints, one delivery per endpoint and event with its attempts,
+# and how far the events of each service have been fanned out to the endpoints.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("event_types", ARRAY(sa.Text), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=False),
+    sa.Column("failing_since", _TS, nullable=True),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint("status IN ('enabled', 'disabled')", name="webhook_endpoints_status"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column(
+        "endpoint_id", sa.Text, sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("next_attempt_time", _TS, nullable=True),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.UniqueConstraint("endpoint_id", "event_id", name="webhook_deliveries_once_per_endpoint"),
+    sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="webhook_deliveries_status"),
+    sa.CheckConstraint(
+        "(status = 'pending') = (next_attempt_time IS NOT NULL)", name="webhook_deliveries_due_when_pending"
+    ),
+)
+sa.Index(
+    "webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_time,
+    postgresql_where=webhook_deliveries.c.status == "pending",
+)
+sa.Index("webhook_deliveries_by_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.id)
+
+webhook_delivery_attempts = sa.Table(
+    "webhook_delivery_attempts",
+    metadata,
+    sa.Column(
+        "delivery_id", sa.Text, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("attempt_time", _TS, nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+)
+
+webhook_sources = sa.Table(
+    "webhook_sources",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
 )

@@ -15,12 +15,14 @@ from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
 from invoicing_service.store.idempotency import RequestStore
+from invoicing_service.store.webhooks import WebhookStore
 
 
 class InvoicingUnit(UnitOfWork):
     """One transaction of the invoicing schema and its repositories: ``invoices``,
-    ``subscriptions``, ``catalog`` (products and prices), ``customers``, ``test_clocks``
-    and ``requests`` (the responses stored under request ids)."""
+    ``subscriptions``, ``catalog`` (products and prices), ``customers``, ``test_clocks``,
+    ``webhooks`` (endpoints and deliveries) and ``requests`` (the responses stored under
+    request ids). ``invoices`` records the events of its status changes in ``outbox``."""
 
     invoices: InvoiceStore
     subscriptions: SubscriptionStore
@@ -28,14 +30,16 @@ class InvoicingUnit(UnitOfWork):
     customers: CustomerStore
     test_clocks: TestClockStore
     requests: RequestStore
+    webhooks: WebhookStore
 
     async def bind(self) -> None:
-        self.invoices = InvoiceStore(self.session)
+        self.invoices = InvoiceStore(self.session, getattr(self, "outbox", None))
         self.subscriptions = SubscriptionStore(self.session)
         self.catalog = CatalogStore(self.session)
         self.customers = CustomerStore(self.session)
         self.test_clocks = TestClockStore(self.session)
         self.requests = RequestStore(self.session)
+        self.webhooks = WebhookStore(self.session)
 
 
 class OnConnection:
@@ -46,11 +50,13 @@ class OnConnection:
     Its advisory locks are session-level: they outlast those transactions, and PostgreSQL
     releases them when the connection ends (a process that died holds none)."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, database: Database) -> None:
         self._connection = connection
+        self._database = database
 
     def unit_of_work(self) -> InvoicingUnit:
-        return InvoicingUnit(AsyncSession(bind=self._connection, expire_on_commit=False, autoflush=False))
+        session = AsyncSession(bind=self._connection, expire_on_commit=False, autoflush=False)
+        return self._database.adopt(InvoicingUnit(session))
 
     async def lock(self, name: str) -> None:
         """Hold the advisory lock ``name``, waiting while another connection holds it."""
@@ -89,7 +95,7 @@ class OnConnection:
 async def on_one_connection(database: Database) -> AsyncIterator[OnConnection]:
     """Units of work on one pooled connection of ``database``, checked out for the block."""
     async with database.engine.connect() as connection:
-        yield OnConnection(connection)
+        yield OnConnection(connection, database)
 
 
 def _lock_key(name: str) -> sa.ColumnElement[int]:
