@@ -26,6 +26,32 @@ class Receiver:
         self._lock = threading.Lock()
         self.requests: asyncio.Queue[Received] = asyncio.Queue()
         self.url = ""
+        self._hold = False
+        self._held: asyncio.Queue[bytes] = asyncio.Queue()
+        self._release = threading.Event()
+
+    def hold_next(self) -> None:
+        """Keep the next request unanswered until ``release`` (a sender that dies meanwhile
+        never learns its outcome); it is not counted as received."""
+        with self._lock:
+            self._hold, self._release = True, threading.Event()
+
+    def holding(self) -> threading.Event | None:
+        with self._lock:
+            if not self._hold:
+                return None
+            self._hold = False
+            return self._release
+
+    def was_held(self, body: bytes) -> None:
+        self._loop.call_soon_threadsafe(self._held.put_nowait, body)
+
+    async def held(self, timeout: float = 30.0) -> bytes:
+        """The body of the request being held, once it has arrived."""
+        return await asyncio.wait_for(self._held.get(), timeout)
+
+    def release(self) -> None:
+        self._release.set()
 
     def answer(self) -> int:
         with self._lock:
