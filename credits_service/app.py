@@ -48,7 +48,9 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         CreditBalanceServicer(BalanceUseCases(context.database, context.clock)), server
     )
     invoice_credit_service_pb2_grpc.add_InvoiceCreditServiceServicer_to_server(
-        InvoiceCreditServicer(InvoiceCreditUseCases(context.database, context.clock), mutations),
+        InvoiceCreditServicer(
+            InvoiceCreditUseCases(context.database, context.clock), mutations, context.database
+        ),
         server,
     )
     test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(

@@ -72,7 +72,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     def in_raw_transaction(self, work: Callable[..., Awaitable[T]]) -> Callable[[], Awaitable[T]]:
         async def unit() -> T:
             async with self.database.transaction() as tx:
-                result = await work(CreditRepositories(tx))
+                result = await work(CreditRepositories.recording(tx, self.database))
                 await tx.commit()
                 return result
 
