@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import grpc
 
 from credits_service.api.balances import CreditBalanceServicer
+from credits_service.api.convert import EVENT_DATA
 from credits_service.api.grants import CreditGrantServicer
 from credits_service.api.invoices import InvoiceCreditServicer
 from credits_service.api.test_clocks import TestClockTimeServicer
@@ -14,25 +15,31 @@ from credits_service.service.balances import BalanceUseCases
 from credits_service.service.grants import GrantUseCases
 from credits_service.service.invoices import InvoiceCreditUseCases
 from credits_service.service.test_clocks import TestClockUseCases
-from credits_service.store.schema import MIGRATIONS, idempotency_keys
+from credits_service.store.schema import EVENT_TABLES, MIGRATIONS, idempotency_keys
 from credits_service.store.unit import CreditsUnit
 from drawdown.credits.v1 import (
     credit_balance_service_pb2,
     credit_balance_service_pb2_grpc,
     credit_grant_service_pb2,
     credit_grant_service_pb2_grpc,
+    event_service_pb2,
+    event_service_pb2_grpc,
     invoice_credit_service_pb2,
     invoice_credit_service_pb2_grpc,
     test_clock_time_service_pb2,
     test_clock_time_service_pb2_grpc,
 )
 from drawdown.db.idempotency import IdempotencyStore
+from drawdown.events.serving import serve_events
 from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
+    events_service, _, _ = serve_events(
+        server, context, EVENT_TABLES, EVENT_DATA, event_service_pb2, event_service_pb2_grpc
+    )
     mutations = Mutations(context.database, IdempotencyStore(idempotency_keys), context.clock)
     credit_grant_service_pb2_grpc.add_CreditGrantServiceServicer_to_server(
         CreditGrantServicer(GrantUseCases(context.database, context.clock), mutations), server
@@ -41,7 +48,9 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         CreditBalanceServicer(BalanceUseCases(context.database, context.clock)), server
     )
     invoice_credit_service_pb2_grpc.add_InvoiceCreditServiceServicer_to_server(
-        InvoiceCreditServicer(InvoiceCreditUseCases(context.database, context.clock), mutations),
+        InvoiceCreditServicer(
+            InvoiceCreditUseCases(context.database, context.clock), mutations, context.database
+        ),
         server,
     )
     test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(
@@ -52,6 +61,7 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         service_full_name(credit_balance_service_pb2, "CreditBalanceService"),
         service_full_name(invoice_credit_service_pb2, "InvoiceCreditService"),
         service_full_name(test_clock_time_service_pb2, "TestClockTimeService"),
+        events_service,
     ]
 
 

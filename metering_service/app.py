@@ -26,6 +26,7 @@ from metering_service.api.convert import EVENT_DATA
 from metering_service.api.events import MeterEventServicer
 from metering_service.api.meters import MeterServicer
 from metering_service.api.test_clocks import TestClockTimeServicer
+from metering_service.service.error_reports import ErrorReports
 from metering_service.service.events import Cancellation, GroupCommit, Ingestion
 from metering_service.service.meters import MeterUseCases
 from metering_service.service.summaries import Summaries
@@ -40,7 +41,12 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         server, context, EVENT_TABLES, EVENT_DATA, event_service_pb2, event_service_pb2_grpc
     )
     mutations = Mutations(database, IdempotencyStore(idempotency_keys), clock)
-    ingestion = Ingestion(database, clock)
+    error_reports = ErrorReports(database, clock)
+    context.background.append(
+        asyncio.create_task(error_reports.run(context.shutting_down), name="metering.error_reports")
+    )
+    context.on_stop.append(error_reports.close)
+    ingestion = Ingestion(database, clock, error_reports)
     group_commit = GroupCommit(ingestion)
     context.background.append(asyncio.create_task(group_commit.run(), name="metering.group_commit"))
     meter_service_pb2_grpc.add_MeterServiceServicer_to_server(

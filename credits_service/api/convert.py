@@ -41,7 +41,7 @@ from credits_service.domain.limits import (
     clip,
 )
 from credits_service.service.balances import BalanceFilter
-from credits_service.service.grants import GrantChanges, NewGrant
+from credits_service.service.grants import GrantChanges, GrantView, NewGrant
 from credits_service.store.holds import StoredAllocation
 from credits_service.store.ledger import TransactionRecord
 from drawdown.credits.v1 import credit_balance_pb2 as balance_pb
@@ -50,6 +50,7 @@ from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
 from drawdown.credits.v1 import invoice_credit_pb2 as invoice_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_service_pb
 from drawdown.errors import DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
+from drawdown.events.outbox import encoder
 from drawdown.money import Money, currency_exponent
 from drawdown.pagination import decode_page_token
 from drawdown.rpc.convert import money_from_proto, money_to_proto, optional_timestamp, timestamp_to_proto
@@ -251,6 +252,11 @@ def grant_to_proto(balances: GrantBalances, as_of: datetime) -> grant_pb.CreditG
     )
 
 
+def grant_view_to_proto(view: GrantView) -> grant_pb.CreditGrant:
+    """The grant as shown at the view's moment (its status and available balance)."""
+    return grant_to_proto(view.balances, view.as_of)
+
+
 # -- balances and transactions --------------------------------------------------------
 
 
@@ -304,6 +310,10 @@ def transaction_to_proto(record: TransactionRecord) -> balance_pb.CreditBalanceT
             )
         )
     return message
+
+
+# The API message of each kind of value credits records events about (E-2).
+EVENT_DATA = encoder({GrantView: grant_view_to_proto, TransactionRecord: transaction_to_proto})
 
 
 # -- invoices -------------------------------------------------------------------------

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from credits_service.api import convert
-from credits_service.service.grants import GrantUseCases, GrantView
-from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
+from credits_service.service.grants import GrantUseCases
 from drawdown.credits.v1 import credit_grant_service_pb2 as pb
 from drawdown.credits.v1 import credit_grant_service_pb2_grpc
 from drawdown.pagination import next_page, page_size
 from drawdown.rpc.convert import optional_timestamp
 from drawdown.rpc.idempotent import Mutations
-
-
-def _grant(view: GrantView) -> grant_pb.CreditGrant:
-    return convert.grant_to_proto(view.balances, view.as_of)
 
 
 class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServicer):
@@ -27,14 +22,14 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
 
         async def work(uow):
             created = await self._grants.create(uow, new)
-            return pb.CreateCreditGrantResponse(credit_grant=_grant(created))
+            return pb.CreateCreditGrantResponse(credit_grant=convert.grant_view_to_proto(created))
 
         return await self._mutations.run("CreateCreditGrant", request, pb.CreateCreditGrantResponse, work)
 
     async def GetCreditGrant(self, request, context):
         grant_id = convert.required(request.id, "id")
         found = await self._grants.get(grant_id, optional_timestamp(request, "as_of"))
-        return pb.GetCreditGrantResponse(credit_grant=_grant(found))
+        return pb.GetCreditGrantResponse(credit_grant=convert.grant_view_to_proto(found))
 
     async def ListCreditGrants(self, request, context):
         customer_id = convert.required(request.customer_id, "customer_id")
@@ -55,7 +50,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
 
         async def work(uow):
             updated = await self._grants.update(uow, changes)
-            return pb.UpdateCreditGrantResponse(credit_grant=_grant(updated))
+            return pb.UpdateCreditGrantResponse(credit_grant=convert.grant_view_to_proto(updated))
 
         return await self._mutations.run("UpdateCreditGrant", request, pb.UpdateCreditGrantResponse, work)
 
@@ -65,7 +60,7 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
 
         async def work(uow):
             expired = await self._grants.expire(uow, grant_id)
-            return pb.ExpireCreditGrantResponse(credit_grant=_grant(expired))
+            return pb.ExpireCreditGrantResponse(credit_grant=convert.grant_view_to_proto(expired))
 
         return await self._mutations.run("ExpireCreditGrant", request, pb.ExpireCreditGrantResponse, work)
 
@@ -75,6 +70,6 @@ class CreditGrantServicer(credit_grant_service_pb2_grpc.CreditGrantServiceServic
 
         async def work(uow):
             voided = await self._grants.void(uow, grant_id)
-            return pb.VoidCreditGrantResponse(credit_grant=_grant(voided))
+            return pb.VoidCreditGrantResponse(credit_grant=convert.grant_view_to_proto(voided))
 
         return await self._mutations.run("VoidCreditGrant", request, pb.VoidCreditGrantResponse, work)

@@ -2,7 +2,7 @@
 
 Every mutation runs once per request id here, at the edge (``Mutations``); the use cases
 take the invoices and the repositories on the call's transaction (the unit of work, or
-the raw transaction of the hot paths).
+the raw transaction of the hot paths, with an outbox for their events).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from credits_service.store.holds import StoredAllocation
 from credits_service.store.unit import CreditRepositories
 from drawdown.credits.v1 import invoice_credit_service_pb2 as pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc
+from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists
 from drawdown.rpc.convert import optional_timestamp
 from drawdown.rpc.idempotent import BatchEntry, Mutations
@@ -30,16 +31,17 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
     """Times left unset (``as_of``) mean the customer's now: its test clock's time when it
     lives on one, else the wall clock's (I-18); the use cases resolve them."""
 
-    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations) -> None:
+    def __init__(self, invoices: InvoiceCreditUseCases, mutations: Mutations, database: Database) -> None:
         self._invoices = invoices
         self._mutations = mutations
+        self._database = database
 
     async def HoldInvoiceCredits(self, request, context):
         convert.check_request_id(request)
         invoice = convert.invoice_from_proto(request.invoice, "invoice")
 
         async def work(tx):
-            return _held(await self._invoices.hold(CreditRepositories(tx), invoice))
+            return _held(await self._invoices.hold(CreditRepositories.recording(tx, self._database), invoice))
 
         return await self._mutations.run_raw(
             "HoldInvoiceCredits", request, pb.HoldInvoiceCreditsResponse, work
@@ -50,7 +52,9 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         invoice = convert.invoice_from_proto(request.invoice, "invoice")
 
         async def work(tx):
-            return _applied(await self._invoices.apply(CreditRepositories(tx), invoice))
+            return _applied(
+                await self._invoices.apply(CreditRepositories.recording(tx, self._database), invoice)
+            )
 
         try:
             return await self._mutations.run_raw(
@@ -65,7 +69,9 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         ensure_distinct_invoices(invoices)
 
         async def work(tx, entries):
-            held = await self._invoices.hold_batch(CreditRepositories(tx), _items(entries, invoices))
+            held = await self._invoices.hold_batch(
+                CreditRepositories.recording(tx, self._database), _items(entries, invoices)
+            )
             return [_held(allocation) for allocation in held]
 
         responses = await self._mutations.run_batch(
@@ -79,7 +85,9 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         ensure_distinct_invoices(invoices)
 
         async def work(tx, entries):
-            applied = await self._invoices.apply_batch(CreditRepositories(tx), _items(entries, invoices))
+            applied = await self._invoices.apply_batch(
+                CreditRepositories.recording(tx, self._database), _items(entries, invoices)
+            )
             return [_applied(allocation) for allocation in applied]
 
         responses = await self._mutations.run_batch(
@@ -140,9 +148,15 @@ class InvoiceCreditServicer(invoice_credit_service_pb2_grpc.InvoiceCreditService
         )
 
 
-def _items(entries: Sequence[BatchEntry[object]], invoices: Sequence[Invoice]) -> list[BatchItem]:
-    """The batch's entries that are not replays, with their invoices."""
-    return [BatchItem(entry.index, invoices[entry.index], entry.reused) for entry in entries]
+def _items(
+    entries: Sequence[BatchEntry[pb.HoldInvoiceCreditsRequest | pb.ApplyInvoiceCreditsRequest]],
+    invoices: Sequence[Invoice],
+) -> list[BatchItem]:
+    """The batch's entries that are not replays, with their invoices and request ids."""
+    return [
+        BatchItem(entry.index, invoices[entry.index], entry.request.request_id, entry.reused)
+        for entry in entries
+    ]
 
 
 def _held(allocation: StoredAllocation) -> pb.HoldInvoiceCreditsResponse:

@@ -5,6 +5,8 @@ The summary is summed in SQL (``BalanceRepository.summary``), over the same rule
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +32,17 @@ class GrantBalances:
             expires_at=self.grant.expires_at,
             as_of=as_of,
         )
+
+
+def depleted_by(grants: Iterable[GrantBalances], drawn: Mapping[str, Money]) -> list[GrantBalances]:
+    """C-2: the grants that a draw of ``drawn`` (grant id → amount posted) leaves with
+    nothing on the ledger, so DEPLETED from then on, as they are after it. Their holds are
+    the other invoices' (the drawing invoice's own hold ends with the draw, C-13)."""
+    return [
+        dataclasses.replace(balances, ledger=balances.ledger - drawn[balances.grant.id])
+        for balances in grants
+        if balances.grant.id in drawn and balances.ledger == drawn[balances.grant.id]
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Credit grant use cases (C-1..C-5): one unit of work per RPC.
 
 Every change to a grant's money runs under the customer's lock (``uow.customers.lock``)
-and posts its ledger entry in the same transaction as the change.
+and posts its ledger entry in the same transaction as the change, with its events (E-1):
+the grant's (created, updated, expired, voided) and one per transaction posted.
 
 "Now" is the customer's: its test clock's time when it lives on one (I-18), else the
 wall clock's. It is the default effective time of a new grant, the moment expiry, voiding
@@ -32,11 +33,13 @@ from credits_service.domain.grants import (
 )
 from credits_service.domain.ledger import LedgerTotals, Posting, TransactionKind
 from credits_service.domain.limits import clip
+from credits_service.service.events import Change, record_events, transactions_posted
 from credits_service.store.unit import CreditRepositories, reading
 from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import NotFound
+from drawdown.events import types
 from drawdown.test_clocks import customer_now
 
 
@@ -77,6 +80,11 @@ class GrantView:
     @property
     def grant(self) -> CreditGrant:
         return self.balances.grant
+
+
+def grant_event(type: str, view: GrantView, request_id: str = "") -> Change:
+    """The event ``type`` of the grant ``view`` shows, after the change (E-2)."""
+    return Change(type, view.grant.customer_id, view, request_id)
 
 
 def grant_not_found(grant_id: str) -> NotFound:
@@ -134,8 +142,12 @@ class GrantUseCases:
             amount=grant.amount,
             effective_at=grant.effective_at,
         )
-        await uow.ledger.post(grant.customer_id, [granted], now)
-        return GrantView(await self._reread(uow, grant.id), as_of)
+        posted = await uow.ledger.post(grant.customer_id, [granted], now)
+        created = GrantView(await self._reread(uow, grant.id), as_of)
+        await record_events(
+            uow, [grant_event(types.CREDIT_GRANT_CREATED, created), *transactions_posted(posted)]
+        )
+        return created
 
     async def get(self, grant_id: str, as_of: datetime | None = None) -> GrantView:
         """The grant, shown at ``as_of`` or else its customer's now (one statement)."""
@@ -172,7 +184,9 @@ class GrantUseCases:
             as_of=now,
         )
         await uow.grants.save(updated)
-        return GrantView(await self._reread(uow, changes.grant_id), now)
+        view = GrantView(await self._reread(uow, changes.grant_id), now)
+        await record_events(uow, [grant_event(types.CREDIT_GRANT_UPDATED, view)])
+        return view
 
     async def expire(self, uow: CreditRepositories, grant_id: str) -> GrantView:
         """C-3: end the grant at the customer's now; its remaining ledger balance becomes
@@ -182,9 +196,13 @@ class GrantUseCases:
         as_of = await self.customer_now(uow, current.grant.customer_id, now)
         expired, debit = expire_grant(current.grant, current.ledger, as_of)
         await uow.grants.save(expired, expiry_posted_at=as_of)
-        await uow.ledger.post(expired.customer_id, [debit] if debit else [], now)
+        posted = await uow.ledger.post(expired.customer_id, [debit] if debit else [], now)
         await uow.holds.drop_on([grant_id])
-        return GrantView(await self._reread(uow, grant_id), as_of)
+        view = GrantView(await self._reread(uow, grant_id), as_of)
+        await record_events(
+            uow, [grant_event(types.CREDIT_GRANT_EXPIRED, view), *transactions_posted(posted)]
+        )
+        return view
 
     async def void(self, uow: CreditRepositories, grant_id: str) -> GrantView:
         """C-3: void a grant none of whose credit was ever applied; debit the whole amount."""
@@ -194,9 +212,11 @@ class GrantUseCases:
         totals = LedgerTotals.of(current.grant.amount.currency, await uow.ledger.postings_of_grant(grant_id))
         voided, debit = void_grant(current.grant, totals, as_of)
         await uow.grants.save(voided)
-        await uow.ledger.post(voided.customer_id, [debit], now)
+        posted = await uow.ledger.post(voided.customer_id, [debit], now)
         await uow.holds.drop_on([grant_id])
-        return GrantView(await self._reread(uow, grant_id), as_of)
+        view = GrantView(await self._reread(uow, grant_id), as_of)
+        await record_events(uow, [grant_event(types.CREDIT_GRANT_VOIDED, view), *transactions_posted(posted)])
+        return view
 
     async def _locked(self, uow: CreditRepositories, grant_id: str, now: datetime) -> GrantBalances:
         """The grant under its customer's lock, then its own (the fixed order, C-14)."""

@@ -5,7 +5,9 @@ all draws of one customer serialize (C-14) without deadlock. A batch (a period c
 finalization run) locks all its customers, each once, in id order, then their grants by
 id: the same order, so batches and single calls never deadlock each other. The allocation
 itself is the pure engine's (``domain.drawdown``); here it is only loaded, stored and
-posted.
+posted, with the events of what was posted (E-1): a transaction event per posting and a
+``credit_grant.depleted`` per grant an application empties. Holds post nothing, so they
+record none.
 
 An invoice without ``as_of`` is judged at its customer's now: the customer's test clock
 time when it lives on one (I-18), read in the same round trip as the grants, else the
@@ -17,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from credits_service.domain import reasons
-from credits_service.domain.balances import GrantBalances
+from credits_service.domain.balances import GrantBalances, depleted_by
 from credits_service.domain.drawdown import (
     Allocation,
     GrantBalance,
@@ -30,6 +33,8 @@ from credits_service.domain.drawdown import (
 )
 from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
 from credits_service.domain.limits import clip
+from credits_service.service.events import Change, record_events, transactions_posted
+from credits_service.service.grants import GrantView, grant_event
 from credits_service.store.draws import BatchDraw
 from credits_service.store.holds import StoredAllocation
 from credits_service.store.ledger import TransactionRecord
@@ -37,6 +42,7 @@ from credits_service.store.unit import CreditRepositories, RawReading
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
+from drawdown.events import types
 from drawdown.money import Money
 
 # A period close or finalization run sends its invoices in batches of at most this many.
@@ -45,12 +51,14 @@ MAX_BATCH_INVOICES = 500
 
 @dataclass(frozen=True)
 class BatchItem:
-    """An invoice of a batch call that is not a replay: its position in the batch, and,
-    when its request id was used for another request, that refusal (REQUEST_ID_REUSED),
-    which an apply answers otherwise for an invoice already applied."""
+    """An invoice of a batch call that is not a replay: its position in the batch, its
+    request id (which its events carry), and, when that id was used for another request,
+    that refusal (REQUEST_ID_REUSED), which an apply answers otherwise for an invoice
+    already applied."""
 
     index: int
     invoice: Invoice
+    request_id: str = ""
     reused: AlreadyExists | None = None
 
     def error(self, error: DomainError) -> DomainError:
@@ -104,9 +112,11 @@ class InvoiceCreditUseCases:
             return recorded.allocation
         invoice = invoice.judged_at(draw.clock_time or now)
         assert invoice.as_of is not None
-        [recorded_now] = await uow.holds.record_applications(
-            [(invoice.customer_id, _allocation(invoice, draw.grants), invoice.as_of)], now
+        allocation = _allocation(invoice, draw.grants)
+        [recorded_now], posted = await uow.holds.record_applications(
+            [(invoice.customer_id, allocation, invoice.as_of)], now
         )
+        await record_events(uow, _application_events(invoice, draw.grants, allocation, posted))
         return recorded_now
 
     async def applied_despite_reuse(self, invoice_id: str, reused: AlreadyExists) -> StoredAllocation:
@@ -159,6 +169,7 @@ class InvoiceCreditUseCases:
         plan = plan_reinstatement(invoice_id, postings, states, as_of)
         posted = await uow.ledger.post(customer_id, plan, now)
         await uow.holds.record_reinstatement(invoice_id, [record.id for record in posted], now)
+        await record_events(uow, transactions_posted(posted))
         return posted
 
     async def preview(self, invoice: Invoice) -> StoredAllocation:
@@ -174,20 +185,25 @@ class InvoiceCreditUseCases:
         self, uow: CreditRepositories, as_of: datetime, only: Sequence[str], excluding: Sequence[str]
     ) -> ExpirySweep:
         """C-3, C-20: post the expiry of every grant due at ``as_of`` (a credits_expired
-        debit of what is left, dated at its expire_time) and drop holds on them.
-        Customers are locked one by one in id order, the order every sweep uses."""
+        debit of what is left, dated at its expire_time) and drop holds on them; each
+        grant's expiry is recorded once, as is each debit (E-1). Customers are locked one
+        by one in id order, the order every sweep uses."""
         now = self._clock.now()
         expired = transactions = 0
+        changes: list[Change] = []
         for customer_id in await uow.grants.customers_with_due_expiries(as_of, only, excluding):
             await uow.customers.lock(customer_id, now)
             due = await uow.grants.due(customer_id, as_of)
             debits = [debit for g in due if (debit := due_expiry(g.grant, g.ledger, as_of)) is not None]
-            await uow.ledger.post(customer_id, debits, now)
+            posted = await uow.ledger.post(customer_id, debits, now)
             for g in due:
                 await uow.grants.save(g.grant, expiry_posted_at=as_of)
             await uow.holds.drop_on([g.grant.id for g in due])
             expired += len(due)
             transactions += len(debits)
+            changes += [grant_event(types.CREDIT_GRANT_EXPIRED, GrantView(_expired(g), as_of)) for g in due]
+            changes += transactions_posted(posted)
+        await record_events(uow, changes)
         return ExpirySweep(expired, transactions)
 
     # -- batches (a period close or a finalization run) -------------------------------
@@ -228,20 +244,18 @@ class InvoiceCreditUseCases:
         for item, final in zip(items, finals, strict=True):
             if item.reused is not None and final.id not in recorded:
                 raise item.error(item.reused)
-        pending = [final for final in finals if final.id not in recorded]
         books = _Books(read.grants, read.own_holds)
-        allocations = []
-        for final in pending:
-            allocation = books.allocate(final)
-            books.apply(final.id, allocation)
-            allocations.append(allocation)
-        applied = await uow.holds.record_applications(
-            [
-                (final.customer_id, allocation, final.as_of)
-                for final, allocation in zip(pending, allocations, strict=True)
-            ],
-            now,
+        drawn = []
+        for item, final in zip(items, finals, strict=True):
+            if final.id not in recorded:
+                balances = books.balances(final)
+                allocation = _allocation(final, balances)
+                books.apply(final.id, allocation)
+                drawn.append(_Drawn(item, final, balances, allocation))
+        applied, posted = await uow.holds.record_applications(
+            [(d.invoice.customer_id, d.allocation, d.invoice.as_of) for d in drawn], now
         )
+        await record_events(uow, _batch_application_events(drawn, posted))
         results = {allocation.invoice_id: allocation for allocation in applied}
         results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
         return [results[final.id] for final in finals]
@@ -281,10 +295,10 @@ class _Books:
         for (invoice_id, grant_id), held in own_holds.items():
             self._own.setdefault(invoice_id, {})[grant_id] = held
 
-    def allocate(self, invoice: Invoice) -> Allocation:
-        """C-10..C-12 over the customer's grants now, net of other invoices' holds (C-20)."""
+    def balances(self, invoice: Invoice) -> list[GrantBalances]:
+        """The invoice's customer's grants now, net of other invoices' holds (C-20)."""
         own = self._own.get(invoice.id, {})
-        balances = [
+        return [
             GrantBalances(
                 grant,
                 Money(grant.amount.currency, self._ledger[grant.id]),
@@ -292,7 +306,10 @@ class _Books:
             )
             for grant in self._grants.get(invoice.customer_id, [])
         ]
-        return _allocation(invoice, balances)
+
+    def allocate(self, invoice: Invoice) -> Allocation:
+        """C-10..C-12 over the customer's grants now (``balances``)."""
+        return _allocation(invoice, self.balances(invoice))
 
     def hold(self, invoice_id: str, allocation: Allocation) -> None:
         """The invoice's hold becomes ``allocation`` (C-13)."""
@@ -341,6 +358,59 @@ def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation
     net of other invoices' holds, listed in grant order (C-11, C-12)."""
     balances = [GrantBalance(g.grant, g.available(invoice.as_of)) for g in grants]
     return in_grant_order(allocate_credits(invoice, balances), [g.grant for g in grants], invoice)
+
+
+def _application_events(
+    invoice: Invoice,
+    grants: Sequence[GrantBalances],
+    allocation: Allocation,
+    posted: Sequence[TransactionRecord],
+    request_id: str = "",
+) -> list[Change]:
+    """E-1: an application's events, none when it posted nothing: one per credits_applied
+    transaction, then a ``credit_grant.depleted`` per grant it left with a zero ledger
+    balance (from ``grants``, as the application found them), shown at its moment."""
+    if not posted:
+        return []
+    assert invoice.as_of is not None
+    depleted = [
+        grant_event(types.CREDIT_GRANT_DEPLETED, GrantView(balances, invoice.as_of), request_id)
+        for balances in depleted_by(grants, allocation.per_grant)
+    ]
+    return [*transactions_posted(posted, request_id), *depleted]
+
+
+class _Drawn(NamedTuple):
+    """An application of a batch: its entry, its invoice (judged), the customer's grants as
+    it found them and its allocation."""
+
+    item: BatchItem
+    invoice: Invoice
+    grants: Sequence[GrantBalances]
+    allocation: Allocation
+
+
+def _batch_application_events(drawn: Sequence[_Drawn], posted: Sequence[TransactionRecord]) -> list[Change]:
+    """``_application_events`` of each application of a batch, with its entry's request id."""
+    if not posted:
+        return []
+    posted_for: dict[str | None, list[TransactionRecord]] = {}
+    for transaction in posted:
+        posted_for.setdefault(transaction.posting.invoice_id, []).append(transaction)
+    return [
+        change
+        for d in drawn
+        for change in _application_events(
+            d.invoice, d.grants, d.allocation, posted_for.get(d.invoice.id, []), d.item.request_id
+        )
+    ]
+
+
+def _expired(due: GrantBalances) -> GrantBalances:
+    """A grant as the expiry sweep leaves it: its expiry took what the ledger had left and
+    its holds were dropped (C-3)."""
+    zero = Money.zero(due.grant.amount.currency)
+    return GrantBalances(due.grant, zero, zero)
 
 
 def _already_applied(invoice_id: str) -> FailedPrecondition:

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
 from credits_service.domain.drawdown import Allocation
-from credits_service.store.ledger import MOVE_BALANCES, POSTED, new_records, posting_params
+from credits_service.store.ledger import (
+    MOVE_BALANCES,
+    POSTED,
+    TransactionRecord,
+    new_records,
+    posting_params,
+)
 from credits_service.store.schema import credit_holds as H
 from credits_service.store.schema import invoice_applications as A
 from credits_service.store.sql import Repository
@@ -174,11 +180,12 @@ class HoldRepository(Repository):
 
     async def record_applications(
         self, applied: Sequence[tuple[str, Allocation, datetime]], now: datetime
-    ) -> list[StoredAllocation]:
+    ) -> tuple[list[StoredAllocation], list[TransactionRecord]]:
         """C-13: for each (customer id, allocation, effective time), post its
         credits_applied debits (one per grant per line), release the invoice's hold and
         record the application; all in one statement. Returns the applications as
-        recorded (each entry naming its transaction), in the order given."""
+        recorded (each entry naming its transaction), in the order given, and the
+        transactions posted, in posting order."""
         postings = [
             (customer_id, posting)
             for customer_id, allocation, effective_at in applied
@@ -217,7 +224,7 @@ class HoldRepository(Repository):
                 ],
             },
         )
-        return recorded
+        return recorded, records
 
     async def record_reinstatement(
         self, invoice_id: str, transaction_ids: Sequence[str], now: datetime

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from drawdown.db.idempotency import idempotency_table
 from drawdown.db.migrations import MigrationSet
 from drawdown.db.test_clocks import TestClockTables
+from drawdown.events.outbox import EventTables
 
 SCHEMA = "credits"
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="credits_service.store:migrations")
@@ -153,3 +154,6 @@ invoice_applications = sa.Table(
 # eligibility) judged at the clock's time, and the wall-clock expiry sweep skips it.
 test_clocks = TestClockTables(metadata, prefix="credit_")
 credit_test_clocks, credit_test_clock_customers = test_clocks.clocks, test_clocks.customers
+
+# Events (E-1..E-3): the outbox of credits' changes.
+EVENT_TABLES = EventTables(metadata)

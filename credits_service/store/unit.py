@@ -8,7 +8,8 @@ reads, in one round trip). ``sql`` has the handle they are constructed on.
 
 A use case takes ``CreditRepositories``: a ``CreditsUnit`` (``Mutations.run``), the
 repositories on a raw pooled ``Transaction`` (``Mutations.run_raw``/``run_batch``, the
-hot paths), or those of a read outside a unit of work (``reading``, ``RawReading``).
+hot paths: ``CreditRepositories.recording``), or those of a read outside a unit of work
+(``reading``, ``RawReading``). Those of a change have an ``outbox`` for its events (E-1).
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ from credits_service.store.grants import GrantRepository
 from credits_service.store.holds import HoldRepository
 from credits_service.store.ledger import LedgerRepository
 from credits_service.store.sql import Db
-from drawdown.db.engine import Database, UnitOfWork
+from drawdown.db.engine import Database, Transaction, UnitOfWork
+from drawdown.events.outbox import Outbox
 
 
 class CreditRepositories:
-    """The credits repositories, all on the one handle ``db`` (so in one transaction)."""
+    """The credits repositories, all on the one handle ``db`` (so in one transaction), and,
+    for a change, the ``outbox`` its events are recorded in (E-1)."""
 
-    __slots__ = ("balances", "customers", "draws", "grants", "holds", "ledger")
+    __slots__ = ("balances", "customers", "draws", "grants", "holds", "ledger", "outbox")
+
+    outbox: Outbox
 
     def __init__(self, db: Db) -> None:
         self.customers = CustomerRepository(db)
@@ -39,6 +44,15 @@ class CreditRepositories:
         self.ledger = LedgerRepository(db)
         self.holds = HoldRepository(db)
         self.draws = DrawRepository(db, self.customers)
+
+    @classmethod
+    def recording(cls, tx: Transaction, database: Database) -> CreditRepositories:
+        """The repositories on a hot path's raw transaction, with an outbox (one small
+        object; ``database.outboxes``) whose events ``tx`` writes just before it commits."""
+        repositories = cls(tx)
+        repositories.outbox = database.outboxes()
+        tx.before_commit(repositories.outbox.statements)
+        return repositories
 
 
 class CreditsUnit(UnitOfWork, CreditRepositories):

@@ -11,12 +11,14 @@ from google.protobuf import timestamp_pb2
 
 from drawdown.errors import DomainError, FieldViolation, InvalidArgument
 from drawdown.events.outbox import encoder
-from drawdown.metering.v1 import meter_event_pb2, meter_pb2
+from drawdown.metering.v1 import meter_error_report_pb2, meter_event_pb2, meter_pb2
 from drawdown.metering.v1 import meter_event_service_pb2 as event_pb
 from drawdown.rpc.convert import decimal_value, optional_timestamp, timestamp_from_proto, timestamp_to_proto
 from drawdown.rpc.enums import EnumMap
+from drawdown.type.v1 import interval_pb2
 from metering_service.domain import reasons
 from metering_service.domain.aggregation import SummaryRow
+from metering_service.domain.error_reports import ErrorReport
 from metering_service.domain.events import EventInput
 from metering_service.domain.meters import Aggregation, Meter, MeterStatus, TimeWindow
 from metering_service.service.events import CHUNK, CancelledEvent, EventOutcome, EventStatus, IngestedBatch
@@ -96,8 +98,24 @@ def meter_to_proto(meter: Meter) -> meter_pb2.Meter:
     )
 
 
+def error_report_to_proto(report: ErrorReport) -> meter_error_report_pb2.MeterErrorReport:
+    return meter_error_report_pb2.MeterErrorReport(
+        meter_id=report.meter_id,
+        event_name=report.event_name,
+        window=interval_pb2.TimeRange(
+            start_time=timestamp_to_proto(report.window_start), end_time=timestamp_to_proto(report.window_end)
+        ),
+        reasons=[
+            meter_error_report_pb2.MeterErrorReport.ReasonCount(
+                reason=counted.reason, count=counted.count, sample_identifiers=counted.sample_identifiers
+            )
+            for counted in report.reasons
+        ],
+    )
+
+
 # The API message of each kind of value metering records events about (E-2).
-EVENT_DATA = encoder({Meter: meter_to_proto})
+EVENT_DATA = encoder({Meter: meter_to_proto, ErrorReport: error_report_to_proto})
 
 
 def event_input_from_proto(event: meter_event_pb2.MeterEvent, field: str) -> EventInput:

@@ -5,7 +5,8 @@ Every ingestion path (one event, a batch, a stream batch) goes through
 path (``EventRepository.insert``), in one transaction whose commit is the
 acknowledgement (M-14). Single events are grouped by :class:`GroupCommit` so that
 concurrent calls share one transaction; a stream keeps up to :data:`IN_FLIGHT` of its
-batches in the database at once (:class:`StreamIngestion`).
+batches in the database at once (:class:`StreamIngestion`). Once a batch has committed,
+its refused events are counted for the error reports (E-6, ``service.error_reports``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import operator
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -23,6 +24,7 @@ from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
 from metering_service.domain import reasons
+from metering_service.domain.error_reports import Refusal
 from metering_service.domain.events import (
     MAX_PAYLOAD_VALUE_LENGTH,
     NUL,
@@ -33,6 +35,7 @@ from metering_service.domain.events import (
     validate_event,
 )
 from metering_service.domain.meters import MAX_EVENT_NAME_LENGTH, Meter
+from metering_service.service.error_reports import ErrorReports
 from metering_service.store import events as store
 from metering_service.store.unit import MeteringUnit
 
@@ -102,9 +105,10 @@ class IngestedBatch(NamedTuple):
 
 
 class Ingestion:
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, error_reports: ErrorReports) -> None:
         self._database = database
         self._clock = clock
+        self._error_reports = error_reports
 
     async def ingest_batch(self, inputs: Sequence[EventInput]) -> IngestedBatch:
         """A client's batch (M-15): at most 10,000 events, else BATCH_TOO_LARGE and nothing stored."""
@@ -193,7 +197,22 @@ class Ingestion:
             exceptions[index] = _replayed(event, stored)
         if existing or repeats:
             exceptions = dict(sorted(exceptions.items()))
+        if exceptions:
+            self._error_reports.count(_refusals(inputs, meters, exceptions))
         return IngestedBatch(received_at, events, exceptions)
+
+
+def _refusals(
+    inputs: Sequence[EventInput], meters: dict[str, Meter], exceptions: dict[int, EventOutcome]
+) -> Iterator[Refusal]:
+    """The batch's refused events, for its error reports (E-6)."""
+    for index, outcome in exceptions.items():
+        if outcome.error is not None:
+            event_name = inputs[index].event_name
+            meter = meters.get(event_name)
+            yield Refusal(
+                "" if meter is None else meter.id, event_name, outcome.error.reason, outcome.identifier
+            )
 
 
 def _nameable(inputs: Sequence[EventInput]) -> set[str]:

@@ -12,21 +12,25 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from credits_service.api.convert import EVENT_DATA
 from credits_service.domain.drawdown import Invoice, InvoiceLine
 from credits_service.domain.grants import Applicability, GrantCategory
 from credits_service.domain.ledger import check_invariant, ledger_balance
 from credits_service.service.grants import GrantUseCases, NewGrant
 from credits_service.service.invoices import BatchItem, InvoiceCreditUseCases
+from credits_service.store.schema import EVENT_TABLES
 from credits_service.store.unit import CreditRepositories, CreditsUnit
 from drawdown.clock import FrozenClock
 from drawdown.db.engine import Database
 from drawdown.errors import FailedPrecondition
+from drawdown.events.outbox import Outbox
 from drawdown.money import Money
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -68,7 +72,7 @@ class CreditsLedgerMachine(RuleBasedStateMachine):
     def in_raw_transaction(self, work: Callable[..., Awaitable[T]]) -> Callable[[], Awaitable[T]]:
         async def unit() -> T:
             async with self.database.transaction() as tx:
-                result = await work(CreditRepositories(tx))
+                result = await work(CreditRepositories.recording(tx, self.database))
                 await tx.commit()
                 return result
 
@@ -220,4 +224,6 @@ def test_c23_invariant_holds_over_random_sequences(database_url: str) -> None:
 
 
 async def _open(database_url: str) -> Database:
-    return Database(database_url, pool_size=2, unit_of_work=CreditsUnit)
+    database = Database(database_url, pool_size=2, unit_of_work=CreditsUnit)
+    database.outboxes = partial(Outbox, EVENT_TABLES, EVENT_DATA, lambda: START)  # as the server's
+    return database

@@ -10,6 +10,7 @@ import pytest
 
 from drawdown.clock import FrozenClock
 from metering_service.domain.events import EventInput
+from metering_service.service.error_reports import ErrorReports
 from metering_service.service.events import (
     IngestedBatch,
     Ingestion,
@@ -30,7 +31,8 @@ class HeldIngestion(Ingestion):
     """Starts every batch at once and finishes each when the test releases it."""
 
     def __init__(self) -> None:
-        super().__init__(database=None, clock=FrozenClock(NOW))  # type: ignore[arg-type]
+        clock = FrozenClock(NOW)
+        super().__init__(database=None, clock=clock, error_reports=ErrorReports(None, clock))  # type: ignore[arg-type]
         self.started: list[str] = []
         self.release: dict[str, asyncio.Event] = {}
         self.changed = asyncio.Event()
@@ -159,7 +161,8 @@ class DeadlockOnce(Ingestion):
     """Fails the first attempt as PostgreSQL does a deadlock victim (or with ``sqlstate``)."""
 
     def __init__(self, sqlstate: str) -> None:
-        super().__init__(database=None, clock=FrozenClock(NOW))  # type: ignore[arg-type]
+        clock = FrozenClock(NOW)
+        super().__init__(database=None, clock=clock, error_reports=ErrorReports(None, clock))  # type: ignore[arg-type]
         self.sqlstate = sqlstate
         self.attempts = 0
 
