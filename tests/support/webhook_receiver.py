@@ -77,6 +77,11 @@ def receiving(script: Sequence[int] = ()) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            release = receiver.holding()
+            if release is not None:
+                receiver.was_held(body)
+                release.wait(120)
+                return  # no answer: the connection closes
             status = receiver.answer()
             self.send_response(status)
             self.send_header("Content-Length", "0")
