@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -53,6 +54,11 @@ UPDATABLE_PATHS = ("url", "event_types", "description", "status")
 # Deliveries claimed per look, and events queued per transaction.
 CLAIM_BATCH = 20
 FAN_OUT_BATCH = 200
+# How often the fan-out stores its position when the events it passes queue nothing (most
+# events, with few endpoints): no write per commit of the services. Replaying events
+# after a restart from an older position queues nothing new (a delivery is unique per
+# endpoint and event, and endpoints only want the events created after them).
+POSITION_WRITE_SECONDS = 5.0
 
 
 # How long to wait before asking again a service that serves no events (an older version).
@@ -247,27 +253,33 @@ class Dispatcher:
             try:
                 async with connection.unit_of_work() as uow:
                     position = await uow.webhooks.source_position(source.name) or 0
+                written = time.monotonic()
                 async for batch in _batches(source.events_after(position), FAN_OUT_BATCH):
                     async with connection.unit_of_work() as uow:
-                        await self._queue(uow, source.name, batch)
-                        await uow.commit()
-                    self.wake()
+                        queued = await self._queue(uow, batch)
+                        if queued or time.monotonic() - written >= POSITION_WRITE_SECONDS:
+                            await uow.webhooks.advance_source(
+                                source.name, batch[-1].position, self._clock.now()
+                            )
+                            await uow.commit()
+                            written = time.monotonic()
+                    if queued:
+                        self.wake()
             finally:
                 with contextlib.suppress(Exception):
                     await connection.unlock(lock)
 
-    async def _queue(self, uow: InvoicingUnit, source: str, events: Sequence[SourcedEvent]) -> None:
+    async def _queue(self, uow: InvoicingUnit, events: Sequence[SourcedEvent]) -> int:
+        """Queue the deliveries ``events`` call for; how many."""
         endpoints = await uow.webhooks.enabled_endpoints()
-        await uow.webhooks.add_deliveries(
-            [
-                NewDelivery(endpoint.id, event.id, event.type, event.body)
-                for event in events
-                for endpoint in endpoints
-                if endpoint.wants(event.type, event.create_time)
-            ],
-            self._clock.now(),
-        )
-        await uow.webhooks.advance_source(source, events[-1].position, self._clock.now())
+        deliveries = [
+            NewDelivery(endpoint.id, event.id, event.type, event.body)
+            for event in events
+            for endpoint in endpoints
+            if endpoint.wants(event.type, event.create_time)
+        ]
+        await uow.webhooks.add_deliveries(deliveries, self._clock.now())
+        return len(deliveries)
 
     async def _deliver_forever(self) -> None:
         while True:
