@@ -265,3 +265,15 @@ async def _settled(
             return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"deliveries of {endpoint_id} did not settle: {found}")
+
+
+async def test_replicas_share_the_deliveries_and_send_each_event_once(invoicing: Invoicing) -> None:
+    await invoicing.add_replica()  # a second dispatcher on the same database
+    with receiving() as receiver:
+        endpoint = await create_endpoint(invoicing, receiver.url, "customer.created")
+        created = {await customer(invoicing, name=f"customer {n}") for n in range(20)}
+        received = [await receiver.next() for _ in range(20)]
+    events = [event_of(r, endpoint.secret) for r in received]
+    assert {event["customer_id"] for event in events} == created
+    assert len({event["id"] for event in events}) == 20
+    assert len(await _settled(invoicing, endpoint.id, attempts=1)) == 20  # one attempt each
