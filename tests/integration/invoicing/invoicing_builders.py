@@ -171,7 +171,8 @@ class PeerFaults(Faults):
 @dataclass
 class Invoicing:
     """The real suite seen from an invoicing test: stubs on the three services, an admin
-    key, the suite's frozen clock and the fault interceptors of metering and credits.
+    key, the suite's frozen clock and the fault interceptors of metering and credits
+    (none of these on a wall-clock suite, ``Invoicing(suite)``).
 
     Metering validates event timestamps against the customer's clock, its test clock or
     else the suite clock (at most 35 days old, at most 5 minutes ahead), so :meth:`record`
@@ -179,9 +180,9 @@ class Invoicing:
     """
 
     suite: Suite
-    clock: FrozenClock
-    metering_faults: PeerFaults
-    credits_faults: PeerFaults
+    clock: FrozenClock | None = None
+    metering_faults: PeerFaults | None = None
+    credits_faults: PeerFaults | None = None
     replicas: list[RunningServer] = field(default_factory=list)
     event_names: dict[str, str] = field(default_factory=dict)
 
@@ -281,7 +282,7 @@ class Invoicing:
                     ),
                     metadata=self.metadata,
                 )
-        elif self.clock.now() < at:
+        elif self.clock is not None and self.clock.now() < at:
             self.clock.set(at)
         await self.events.CreateMeterEvent(
             meter_event_service_pb2.CreateMeterEventRequest(
