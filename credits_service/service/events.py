@@ -1,6 +1,6 @@
 """The events of credits' changes (E-1, E-2), recorded on the call's outbox in its
 transaction: each names its customer and, for a customer on a test clock, that clock
-(I-18). What is recorded is a domain value (a ``GrantView``, a ``TransactionRecord``);
+(I-18, added by the outbox's INSERT from credits' test clock tables). What is recorded is a domain value (a ``GrantView``, a ``TransactionRecord``);
 the api layer turns it into its API message (``api.convert.EVENT_DATA``).
 """
 
@@ -33,17 +33,10 @@ def transactions_posted(records: Iterable[TransactionRecord], request_id: str = 
     ]
 
 
-async def record_events(uow: CreditRepositories, changes: Sequence[Change]) -> None:
-    """Record ``changes``, in order, on ``uow.outbox``. The customers' test clocks are read
-    in one statement, and only when there is something to record."""
-    if not changes:
-        return
-    clocks = await uow.customers.test_clock_ids({change.customer_id for change in changes})
+def record_events(uow: CreditRepositories, changes: Sequence[Change]) -> None:
+    """Record ``changes``, in order, on ``uow.outbox`` (the outbox's INSERT adds each
+    customer's test clock)."""
     for change in changes:
         uow.outbox.record(
-            change.type,
-            change.subject,
-            customer_id=change.customer_id,
-            test_clock_id=clocks.get(change.customer_id, ""),
-            request_id=change.request_id,
+            change.type, change.subject, customer_id=change.customer_id, request_id=change.request_id
         )

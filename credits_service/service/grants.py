@@ -144,9 +144,7 @@ class GrantUseCases:
         )
         posted = await uow.ledger.post(grant.customer_id, [granted], now)
         created = GrantView(await self._reread(uow, grant.id), as_of)
-        await record_events(
-            uow, [grant_event(types.CREDIT_GRANT_CREATED, created), *transactions_posted(posted)]
-        )
+        record_events(uow, [grant_event(types.CREDIT_GRANT_CREATED, created), *transactions_posted(posted)])
         return created
 
     async def get(self, grant_id: str, as_of: datetime | None = None) -> GrantView:
@@ -185,7 +183,7 @@ class GrantUseCases:
         )
         await uow.grants.save(updated)
         view = GrantView(await self._reread(uow, changes.grant_id), now)
-        await record_events(uow, [grant_event(types.CREDIT_GRANT_UPDATED, view)])
+        record_events(uow, [grant_event(types.CREDIT_GRANT_UPDATED, view)])
         return view
 
     async def expire(self, uow: CreditRepositories, grant_id: str) -> GrantView:
@@ -199,9 +197,7 @@ class GrantUseCases:
         posted = await uow.ledger.post(expired.customer_id, [debit] if debit else [], now)
         await uow.holds.drop_on([grant_id])
         view = GrantView(await self._reread(uow, grant_id), as_of)
-        await record_events(
-            uow, [grant_event(types.CREDIT_GRANT_EXPIRED, view), *transactions_posted(posted)]
-        )
+        record_events(uow, [grant_event(types.CREDIT_GRANT_EXPIRED, view), *transactions_posted(posted)])
         return view
 
     async def void(self, uow: CreditRepositories, grant_id: str) -> GrantView:
@@ -215,7 +211,7 @@ class GrantUseCases:
         posted = await uow.ledger.post(voided.customer_id, [debit], now)
         await uow.holds.drop_on([grant_id])
         view = GrantView(await self._reread(uow, grant_id), as_of)
-        await record_events(uow, [grant_event(types.CREDIT_GRANT_VOIDED, view), *transactions_posted(posted)])
+        record_events(uow, [grant_event(types.CREDIT_GRANT_VOIDED, view), *transactions_posted(posted)])
         return view
 
     async def _locked(self, uow: CreditRepositories, grant_id: str, now: datetime) -> GrantBalances:

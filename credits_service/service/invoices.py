@@ -116,7 +116,7 @@ class InvoiceCreditUseCases:
         [recorded_now], posted = await uow.holds.record_applications(
             [(invoice.customer_id, allocation, invoice.as_of)], now
         )
-        await record_events(uow, _application_events(invoice, draw.grants, allocation, posted))
+        record_events(uow, _application_events(invoice, draw.grants, allocation, posted))
         return recorded_now
 
     async def applied_despite_reuse(self, invoice_id: str, reused: AlreadyExists) -> StoredAllocation:
@@ -169,7 +169,7 @@ class InvoiceCreditUseCases:
         plan = plan_reinstatement(invoice_id, postings, states, as_of)
         posted = await uow.ledger.post(customer_id, plan, now)
         await uow.holds.record_reinstatement(invoice_id, [record.id for record in posted], now)
-        await record_events(uow, transactions_posted(posted))
+        record_events(uow, transactions_posted(posted))
         return posted
 
     async def preview(self, invoice: Invoice) -> StoredAllocation:
@@ -203,7 +203,7 @@ class InvoiceCreditUseCases:
             transactions += len(debits)
             changes += [grant_event(types.CREDIT_GRANT_EXPIRED, GrantView(_expired(g), as_of)) for g in due]
             changes += transactions_posted(posted)
-        await record_events(uow, changes)
+        record_events(uow, changes)
         return ExpirySweep(expired, transactions)
 
     # -- batches (a period close or a finalization run) -------------------------------
@@ -255,7 +255,7 @@ class InvoiceCreditUseCases:
         applied, posted = await uow.holds.record_applications(
             [(d.invoice.customer_id, d.allocation, d.invoice.as_of) for d in drawn], now
         )
-        await record_events(uow, _batch_application_events(drawn, posted))
+        record_events(uow, _batch_application_events(drawn, posted))
         results = {allocation.invoice_id: allocation for allocation in applied}
         results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
         return [results[final.id] for final in finals]

@@ -9,7 +9,7 @@ test clock (I-18) is judged at its clock's time; the clocks' tables and SQL are
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from credits_service.store.schema import credit_customers, test_clocks
@@ -32,9 +32,6 @@ LOCK_CUSTOMERS = f"""
     SELECT customer_id FROM {credit_customers.fullname}
      WHERE customer_id = ANY(%(customer_ids)s::text[]) ORDER BY customer_id FOR UPDATE"""
 _CLOCK_TIME_OF = f"SELECT {test_clocks.clock_time_sql('%(customer_id)s')} AS clock_time"
-_TEST_CLOCK_IDS = f"""
-    SELECT customer_id, test_clock_id FROM {test_clocks.customers.fullname}
-     WHERE customer_id = ANY(%(customer_ids)s::text[])"""
 
 
 class CustomerRepository(Repository):
@@ -64,11 +61,6 @@ class CustomerRepository(Repository):
         """The time of the test clock the customer lives on; None on the wall clock."""
         [row] = await _fetch(self._db, _CLOCK_TIME_OF, {"customer_id": customer_id})
         return row.clock_time
-
-    async def test_clock_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
-        """The test clock each of these customers lives on (those on the wall clock are absent)."""
-        rows = await _fetch(self._db, _TEST_CLOCK_IDS, {"customer_ids": list(customer_ids)})
-        return {row.customer_id: row.test_clock_id for row in rows}
 
     async def set_test_clock(self, clock_id: str, frozen_time: datetime, now: datetime) -> datetime:
         """Record the clock at ``frozen_time``, or move it there if later (never back)."""

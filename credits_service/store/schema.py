@@ -156,4 +156,4 @@ test_clocks = TestClockTables(metadata, prefix="credit_")
 credit_test_clocks, credit_test_clock_customers = test_clocks.clocks, test_clocks.customers
 
 # Events (E-1..E-3): the outbox of credits' changes.
-EVENT_TABLES = EventTables(metadata)
+EVENT_TABLES = EventTables(metadata, (test_clocks.customers, "customer_id", "test_clock_id"))

@@ -53,9 +53,16 @@ def encoder(messages: Mapping[type, Callable[[Any], Message]]) -> Encoder:
 
 class EventTables:
     """A service's outbox, ``<schema>.events``, and ``<schema>.event_retention`` (one row:
-    the last position pruned, so that a cursor older than it is known to have expired)."""
+    the last position pruned, so that a cursor older than it is known to have expired).
 
-    def __init__(self, metadata: sa.MetaData) -> None:
+    ``clock_of_customer`` (a table, its customer id column, its test clock id column) is
+    where the service keeps its customers' test clocks (I-18): an event recorded without a
+    test clock id gets its customer's, looked up by the INSERT itself, so recording costs
+    no round trip of its own."""
+
+    def __init__(
+        self, metadata: sa.MetaData, clock_of_customer: tuple[sa.Table, str, str] | None = None
+    ) -> None:
         self.events = sa.Table(
             "events",
             metadata,
@@ -84,11 +91,20 @@ class EventTables:
         # hashtext of the table's name: one lock per schema's outbox.
         self.lock_sql = "SELECT pg_advisory_xact_lock(hashtext(%(lock)s)), pg_notify(%(channel)s, '')"
         self.lock_params = {"lock": events, "channel": self.channel}
+        test_clock_id = "e.test_clock_id"
+        if clock_of_customer is not None:
+            table, customer_column, clock_column = clock_of_customer
+            test_clock_id = (
+                f"coalesce(e.test_clock_id, (SELECT c.{clock_column} FROM {table.fullname} AS c"
+                f" WHERE c.{customer_column} = e.customer_id))"
+            )
         self.insert_sql = f"""
             INSERT INTO {events} (id, type, customer_id, test_clock_id, request_id, create_time, data_type, data)
-            SELECT * FROM unnest(%(ids)s::text[], %(types)s::text[], %(customer_ids)s::text[],
-                                 %(test_clock_ids)s::text[], %(request_ids)s::text[],
-                                 %(create_times)s::timestamptz[], %(data_types)s::text[], %(data)s::bytea[])"""
+            SELECT e.id, e.type, e.customer_id, {test_clock_id}, e.request_id, e.create_time, e.data_type, e.data
+              FROM unnest(%(ids)s::text[], %(types)s::text[], %(customer_ids)s::text[],
+                          %(test_clock_ids)s::text[], %(request_ids)s::text[],
+                          %(create_times)s::timestamptz[], %(data_types)s::text[], %(data)s::bytea[])
+                AS e(id, type, customer_id, test_clock_id, request_id, create_time, data_type, data)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +135,8 @@ class Outbox:
         request_id: str = "",
     ) -> None:
         """Record that ``subject`` (the resource after the change) changed as ``type``
-        says (``invoice.finalized``); ``request_id`` defaults to the current call's."""
+        says (``invoice.finalized``); ``request_id`` defaults to the current call's, and
+        ``test_clock_id`` to the customer's when the tables know it (``EventTables``)."""
         self.pending.append(
             PendingEvent(type, subject, customer_id, test_clock_id, request_id or current_request_id.get())
         )

@@ -98,4 +98,4 @@ meter_rollups = sa.Table(
 test_clocks = TestClockTables(metadata)
 
 # Events (E-1..E-3): the outbox of metering's changes.
-EVENT_TABLES = EventTables(metadata)
+EVENT_TABLES = EventTables(metadata, (test_clocks.customers, "customer_id", "test_clock_id"))
