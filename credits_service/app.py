@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import grpc
 
@@ -30,17 +31,38 @@ from drawdown.credits.v1 import (
     test_clock_time_service_pb2_grpc,
 )
 from drawdown.db.idempotency import IdempotencyStore
+from drawdown.db.retention import REQUEST_ID_RETENTION, prune_in_background
 from drawdown.events.serving import serve_events
 from drawdown.rpc.idempotent import Mutations
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
+
+# The operations that move credits: their request ids are kept with the ledger (O-6), so a
+# retry however late posts nothing twice; the others' are forgotten after 30 days.
+MONEY_MOVEMENTS = frozenset(
+    {
+        "CreateCreditGrant",
+        "ApplyInvoiceCredits",
+        "ReinstateInvoiceCredits",
+        "VoidCreditGrant",
+        "ExpireCreditGrant",
+        "ExpireDueCreditGrants",
+    }
+)
 
 
 def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     events_service, _, _ = serve_events(
         server, context, EVENT_TABLES, EVENT_DATA, event_service_pb2, event_service_pb2_grpc
     )
-    mutations = Mutations(context.database, IdempotencyStore(idempotency_keys), context.clock)
+    idempotency = IdempotencyStore(idempotency_keys)
+    mutations = Mutations(context.database, idempotency, context.clock)
+    prune_in_background(
+        context,
+        "credits request ids",
+        partial(idempotency.prune, context.database, keep=MONEY_MOVEMENTS),
+        REQUEST_ID_RETENTION,
+    )
     credit_grant_service_pb2_grpc.add_CreditGrantServiceServicer_to_server(
         CreditGrantServicer(GrantUseCases(context.database, context.clock), mutations), server
     )

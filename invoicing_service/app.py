@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 
 import grpc
 
 from drawdown.db.idempotency import IdempotencyStore
+from drawdown.db.retention import REQUEST_ID_RETENTION, prune_in_background
 from drawdown.events.serving import serve_events
 from drawdown.invoicing.v1 import (
     catalog_service_pb2,
@@ -53,6 +55,19 @@ from invoicing_service.service.webhooks import Dispatcher, WebhookUseCases
 from invoicing_service.store.schema import EVENT_TABLES, MIGRATIONS, idempotency_keys
 from invoicing_service.store.unit import InvoicingUnit
 
+# The operations that move money: their request ids are kept with the invoices (O-6); the
+# others' are forgotten after 30 days.
+MONEY_MOVEMENTS = frozenset(
+    {
+        "CreateSubscription",
+        "FinalizeInvoice",
+        "PayInvoice",
+        "VoidInvoice",
+        "MarkInvoiceUncollectible",
+        "CreateCreditPurchase",
+    }
+)
+
 
 def build_billing(context: ServiceContext) -> Billing:
     """The billing core on this process's database, clock and outbound channels."""
@@ -65,6 +80,12 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     billing = build_billing(context)
     idempotency = IdempotencyStore(idempotency_keys)
     mutations = Mutations(context.database, idempotency, context.clock)
+    prune_in_background(
+        context,
+        "invoicing request ids",
+        partial(idempotency.prune, context.database, keep=MONEY_MOVEMENTS),
+        REQUEST_ID_RETENTION,
+    )
     sagas = Sagas(billing, idempotency, context.clock)
     subscriptions = SubscriptionUseCases(billing)
     customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(

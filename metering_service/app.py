@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import partial
 
 import grpc
 
 from drawdown.db.idempotency import IdempotencyStore
+from drawdown.db.retention import REQUEST_ID_RETENTION, prune_in_background
 from drawdown.events.serving import serve_events
 from drawdown.metering.v1 import (
     event_service_pb2,
@@ -40,7 +42,11 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     events_service, _, _ = serve_events(
         server, context, EVENT_TABLES, EVENT_DATA, event_service_pb2, event_service_pb2_grpc
     )
-    mutations = Mutations(database, IdempotencyStore(idempotency_keys), clock)
+    idempotency = IdempotencyStore(idempotency_keys)
+    mutations = Mutations(database, idempotency, clock)
+    prune_in_background(
+        context, "metering request ids", partial(idempotency.prune, database), REQUEST_ID_RETENTION
+    )
     error_reports = ErrorReports(database, clock)
     context.background.append(
         asyncio.create_task(error_reports.run(context.shutting_down), name="metering.error_reports")

@@ -12,7 +12,7 @@ Each service keeps the table in its own schema (see :func:`idempotency_table`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from drawdown import reasons
-from drawdown.db.engine import Transaction, fetch, send
+from drawdown.db.engine import Database, Transaction, fetch, send
 from drawdown.errors import AlreadyExists, InvalidArgument
 
 MAX_REQUEST_ID_LENGTH = 255
@@ -39,8 +39,11 @@ def idempotency_columns() -> list[sa.Column]:
 
 
 def idempotency_table(metadata: sa.MetaData) -> sa.Table:
-    """The ``idempotency_keys`` table for a service's schema (declared in its metadata)."""
-    return sa.Table("idempotency_keys", metadata, *idempotency_columns())
+    """The ``idempotency_keys`` table for a service's schema (declared in its metadata),
+    indexed by age for pruning (O-6)."""
+    table = sa.Table("idempotency_keys", metadata, *idempotency_columns())
+    sa.Index("idempotency_keys_by_age", table.c.created_at)
+    return table
 
 
 def fingerprint(request_bytes: bytes) -> bytes:
@@ -114,10 +117,33 @@ class IdempotencyStore:
                    WITH ORDINALITY AS c(request_id, fingerprint, n)
              ORDER BY c.n
             ON CONFLICT DO NOTHING RETURNING request_id"""
+        self._prune = f"""
+            WITH pruned AS (
+                DELETE FROM {name} WHERE ctid IN (
+                    SELECT ctid FROM {name}
+                     WHERE created_at < %(before)s AND NOT (operation = ANY(%(keep)s::text[]))
+                     LIMIT %(batch)s)
+                RETURNING 1)
+            SELECT count(*) AS deleted FROM pruned"""
         self._complete_many = f"""
             UPDATE {name} AS k SET response = c.response
               FROM unnest(%(request_ids)s::text[], %(responses)s::bytea[]) AS c(request_id, response)
              WHERE k.operation = %(operation)s AND k.request_id = c.request_id"""
+
+    async def prune(
+        self, database: Database, before: datetime, *, keep: Collection[str] = (), batch: int = 10_000
+    ) -> int:
+        """Forget the request ids claimed before ``before``, but those of the operations in
+        ``keep`` (money movements, kept with the ledger), in batches of ``batch``, each its
+        own short transaction; how many were forgotten. A retry after that is a new request."""
+        deleted = 0
+        while True:
+            async with database.transaction() as tx:
+                (row,) = await tx.fetch(self._prune, {"before": before, "keep": list(keep), "batch": batch})
+                await tx.commit()
+            deleted += row.deleted
+            if row.deleted < batch:
+                return deleted
 
     async def claim(
         self,

@@ -3,24 +3,18 @@ EventService, and the background pruning of events past the retention period."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 from functools import partial
 from types import ModuleType
 
 import grpc
-import structlog
 
+from drawdown.db.retention import prune_in_background
 from drawdown.events.log import EventFeed, EventLog
 from drawdown.events.outbox import Encoder, EventTables, Outbox
 from drawdown.events.servicer import EventServicer
 from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext
-
-log = structlog.get_logger("drawdown.events")
-
-PRUNE_EVERY_SECONDS = 3600.0
 
 
 def serve_events(
@@ -41,17 +35,5 @@ def serve_events(
     context.on_stop.append(feed.close)
     stubs.add_EventServiceServicer_to_server(EventServicer(messages, events, feed), server)
     retention = timedelta(days=context.settings.event_retention_days)
-    context.background.append(asyncio.create_task(_prune_forever(events, context, retention)))
+    prune_in_background(context, f"{tables.events.fullname}", events.prune, retention)
     return service_full_name(messages, "EventService"), events, feed
-
-
-async def _prune_forever(events: EventLog, context: ServiceContext, retention: timedelta) -> None:
-    while not context.shutting_down.is_set():
-        try:
-            deleted = await events.prune(context.clock.now() - retention)
-            if deleted:
-                log.info("events.pruned", schema=events.tables.events.schema, deleted=deleted)
-        except Exception as error:  # noqa: BLE001 - the database is away: next time
-            log.warning("events.prune_failed", error=str(error))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(context.shutting_down.wait(), PRUNE_EVERY_SECONDS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -91,3 +91,31 @@ async def test_mutations_replay_a_proto_response_and_ignore_the_request_id_in_th
     assert request_fingerprint(request) == request_fingerprint(
         meter_service_pb2.CreateMeterRequest(request_id="r2")
     )
+
+
+async def test_pruning_forgets_old_request_ids_but_those_of_money_movements_o6(database: Database) -> None:
+    store = IdempotencyStore(idempotency_keys)
+    old, recent = NOW - timedelta(days=31), NOW - timedelta(days=29)
+    claims = [
+        ("CreateMeter", "old", old),
+        ("CreateMeter", "recent", recent),
+        ("ApplyInvoiceCredits", "old", old),
+    ]
+    claims += [("UpdateMeter", f"old-{n}", old) for n in range(5)]
+    for operation, request_id, at in claims:
+        async with database.unit_of_work() as uow:
+            assert await store.claim(uow.session, operation, request_id, fingerprint(b"x"), at) is None
+            await store.complete(uow.session, operation, request_id, b"done")
+            await uow.commit()
+
+    forgotten = await store.prune(database, NOW - timedelta(days=30), keep={"ApplyInvoiceCredits"}, batch=2)
+
+    assert forgotten == 6
+    async with database.reading() as db:
+        rows = await db.fetch(f"SELECT operation, request_id FROM {idempotency_keys.fullname} ORDER BY 1, 2")
+    assert [(row.operation, row.request_id) for row in rows] == [
+        ("ApplyInvoiceCredits", "old"),
+        ("CreateMeter", "recent"),
+    ]
+    async with database.unit_of_work() as uow:  # a forgotten id is a new request again
+        assert await store.claim(uow.session, "CreateMeter", "old", fingerprint(b"y"), NOW) is None
