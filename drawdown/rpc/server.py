@@ -2,7 +2,8 @@
 
 ``start_server`` checks that its port is free (O-1), applies migrations, opens the
 database, registers the service's servicers behind the interceptor, adds grpc.health.v1
-and server reflection, binds (TLS/mTLS when configured) and starts. ``RunningServer.stop`` is the graceful shutdown:
+(following the database, O-2) and server reflection, binds (TLS/mTLS when configured)
+and starts. ``RunningServer.stop`` is the graceful shutdown:
 health turns NOT_SERVING, the server stops taking new calls and gives in-flight ones the
 grace period to finish, then background tasks end and the pool closes. ``run`` does all
 of that for a process, on SIGTERM or Ctrl-C.
@@ -29,6 +30,8 @@ from drawdown.clock import Clock, SystemClock
 from drawdown.config import Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
+from drawdown.db.urls import libpq_url
+from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
 from drawdown.rpc.ports import why_not_free
@@ -183,8 +186,13 @@ async def start_server(
     )
 
     await server.start()
-    for name in ("", *service_names):
+    health_names = ("", *service_names)
+    for name in health_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    probe = DatabaseProbe(libpq_url(database_url))
+    context.background.append(
+        asyncio.create_task(follow_database(health_servicer, definition.name, health_names, probe))
+    )
     log.info(
         "server.started",
         service=definition.name,
