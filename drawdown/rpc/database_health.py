@@ -51,8 +51,6 @@ async def follow_database(
     service: str,
     service_names: Sequence[str],
     probe: DatabaseProbe,
-    *,
-    every: float = PROBE_INTERVAL_SECONDS,
 ) -> None:
     """Set each of ``service_names`` (the health names of ``service``'s server) SERVING or
     NOT_SERVING as ``probe`` finds the database, from SERVING (the server has just reached
@@ -60,7 +58,7 @@ async def follow_database(
     serving = True
     try:
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(PROBE_INTERVAL_SECONDS)
             reachable = await probe.reachable()
             if reachable == serving:
                 continue
