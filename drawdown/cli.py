@@ -22,7 +22,7 @@ from drawdown.auth.roles import Role
 from drawdown.config import SERVICES, ServiceName, Settings
 from drawdown.logs import configure_logging
 from drawdown.metrics import serve_metrics
-from drawdown.rpc.server import migrate, serve_until_signalled
+from drawdown.rpc.server import CannotListen, migrate, refuse_served_port, serve_until_signalled
 
 STARTUP_TIMEOUT_SECONDS = 60
 
@@ -34,7 +34,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.processes > 1:
         return _serve_processes(args.service, settings, url)
     serve_metrics(settings.metrics_port, settings.host)
-    asyncio.run(serve_until_signalled(suite.definition(args.service), settings, url))
+    definition = suite.definition(args.service)
+    asyncio.run(serve_until_signalled(definition, settings, url, share_port=args.share_port))
     return 0
 
 
@@ -45,6 +46,7 @@ def _serve_processes(service: ServiceName, settings: Settings, url: str) -> int:
     port = settings.port_of(service)
     if port == 0:
         raise SystemExit("drawdown: DRAWDOWN_PROCESSES > 1 needs a fixed port, which the processes share")
+    refuse_served_port(service, settings.host, port)
     if settings.migrate_on_start:
         migrate(url, suite.definition(service))
     stop = _StopSignal()
@@ -61,7 +63,7 @@ def _serve_processes(service: ServiceName, settings: Settings, url: str) -> int:
         }
         children = {
             f"{service}[{index}]": subprocess.Popen(
-                [sys.executable, "-m", "drawdown.cli", "serve", service], env=env
+                [sys.executable, "-m", "drawdown.cli", "serve", service, "--share-port"], env=env
             )
             for index in range(settings.processes)
         }
@@ -97,7 +99,15 @@ def _create_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    """Start the database (embedded unless configured) and the three services; stop on a signal."""
+    """Start the database (embedded unless configured) and the three services; stop on a
+    signal. Refused when another ``drawdown up`` uses the home or a port is served (O-1)."""
+    with suite.holding_home(settings.home):
+        for service in SERVICES:
+            refuse_served_port(service, settings.host, settings.port_of(service))
+        return _run_suite(settings)
+
+
+def _run_suite(settings: Settings) -> int:
     url = suite.database_url(settings)
     suite.migrate_all(url)
     dev_key = suite.local_key(url, settings.home, Role.ADMIN, "dev-api-key")
@@ -254,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--port", type=int, help="override the service's configured port (0: any free port)")
+    # Given by `drawdown serve` with DRAWDOWN_PROCESSES to its own processes only (O-1).
+    serve.add_argument("--share-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations for every schema")
@@ -282,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return args.run(args, settings)
+    try:
+        return args.run(args, settings)
+    except (CannotListen, suite.HomeInUse) as refusal:
+        print(f"drawdown: {refusal}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

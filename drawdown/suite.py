@@ -1,8 +1,13 @@
-"""The suite as a whole: which services exist, where the database is, dev keys."""
+"""The suite as a whole: which services exist, where the database is, dev keys, the
+home a running suite holds."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from drawdown.auth import store as auth_store
@@ -47,3 +52,29 @@ def local_key(url: str, home: Path, role: Role, name: str) -> str:
     path.touch(mode=0o600)
     path.write_text(issued.token + "\n")
     return issued.token
+
+
+class HomeInUse(Exception):
+    """Another running ``drawdown up`` holds the DRAWDOWN_HOME (O-1)."""
+
+
+@contextmanager
+def holding_home(home: Path) -> Iterator[None]:
+    """Hold ``home`` for one running suite (O-1): an exclusive lock on ``home/up.lock``,
+    which the system lets go of when the process ends, however it ends."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "up.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip()
+            raise HomeInUse(
+                f"{home.resolve()} is in use by another drawdown up"
+                + (f" (pid {holder})" if holder else "")
+                + "; stop it or set DRAWDOWN_HOME to another folder"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield

