@@ -28,16 +28,22 @@ class Downstream:
         metadata = auth_metadata(settings.service_api_key)
         self.metering = Metering(self._metering_channel, metadata)
         self.credits = Credits(self._credits_channel, metadata)
+        # The event streams have connections of their own: a stream opened while a peer
+        # is still starting leaves its connection waiting to reconnect, which the calls
+        # of the RPCs must not inherit.
+        metering_events, credits_events = (
+            ServiceChannel(settings.metering_address),
+            ServiceChannel(settings.credits_address),
+        )
+        self._event_channels = (metering_events, credits_events)
         self.event_streams = [
-            RemoteEvents(
-                "metering", self._metering_channel, metering_events_pb2, metering_events_grpc, metadata
-            ),
-            RemoteEvents("credits", self._credits_channel, credits_events_pb2, credits_events_grpc, metadata),
+            RemoteEvents("metering", metering_events, metering_events_pb2, metering_events_grpc, metadata),
+            RemoteEvents("credits", credits_events, credits_events_pb2, credits_events_grpc, metadata),
         ]
 
     async def close(self) -> None:
-        await self._metering_channel.close()
-        await self._credits_channel.close()
+        for channel in (self._metering_channel, self._credits_channel, *self._event_channels):
+            await channel.close()
 
     async def set_test_clock_time(
         self,

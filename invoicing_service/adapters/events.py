@@ -63,7 +63,9 @@ class RemoteEvents:
 
     async def events_after(self, position: int) -> AsyncIterator[SourcedEvent]:
         call = self._stub.StreamEvents(
-            self._messages.StreamEventsRequest(after_cursor=str(position)), metadata=self._metadata
+            self._messages.StreamEventsRequest(after_cursor=str(position)),
+            metadata=self._metadata,
+            wait_for_ready=True,  # a peer still starting is waited for
         )
         try:
             async for response in call:
