@@ -314,7 +314,7 @@ def _embedded_postgres_pid(data_dir: Path) -> int | None:
         os.kill(pid, 0)
     except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
         return None
-    except PermissionError:  # alive, owned by another user (embedded_postgres runs it so as root)
+    except PermissionError:  # alive, run by another user (embedded_postgres does, started by root)
         pass
     return pid
 
