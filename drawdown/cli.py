@@ -1,10 +1,16 @@
-"""The ``drawdown`` command: run the suite or one service, migrate, manage API keys."""
+"""The ``drawdown`` command: run the suite or one service, migrate, manage API keys, reset.
+
+Failures an operator can fix (a wrong database URL, a port in use, no suite running, no
+API key) and Ctrl-C end in one line on stderr and a non-zero exit code, not a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,19 +18,28 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import ValidationError
 
 from drawdown import console, suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.roles import Role
+from drawdown.command_errors import DATABASE_ERRORS, CommandError, database_problem, settings_problem
 from drawdown.config import SERVICES, ServiceName, Settings
 from drawdown.logs import configure_logging
 from drawdown.metrics import serve_metrics
 from drawdown.rpc.server import CannotListen, migrate, refuse_served_port, serve_until_signalled
 
 STARTUP_TIMEOUT_SECONDS = 60
+INTERRUPTED_EXIT_CODE = 128 + signal.SIGINT
+LOCAL_STATE = ("postgres", "dev-api-key", "service-api-key")  # what `drawdown reset` deletes
+
+
+class Interrupted(Exception):
+    """SIGINT (Ctrl-C) stopped the command before it finished."""
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -35,7 +50,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return _serve_processes(args.service, settings, url)
     serve_metrics(settings.metrics_port, settings.host)
     definition = suite.definition(args.service)
-    asyncio.run(serve_until_signalled(definition, settings, url, share_port=args.share_port))
+    try:
+        asyncio.run(serve_until_signalled(definition, settings, url, share_port=args.share_port))
+    except RuntimeError as error:
+        if "Failed to bind" not in str(error):
+            raise
+        port_variable = f"DRAWDOWN_{args.service.upper()}_PORT"
+        raise CommandError(
+            f"{args.service} cannot listen on {settings.host}:{settings.port_of(args.service)}: the port is "
+            f"in use or the address is not this machine's; choose another with {port_variable} or --port"
+        ) from None
     return 0
 
 
@@ -62,16 +86,31 @@ def _serve_processes(service: ServiceName, settings: Settings, url: str) -> int:
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
         children = {
-            f"{service}[{index}]": subprocess.Popen(
-                [sys.executable, "-m", "drawdown.cli", "serve", service, "--share-port"], env=env
-            )
+            f"{service}[{index}]": _start_child(service, env, share_port=True)
             for index in range(settings.processes)
         }
         return _supervise(children, stop, settings)
 
 
+def _start_child(
+    service: ServiceName, env: dict[str, str], stdout: int | None = None, *, share_port: bool = False
+) -> subprocess.Popen[bytes]:
+    """``drawdown serve <service>`` in its own process group: Ctrl-C in the terminal reaches
+    only the supervisor, which stops its children with SIGTERM, each once. ``share_port``:
+    one of the processes of a service run with DRAWDOWN_PROCESSES (O-1)."""
+    command = [
+        sys.executable,
+        "-m",
+        "drawdown.cli",
+        "serve",
+        service,
+        *(["--share-port"] if share_port else []),
+    ]
+    return subprocess.Popen(command, env=env, stdout=stdout, process_group=0)
+
+
 def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: _StopSignal, settings: Settings) -> int:
-    """Wait for a stop signal (0) or a child's unexpected exit (1); then stop every child."""
+    """Wait for a stop signal or a child's unexpected exit (1); then stop every child."""
     try:
         while not stop.requested:
             exited = [name for name, child in children.items() if child.poll() is not None]
@@ -79,9 +118,11 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]], stop: _StopSignal, 
                 print(f"drawdown: {', '.join(exited)} exited unexpectedly; stopping", file=sys.stderr)
                 return 1
             stop.wait(0.5)
-        return 0
     finally:
         _stop_children(children, settings.shutdown_grace_seconds + 5)
+    if stop.interrupted:
+        raise Interrupted
+    return 0
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,6 +149,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_suite(settings: Settings) -> int:
+    print("Starting Drawdown: database, migrations, services ...", file=sys.stderr, flush=True)
     url = suite.database_url(settings)
     suite.migrate_all(url)
     dev_key = suite.local_key(url, settings.home, Role.ADMIN, "dev-api-key")
@@ -130,13 +172,10 @@ def _run_suite(settings: Settings) -> int:
             child_env = dict(env)
             if settings.metrics_port:
                 child_env["DRAWDOWN_METRICS_PORT"] = str(settings.metrics_port + index)
-            children[service] = subprocess.Popen(
-                [sys.executable, "-m", "drawdown.cli", "serve", service],
-                env=child_env,
-                stdout=subprocess.DEVNULL,
-            )
+            children[service] = _start_child(service, child_env, stdout=subprocess.DEVNULL)
         for service in SERVICES:
-            _wait_until_serving(service, f"{settings.host}:{settings.port_of(service)}", children[service])
+            address = f"{settings.host}:{settings.port_of(service)}"
+            _wait_until_serving(service, address, children[service], stop)
         _print_banner(settings, dev_key, url)
     except BaseException:
         _stop_children(children, settings.shutdown_grace_seconds + 5)
@@ -150,24 +189,32 @@ class _StopSignal:
 
     def __init__(self) -> None:
         self.requested = False
+        self.interrupted = False
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
         self.requested = True
+        self.interrupted = self.interrupted or signum == signal.SIGINT
 
     def wait(self, seconds: float) -> None:
         if not self.requested:
             time.sleep(seconds)
 
 
-def _wait_until_serving(service: str, address: str, child: subprocess.Popen[bytes]) -> None:
+def _wait_until_serving(
+    service: str, address: str, child: subprocess.Popen[bytes], stop: _StopSignal
+) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     with grpc.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
+            if stop.interrupted:
+                raise Interrupted
+            if stop.requested:
+                raise SystemExit(0)
             if child.poll() is not None:
-                raise SystemExit(f"drawdown: {service} exited during startup (code {child.returncode})")
+                raise CommandError(f"{service} exited during startup (code {child.returncode}); see above")
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1, wait_for_ready=True)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -252,9 +299,59 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _reset(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete the embedded database and the dev keys under DRAWDOWN_HOME, nothing else."""
+    if settings.database_url:
+        raise CommandError(
+            "DRAWDOWN_DATABASE_URL is set: reset deletes only the embedded database of DRAWDOWN_HOME; "
+            "drop that database yourself, or unset the variable"
+        )
+    home = settings.home.resolve()
+    if pid := _embedded_postgres_pid(home / "postgres"):
+        raise CommandError(
+            f"a suite is using {home}: its PostgreSQL (pid {pid}) runs; stop `drawdown up` there first"
+        )
+    present = [home / name for name in LOCAL_STATE if (home / name).exists()]
+    if not present:
+        print(f"Nothing to reset under {home}.")
+        return 0
+    if not args.yes and not _confirmed(f"Delete the database and dev keys under {home}?"):
+        print("Nothing deleted.")
+        return 1
+    for path in present:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    print(f"Deleted {', '.join(path.name for path in present)} under {home}.")
+    return 0
+
+
+def _embedded_postgres_pid(data_dir: Path) -> int | None:
+    """The pid of the PostgreSQL server running on ``data_dir``, if one is."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
+        return None
+    except PermissionError:  # alive, run by another user (embedded_postgres does, started by root)
+        pass
+    return pid
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drawdown", description="Usage-based billing with prepaid credits.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {importlib.metadata.version('drawdown')}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, help="what to do")
 
     up = commands.add_parser(
         "up", help="start the database (embedded unless configured) and all three services"
@@ -262,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
 
     serve = commands.add_parser("serve", help="run one service")
-    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("service", choices=SERVICES, help="the service to run")
     serve.add_argument("--port", type=int, help="override the service's configured port (0: any free port)")
     # Given by `drawdown serve` with DRAWDOWN_PROCESSES to its own processes only (O-1).
     serve.add_argument("--share-port", action="store_true", help=argparse.SUPPRESS)
@@ -276,7 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser(
         "create", help="create an API key (stored hashed; the token is shown once)"
     )
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--role", required=True, choices=[role.value for role in Role], help="what the key may call"
+    )
     create.add_argument("--label", help="what the key is for")
     create.set_defaults(run=_create_key)
 
@@ -286,19 +385,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", action="store_true", help="bring a suite up for the demo and stop it after")
     demo.set_defaults(run=_demo)
 
+    reset = commands.add_parser(
+        "reset", help="delete the embedded database and dev keys under DRAWDOWN_HOME (asks first)"
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset.set_defaults(run=_reset)
+
     console.add_parsers(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        return _fail(settings_problem(error))
     configure_logging(settings.log_level, settings.log_format)
     try:
         return args.run(args, settings)
     except (CannotListen, suite.HomeInUse) as refusal:
-        print(f"drawdown: {refusal}", file=sys.stderr)
-        return 1
+        return _fail(str(refusal))
+    except (KeyboardInterrupt, Interrupted):
+        return _fail("interrupted; stopped", INTERRUPTED_EXIT_CODE)
+    except CommandError as error:
+        return _fail(str(error))
+    except DATABASE_ERRORS as error:
+        return _fail(database_problem(settings, error))
+
+
+def _fail(line: str, exit_code: int = 1) -> int:
+    print(f"drawdown: {line}", file=sys.stderr)
+    return exit_code
 
 
 if __name__ == "__main__":

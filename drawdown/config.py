@@ -6,8 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError
+
+from drawdown.db.urls import sqlalchemy_url
 
 ServiceName = Literal["metering", "credits", "invoicing"]
 SERVICES: tuple[ServiceName, ...] = ("metering", "credits", "invoicing")
@@ -84,6 +87,18 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=30.0, description="How long a verified API key is trusted unchecked."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _is_a_postgresql_url(cls, url: str | None) -> str | None:
+        if url:
+            try:
+                sqlalchemy_url(url)
+            except ArgumentError:
+                raise ValueError(
+                    "not a URL; expected postgresql://user:password@host:5432/database"
+                ) from None
+        return url
 
     def port_of(self, service: ServiceName) -> int:
         return {

@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
+from drawdown.command_errors import CommandError
 from drawdown.config import Settings
 from drawdown.credits.v1 import credit_balance_service_pb2 as balance_pb
 from drawdown.credits.v1 import credit_balance_service_pb2_grpc as balance_grpc
@@ -36,6 +37,8 @@ from drawdown.rpc.clients import auth_metadata
 from drawdown.rpc.convert import money_from_proto
 
 TIMEOUT_SECONDS = 30
+# Piped output has no terminal width to fit: rows as wide as their content, ids whole.
+PIPED_WIDTH = 10_000
 
 
 # ---- formatting -------------------------------------------------------------------
@@ -96,9 +99,14 @@ class Client:
     def __init__(self, settings: Settings, api_key: str | None = None) -> None:
         self.metadata = auth_metadata(api_key or resolve_api_key(settings))
         self.channels = {
-            "metering": grpc.insecure_channel(settings.metering_address),
-            "credits": grpc.insecure_channel(settings.credits_address),
-            "invoicing": grpc.insecure_channel(settings.invoicing_address),
+            service: grpc.intercept_channel(
+                grpc.insecure_channel(address), _NamesUnreachable(service, address)
+            )
+            for service, address in (
+                ("metering", settings.metering_address),
+                ("credits", settings.credits_address),
+                ("invoicing", settings.invoicing_address),
+            )
         }
         self.meters = meter_grpc.MeterServiceStub(self.channels["metering"])
         self.meter_events = event_grpc.MeterEventServiceStub(self.channels["metering"])
@@ -127,12 +135,34 @@ class Client:
             channel.close()
 
 
-def resolve_api_key(settings: Settings) -> str | None:
+class _NamesUnreachable(grpc.UnaryUnaryClientInterceptor):
+    """Turns UNAVAILABLE into a one-line error naming the service and address not reached."""
+
+    def __init__(self, service: str, address: str) -> None:
+        self.service = service
+        self.address = address
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        outcome = continuation(client_call_details, request)
+        if outcome.code() == grpc.StatusCode.UNAVAILABLE:
+            raise CommandError(
+                f"cannot reach {self.service} at {self.address} (UNAVAILABLE): is the suite running? "
+                f"Start it with `drawdown up`, or set DRAWDOWN_{self.service.upper()}_ADDRESS"
+            )
+        return outcome
+
+
+def resolve_api_key(settings: Settings) -> str:
     """DRAWDOWN_API_KEY, else the dev key ``drawdown up`` keeps under DRAWDOWN_HOME."""
     if settings.api_key:
         return settings.api_key
     dev_key = Path(settings.home) / "dev-api-key"
-    return dev_key.read_text().strip() if dev_key.exists() else None
+    if not dev_key.exists():
+        raise CommandError(
+            f"no API key: no dev key at {dev_key.resolve()} (run from the folder of `drawdown up`, "
+            "or set DRAWDOWN_HOME to its home); or pass a key with DRAWDOWN_API_KEY or --api-key"
+        )
+    return dev_key.read_text().strip()
 
 
 def parse_time(text: str) -> datetime:
@@ -337,6 +367,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Client, Console], None]] = {
 }
 
 
+CUSTOMER_HELP = "the customer's id (cus_...)"
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the read commands on the ``drawdown`` parser."""
 
@@ -348,27 +381,38 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         return parser
 
     listing = command("meters", "list meters")
-    listing.add_argument("--status", choices=["active", "inactive"])
+    listing.add_argument("--status", choices=["active", "inactive"], help="only meters with this status")
     usage_parser = command("usage", "usage summary of a meter for a customer")
-    usage_parser.add_argument("meter_id")
-    usage_parser.add_argument("--customer", required=True)
+    usage_parser.add_argument("meter_id", help="the meter's id (mtr_...)")
+    usage_parser.add_argument("--customer", required=True, help="the customer's id (cus_...)")
     usage_parser.add_argument("--start", required=True, help="ISO 8601, inclusive (UTC if no offset)")
     usage_parser.add_argument("--end", required=True, help="ISO 8601, exclusive")
-    usage_parser.add_argument("--window", choices=["hour", "day"])
+    usage_parser.add_argument("--window", choices=["hour", "day"], help="one row per hour or day")
     usage_parser.add_argument("--group-by", action="append", help="a dimension key (repeatable)")
-    command("grants", "a customer's credit grants").add_argument("--customer", required=True)
-    command("balance", "a customer's credit balance summary").add_argument("--customer", required=True)
+    for name, help_text in (
+        ("grants", "a customer's credit grants"),
+        ("balance", "a customer's credit balance summary"),
+    ):
+        command(name, help_text).add_argument("--customer", required=True, help=CUSTOMER_HELP)
     tx = command("transactions", "a customer's credit balance transactions, newest first")
-    tx.add_argument("--customer", required=True)
+    tx.add_argument("--customer", required=True, help=CUSTOMER_HELP)
     tx.add_argument("--grant", help="only this grant's transactions")
     inv = command("invoices", "list invoices")
-    inv.add_argument("--customer")
-    inv.add_argument("--subscription")
-    command("invoice", "one invoice with its lines and credits").add_argument("invoice_id")
+    inv.add_argument("--customer", help="only this customer's invoices (cus_...)")
+    inv.add_argument("--subscription", help="only this subscription's invoices (sub_...)")
+    command("invoice", "one invoice with its lines and credits").add_argument(
+        "invoice_id", help="the invoice's id (in_...)"
+    )
+
+
+def stdout_console() -> Console:
+    """A console fitted to the terminal, or, when output is piped, one that never folds a row."""
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPED_WIDTH)
 
 
 def run_read_command(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console()
+    console = stdout_console()
     client = Client(settings, args.api_key)
     try:
         COMMANDS[args.read_command](args, client, console)

@@ -73,6 +73,7 @@ def test_read_commands_show_the_demo_outcome(
         transactions = json.loads(drawdown("transactions", "--customer", customer, "--json"))
         invoices = json.loads(drawdown("invoices", "--customer", customer, "--json"))
         invoice_table = drawdown("invoice", outcome.invoice_id)
+        piped_tables = drawdown("transactions", "--customer", customer) + drawdown("meters")
         missing = subprocess.run(
             [sys.executable, "-m", "drawdown.cli", "invoice", "in_missing"],
             env=env,
@@ -100,3 +101,7 @@ def test_read_commands_show_the_demo_outcome(
         and "Hypernian input tokens" in invoice_table
     )
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+    # Piped, a table's rows are as wide as they need: every id stays whole on one line.
+    ids = {m["id"] for m in meters} | {customer, outcome.invoice_id}
+    ids |= {t["id"] for t in transactions} | {t["credit_grant_id"] for t in transactions}
+    assert [i for i in ids if not any(i in line for line in piped_tables.splitlines())] == []

@@ -1,5 +1,5 @@
 """The README's grpcurl walkthrough, run exactly as written against a live suite, so the
-README cannot drift from what the services do."""
+README cannot drift from what the services do; after `drawdown demo`, as a new user runs them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _block(marker: str) -> str:
     return match.group(1)
 
 
-def test_readme_walkthrough_prints_what_the_readme_says(
+def test_readme_walkthrough_prints_what_the_readme_says_after_the_demo(
     database_url: str, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the walkthrough reads .drawdown/dev-api-key from here
@@ -40,7 +40,17 @@ def test_readme_walkthrough_prints_what_the_readme_says(
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # grpcurl from the venv
             **{service: f"127.0.0.1:{port}" for service, port in ports.items()},
+            **{f"DRAWDOWN_{service}_ADDRESS": f"127.0.0.1:{port}" for service, port in ports.items()},
         }
+        demo = subprocess.run(
+            [sys.executable, "-m", "drawdown.cli", "demo", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert demo.returncode == 0, demo.stderr
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", _block("walkthrough")],
             cwd=tmp_path,
