@@ -50,16 +50,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return _serve_processes(args.service, settings, url)
     serve_metrics(settings.metrics_port, settings.host)
     definition = suite.definition(args.service)
-    try:
-        asyncio.run(serve_until_signalled(definition, settings, url, share_port=args.share_port))
-    except RuntimeError as error:
-        if "Failed to bind" not in str(error):
-            raise
-        port_variable = f"DRAWDOWN_{args.service.upper()}_PORT"
-        raise CommandError(
-            f"{args.service} cannot listen on {settings.host}:{settings.port_of(args.service)}: the port is "
-            f"in use or the address is not this machine's; choose another with {port_variable} or --port"
-        ) from None
+    asyncio.run(serve_until_signalled(definition, settings, url, share_port=args.share_port))
     return 0
 
 
@@ -307,6 +298,13 @@ def _reset(args: argparse.Namespace, settings: Settings) -> int:
             "drop that database yourself, or unset the variable"
         )
     home = settings.home.resolve()
+    with suite.holding_home(home):  # refused while a `drawdown up` holds it (O-1)
+        deleted = _delete_local_state(args, home)
+        (home / "up.lock").unlink(missing_ok=True)
+    return deleted
+
+
+def _delete_local_state(args: argparse.Namespace, home: Path) -> int:
     if pid := _embedded_postgres_pid(home / "postgres"):
         raise CommandError(
             f"a suite is using {home}: its PostgreSQL (pid {pid}) runs; stop `drawdown up` there first"

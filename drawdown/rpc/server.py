@@ -65,7 +65,11 @@ class CannotListen(Exception):
 def refuse_served_port(service: str, host: str, port: int) -> None:
     """Raise CannotListen when ``host:port`` (not 0) cannot be listened on unshared (O-1)."""
     if port and (reason := why_not_free(host, port)):
-        raise CannotListen(f"{service} cannot listen on {host}:{port}: {reason}")
+        raise CannotListen(f"{service} cannot listen on {host}:{port}: {reason}; {_another_port(service)}")
+
+
+def _another_port(service: str) -> str:
+    return f"choose another with DRAWDOWN_{service.upper()}_PORT or --port"
 
 
 @dataclass
@@ -175,7 +179,9 @@ async def start_server(
         )
     except RuntimeError:  # taken since the check, by a process that started at the same time
         await database.dispose()
-        raise CannotListen(f"{definition.name} cannot listen on {address}") from None
+        raise CannotListen(
+            f"{definition.name} cannot listen on {address}; {_another_port(definition.name)}"
+        ) from None
     service_names = list(definition.register(server, context))
 
     health_servicer = health.aio.HealthServicer()

@@ -25,6 +25,7 @@ from tests.e2e.test_drawdown_up import ROOT, free_port
 from tests.e2e.test_serve_processes import listening_sockets
 
 SERVED = "another process is serving that port"
+ANOTHER = "choose another with DRAWDOWN_CREDITS_PORT or --port"
 
 
 def drawdown_env(database_url: str, home: Path, **settings: str) -> dict[str, str]:
@@ -85,7 +86,7 @@ def test_a_server_does_not_start_on_a_port_another_server_serves(
         second = drawdown_env(database_url, tmp_path / "second", credits_port=port, processes=processes)
         refused = drawdown("serve", "credits", env=second)
         assert refused.returncode == 1
-        assert refused.stderr == f"drawdown: credits cannot listen on 127.0.0.1:{port}: {SERVED}\n"
+        assert refused.stderr == f"drawdown: credits cannot listen on 127.0.0.1:{port}: {SERVED}; {ANOTHER}\n"
         assert listening_sockets(int(port)) == 1
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
@@ -98,7 +99,8 @@ def test_up_does_not_start_when_a_port_of_the_suite_is_served(database_url: str,
         refused = drawdown("up", env=drawdown_env(database_url, tmp_path / "home", **ports))
     assert refused.returncode == 1
     assert (
-        refused.stderr == f"drawdown: credits cannot listen on 127.0.0.1:{ports['credits_port']}: {SERVED}\n"
+        refused.stderr
+        == f"drawdown: credits cannot listen on 127.0.0.1:{ports['credits_port']}: {SERVED}; {ANOTHER}\n"
     )
     assert listening_sockets(int(ports["metering_port"])) == 0
 
