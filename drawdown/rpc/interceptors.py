@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from drawdown import reasons
 from drawdown.auth import store
 from drawdown.auth.roles import role_allows
+from drawdown.clock import Clock
 from drawdown.errors import PermissionDenied, Unauthenticated
 from drawdown.metrics import RPC_LATENCY, RPC_REQUESTS
 from drawdown.rpc import errors as rpc_errors
@@ -54,11 +55,17 @@ def accepted_permissions(method: str) -> frozenset[int]:
 
 
 class Authenticator:
-    """Verifies bearer tokens against the key store, trusting a verified key for a while."""
+    """Verifies bearer tokens against the key store, trusting a verified key for a while.
 
-    def __init__(self, engine: AsyncEngine, cache_seconds: float) -> None:
+    A key is looked up again once ``cache_seconds`` (at most 5) have passed, so a revoked
+    key stops working within that time (O-3); its expiry is checked on every call, against
+    the service's clock.
+    """
+
+    def __init__(self, engine: AsyncEngine, cache_seconds: float, clock: Clock) -> None:
         self._engine = engine
         self._cache_seconds = cache_seconds
+        self._clock = clock
         self._cache: dict[str, tuple[store.Principal, float]] = {}
 
     async def principal(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> store.Principal:
@@ -70,12 +77,15 @@ class Authenticator:
         cached = self._cache.get(token)
         now = time.monotonic()
         if cached is not None and cached[1] > now:
-            return cached[0]
-        principal = await store.authenticate(self._engine, token)
-        if principal is None:
-            self._cache.pop(token, None)
-            raise Unauthenticated("API key is invalid or revoked", reason=reasons.API_KEY_INVALID)
-        self._cache[token] = (principal, now + self._cache_seconds)
+            principal = cached[0]
+        else:
+            principal = await store.authenticate(self._engine, token, self._clock.now())
+            if principal is None:
+                self._cache.pop(token, None)
+                raise Unauthenticated("API key is invalid or revoked", reason=reasons.API_KEY_INVALID)
+            self._cache[token] = (principal, now + self._cache_seconds)
+        if principal.expired(self._clock.now()):
+            raise Unauthenticated("API key has expired", reason=reasons.API_KEY_EXPIRED)
         return principal
 
 
