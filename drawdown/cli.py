@@ -23,7 +23,7 @@ from drawdown import console, suite
 from drawdown.auth import store as auth_store
 from drawdown.auth.lifecycle import ApiKeys
 from drawdown.auth.roles import Role
-from drawdown.clock import SystemClock
+from drawdown.clock import FrozenClock, SystemClock
 from drawdown.config import SERVICES, ServiceName, Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.errors import DomainError
@@ -111,9 +111,9 @@ def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _expiry_of(args: argparse.Namespace) -> datetime | None:
+def _expiry_of(args: argparse.Namespace, keys: ApiKeys) -> datetime | None:
     """When a key made with ``--expires-in`` expires; None without it."""
-    return None if args.expires_in is None else SystemClock().now() + args.expires_in
+    return None if args.expires_in is None else keys.now() + args.expires_in
 
 
 KEY_COLUMNS = [
@@ -129,7 +129,7 @@ KEY_COLUMNS = [
 
 async def _create_key(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) -> None:
     created = await keys.create(
-        uow.session, Role(args.role), args.label or f"{args.role} key", _expiry_of(args)
+        uow.session, Role(args.role), args.label or f"{args.role} key", _expiry_of(args, keys)
     )
     expiry = f", expiring {_when(created.key.expire_at)}" if created.key.expire_at else ""
     print(
@@ -152,7 +152,7 @@ async def _revoke_key(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) 
 
 
 async def _rotate_key(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) -> None:
-    rotation = await keys.rotate(uow.session, args.key_id, args.overlap, _expiry_of(args))
+    rotation = await keys.rotate(uow.session, args.key_id, args.overlap, _expiry_of(args, keys))
     new = rotation.new.key
     expiry = f", expiring {_when(new.expire_at)}" if new.expire_at else ""
     print(
@@ -175,7 +175,10 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
         database = Database(url, pool_size=1)
         try:
             async with database.unit_of_work() as uow:
-                await KEY_COMMANDS[args.keys_command](args, ApiKeys(SystemClock()), uow)
+                # One moment for the whole command: a key made to expire in 15m does so
+                # 15 minutes after its creation time.
+                keys = ApiKeys(FrozenClock(SystemClock().now()))
+                await KEY_COMMANDS[args.keys_command](args, keys, uow)
                 await uow.commit()
         finally:
             await database.dispose()

@@ -55,6 +55,9 @@ class ApiKeys:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock.now()
+
     async def create(
         self, session: AsyncSession, role: Role, label: str, expire_at: datetime | None
     ) -> NewKey:
