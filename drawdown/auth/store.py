@@ -86,18 +86,15 @@ class ApiKey:
     last_used_at: datetime | None
 
 
-def create_key(
-    database_url: str, role: Role, label: str, clock: Clock | None = None, expire_at: datetime | None = None
-) -> IssuedKey:
+def create_key(database_url: str, role: Role, label: str, clock: Clock | None = None) -> IssuedKey:
     """Store a new key (synchronously: for bootstrapping and tests) and return it with its
     one-time token."""
     issued = issue_key()
     now = (clock or SystemClock()).now()
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute(
-            "INSERT INTO auth.api_keys (id, role, label, secret_hash, created_at, expire_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (issued.key_id, role.value, label, issued.secret_hash, now, expire_at),
+            "INSERT INTO auth.api_keys (id, role, label, secret_hash, created_at) VALUES (%s, %s, %s, %s, %s)",
+            (issued.key_id, role.value, label, issued.secret_hash, now),
         )
     return issued
 
