@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,17 +19,23 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import ValidationError
+from rich.console import Console
 
 from drawdown import console, suite
 from drawdown.auth import store as auth_store
+from drawdown.auth.lifecycle import ApiKeys
 from drawdown.auth.roles import Role
+from drawdown.clock import FrozenClock, SystemClock
 from drawdown.command_errors import DATABASE_ERRORS, CommandError, database_problem, settings_problem
 from drawdown.config import SERVICES, ServiceName, Settings
+from drawdown.db.engine import Database, UnitOfWork
+from drawdown.errors import DomainError
 from drawdown.logs import configure_logging
 from drawdown.metrics import serve_metrics
 from drawdown.rpc.server import CannotListen, migrate, refuse_served_port, serve_until_signalled
@@ -122,11 +129,99 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _create_key(args: argparse.Namespace, settings: Settings) -> int:
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"([1-9][0-9]*)([smhd])")
+
+
+def duration(text: str) -> timedelta:
+    """A duration such as ``15m``, ``2h`` or ``30d`` (seconds, minutes, hours, days)."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 15m, 2h or 30d")
+    return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _expiry_of(args: argparse.Namespace, keys: ApiKeys) -> datetime | None:
+    """When a key made with ``--expires-in`` expires; None without it."""
+    return None if args.expires_in is None else keys.now() + args.expires_in
+
+
+KEY_COLUMNS = [
+    console.Column("id", lambda key: key.id, no_wrap=True),
+    console.Column("role", lambda key: key.role.value),
+    console.Column("label", lambda key: key.label),
+    console.Column("created", lambda key: _when(key.created_at)),
+    console.Column("expires", lambda key: _when(key.expire_at)),
+    console.Column("revoked", lambda key: _when(key.revoked_at)),
+    console.Column("last used", lambda key: _when(key.last_used_at)),
+]
+
+
+async def _create_key(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) -> None:
+    created = await keys.create(
+        uow.session, Role(args.role), args.label or f"{args.role} key", _expiry_of(args, keys)
+    )
+    expiry = f", expiring {_when(created.key.expire_at)}" if created.key.expire_at else ""
+    print(
+        f"Created {args.role} key {created.key.id}{expiry}. It is shown once; store it now:\n{created.token}"
+    )
+
+
+async def _list_keys(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) -> None:
+    found: list[auth_store.ApiKey] = []
+    before: tuple[datetime, str] | None = None
+    while page := await keys.list(uow.session, before, KEYS_PAGE):
+        found.extend(page)
+        before = (page[-1].created_at, page[-1].id)
+    console.render(Console(), "API keys, newest first", found, KEY_COLUMNS)
+
+
+async def _revoke_key(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) -> None:
+    revoked = await keys.revoke(uow.session, args.key_id)
+    print(f"Revoked key {revoked.id} at {_when(revoked.revoked_at)}; every server refuses it within 5 s.")
+
+
+async def _rotate_key(args: argparse.Namespace, keys: ApiKeys, uow: UnitOfWork) -> None:
+    rotation = await keys.rotate(uow.session, args.key_id, args.overlap, _expiry_of(args, keys))
+    new = rotation.new.key
+    expiry = f", expiring {_when(new.expire_at)}" if new.expire_at else ""
+    print(
+        f"Key {rotation.rotated.id} stops working at {_when(rotation.rotated.expire_at)}.\n"
+        f"Created {new.role.value} key {new.id}{expiry}. It is shown once; store it now:\n{rotation.new.token}"
+    )
+
+
+KEYS_PAGE = 100
+KEY_COMMANDS = {"create": _create_key, "list": _list_keys, "revoke": _revoke_key, "rotate": _rotate_key}
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    """A ``drawdown keys`` command, on the key store directly: it needs the database, not
+    a running suite or a key (the first admin key is made this way)."""
     url = suite.database_url(settings)
     suite.migrate_all(url)
-    issued = auth_store.create_key(url, Role(args.role), label=args.label or f"{args.role} key")
-    print(f"Created {args.role} key {issued.key_id}. It is shown once; store it now:\n{issued.token}")
+
+    async def run() -> None:
+        database = Database(url, pool_size=1)
+        try:
+            async with database.unit_of_work() as uow:
+                # One moment for the whole command: a key made to expire in 15m does so
+                # 15 minutes after its creation time.
+                keys = ApiKeys(FrozenClock(SystemClock().now()))
+                await KEY_COMMANDS[args.keys_command](args, keys, uow)
+                await uow.commit()
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except DomainError as error:
+        print(f"drawdown keys {args.keys_command}: {error.message}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -366,8 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations for every schema")
     migrate.set_defaults(run=_migrate)
 
-    keys = commands.add_parser("keys", help="manage API keys")
+    keys = commands.add_parser("keys", help="manage API keys (on the database: no running suite needed)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    expires_in = {"type": duration, "metavar": "DURATION", "help": "the key expires after this: 15m, 2h, 30d"}
     create = key_commands.add_parser(
         "create", help="create an API key (stored hashed; the token is shown once)"
     )
@@ -375,7 +471,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=[role.value for role in Role], help="what the key may call"
     )
     create.add_argument("--label", help="what the key is for")
-    create.set_defaults(run=_create_key)
+    create.add_argument("--expires-in", **expires_in)
+    key_commands.add_parser("list", help="every key, newest first (never a token)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key: every server refuses it within 5 s")
+    revoke.add_argument("key_id", help="the key's id (key_…)")
+    rotate = key_commands.add_parser("rotate", help="replace a key with a new one of the same role and label")
+    rotate.add_argument("key_id", help="the key's id (key_…)")
+    rotate.add_argument(
+        "--overlap",
+        type=duration,
+        default=timedelta(0),
+        metavar="DURATION",
+        help="how long the old key keeps working (default: it stops at once)",
+    )
+    rotate.add_argument("--expires-in", **expires_in)
+    keys.set_defaults(run=_keys)
 
     demo = commands.add_parser("demo", help="run the Hypernian scenario against a running suite")
     demo.add_argument("--json", action="store_true", help="print the outcome's figures as JSON")

@@ -85,7 +85,11 @@ class Settings(BaseSettings):
         default=None, description="CA for client certificates; enables mTLS."
     )
     auth_cache_seconds: float = Field(
-        default=30.0, description="How long a verified API key is trusted unchecked."
+        default=5.0,
+        ge=0.0,
+        le=5.0,
+        description="How long a verified API key is trusted unchecked (at most 5 s: a revoked key "
+        "stops working within it, O-3).",
     )
 
     @field_validator("database_url")

@@ -70,15 +70,23 @@ class Column:
     header: str
     value: Callable[[Any], str]
     numeric: bool = False
+    no_wrap: bool = False  # kept on one line however narrow the terminal (ids to copy whole)
 
 
-def render(console: Console, title: str, rows: Sequence[Message], columns: Sequence[Column]) -> None:
+def render(console: Console, title: str, rows: Sequence[Any], columns: Sequence[Column]) -> None:
     table = Table(title=title, title_justify="left")
-    for column in columns:
+    cells = [[column.value(row) for column in columns] for row in rows]
+    for index, column in enumerate(columns):
         # Fold rather than truncate: operators copy ids out of these tables.
-        table.add_column(column.header, justify="right" if column.numeric else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*(column.value(row) for column in columns))
+        table.add_column(
+            column.header,
+            justify="right" if column.numeric else "left",
+            overflow="fold",
+            no_wrap=column.no_wrap,
+            min_width=max((len(row[index]) for row in cells), default=0) if column.no_wrap else None,
+        )
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
 
 

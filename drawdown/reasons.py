@@ -3,6 +3,7 @@ each: the ones every service may answer, documented once in ``drawdown/type/v1``
 (``errors.proto``, ``limits.proto``); a test holds the two equal.
 """
 
+API_KEY_EXPIRED = "API_KEY_EXPIRED"
 API_KEY_INVALID = "API_KEY_INVALID"
 API_KEY_MISSING = "API_KEY_MISSING"
 DATABASE_BUSY = "DATABASE_BUSY"

@@ -1,1 +1,0 @@
-"""API keys: roles, permissions, the hashed key store."""

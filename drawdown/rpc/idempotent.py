@@ -71,8 +71,13 @@ class Mutations:
         request: Message,
         response_type: type[ResponseT],
         work: Callable[[UnitOfWork], Awaitable[ResponseT]],
+        *,
+        replayed_as: Callable[[ResponseT], ResponseT] | None = None,
     ) -> ResponseT:
-        """Do ``work`` in one transaction, at most once per ``request.request_id``."""
+        """Do ``work`` in one transaction, at most once per ``request.request_id``.
+
+        A retry gets the response back, or ``replayed_as(response)`` when given: the
+        response without what must not be stored (a key's token)."""
         request_id: str = getattr(request, "request_id", "")
         current_request_id.set(request_id)
         async with self._database.unit_of_work() as uow:
@@ -84,8 +89,9 @@ class Mutations:
                     return response_type.FromString(stored)
             response = await work(uow)
             if request_id:
+                stored = response if replayed_as is None else replayed_as(response)
                 await self._idempotency.complete(
-                    uow.session, operation, request_id, response.SerializeToString(deterministic=True)
+                    uow.session, operation, request_id, stored.SerializeToString(deterministic=True)
                 )
             await uow.commit()
             return response

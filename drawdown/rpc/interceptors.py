@@ -9,6 +9,7 @@ INTERNAL with the traceback logged; then logs one access line and records metric
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from drawdown import reasons
 from drawdown.auth import store
 from drawdown.auth.roles import role_allows
+from drawdown.clock import Clock
 from drawdown.errors import PermissionDenied, Unauthenticated
 from drawdown.metrics import RPC_LATENCY, RPC_REQUESTS
 from drawdown.rpc import errors as rpc_errors
@@ -54,12 +56,19 @@ def accepted_permissions(method: str) -> frozenset[int]:
 
 
 class Authenticator:
-    """Verifies bearer tokens against the key store, trusting a verified key for a while."""
+    """Verifies bearer tokens against the key store, trusting a verified key for a while.
 
-    def __init__(self, engine: AsyncEngine, cache_seconds: float) -> None:
+    A key is looked up again once ``cache_seconds`` (at most 5) have passed, so a revoked
+    key stops working within that time (O-3); the calls that arrive meanwhile share that
+    one lookup. Its expiry is checked on every call, against the service's clock.
+    """
+
+    def __init__(self, engine: AsyncEngine, cache_seconds: float, clock: Clock) -> None:
         self._engine = engine
         self._cache_seconds = cache_seconds
+        self._clock = clock
         self._cache: dict[str, tuple[store.Principal, float]] = {}
+        self._lookups: dict[str, asyncio.Future[store.Principal | None]] = {}
 
     async def principal(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> store.Principal:
         token = _bearer_token(metadata or ())
@@ -70,13 +79,26 @@ class Authenticator:
         cached = self._cache.get(token)
         now = time.monotonic()
         if cached is not None and cached[1] > now:
-            return cached[0]
-        principal = await store.authenticate(self._engine, token)
-        if principal is None:
-            self._cache.pop(token, None)
-            raise Unauthenticated("API key is invalid or revoked", reason=reasons.API_KEY_INVALID)
-        self._cache[token] = (principal, now + self._cache_seconds)
+            principal = cached[0]
+        else:
+            principal = await self._lookup(token)
+            if principal is None:
+                self._cache.pop(token, None)
+                raise Unauthenticated("API key is invalid or revoked", reason=reasons.API_KEY_INVALID)
+            self._cache[token] = (principal, now + self._cache_seconds)
+        if principal.expired(self._clock.now()):
+            raise Unauthenticated("API key has expired", reason=reasons.API_KEY_EXPIRED)
         return principal
+
+    async def _lookup(self, token: str) -> store.Principal | None:
+        """The key store's answer for ``token``, asked once however many calls wait for it
+        (a caller that gives up does not cancel it for the others)."""
+        lookup = self._lookups.get(token)
+        if lookup is None:
+            lookup = asyncio.ensure_future(store.authenticate(self._engine, token, self._clock.now()))
+            self._lookups[token] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(token, None))
+        return await asyncio.shield(lookup)
 
 
 def _bearer_token(metadata: tuple[tuple[str, str | bytes], ...]) -> str | None:

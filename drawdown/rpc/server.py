@@ -1,9 +1,9 @@
 """Server bootstrap shared by the three services.
 
 ``start_server`` checks that its port is free (O-1), applies migrations, opens the
-database, registers the service's servicers behind the interceptor, adds grpc.health.v1
-(following the database, O-2) and server reflection, binds (TLS/mTLS when configured)
-and starts. ``RunningServer.stop`` is the graceful shutdown:
+database, registers the service's servicers and the ApiKeyService (O-3) behind the
+interceptor, adds grpc.health.v1 (following the database, O-2) and server reflection,
+binds (TLS/mTLS when configured) and starts. ``RunningServer.stop`` is the graceful shutdown:
 health turns NOT_SERVING, the server stops taking new calls and gives in-flight ones the
 grace period to finish, then background tasks end and the pool closes. ``run`` does all
 of that for a process, on SIGTERM or Ctrl-C.
@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from drawdown import pagination
 from drawdown.auth import store as auth_store
+from drawdown.auth.servicer import add_api_key_service
 from drawdown.clock import Clock, SystemClock
 from drawdown.config import Settings
 from drawdown.db.engine import Database, UnitOfWork
@@ -166,7 +167,7 @@ async def start_server(
     database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
     pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
-    authenticator = Authenticator(database.engine, settings.auth_cache_seconds)
+    authenticator = Authenticator(database.engine, settings.auth_cache_seconds, context.clock)
     server = grpc.aio.server(
         interceptors=[*extra_interceptors, ServerInterceptor(definition.name, authenticator)],
         options=[*SERVER_OPTIONS, ("grpc.so_reuseport", int(share_port))],
@@ -183,6 +184,8 @@ async def start_server(
             f"{definition.name} cannot listen on {address}; {_another_port(definition.name)}"
         ) from None
     service_names = list(definition.register(server, context))
+    # Every service manages the keys of all: they share the auth schema (O-3).
+    service_names.append(add_api_key_service(server, database, context.clock))
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

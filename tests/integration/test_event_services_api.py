@@ -89,23 +89,36 @@ async def test_meter_changes_are_listed_once_each_with_the_meter_and_the_request
 async def test_a_stream_resumed_from_its_cursor_misses_nothing(running_suite: Suite) -> None:
     auth = bearer(running_suite.admin_key)
     events = events_grpc.EventServiceStub(running_suite.channel("metering"))
-    await create_meter(running_suite, "m_before")
+    before = await create_meter(running_suite, "m_before")
 
     stream = events.StreamEvents(events_pb.StreamEventsRequest(), metadata=auth)  # from now
-    # The stream is open once the server has read where "now" is; a meter created after
-    # the first one it reports proves that.
-    created = [await create_meter(running_suite, f"m_{n}") for n in range(3)]
-    received = [await asyncio.wait_for(stream.read(), 30) for _ in range(2)]
+    # "Now" is where the server stands when it takes the call, which may be after some
+    # meters below commit: the stream gets a run of them, in order, and never m_before.
+    created: list[str] = []
+    enough = asyncio.Event()
+
+    async def keep_creating() -> None:
+        while not enough.is_set() and len(created) < 100:
+            created.append((await create_meter(running_suite, f"m_{len(created)}")).id)
+
+    creating = asyncio.create_task(keep_creating())
+    received = [data_of((await asyncio.wait_for(stream.read(), 30)).event).id for _ in range(2)]
     stream.cancel()  # a client that disconnects after two events
-    assert [data_of(r.event).id for r in received] == [m.id for m in created[:2]]
+    enough.set()
+    await creating
+    ids = list(created)
+    assert before.id not in received
+    first = ids.index(received[0])
+    assert received == ids[first : first + 2]
 
     more = [await create_meter(running_suite, f"m_later_{n}") for n in range(2)]
-    resumed = events.StreamEvents(
-        events_pb.StreamEventsRequest(after_cursor=received[-1].event.cursor), metadata=auth
-    )
-    rest = [await asyncio.wait_for(resumed.read(), 30) for _ in range(3)]
+    listed = await events.ListEvents(events_pb.ListEventsRequest(page_size=100), metadata=auth)
+    cursor = next(e.cursor for e in listed.events if data_of(e).id == received[-1])
+    resumed = events.StreamEvents(events_pb.StreamEventsRequest(after_cursor=cursor), metadata=auth)
+    expected = [*ids[first + 2 :], *(m.id for m in more)]
+    rest = [data_of((await asyncio.wait_for(resumed.read(), 30)).event).id for _ in expected]
     resumed.cancel()
-    assert [data_of(r.event).id for r in rest] == [created[2].id, *(m.id for m in more)]
+    assert rest == expected
 
 
 async def test_a_stream_filtered_by_type_gets_only_those_events(running_suite: Suite) -> None:

@@ -1,0 +1,6 @@
+"""The error reasons of the ApiKeyService (documented in ``drawdown/auth/v1``)."""
+
+API_KEY_EXPIRED = "API_KEY_EXPIRED"
+API_KEY_NOT_FOUND = "API_KEY_NOT_FOUND"
+API_KEY_REVOKED = "API_KEY_REVOKED"
+EXPIRE_TIME_NOT_IN_FUTURE = "EXPIRE_TIME_NOT_IN_FUTURE"
