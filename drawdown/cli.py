@@ -117,8 +117,19 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _health(args: argparse.Namespace, settings: Settings) -> int:
-    """Exit 0 when the server answers SERVING to grpc.health.v1 Check, 1 otherwise."""
-    address = args.address or f"127.0.0.1:{settings.port_of(args.service)}"
+    """Exit 0 when the server answers SERVING to grpc.health.v1 Check, 1 otherwise. With no
+    service or address, the server is whichever of the three this host runs (a container
+    runs one, so one image-wide health check fits every service)."""
+    if args.address:
+        addresses = [args.address]
+    else:
+        services = [args.service] if args.service else SERVICES
+        addresses = [f"127.0.0.1:{settings.port_of(service)}" for service in services]
+    answers = [_is_serving(address, args, settings) for address in addresses]
+    return 0 if any(answers) else 1
+
+
+def _is_serving(address: str, args: argparse.Namespace, settings: Settings) -> bool:
     try:
         with _health_channel(address, args, settings) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
@@ -126,9 +137,9 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
             )
     except grpc.RpcError as error:
         print(f"{address}: {error.code().name}", file=sys.stderr)
-        return 1
+        return False
     print(f"{address}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
-    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def _health_channel(address: str, args: argparse.Namespace, settings: Settings) -> grpc.Channel:
@@ -320,9 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     bootstrap.set_defaults(run=_bootstrap)
 
     health = commands.add_parser("health", help="exit 0 when a server reports SERVING (grpc.health.v1)")
-    target = health.add_mutually_exclusive_group(required=True)
+    target = health.add_mutually_exclusive_group()
     target.add_argument(
-        "service", nargs="?", choices=SERVICES, help="check this service on 127.0.0.1 at its configured port"
+        "service",
+        nargs="?",
+        choices=SERVICES,
+        help="check this service on 127.0.0.1 at its configured port (default: whichever of the three runs)",
     )
     target.add_argument("--address", help="check the server at HOST:PORT")
     health.add_argument("--tls-ca", type=Path, help="connect with TLS, trusting this CA (PEM)")
