@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grpc_health.v1 import health_pb2
 
+from tests.e2e.test_drawdown_up import free_port
 from tests.support import probe_service
 from tests.support.certificates import certificate
 from tests.support.harness import start_one
@@ -92,3 +93,12 @@ async def test_health_presents_a_client_certificate_to_an_mtls_server(
         assert (await _drawdown_health(*trusting))[0] == 1
         client = ("--tls-client-cert", str(client_cert), "--tls-client-key", str(client_key))
         assert (await _drawdown_health(*trusting, *client))[0] == 0
+
+
+async def test_health_with_no_target_passes_when_one_of_the_three_ports_serves(database_url: str) -> None:
+    """The image's own HEALTHCHECK: one container runs one service, on one of the ports."""
+    closed = {"metering_port": str(free_port()), "invoicing_port": str(free_port())}
+    async with start_one(probe_service.DEFINITION, database_url) as server:
+        code, output = await _drawdown_health(credits_port=str(server.port), **closed)
+        assert code == 0 and f"127.0.0.1:{server.port}: SERVING\n" in output
+    assert (await _drawdown_health(credits_port=str(server.port), **closed))[0] == 1
