@@ -49,6 +49,11 @@ class Interrupted(Exception):
     """SIGINT (Ctrl-C) stopped the command before it finished."""
 
 
+HEALTH_CHECK_TIMEOUT_SECONDS = 2
+SERVICE_KEY_FILE = "service-api-key"
+ADMIN_KEY_FILE = "admin-api-key"
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None:
         settings = settings.model_copy(update={f"{args.service}_port": args.port})
@@ -223,6 +228,65 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
         print(f"drawdown keys {args.keys_command}: {error.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """What a deployment runs before its services start, and may run again on every start:
+    migrate every schema, then make sure ``--keys-dir`` holds a valid service key and an
+    admin key, creating those missing (a new admin token is printed, once)."""
+    url = suite.database_url(settings)
+    suite.migrate_all(url)
+    print("Migrations applied: auth, " + ", ".join(SERVICES))
+    keys_dir: Path = args.keys_dir
+    for role, name in ((Role.SERVICE, SERVICE_KEY_FILE), (Role.ADMIN, ADMIN_KEY_FILE)):
+        key = suite.key_in_file(url, keys_dir / name, role, label=f"{name} (drawdown bootstrap)")
+        print(f"{role.value} key {'created' if key.created else 'kept'} in {keys_dir / name}")
+        if key.created and role is Role.ADMIN:
+            print(f"The new admin key (shown once here):\n{key.token}")
+    return 0
+
+
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the server answers SERVING to grpc.health.v1 Check, 1 otherwise. With no
+    service or address, the server is whichever of the three this host runs (a container
+    runs one, so one image-wide health check fits every service)."""
+    if args.address:
+        addresses = [args.address]
+    else:
+        services = [args.service] if args.service else SERVICES
+        addresses = [f"127.0.0.1:{settings.port_of(service)}" for service in services]
+    answers = [_is_serving(address, args, settings) for address in addresses]
+    return 0 if any(answers) else 1
+
+
+def _is_serving(address: str, args: argparse.Namespace, settings: Settings) -> bool:
+    try:
+        with _health_channel(address, args, settings) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=HEALTH_CHECK_TIMEOUT_SECONDS
+            )
+    except grpc.RpcError as error:
+        print(f"{address}: {error.code().name}", file=sys.stderr)
+        return False
+    print(f"{address}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _health_channel(address: str, args: argparse.Namespace, settings: Settings) -> grpc.Channel:
+    """Plaintext, or TLS when ``--tls-ca`` is given or these settings serve TLS: a container's
+    health check runs with its server's environment, so turning TLS on keeps the check
+    working. Without ``--tls-ca`` it trusts the server's own (self-signed) certificate."""
+    root: Path | None = args.tls_ca or settings.tls_cert_file
+    if root is None:
+        return grpc.insecure_channel(address)
+    cert, key = args.tls_client_cert, args.tls_client_key
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=root.read_bytes(),
+        private_key=key.read_bytes() if key else None,
+        certificate_chain=cert.read_bytes() if cert else None,
+    )
+    options = [("grpc.ssl_target_name_override", args.tls_server_name)] if args.tls_server_name else []
+    return grpc.secure_channel(address, credentials, options=options)
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
@@ -460,6 +524,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations for every schema")
     migrate.set_defaults(run=_migrate)
+
+    bootstrap = commands.add_parser(
+        "bootstrap", help="migrate, and create the service and admin keys a deployment starts with"
+    )
+    bootstrap.add_argument(
+        "--keys-dir", type=Path, required=True, help=f"where {SERVICE_KEY_FILE} and {ADMIN_KEY_FILE} are kept"
+    )
+    bootstrap.set_defaults(run=_bootstrap)
+
+    health = commands.add_parser("health", help="exit 0 when a server reports SERVING (grpc.health.v1)")
+    target = health.add_mutually_exclusive_group()
+    target.add_argument(
+        "service",
+        nargs="?",
+        choices=SERVICES,
+        help="check this service on 127.0.0.1 at its configured port (default: whichever of the three runs)",
+    )
+    target.add_argument("--address", help="check the server at HOST:PORT")
+    health.add_argument("--tls-ca", type=Path, help="connect with TLS, trusting this CA (PEM)")
+    health.add_argument("--tls-server-name", help="the name the server's certificate must hold")
+    health.add_argument("--tls-client-cert", type=Path, help="client certificate (PEM), for mTLS")
+    health.add_argument("--tls-client-key", type=Path, help="client private key (PEM), for mTLS")
+    health.set_defaults(run=_health)
 
     keys = commands.add_parser("keys", help="manage API keys (on the database: no running suite needed)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import ArgumentError
 
@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     )
     service_api_key: str | None = Field(
         default=None, description="API key (role service) invoicing sends to metering and credits."
+    )
+    service_api_key_file: Path | None = Field(
+        default=None,
+        description="File holding the service API key (a mounted secret, the keys `drawdown bootstrap` "
+        "writes); read when DRAWDOWN_SERVICE_API_KEY is unset.",
     )
     metrics_port: int = Field(
         default=0,
@@ -103,6 +108,15 @@ class Settings(BaseSettings):
                     "not a URL; expected postgresql://user:password@host:5432/database"
                 ) from None
         return url
+
+    @model_validator(mode="after")
+    def _read_service_api_key_file(self) -> Settings:
+        if self.service_api_key is None and self.service_api_key_file is not None:
+            try:
+                self.service_api_key = self.service_api_key_file.read_text().strip()
+            except OSError as error:
+                raise ValueError(f"DRAWDOWN_SERVICE_API_KEY_FILE: {error}") from error
+        return self
 
     def port_of(self, service: ServiceName) -> int:
         return {

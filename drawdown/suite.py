@@ -8,6 +8,7 @@ import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from drawdown.auth import store as auth_store
@@ -37,21 +38,31 @@ def migrate_all(url: str) -> None:
 
 
 def local_key(url: str, home: Path, role: Role, name: str) -> str:
-    """A key kept in ``home/<name>`` for local use, created (and stored hashed) on first need.
+    """A key kept in ``home/<name>`` for local use, created on first need (``key_in_file``)."""
+    return key_in_file(url, home / name, role, label=f"{name} (drawdown up)").token
+
+
+@dataclass(frozen=True)
+class KeyInFile:
+    token: str
+    created: bool
+
+
+def key_in_file(url: str, path: Path, role: Role, label: str) -> KeyInFile:
+    """The key whose token ``path`` holds, or a new one (stored hashed) written there.
 
     The token file is readable by its owner only; a token that no longer verifies (a new
     database, a revoked key) is replaced.
     """
-    path = home / name
     if path.exists():
         token = path.read_text().strip()
         if auth_store.key_is_valid(url, token):
-            return token
-    issued = auth_store.create_key(url, role, label=f"{name} (drawdown up)")
-    home.mkdir(parents=True, exist_ok=True)
+            return KeyInFile(token, created=False)
+    issued = auth_store.create_key(url, role, label=label)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(issued.token + "\n")
-    return issued.token
+    return KeyInFile(issued.token, created=True)
 
 
 class HomeInUse(Exception):

