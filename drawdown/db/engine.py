@@ -115,7 +115,8 @@ class UnitOfWork:
     begun, so that every repository of one unit runs in the same transaction; ``outbox``
     records the changes' events, written at commit (E-1)."""
 
-    outbox: Any
+    # None until the service's events are set up (``Database.outboxes``).
+    outbox: Any = None
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

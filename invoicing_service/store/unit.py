@@ -33,7 +33,7 @@ class InvoicingUnit(UnitOfWork):
     webhooks: WebhookStore
 
     async def bind(self) -> None:
-        self.invoices = InvoiceStore(self.session, getattr(self, "outbox", None))
+        self.invoices = InvoiceStore(self.session, self.outbox)
         self.subscriptions = SubscriptionStore(self.session)
         self.catalog = CatalogStore(self.session)
         self.customers = CustomerStore(self.session)
