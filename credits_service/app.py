@@ -11,10 +11,12 @@ from credits_service.api.balances import CreditBalanceServicer
 from credits_service.api.convert import EVENT_DATA
 from credits_service.api.grants import CreditGrantServicer
 from credits_service.api.invoices import InvoiceCreditServicer
+from credits_service.api.reservations import CreditReservationServicer
 from credits_service.api.test_clocks import TestClockTimeServicer
 from credits_service.service.balances import BalanceUseCases
 from credits_service.service.grants import GrantUseCases
 from credits_service.service.invoices import InvoiceCreditUseCases
+from credits_service.service.reservations import ReservationUseCases
 from credits_service.service.test_clocks import TestClockUseCases
 from credits_service.store.schema import EVENT_TABLES, MIGRATIONS, idempotency_keys
 from credits_service.store.unit import CreditsUnit
@@ -23,6 +25,8 @@ from drawdown.credits.v1 import (
     credit_balance_service_pb2_grpc,
     credit_grant_service_pb2,
     credit_grant_service_pb2_grpc,
+    credit_reservation_service_pb2,
+    credit_reservation_service_pb2_grpc,
     event_service_pb2,
     event_service_pb2_grpc,
     invoice_credit_service_pb2,
@@ -75,6 +79,12 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         ),
         server,
     )
+    credit_reservation_service_pb2_grpc.add_CreditReservationServiceServicer_to_server(
+        CreditReservationServicer(
+            ReservationUseCases(context.database, context.clock), mutations, context.database
+        ),
+        server,
+    )
     test_clock_time_service_pb2_grpc.add_TestClockTimeServiceServicer_to_server(
         TestClockTimeServicer(TestClockUseCases(context.clock), mutations), server
     )
@@ -82,6 +92,7 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         service_full_name(credit_grant_service_pb2, "CreditGrantService"),
         service_full_name(credit_balance_service_pb2, "CreditBalanceService"),
         service_full_name(invoice_credit_service_pb2, "InvoiceCreditService"),
+        service_full_name(credit_reservation_service_pb2, "CreditReservationService"),
         service_full_name(test_clock_time_service_pb2, "TestClockTimeService"),
         events_service,
     ]

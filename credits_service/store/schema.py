@@ -148,6 +148,31 @@ invoice_applications = sa.Table(
     sa.Column("reinstatement_transaction_ids", ARRAY(sa.Text), nullable=True),
 )
 
+# Reservations of credits for usage about to happen (R-1..R-4): they lower the spendable
+# balance while active (not ended, expire_time not passed), never the available or
+# ledger balance. ``sources`` is [[grant_id, amount_minor], ...] in C-11 order.
+credit_reservations = sa.Table(
+    "credit_reservations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Text, nullable=False),
+    sa.Column("price_id", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("sources", JSONB, nullable=False),
+    sa.Column("spendable_after_minor", sa.BigInteger, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("expire_time", _TS, nullable=False),
+    sa.Column("end_time", _TS, nullable=True),
+    sa.CheckConstraint("amount_minor > 0", name="credit_reservations_amount_positive"),
+)
+sa.Index(
+    "credit_reservations_active",
+    credit_reservations.c.customer_id,
+    credit_reservations.c.expire_time,
+    postgresql_where=credit_reservations.c.end_time.is_(None),
+)
+
 # Test clocks (I-18), as invoicing tells them (TestClockTimeService): each clock's frozen
 # time, which only moves forward, and the customers living on it, one clock each. A
 # customer on a clock has its "now" (default effective times, statuses, balances,

@@ -3,7 +3,7 @@
 Each repository module owns one part of the schema and its SQL: ``customers`` (the lock
 every money movement takes first, and test clocks), ``grants`` (grant rows and states),
 ``balances`` (the balance summary), ``ledger`` (postings and transactions), ``holds``
-(holds and invoice applications) and ``draws`` (what a hold, an application or a preview
+(holds and invoice applications), ``reservations`` (reservations of credits, R-1) and ``draws`` (what a hold, an application or a preview
 reads, in one round trip). ``sql`` has the handle they are constructed on.
 
 A use case takes ``CreditRepositories``: a ``CreditsUnit`` (``Mutations.run``), the
@@ -24,6 +24,7 @@ from credits_service.store.draws import DrawRepository
 from credits_service.store.grants import GrantRepository
 from credits_service.store.holds import HoldRepository
 from credits_service.store.ledger import LedgerRepository
+from credits_service.store.reservations import ReservationRepository
 from credits_service.store.sql import Db
 from drawdown.db.engine import Database, Transaction, UnitOfWork
 from drawdown.events.outbox import Outbox
@@ -33,7 +34,7 @@ class CreditRepositories:
     """The credits repositories, all on the one handle ``db`` (so in one transaction), and,
     for a change, the ``outbox`` its events are recorded in (E-1)."""
 
-    __slots__ = ("balances", "customers", "draws", "grants", "holds", "ledger", "outbox")
+    __slots__ = ("balances", "customers", "draws", "grants", "holds", "ledger", "outbox", "reservations")
 
     outbox: Outbox
 
@@ -44,6 +45,7 @@ class CreditRepositories:
         self.ledger = LedgerRepository(db)
         self.holds = HoldRepository(db)
         self.draws = DrawRepository(db, self.customers)
+        self.reservations = ReservationRepository(db)
 
     @classmethod
     def recording(cls, tx: Transaction, database: Database) -> CreditRepositories:

@@ -6,10 +6,10 @@ and names the offending field the same way when they are wrong.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import decimal_pb2, money_pb2
 
 from drawdown import reasons
@@ -92,3 +92,32 @@ def optional_timestamp(message: object, field_name: str, field: str | None = Non
 def decimal_value(value: Decimal) -> str:
     """A Decimal as the canonical string used in responses."""
     return format_decimal(value.normalize(MONEY_CONTEXT))
+
+
+# google.protobuf.Duration's range: about ±10,000 years.
+_MAX_DURATION_SECONDS = 315_576_000_000
+
+
+def duration_from_proto(message: duration_pb2.Duration, field: str) -> timedelta:
+    """A Duration as a timedelta; one outside Duration's own range (seconds beyond about
+    ±10,000 years, nanos beyond ±999,999,999 or of the other sign) is INVALID_ARGUMENT on
+    ``field`` rather than an overflow."""
+    seconds, nanos = message.seconds, message.nanos
+    if (
+        abs(seconds) > _MAX_DURATION_SECONDS
+        or abs(nanos) >= _NANOS
+        or (seconds > 0 and nanos < 0)
+        or (seconds < 0 and nanos > 0)
+    ):
+        raise InvalidArgument.for_field(
+            field,
+            "is not a valid Duration (seconds within ±315,576,000,000, nanos of the same sign"
+            " and below 1,000,000,000)",
+        )
+    return timedelta(seconds=seconds, microseconds=nanos // 1000 if nanos >= 0 else -((-nanos) // 1000))
+
+
+def duration_to_proto(delta: timedelta) -> duration_pb2.Duration:
+    message = duration_pb2.Duration()
+    message.FromTimedelta(delta)
+    return message

@@ -7,8 +7,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from google.protobuf import duration_pb2
-
 from drawdown.errors import InvalidArgument
 from drawdown.events.outbox import encoder
 from drawdown.invoicing.v1 import (
@@ -21,7 +19,14 @@ from drawdown.invoicing.v1 import (
     test_clock_pb2,
 )
 from drawdown.money import Money
-from drawdown.rpc.convert import decimal_from_proto, decimal_to_proto, money_to_proto, timestamp_to_proto
+from drawdown.rpc.convert import (
+    decimal_from_proto,
+    decimal_to_proto,
+    duration_from_proto,
+    duration_to_proto,
+    money_to_proto,
+    timestamp_to_proto,
+)
 from drawdown.rpc.enums import EnumMap
 from invoicing_service.api.webhooks import endpoint_to_proto
 from invoicing_service.domain import reasons
@@ -76,36 +81,6 @@ def billing_error_to_proto(error: BillingErrorRecord | None) -> billing_error_pb
     return billing_error_pb2.BillingError(
         reason=error.reason, message=error.message, time=timestamp_to_proto(error.time)
     )
-
-
-# google.protobuf.Duration's range: about ±10,000 years.
-_MAX_DURATION_SECONDS = 315_576_000_000
-_NANOS = 1_000_000_000
-
-
-def duration_from_proto(message: duration_pb2.Duration, field: str) -> timedelta:
-    """A Duration as a timedelta; one outside Duration's own range (seconds beyond about
-    ±10,000 years, nanos beyond ±999,999,999 or of the other sign) is INVALID_ARGUMENT on
-    ``field`` rather than an overflow."""
-    seconds, nanos = message.seconds, message.nanos
-    if (
-        abs(seconds) > _MAX_DURATION_SECONDS
-        or abs(nanos) >= _NANOS
-        or (seconds > 0 and nanos < 0)
-        or (seconds < 0 and nanos > 0)
-    ):
-        raise InvalidArgument.for_field(
-            field,
-            "is not a valid Duration (seconds within ±315,576,000,000, nanos of the same sign"
-            " and below 1,000,000,000)",
-        )
-    return timedelta(seconds=seconds, microseconds=nanos // 1000 if nanos >= 0 else -((-nanos) // 1000))
-
-
-def duration_to_proto(delta: timedelta) -> duration_pb2.Duration:
-    message = duration_pb2.Duration()
-    message.FromTimedelta(delta)
-    return message
 
 
 # -- test clocks, customers, products ----------------------------------------------
