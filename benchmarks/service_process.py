@@ -37,13 +37,16 @@ class ServiceProcess:
             await self.process.wait()
 
 
-async def serve(service: str, url: str, *, processes: int = 1, pool_size: int = 10) -> ServiceProcess:
+async def serve(
+    service: str, url: str, *, processes: int = 1, pool_size: int = 10, env: dict[str, str] | None = None
+) -> ServiceProcess:
     """Start ``service`` with ``processes`` server processes (DRAWDOWN_PROCESSES) sharing
-    one free port; returns once every one is listening."""
+    one free port, with ``env`` added to its environment (invoicing: its peers' addresses
+    and service key); returns once every one is listening."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {
+    environment = {
         **os.environ,
         "DRAWDOWN_DATABASE_URL": url,
         "DRAWDOWN_HOST": "127.0.0.1",
@@ -51,6 +54,7 @@ async def serve(service: str, url: str, *, processes: int = 1, pool_size: int = 
         "DRAWDOWN_DB_POOL_SIZE": str(pool_size),
         "DRAWDOWN_PROCESSES": str(processes),
         "DRAWDOWN_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -60,7 +64,7 @@ async def serve(service: str, url: str, *, processes: int = 1, pool_size: int = 
         service,
         "--port",
         str(port),
-        env=env,
+        env=environment,
         stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None

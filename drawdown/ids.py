@@ -29,6 +29,7 @@ API_KEY = "key"
 EVENT = "evt"
 WEBHOOK_ENDPOINT = "we"
 WEBHOOK_DELIVERY = "whd"
+USAGE_AUTHORIZATION = "uza"
 
 
 def new_id(prefix: str, *, at_ms: int | None = None) -> str:

@@ -30,6 +30,8 @@ from drawdown.invoicing.v1 import (
     subscription_service_pb2_grpc,
     test_clock_service_pb2,
     test_clock_service_pb2_grpc,
+    usage_authorization_service_pb2,
+    usage_authorization_service_pb2_grpc,
     webhook_endpoint_service_pb2,
     webhook_endpoint_service_pb2_grpc,
 )
@@ -38,6 +40,7 @@ from drawdown.rpc.registry import service_full_name
 from drawdown.rpc.server import ServiceContext, ServiceDefinition
 from invoicing_service.adapters.downstream import Downstream
 from invoicing_service.adapters.events import HttpSender, LocalEvents
+from invoicing_service.api.authorizations import UsageAuthorizationServicer
 from invoicing_service.api.catalog import CatalogServicer
 from invoicing_service.api.convert import EVENT_DATA
 from invoicing_service.api.customers import CustomerServicer, TestClockServicer
@@ -45,11 +48,13 @@ from invoicing_service.api.invoices import InvoiceServicer
 from invoicing_service.api.sagas import Sagas
 from invoicing_service.api.subscriptions import SubscriptionServicer
 from invoicing_service.api.webhooks import WebhookEndpointServicer
+from invoicing_service.service.authorizations import UsageAuthorizations
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.catalog import CatalogUseCases
 from invoicing_service.service.customers import CustomerUseCases, TestClockUseCases
 from invoicing_service.service.purchases import PurchaseUseCases
 from invoicing_service.service.scheduler import Scheduler, TestClockAdvance
+from invoicing_service.service.spending import Spending
 from invoicing_service.service.subscriptions import SubscriptionUseCases
 from invoicing_service.service.webhooks import Dispatcher, WebhookUseCases
 from invoicing_service.store.schema import EVENT_TABLES, MIGRATIONS, idempotency_keys
@@ -89,7 +94,7 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     sagas = Sagas(billing, idempotency, context.clock)
     subscriptions = SubscriptionUseCases(billing)
     customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
-        CustomerServicer(CustomerUseCases(billing), mutations), server
+        CustomerServicer(CustomerUseCases(billing), Spending(billing), mutations), server
     )
     catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(
         CatalogServicer(CatalogUseCases(billing), mutations), server
@@ -102,6 +107,9 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     )
     test_clock_service_pb2_grpc.add_TestClockServiceServicer_to_server(
         TestClockServicer(TestClockUseCases(billing), TestClockAdvance(billing), mutations, sagas), server
+    )
+    usage_authorization_service_pb2_grpc.add_UsageAuthorizationServiceServicer_to_server(
+        UsageAuthorizationServicer(UsageAuthorizations(billing)), server
     )
     context.background.append(asyncio.create_task(Scheduler(billing).run(context.shutting_down)))
     events_service, events, feed = serve_events(
@@ -127,6 +135,7 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
         service_full_name(subscription_service_pb2, "SubscriptionService"),
         service_full_name(invoice_service_pb2, "InvoiceService"),
         service_full_name(test_clock_service_pb2, "TestClockService"),
+        service_full_name(usage_authorization_service_pb2, "UsageAuthorizationService"),
         service_full_name(webhook_endpoint_service_pb2, "WebhookEndpointService"),
         events_service,
     ]

@@ -30,7 +30,10 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.INGEST: frozenset({access_pb2.PERMISSION_INGEST}),
     Role.READ: frozenset({access_pb2.PERMISSION_READ}),
-    Role.SERVICE: frozenset({access_pb2.PERMISSION_READ, access_pb2.PERMISSION_SERVICE}),
+    # INGEST: invoicing records the usage of captured authorizations.
+    Role.SERVICE: frozenset(
+        {access_pb2.PERMISSION_READ, access_pb2.PERMISSION_INGEST, access_pb2.PERMISSION_SERVICE}
+    ),
 }
 
 

@@ -28,6 +28,10 @@ INVOICE_MARKED_UNCOLLECTIBLE = "invoice.marked_uncollectible"
 CREDIT_PURCHASE_PAID = "credit_purchase.paid"
 TEST_CLOCK_READY = "test_clock.ready"
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+USAGE_AUTHORIZATION_CREATED = "usage_authorization.created"
+USAGE_AUTHORIZATION_CAPTURED = "usage_authorization.captured"
+USAGE_AUTHORIZATION_RELEASED = "usage_authorization.released"
+USAGE_AUTHORIZATION_EXPIRED = "usage_authorization.expired"
 
 # Subscribes an endpoint to every type.
 EVERY_TYPE = "*"

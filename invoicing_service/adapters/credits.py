@@ -4,9 +4,9 @@ clock times (I-18)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.message import Message
@@ -16,6 +16,8 @@ from drawdown.credits.v1 import credit_balance_service_pb2_grpc as balance_grpc
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
 from drawdown.credits.v1 import credit_grant_service_pb2 as grant_service_pb
 from drawdown.credits.v1 import credit_grant_service_pb2_grpc as grant_grpc
+from drawdown.credits.v1 import credit_reservation_service_pb2 as reservation_pb
+from drawdown.credits.v1 import credit_reservation_service_pb2_grpc as reservation_grpc
 from drawdown.credits.v1 import invoice_credit_pb2 as invoice_credit_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2 as invoice_credit_service_pb
 from drawdown.credits.v1 import invoice_credit_service_pb2_grpc as invoice_credit_grpc
@@ -24,7 +26,7 @@ from drawdown.credits.v1 import test_clock_time_service_pb2_grpc as clock_grpc
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.money import Money
 from drawdown.rpc.clients import ServiceChannel
-from drawdown.rpc.convert import money_from_proto, money_to_proto, timestamp_to_proto
+from drawdown.rpc.convert import duration_to_proto, money_from_proto, money_to_proto, timestamp_to_proto
 from invoicing_service.adapters.peers import (
     READ_CAP,
     WRITE_CAP,
@@ -71,6 +73,7 @@ class Credits:
         self._invoice_credits = invoice_credit_grpc.InvoiceCreditServiceStub(channel)
         self._grants = grant_grpc.CreditGrantServiceStub(channel)
         self._balances = balance_grpc.CreditBalanceServiceStub(channel)
+        self._reservations = reservation_grpc.CreditReservationServiceStub(channel)
         self.clock_times = TestClockTimes(
             "credits", clock_grpc.TestClockTimeServiceStub(channel), clock_pb, metadata
         )
@@ -207,6 +210,104 @@ class Credits:
             money_from_proto(balance.available_balance, "available_balance")
             for balance in reply.credit_balance_summary.balances
         ]
+
+    async def reserve(self, reservation: Reservation, deadline: Deadline) -> ReservationMade:
+        """R-1, R-3: reserve in the credits service, where the balance is serialized;
+        FailedPrecondition INSUFFICIENT_CREDITS (with the spendable balance) when it does
+        not fit. Idempotent per reservation id."""
+        async with translated("credits"):
+            reply = await self._reservations.ReserveCredits(
+                reservation_pb.ReserveCreditsRequest(
+                    reservation_id=reservation.id,
+                    customer_id=reservation.customer_id,
+                    price_id=reservation.price_id,
+                    amount=money_to_proto(reservation.amount),
+                    ttl=duration_to_proto(reservation.ttl),
+                    unbilled_usage=money_to_proto(reservation.unbilled_usage),
+                    overdraft_allowance=money_to_proto(reservation.overdraft_allowance),
+                ),
+                metadata=self._metadata,
+                timeout=deadline.timeout(WRITE_CAP),
+            )
+        made = reply.credit_reservation
+        return ReservationMade(
+            sources=tuple((s.credit_grant_id, money_from_proto(s.amount, "amount")) for s in made.drawn_from),
+            spendable_after=money_from_proto(made.spendable_balance, "spendable_balance"),
+            create_time=made.create_time.ToDatetime(tzinfo=UTC),
+            expire_time=made.expire_time.ToDatetime(tzinfo=UTC),
+        )
+
+    async def end_reservation(self, reservation_id: str, customer_id: str, deadline: Deadline) -> None:
+        """R-4: end the reservation (idempotent)."""
+        async with translated("credits"):
+            await self._reservations.EndCreditReservation(
+                reservation_pb.EndCreditReservationRequest(
+                    reservation_id=reservation_id, customer_id=customer_id
+                ),
+                metadata=self._metadata,
+                timeout=deadline.timeout(WRITE_CAP),
+            )
+
+    async def spendable(
+        self,
+        customer_id: str,
+        unbilled: Mapping[str, Money],
+        overdraft: Mapping[str, Money],
+        deadline: Deadline,
+    ) -> tuple[datetime, list[SpendableBalance]]:
+        """R-2 per currency, computed by credits from its balances and reservations."""
+        async with translated("credits"):
+            reply = await self._reservations.GetSpendableBalance(
+                reservation_pb.GetSpendableBalanceRequest(
+                    customer_id=customer_id,
+                    unbilled_usage=[money_to_proto(m) for m in unbilled.values()],
+                    overdraft_allowances=[money_to_proto(m) for m in overdraft.values()],
+                ),
+                metadata=self._metadata,
+                timeout=deadline.timeout(READ_CAP),
+            )
+        return reply.as_of_time.ToDatetime(tzinfo=UTC), [
+            SpendableBalance(
+                available_credits=money_from_proto(b.available_credits, "available_credits"),
+                reserved=money_from_proto(b.reserved, "reserved"),
+                unbilled_usage=money_from_proto(b.unbilled_usage, "unbilled_usage"),
+                overdraft_allowance=money_from_proto(b.overdraft_allowance, "overdraft_allowance"),
+                spendable_balance=money_from_proto(b.spendable_balance, "spendable_balance"),
+            )
+            for b in reply.balances
+        ]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What AuthorizeUsage asks credits to reserve (R-1)."""
+
+    id: str
+    customer_id: str
+    price_id: str
+    amount: Money
+    ttl: timedelta
+    unbilled_usage: Money
+    overdraft_allowance: Money
+
+
+@dataclass(frozen=True)
+class ReservationMade:
+    sources: tuple[tuple[str, Money], ...]
+    spendable_after: Money
+    create_time: datetime
+    expire_time: datetime
+
+
+@dataclass(frozen=True)
+class SpendableBalance:
+    """One currency of the spendable balance, as credits computes it (R-2)."""
+
+    available_credits: Money
+    reserved: Money
+    unbilled_usage: Money
+    overdraft_allowance: Money
+    spendable_balance: Money
 
 
 def _paid_grant(grant: CreditGrantRequest) -> grant_pb.CreditGrant:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from drawdown import errors
 from drawdown.deadlines import Deadline
+from drawdown.metering.v1 import meter_event_pb2, meter_pb2
 from drawdown.metering.v1 import meter_event_service_pb2 as meter_event_pb
 from drawdown.metering.v1 import meter_event_service_pb2_grpc as meter_event_grpc
-from drawdown.metering.v1 import meter_pb2
 from drawdown.metering.v1 import meter_service_pb2 as meter_service_pb
 from drawdown.metering.v1 import meter_service_pb2_grpc as meter_grpc
 from drawdown.metering.v1 import test_clock_time_service_pb2 as clock_pb
@@ -20,6 +21,7 @@ from drawdown.rpc.clients import ServiceChannel
 from drawdown.rpc.convert import timestamp_to_proto
 from invoicing_service.adapters.peers import (
     READ_CAP,
+    WRITE_CAP,
     Metadata,
     TestClockTimes,
     one_or_batches,
@@ -41,11 +43,22 @@ class UsageQuery:
     period: Period
 
 
+@dataclass(frozen=True)
+class EventShape:
+    """How a meter reads its events (M-1): which event name, and which payload keys carry
+    the customer and the value. Immutable once the meter exists (M-3)."""
+
+    event_name: str
+    customer_key: str
+    value_key: str
+
+
 class Metering:
     """Stubs to metering on one channel."""
 
     def __init__(self, channel: ServiceChannel, metadata: Metadata) -> None:
         self._metadata = metadata
+        self._shapes: dict[str, EventShape] = {}
         self._meters = meter_grpc.MeterServiceStub(channel)
         self._events = meter_event_grpc.MeterEventServiceStub(channel)
         self.clock_times = TestClockTimes(
@@ -65,6 +78,49 @@ class Metering:
                 f"meter {meter_id} is inactive",
                 reason=reasons.METER_INACTIVE,
                 metadata={"meter_id": meter_id},
+            )
+
+    async def event_shape(self, meter_id: str, deadline: Deadline) -> EventShape:
+        """The meter's event shape, read once per process (it never changes, M-3)."""
+        if (shape := self._shapes.get(meter_id)) is not None:
+            return shape
+        async with translated("metering"):
+            reply = await self._meters.GetMeter(
+                meter_service_pb.GetMeterRequest(meter_id=meter_id),
+                metadata=self._metadata,
+                timeout=deadline.timeout(READ_CAP),
+            )
+        meter = reply.meter
+        shape = EventShape(
+            meter.event_name, meter.customer_mapping.event_payload_key, meter.value_settings.event_payload_key
+        )
+        self._shapes[meter_id] = shape
+        return shape
+
+    async def record_usage(
+        self,
+        meter_id: str,
+        identifier: str,
+        customer_id: str,
+        quantity: Decimal,
+        timestamp: datetime,
+        deadline: Deadline,
+    ) -> None:
+        """Record ``quantity`` for the customer on the meter as one event with
+        ``identifier`` (M-13): a retry with the same content counts once."""
+        shape = await self.event_shape(meter_id, deadline)
+        async with translated("metering"):
+            await self._events.CreateMeterEvent(
+                meter_event_pb.CreateMeterEventRequest(
+                    meter_event=meter_event_pb2.MeterEvent(
+                        event_name=shape.event_name,
+                        identifier=identifier,
+                        payload={shape.customer_key: customer_id, shape.value_key: str(quantity)},
+                        timestamp=timestamp_to_proto(timestamp),
+                    )
+                ),
+                metadata=self._metadata,
+                timeout=deadline.timeout(WRITE_CAP),
             )
 
     async def usage(self, queries: Sequence[UsageQuery], deadline: Deadline) -> list[Decimal]:

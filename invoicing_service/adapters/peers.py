@@ -85,12 +85,12 @@ class PeerFailure(Exception):
 UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str | None:
+def _error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
     status = rpc_status.from_call(error)
     for detail in status.details if status else ():
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
-            return info.reason
+            return info
     return None
 
 
@@ -102,8 +102,11 @@ async def translated(service: str) -> AsyncIterator[None]:
     except grpc.aio.AioRpcError as error:
         code = error.code()
         if code in _PASSED_THROUGH:
+            info = _error_info(error)
             raise _PASSED_THROUGH[code](
-                (error.details() or code.name)[:1000], reason=_reason(error)
+                (error.details() or code.name)[:1000],
+                reason=info.reason if info else None,
+                metadata=dict(info.metadata) if info else None,
             ) from None
         if code in _TRANSIENT:
             raise errors.Unavailable(

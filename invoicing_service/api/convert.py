@@ -24,12 +24,15 @@ from drawdown.rpc.convert import (
     decimal_to_proto,
     duration_from_proto,
     duration_to_proto,
+    money_from_proto,
     money_to_proto,
     timestamp_to_proto,
 )
 from drawdown.rpc.enums import EnumMap
+from invoicing_service.api.authorizations import authorization_to_proto
 from invoicing_service.api.webhooks import endpoint_to_proto
 from invoicing_service.domain import reasons
+from invoicing_service.domain.authorizations import UsageAuthorization
 from invoicing_service.domain.invoices import (
     BillingReason,
     InvoiceState,
@@ -51,7 +54,8 @@ from invoicing_service.domain.prices import (
 from invoicing_service.domain.subscriptions import SubscriptionStatus
 from invoicing_service.domain.test_clocks import TestClockStatus
 from invoicing_service.domain.webhooks import WebhookEndpoint
-from invoicing_service.service.customers import LiveBalance, NewCustomer
+from invoicing_service.service.customers import NewCustomer
+from invoicing_service.service.spending import LiveBalance
 from invoicing_service.service.subscriptions import NewItem
 from invoicing_service.store.records import (
     BillingErrorRecord,
@@ -107,7 +111,29 @@ def new_customer_from_proto(customer: customer_pb2.Customer) -> NewCustomer:
         grace_period=duration_from_proto(settings.grace_period, "customer.invoice_settings.grace_period")
         if settings.HasField("grace_period")
         else None,
+        overdraft_allowances=overdraft_allowances_from_proto(
+            customer.credit_settings.overdraft_allowances, "customer.credit_settings.overdraft_allowances"
+        ),
     )
+
+
+def overdraft_allowances_from_proto(messages, field: str) -> dict[str, int]:
+    """R-2: at most one allowance per currency, each not negative, in whole minor units."""
+    allowances: dict[str, int] = {}
+    for position, message in enumerate(messages):
+        money = money_from_proto(message, f"{field}[{position}]")
+        if money.minor < 0:
+            raise InvalidArgument.for_field(
+                f"{field}[{position}]", "must not be negative", reason=reasons.INVALID_AMOUNT
+            )
+        if money.currency in allowances:
+            raise InvalidArgument.for_field(
+                f"{field}[{position}].currency_code",
+                f"a second allowance in {money.currency}",
+                reason=reasons.CURRENCY_MISMATCH,
+            )
+        allowances[money.currency] = money.minor
+    return allowances
 
 
 def customer_to_proto(customer: CustomerRecord) -> customer_pb2.Customer:
@@ -122,6 +148,12 @@ def customer_to_proto(customer: CustomerRecord) -> customer_pb2.Customer:
         ),
         create_time=timestamp_to_proto(customer.create_time),
         update_time=timestamp_to_proto(customer.update_time),
+        credit_settings=customer_pb2.CustomerCreditSettings(
+            overdraft_allowances=[
+                money_to_proto(Money(currency, minor))
+                for currency, minor in sorted(customer.overdraft_allowances.items())
+            ]
+        ),
     )
 
 
@@ -136,6 +168,9 @@ def live_balance_to_proto(
                 available_credits=money_to_proto(balance.available_credits),
                 unbilled_usage=money_to_proto(balance.unbilled_usage),
                 live_balance=money_to_proto(balance.live_balance),
+                reserved=money_to_proto(balance.reserved),
+                overdraft_allowance=money_to_proto(balance.overdraft_allowance),
+                spendable_balance=money_to_proto(balance.spendable_balance),
             )
             for _, balance in balances
         ],
@@ -458,5 +493,6 @@ EVENT_DATA = encoder(
         InvoiceRecord: invoice_to_proto,
         TestClockRecord: test_clock_to_proto,
         WebhookEndpoint: endpoint_to_proto,
+        UsageAuthorization: authorization_to_proto,
     }
 )

@@ -18,11 +18,13 @@ from invoicing_service.api.pages import page
 from invoicing_service.api.sagas import Sagas
 from invoicing_service.service.customers import CustomerUseCases, TestClockUseCases
 from invoicing_service.service.scheduler import TestClockAdvance
+from invoicing_service.service.spending import Spending
 
 
 class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, customers: CustomerUseCases, mutations: Mutations) -> None:
+    def __init__(self, customers: CustomerUseCases, spending: Spending, mutations: Mutations) -> None:
         self._customers = customers
+        self._spending = spending
         self._mutations = mutations
 
     async def CreateCustomer(self, request, context):
@@ -65,7 +67,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return await self._mutations.run("UpdateCustomer", request, pb.UpdateCustomerResponse, work)
 
     async def GetCustomerLiveBalance(self, request, context):
-        as_of, balances = await self._customers.live_balance(
+        as_of, balances = await self._spending.live_balance(
             request.customer_id, request.currency, Deadline.of(context)
         )
         return pb.GetCustomerLiveBalanceResponse(

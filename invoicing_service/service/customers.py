@@ -1,4 +1,4 @@
-"""Customers, test clocks' lifecycle and the live balance (I-1, I-16, I-17, I-18).
+"""Customers and test clocks' lifecycle (I-1, I-16, I-18); the live balance is ``spending``'s.
 
 A test clock lives in every service (I-18): metering and credits learn a clock's time and
 customers from invoicing, which owns clocks. A customer created on a clock is attached to
@@ -10,7 +10,7 @@ cannot be told, so its retry (same request id) completes it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,24 +18,26 @@ from drawdown import ids
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.events import types
-from drawdown.money import Money, currency_exponent, validate_currency
 from invoicing_service.domain import reasons
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
-from invoicing_service.domain.periods import usage_so_far
-from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import validate_grace_period
 from invoicing_service.domain.test_clocks import TestClockStatus, validate_frozen_time
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.changes import customer_changed
 from invoicing_service.service.clocks import now_for
-from invoicing_service.service.rating import LinesToRate
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
 from invoicing_service.store.unit import InvoicingUnit
 
 MAX_CLOCK_NAME_LENGTH = 300
-# The largest amount google.type.Money carries: int64 units of the major unit.
-_MAX_MONEY_UNITS = 2**63 - 1
-UPDATABLE_CUSTOMER_PATHS = ("name", "email", "metadata", "invoice_settings.grace_period", "invoice_settings")
+UPDATABLE_CUSTOMER_PATHS = (
+    "name",
+    "email",
+    "metadata",
+    "invoice_settings.grace_period",
+    "invoice_settings",
+    "credit_settings.overdraft_allowances",
+    "credit_settings",
+)
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,7 @@ class NewCustomer:
     metadata: Mapping[str, str]
     test_clock_id: str | None
     grace_period: timedelta | None
-
-
-@dataclass(frozen=True)
-class LiveBalance:
-    """One currency of a customer's live balance (I-17)."""
-
-    available_credits: Money
-    unbilled_usage: Money
-
-    @property
-    def live_balance(self) -> Money:
-        return self.available_credits - self.unbilled_usage
+    overdraft_allowances: Mapping[str, int] = field(default_factory=dict)
 
 
 def check_clock_at_rest(clock: TestClockRecord) -> None:
@@ -103,6 +94,7 @@ class CustomerUseCases:
             grace_period=grace,
             create_time=now,
             update_time=now,
+            overdraft_allowances=new.overdraft_allowances,
         )
         await uow.customers.insert(record)
         customer_changed(uow, types.CUSTOMER_CREATED, record)
@@ -136,6 +128,8 @@ class CustomerUseCases:
                 values["grace_period"] = grace_period_setting(
                     changes.grace_period, "customer.invoice_settings.grace_period"
                 )
+            elif path in ("credit_settings", "credit_settings.overdraft_allowances"):
+                values["overdraft_allowances"] = changes.overdraft_allowances
             elif path in ("id", "test_clock_id", "create_time", "update_time"):
                 raise InvalidArgument.for_field(
                     f"customer.{path}", "cannot be changed", reason=reasons.IMMUTABLE_FIELD
@@ -148,54 +142,6 @@ class CustomerUseCases:
         updated = await uow.customers.update(customer_id, values, now)
         customer_changed(uow, types.CUSTOMER_UPDATED, updated)
         return updated
-
-    async def live_balance(
-        self, customer_id: str, currency: str, deadline: Deadline
-    ) -> tuple[datetime, list[tuple[str, LiveBalance]]]:
-        """Available credits minus the rated usage not yet on an invoice, per currency
-        (I-17). Read first, then rated, so that no connection is held while metering and
-        credits answer. Usage that cannot be billed raises its error (FailedPrecondition
-        LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE); amounts beyond what google.type.Money
-        carries are FailedPrecondition AMOUNT_TOO_LARGE."""
-        if currency:
-            validate_currency(currency, "currency")
-        async with self._billing.database.unit_of_work() as uow:
-            customer = await uow.customers.get(customer_id)
-            as_of = await now_for(uow, self._billing.clock, customer.test_clock_id)
-            subscriptions = await uow.subscriptions.active_of_customer(customer_id)
-        unbilled: dict[str, int] = {s.currency: 0 for s in subscriptions}
-        jobs = [
-            LinesToRate(
-                subscription,
-                [i for i in subscription.items if i.price.usage_type is UsageType.METERED],
-                usage_so_far(subscription.current_period, as_of),
-                None,
-            )
-            for subscription in subscriptions
-        ]
-        jobs = [job for job in jobs if job.items]
-        for job, rated in zip(
-            jobs, await self._billing.rating.rate(jobs, {}, deadline) if jobs else [], strict=True
-        ):
-            if rated.error is not None:
-                raise rated.error
-            unbilled[job.subscription.currency] += sum(stored.line.amount.minor for stored in rated.lines)
-        available = {
-            m.currency: m.minor
-            for m in await self._billing.downstream.credits.available_credits(customer_id, as_of, deadline)
-        }
-        currencies = sorted((set(unbilled) | set(available)) if not currency else {currency})
-        balances = [
-            (c, LiveBalance(Money(c, available.get(c, 0)), Money(c, unbilled.get(c, 0)))) for c in currencies
-        ]
-        for _, balance in balances:
-            for amount in (balance.available_credits, balance.unbilled_usage, balance.live_balance):
-                if abs(amount.minor) // 10 ** currency_exponent(amount.currency) > _MAX_MONEY_UNITS:
-                    raise FailedPrecondition(
-                        f"the live balance in {amount.currency} is beyond what an amount can carry",
-                        reason=reasons.AMOUNT_TOO_LARGE,
-                    )
-        return as_of, balances
 
 
 class TestClockUseCases:

@@ -1,5 +1,5 @@
-"""The billing scheduler: period closes, auto-finalizations, recovery and grant expiries
-on the wall clock, and the same actions at simulated times when a test clock advances
+"""The billing scheduler: period closes, auto-finalizations, recovery, grant expiries and
+usage authorizations' expiries (and captures cut short) on the wall clock, and the same actions at simulated times when a test clock advances
 (I-10, I-11, I-16).
 
 Every replica runs the wall-clock loop; rows are claimed with FOR UPDATE SKIP LOCKED and
@@ -33,6 +33,7 @@ from invoicing_service.domain.test_clocks import (
     due_actions,
     validate_advance,
 )
+from invoicing_service.service.authorizations import UsageAuthorizations
 from invoicing_service.service.batches import set_aside_worthy
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.changes import test_clock_ready
@@ -57,6 +58,7 @@ class Scheduler:
         # The first expiry sweep waits one period: credits derives available balances
         # without it (C-20), and a fresh replica need not post expiries at once.
         self._last_expiry_sweep = billing.clock.now()
+        self._authorizations = UsageAuthorizations(billing)
 
     async def run(self, shutting_down: asyncio.Event) -> None:
         """Tick until shutdown; a failing tick is logged and retried on the next."""
@@ -78,6 +80,8 @@ class Scheduler:
         await _all(self._billing.drafting.close_due_periods(now) for _ in range(WORKERS))
         await _all(self._billing.finalization.finalize_due_drafts(now) for _ in range(WORKERS))
         await self._billing.recovery.recover_in_flight(RECOVERY_AGE)
+        await self._authorizations.expire_due(now)
+        await self._authorizations.complete_stuck_captures(RECOVERY_AGE)
         if now - self._last_expiry_sweep >= EXPIRY_SWEEP_EVERY:
             async with self._billing.database.unit_of_work() as uow:
                 on_clocks = await uow.test_clocks.all_clock_customer_ids()
@@ -161,12 +165,12 @@ class TestClockAdvance:
                 )
                 set_aside = _SetAside()
                 while (action := await self._next_action(billing, clock_id, new_time, set_aside)) is not None:
-                    await self._expire_grants(billing, clock_id, action.at)
+                    await self._expire_due(billing, clock_id, action.at)
                     await self._run(billing, action, set_aside)
                     # A draft set aside by an earlier advance may be due before the clock's time.
                     reached = max(reached, action.at)
                     await self._set(billing, clock_id, frozen_time=reached)
-                await self._expire_grants(billing, clock_id, new_time)
+                await self._expire_due(billing, clock_id, new_time)
 
                 async def ready(uow: InvoicingUnit) -> TestClockRecord:
                     clock = await uow.test_clocks.update(
@@ -271,7 +275,9 @@ class TestClockAdvance:
                 await billing.finalization.set_aside_invoices({invoice_id: error})
             set_aside.drafts.add((action.subscription_id, action.period.start))
 
-    async def _expire_grants(self, billing: Billing, clock_id: str, as_of: datetime) -> None:
+    async def _expire_due(self, billing: Billing, clock_id: str, as_of: datetime) -> None:
+        """Expire the clock's usage authorizations and its customers' grants due by ``as_of``."""
+        await UsageAuthorizations(billing).expire_due(as_of, test_clock_id=clock_id)
         async with billing.database.unit_of_work() as uow:
             customer_ids = await uow.test_clocks.customer_ids(clock_id)
         if customer_ids:

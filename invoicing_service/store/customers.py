@@ -32,6 +32,7 @@ def _customer(row: Any) -> CustomerRecord:
         grace_period=timedelta(seconds=row.grace_period_seconds),
         create_time=row.create_time,
         update_time=row.update_time,
+        overdraft_allowances=dict(row.overdraft_allowances),
     )
 
 
@@ -125,6 +126,7 @@ class CustomerStore:
                 metadata=dict(customer.metadata),
                 test_clock_id=customer.test_clock_id,
                 grace_period_seconds=int(customer.grace_period.total_seconds()),
+                overdraft_allowances=dict(customer.overdraft_allowances),
                 deleted=False,
                 create_time=customer.create_time,
                 update_time=customer.update_time,
@@ -170,6 +172,8 @@ class CustomerStore:
         columns = dict(values)
         if "grace_period" in columns:
             columns["grace_period_seconds"] = int(columns.pop("grace_period").total_seconds())
+        if "overdraft_allowances" in columns:
+            columns["overdraft_allowances"] = dict(columns["overdraft_allowances"])
         row = (
             await self._session.execute(
                 sa.update(customers)

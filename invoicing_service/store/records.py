@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -43,6 +43,8 @@ class CustomerRecord:
     grace_period: timedelta
     create_time: datetime
     update_time: datetime
+    # currency → overdraft allowance in minor units.
+    overdraft_allowances: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

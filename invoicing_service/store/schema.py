@@ -56,6 +56,8 @@ customers = sa.Table(
     sa.Column("metadata", JSONB, nullable=False),
     sa.Column("test_clock_id", sa.Text, sa.ForeignKey("test_clocks.id"), nullable=True),
     sa.Column("grace_period_seconds", sa.BigInteger, nullable=False),
+    # currency → the overdraft allowance in minor units (none: no allowance).
+    sa.Column("overdraft_allowances", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
     sa.Column("update_time", _TS, nullable=False),
@@ -238,6 +240,54 @@ invoice_lines = sa.Table(
     sa.UniqueConstraint("invoice_id", "position", name="invoice_lines_position"),
     sa.CheckConstraint("kind IN ('metered', 'licensed', 'credit_purchase')", name="invoice_lines_kind"),
     sa.CheckConstraint("amount >= 0 AND credits_applied BETWEEN 0 AND amount", name="invoice_lines_credits"),
+)
+
+# Usage authorizations (R-1..R-5); ``sources`` is [[grant_id, amount_minor], ...] as
+# credits named them. ``test_clock_id`` is the customer's (fixed for life), so that the
+# expiry sweeps find a clock's authorizations without a join.
+usage_authorizations = sa.Table(
+    "usage_authorizations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("test_clock_id", sa.Text, nullable=True),
+    sa.Column("price_id", sa.Text, nullable=False),
+    sa.Column("meter_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("authorized_quantity", sa.Numeric, nullable=True),
+    sa.Column("authorized_amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("sources", JSONB, nullable=False),
+    sa.Column("spendable_after_minor", sa.BigInteger, nullable=False),
+    sa.Column("request_fingerprint", sa.Text, nullable=False),
+    sa.Column("captured_quantity", sa.Numeric, nullable=True),
+    sa.Column("captured_amount_minor", sa.BigInteger, nullable=True),
+    sa.Column("quantity_estimated", sa.Boolean, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("expire_time", _TS, nullable=False),
+    sa.Column("end_time", _TS, nullable=True),
+    sa.Column("update_time", _TS, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('authorized', 'capturing', 'captured', 'released', 'expired')",
+        name="usage_authorizations_status",
+    ),
+    sa.CheckConstraint("authorized_amount_minor >= 0", name="usage_authorizations_amount"),
+)
+sa.Index(
+    "usage_authorizations_by_customer",
+    usage_authorizations.c.customer_id,
+    usage_authorizations.c.create_time.desc(),
+    usage_authorizations.c.id.desc(),
+)
+sa.Index(
+    "usage_authorizations_due",
+    usage_authorizations.c.expire_time,
+    postgresql_where=usage_authorizations.c.status == "authorized",
+)
+sa.Index(
+    "usage_authorizations_capturing",
+    usage_authorizations.c.update_time,
+    postgresql_where=usage_authorizations.c.status == "capturing",
 )
 
 # Events (E-1..E-3): the outbox of invoicing's changes.

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from drawdown.db.engine import Database, UnitOfWork
+from invoicing_service.store.authorizations import AuthorizationStore
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -21,7 +22,8 @@ from invoicing_service.store.webhooks import WebhookStore
 class InvoicingUnit(UnitOfWork):
     """One transaction of the invoicing schema and its repositories: ``invoices``,
     ``subscriptions``, ``catalog`` (products and prices), ``customers``, ``test_clocks``,
-    ``webhooks`` (endpoints and deliveries) and ``requests`` (the responses stored under
+    ``webhooks`` (endpoints and deliveries), ``authorizations`` (usage authorizations) and
+    ``requests`` (the responses stored under
     request ids). ``invoices`` records the events of its status changes in ``outbox``."""
 
     invoices: InvoiceStore
@@ -31,6 +33,7 @@ class InvoicingUnit(UnitOfWork):
     test_clocks: TestClockStore
     requests: RequestStore
     webhooks: WebhookStore
+    authorizations: AuthorizationStore
 
     async def bind(self) -> None:
         self.invoices = InvoiceStore(self.session, self.outbox)
@@ -40,6 +43,7 @@ class InvoicingUnit(UnitOfWork):
         self.test_clocks = TestClockStore(self.session)
         self.requests = RequestStore(self.session)
         self.webhooks = WebhookStore(self.session)
+        self.authorizations = AuthorizationStore(self.session)
 
 
 class OnConnection:

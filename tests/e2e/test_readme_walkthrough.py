@@ -1,5 +1,6 @@
-"""The README's grpcurl walkthrough, run exactly as written against a live suite, so the
-README cannot drift from what the services do; after `drawdown demo`, as a new user runs them."""
+"""The README's grpcurl walkthrough and its authorize → capture sequel, run exactly as
+written against a live suite, so the README cannot drift from what the services do; after
+`drawdown demo`, as a new user runs them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from drawdown.config import Settings
 from tests.e2e.test_drawdown_up import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+LLM_GATEWAY = Path(__file__).resolve().parents[2] / "examples" / "python" / "llm_gateway.py"
+# What the Python example prints once the README's blocks ran: 3.20 spendable.
+LLM_GATEWAY_OUTPUT = """served 30 tokens, billed 0.90
+refused: the customer can spend 230 cents
+refused: the customer can spend 230 cents
+"""
 
 
 def _block(marker: str) -> str:
@@ -52,7 +59,15 @@ def test_readme_walkthrough_prints_what_the_readme_says_after_the_demo(
         )
         assert demo.returncode == 0, demo.stderr
         result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", _block("walkthrough")],
+            [
+                "bash",
+                "-euo",
+                "pipefail",
+                "-c",
+                _block("walkthrough")
+                + _block("authorize")
+                + f'"{sys.executable}" "{LLM_GATEWAY}" "$INVOICING" "$KEY" "$CUSTOMER" "$INPUT_PRICE"\n',
+            ],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -60,4 +75,4 @@ def test_readme_walkthrough_prints_what_the_readme_says_after_the_demo(
             timeout=300,
         )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == _block("walkthrough-output")
+    assert result.stdout == _block("walkthrough-output") + _block("authorize-output") + LLM_GATEWAY_OUTPUT

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$drawdown/invoicing/v1/customer.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\xbb\x03\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x02\x1a\x10INVALID_ARGUMENT\x12(\n\x05\x65mail\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x04\x1a\x10INVALID_ARGUMENT\x12\\\n\x08metadata\x18\x04 \x03(\x0b\x32-.drawdown.invoicing.v1.Customer.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12\x15\n\rtest_clock_id\x18\x05 \x01(\t\x12H\n\x10invoice_settings\x18\x06 \x01(\x0b\x32..drawdown.invoicing.v1.CustomerInvoiceSettings\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x17\x43ustomerInvoiceSettings\x12/\n\x0cgrace_period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x90\x01\n\x13\x43ustomerLiveBalance\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32\".drawdown.invoicing.v1.LiveBalance\"\x92\x01\n\x0bLiveBalance\x12-\n\x11\x61vailable_credits\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eunbilled_usage\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12(\n\x0clive_balance\x18\x03 \x01(\x0b\x32\x12.google.type.MoneyB\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$drawdown/invoicing/v1/customer.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\x83\x04\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x02\x1a\x10INVALID_ARGUMENT\x12(\n\x05\x65mail\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x04\x1a\x10INVALID_ARGUMENT\x12\\\n\x08metadata\x18\x04 \x03(\x0b\x32-.drawdown.invoicing.v1.Customer.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12\x15\n\rtest_clock_id\x18\x05 \x01(\t\x12H\n\x10invoice_settings\x18\x06 \x01(\x0b\x32..drawdown.invoicing.v1.CustomerInvoiceSettings\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x46\n\x0f\x63redit_settings\x18\t \x01(\x0b\x32-.drawdown.invoicing.v1.CustomerCreditSettings\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x16\x43ustomerCreditSettings\x12\x30\n\x14overdraft_allowances\x18\x01 \x03(\x0b\x32\x12.google.type.Money\"J\n\x17\x43ustomerInvoiceSettings\x12/\n\x0cgrace_period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x90\x01\n\x13\x43ustomerLiveBalance\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32\".drawdown.invoicing.v1.LiveBalance\"\x98\x02\n\x0bLiveBalance\x12-\n\x11\x61vailable_credits\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eunbilled_usage\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12(\n\x0clive_balance\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12$\n\x08reserved\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12/\n\x13overdraft_allowance\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12-\n\x11spendable_balance\x18\x06 \x01(\x0b\x32\x12.google.type.MoneyB\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,13 +45,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMER'].fields_by_name['metadata']._loaded_options = None
   _globals['_CUSTOMER'].fields_by_name['metadata']._serialized_options = b'\322\363\030\027\010\364\003\020(\032\020INVALID_ARGUMENT'
   _globals['_CUSTOMER']._serialized_start=185
-  _globals['_CUSTOMER']._serialized_end=628
-  _globals['_CUSTOMER_METADATAENTRY']._serialized_start=581
-  _globals['_CUSTOMER_METADATAENTRY']._serialized_end=628
-  _globals['_CUSTOMERINVOICESETTINGS']._serialized_start=630
-  _globals['_CUSTOMERINVOICESETTINGS']._serialized_end=704
-  _globals['_CUSTOMERLIVEBALANCE']._serialized_start=707
-  _globals['_CUSTOMERLIVEBALANCE']._serialized_end=851
-  _globals['_LIVEBALANCE']._serialized_start=854
-  _globals['_LIVEBALANCE']._serialized_end=1000
+  _globals['_CUSTOMER']._serialized_end=700
+  _globals['_CUSTOMER_METADATAENTRY']._serialized_start=653
+  _globals['_CUSTOMER_METADATAENTRY']._serialized_end=700
+  _globals['_CUSTOMERCREDITSETTINGS']._serialized_start=702
+  _globals['_CUSTOMERCREDITSETTINGS']._serialized_end=776
+  _globals['_CUSTOMERINVOICESETTINGS']._serialized_start=778
+  _globals['_CUSTOMERINVOICESETTINGS']._serialized_end=852
+  _globals['_CUSTOMERLIVEBALANCE']._serialized_start=855
+  _globals['_CUSTOMERLIVEBALANCE']._serialized_end=999
+  _globals['_LIVEBALANCE']._serialized_start=1002
+  _globals['_LIVEBALANCE']._serialized_end=1282
 # @@protoc_insertion_point(module_scope)

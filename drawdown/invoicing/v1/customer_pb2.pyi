@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Customer(_message.Message):
-    __slots__ = ("id", "name", "email", "metadata", "test_clock_id", "invoice_settings", "create_time", "update_time")
+    __slots__ = ("id", "name", "email", "metadata", "test_clock_id", "invoice_settings", "create_time", "update_time", "credit_settings")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class Customer(_message.Message):
     INVOICE_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     email: str
@@ -37,7 +38,14 @@ class Customer(_message.Message):
     invoice_settings: CustomerInvoiceSettings
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., test_clock_id: _Optional[str] = ..., invoice_settings: _Optional[_Union[CustomerInvoiceSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    credit_settings: CustomerCreditSettings
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., test_clock_id: _Optional[str] = ..., invoice_settings: _Optional[_Union[CustomerInvoiceSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_settings: _Optional[_Union[CustomerCreditSettings, _Mapping]] = ...) -> None: ...
+
+class CustomerCreditSettings(_message.Message):
+    __slots__ = ("overdraft_allowances",)
+    OVERDRAFT_ALLOWANCES_FIELD_NUMBER: _ClassVar[int]
+    overdraft_allowances: _containers.RepeatedCompositeFieldContainer[_money_pb2.Money]
+    def __init__(self, overdraft_allowances: _Optional[_Iterable[_Union[_money_pb2.Money, _Mapping]]] = ...) -> None: ...
 
 class CustomerInvoiceSettings(_message.Message):
     __slots__ = ("grace_period",)
@@ -56,11 +64,17 @@ class CustomerLiveBalance(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., balances: _Optional[_Iterable[_Union[LiveBalance, _Mapping]]] = ...) -> None: ...
 
 class LiveBalance(_message.Message):
-    __slots__ = ("available_credits", "unbilled_usage", "live_balance")
+    __slots__ = ("available_credits", "unbilled_usage", "live_balance", "reserved", "overdraft_allowance", "spendable_balance")
     AVAILABLE_CREDITS_FIELD_NUMBER: _ClassVar[int]
     UNBILLED_USAGE_FIELD_NUMBER: _ClassVar[int]
     LIVE_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
+    OVERDRAFT_ALLOWANCE_FIELD_NUMBER: _ClassVar[int]
+    SPENDABLE_BALANCE_FIELD_NUMBER: _ClassVar[int]
     available_credits: _money_pb2.Money
     unbilled_usage: _money_pb2.Money
     live_balance: _money_pb2.Money
-    def __init__(self, available_credits: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., unbilled_usage: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., live_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    reserved: _money_pb2.Money
+    overdraft_allowance: _money_pb2.Money
+    spendable_balance: _money_pb2.Money
+    def __init__(self, available_credits: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., unbilled_usage: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., live_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., overdraft_allowance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., spendable_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...

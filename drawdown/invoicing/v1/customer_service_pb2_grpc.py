@@ -96,7 +96,9 @@ class CustomerServiceServicer:
         (I-18), so its first events and grants are judged by its clock.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; INVALID_ARGUMENT GRACE_PERIOD_TOO_LONG,
         INVALID_ARGUMENT (malformed email, negative grace period, a grace_period that is not
-        a valid Duration); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (the clock is being
+        a valid Duration), INVALID_AMOUNT (a negative overdraft allowance or a fraction of a
+        minor unit), INVALID_CURRENCY, CURRENCY_MISMATCH (two overdraft allowances in one
+        currency); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (the clock is being
         advanced); ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE
         METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE (a customer on a test clock
         whose peers could not be told: nothing is created; retry with the same request_id).
@@ -122,12 +124,15 @@ class CustomerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateCustomer(self, request, context):
-        """Changes a customer's name, email, metadata or invoice_settings.grace_period. A new
-        grace period applies to drafts created afterwards, not to existing drafts.
+        """Changes a customer's name, email, metadata, invoice_settings.grace_period or
+        credit_settings.overdraft_allowances (all of them: the list replaces the previous
+        one). A new grace period applies to drafts created afterwards, not to existing
+        drafts; a new overdraft allowance to authorizations made afterwards.
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND; INVALID_ARGUMENT IMMUTABLE_FIELD (a path other
-        than the four allowed, e.g. test_clock_id; the violation names it),
+        than those allowed, e.g. test_clock_id; the violation names it),
         GRACE_PERIOD_TOO_LONG, INVALID_ARGUMENT (empty mask, unknown path, malformed email,
-        negative grace period, a grace_period that is not a valid Duration); ALREADY_EXISTS
+        negative grace period, a grace_period that is not a valid Duration), INVALID_AMOUNT,
+        INVALID_CURRENCY, CURRENCY_MISMATCH (as for CreateCustomer); ALREADY_EXISTS
         REQUEST_ID_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -135,8 +140,11 @@ class CustomerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCustomerLiveBalance(self, request, context):
-        """Returns the customer's live balance per currency (I-17): available credits
-        minus the rated usage of periods not yet invoiced, as of the customer's clock.
+        """Returns the customer's live and spendable balance per currency (I-17, R-2):
+        available credits minus the rated usage of periods not yet invoiced (live), and
+        that minus the active usage authorizations plus the overdraft allowance
+        (spendable, the balance AuthorizeUsage checks), as of the customer's clock. One
+        computation, in the credits service, serves this call and every authorization.
         Reads the credits and metering services; has no side effects.
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND; INVALID_ARGUMENT INVALID_CURRENCY;
         FAILED_PRECONDITION LINE_AMOUNT_TOO_LARGE, QUANTITY_TOO_LARGE (usage that no invoice

@@ -36,7 +36,7 @@ from tests.integration.invoicing.invoicing_builders import (
 from tests.integration.invoicing.test_invoicing_catalog_api import failure
 from tests.integration.invoicing.test_invoicing_faults_api import DOWN
 
-SUMMARY = method("CreditBalanceService/GetCreditBalanceSummary")
+SPENDABLE = method("CreditReservationService/GetSpendableBalance")
 USAGE = method("MeterEventService/ListMeterEventSummaries")
 APPLY = method("InvoiceCreditService/ApplyInvoiceCredits")
 
@@ -57,21 +57,23 @@ def live_balance(invoicing: Invoicing, customer_id: str):
 @pytest.mark.parametrize("code", [grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN])
 async def test_a_credits_failure_is_internal_not_retry_later_x8(invoicing: Invoicing, code) -> None:
     customer_id = await customer(invoicing)
-    invoicing.credits_faults.fail(SUMMARY, when="before", times=1, code=code)
+    invoicing.credits_faults.fail(SPENDABLE, when="before", times=1, code=code)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await live_balance(invoicing, customer_id)
     assert raised.value.code() == grpc.StatusCode.INTERNAL
     assert raised.value.details() == "internal error; it has been logged"
-    assert invoicing.credits_faults.failed[SUMMARY] == 1  # not retried: it would fail again
+    assert invoicing.credits_faults.failed[SPENDABLE] == 1  # not retried: it would fail again
     await live_balance(invoicing, customer_id)  # the fault was one call's
 
 
 async def test_credits_down_is_unavailable_retry_later_x8(invoicing: Invoicing) -> None:
     customer_id = await customer(invoicing)
-    invoicing.credits_faults.fail(SUMMARY, when="before", times=DOWN)
+    invoicing.credits_faults.fail(SPENDABLE, when="before", times=DOWN)
     code, reason, _ = await failure(live_balance(invoicing, customer_id))
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "CREDITS_SERVICE_UNAVAILABLE")
-    invoicing.credits_faults.fail(SUMMARY, when="before", times=DOWN, code=grpc.StatusCode.DEADLINE_EXCEEDED)
+    invoicing.credits_faults.fail(
+        SPENDABLE, when="before", times=DOWN, code=grpc.StatusCode.DEADLINE_EXCEEDED
+    )
     code, reason, _ = await failure(live_balance(invoicing, customer_id))
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "CREDITS_SERVICE_UNAVAILABLE")
 

@@ -96,7 +96,7 @@ def test_an_rpc_may_accept_alternative_permissions() -> None:
         (Role.ADMIN, {"READ", "INGEST", "WRITE", "UNSPECIFIED"}),  # SERVICE alone is for services
         (Role.INGEST, {"INGEST"}),
         (Role.READ, {"READ"}),
-        (Role.SERVICE, {"READ", "SERVICE"}),
+        (Role.SERVICE, {"READ", "INGEST", "SERVICE"}),  # INGEST: captured usage
     ],
 )
 def test_roles_grant_their_permissions_only(role: Role, allowed: set[str]) -> None:
