@@ -24,6 +24,7 @@ from drawdown.events.outbox import Outbox
 from drawdown.invoicing.v1 import (
     customer_pb2,
     customer_service_pb2,
+    price_pb2,
     test_clock_service_pb2,
     usage_authorization_pb2,
 )
@@ -45,6 +46,7 @@ from tests.integration.invoicing.invoicing_builders import (
     customer,
     hypernian_catalog,
     invoicing_on_real_peers,
+    metered_price,
     subscribe,
 )
 
@@ -430,3 +432,34 @@ async def test_r1_bad_requests_name_their_field(seller: Seller, fields, field, e
         )
     assert (refused.value.code(), reason(refused.value)) == (grpc.StatusCode.INVALID_ARGUMENT, expected)
     assert any(v.startswith(field) for v in violated_fields(refused.value))
+
+
+async def test_r1_a_tiered_estimate_is_rated_on_top_of_the_usage_so_far(invoicing: Invoicing) -> None:
+    meter_id = await invoicing.meter()
+    tiers = [
+        price_pb2.PriceTier(up_to=100, unit_amount_decimal={"value": "10"}),
+        price_pb2.PriceTier(unit_amount_decimal={"value": "1"}),
+    ]
+    price_id = await metered_price(
+        invoicing,
+        meter_id,
+        billing_scheme=price_pb2.BILLING_SCHEME_TIERED,
+        tiers_mode=price_pb2.TIERS_MODE_GRADUATED,
+        tiers=tiers,
+    )
+    customer_id = await customer(invoicing, await clock_at(invoicing, T0))
+    await subscribe(invoicing, customer_id, price_id)
+    await invoicing.grant(customer_id, 5000)
+    await invoicing.record(meter_id, customer_id, T0, 90)
+
+    reply = await authorization_grpc.UsageAuthorizationServiceStub(
+        invoicing.suite.channel("invoicing")
+    ).AuthorizeUsage(
+        pb.AuthorizeUsageRequest(
+            customer_id=customer_id, price_id=price_id, quantity=decimal_pb2.Decimal(value="20")
+        ),
+        metadata=invoicing.metadata,
+    )
+
+    # 10 more tokens in the first tier at 10 ¢, then 10 in the second at 1 ¢.
+    assert minor(reply.usage_authorization.authorized_amount) == 10 * 10 + 10 * 1
