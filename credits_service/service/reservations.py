@@ -41,13 +41,14 @@ class ReservationUseCases:
         """R-1, R-3: reserve if it fits the spendable balance at the customer's now; a retry
         (same id) gets the reservation as first made."""
         now = self._clock.now()
-        draw = await uow.draws.lock_for_draw(new.customer_id, new.reservation_id, now, clock=True)
-        existing = await uow.reservations.get(new.reservation_id, new.customer_id)
+        draw = await uow.draws.lock_for_draw(new.customer_id, new.reservation_id, now, clock=False)
+        existing, reserved_by_currency, as_of = await uow.reservations.state(
+            new.reservation_id, new.customer_id, now
+        )
         if existing is not None:
             return existing
-        as_of = draw.clock_time or await uow.customers.clock_time_of(new.customer_id) or now
         currency = new.amount.currency
-        reserved = (await uow.reservations.reserved(new.customer_id, as_of)).get(currency, 0)
+        reserved = reserved_by_currency.get(currency, 0)
         spendable = Spendable(
             available_credits=available_credits(draw.grants, currency, as_of),
             reserved=Money(currency, reserved),
@@ -86,10 +87,7 @@ class ReservationUseCases:
     ) -> tuple[datetime, list[Spendable]]:
         """R-2 per currency at the customer's now, by currency code."""
         async with RawReading(self._database) as uow:
-            now = self._clock.now()
-            as_of = await uow.customers.clock_time_of(customer_id) or now
-            balances = await uow.balances.summary(customer_id, as_of, now)
-            reserved = await uow.reservations.reserved(customer_id, as_of)
+            as_of, balances, reserved = await uow.reservations.spendable_state(customer_id, self._clock.now())
         available = {b.available.currency: b.available for b in balances}
         currencies = sorted(set(available) | set(reserved) | set(unbilled) | set(overdraft))
         return as_of, [

@@ -40,7 +40,7 @@ _SUMMARY = f"""
      GROUP BY g.currency"""
 # C-21's filters: one grant; or a price scope, which every grant scoped to all metered
 # prices is in, and every grant listing any of the prices.
-_SUMMARY_ALL = _SUMMARY.format(selection="")
+SUMMARY_OF_ALL = _SUMMARY.format(selection="")
 _SUMMARY_OF_GRANT = _SUMMARY.format(selection="AND g.id = %(grant_id)s")
 _SUMMARY_OF_SCOPE = _SUMMARY.format(
     selection="AND (g.all_metered_prices OR g.price_ids && %(price_ids)s::text[])"
@@ -69,7 +69,7 @@ class BalanceRepository(Repository):
         elif price_ids is not None:
             statement = _SUMMARY_OF_SCOPE
         else:
-            statement = _SUMMARY_ALL
+            statement = SUMMARY_OF_ALL
         params = {
             "customer_id": customer_id,
             "as_of": as_of,
@@ -77,8 +77,12 @@ class BalanceRepository(Repository):
             "grant_id": grant_id,
             "price_ids": None if price_ids is None else list(price_ids),
         }
-        rows = sorted(await _fetch(self._db, statement, params), key=lambda row: row.currency)
-        return [
-            CurrencyBalance(Money(row.currency, int(row.available)), Money(row.currency, int(row.ledger)))
-            for row in rows
-        ]
+        return summary_of(await _fetch(self._db, statement, params))
+
+
+def summary_of(rows: list) -> list[CurrencyBalance]:
+    """The summary statement's rows as balances, by currency code."""
+    return [
+        CurrencyBalance(Money(row.currency, int(row.available)), Money(row.currency, int(row.ledger)))
+        for row in sorted(rows, key=lambda row: row.currency)
+    ]

@@ -10,10 +10,14 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from credits_service.domain.balances import CurrencyBalance
 from credits_service.domain.reservations import Reservation
+from credits_service.store.balances import SUMMARY_OF_ALL, summary_of
 from credits_service.store.schema import credit_reservations as R
+from credits_service.store.schema import test_clocks
 from credits_service.store.sql import Repository
 from drawdown.db.engine import fetch as _fetch
+from drawdown.db.engine import fetch_many as _fetch_many
 from drawdown.db.engine import send as _send
 from drawdown.money import Money
 
@@ -27,10 +31,13 @@ _END = f"""
     UPDATE {R.fullname} SET end_time = %(now)s
      WHERE id = %(id)s AND customer_id = %(customer_id)s AND end_time IS NULL
     RETURNING *"""
-# The active reservations' sum per currency at ``as_of`` (R-2).
+# The customer's now: its test clock's time, else the server's (I-18).
+_CUSTOMER_NOW = f"coalesce({test_clocks.clock_time_sql('%(customer_id)s')}, %(now)s::timestamptz)"
+_AS_OF = f"SELECT {_CUSTOMER_NOW} AS as_of"
+# The active reservations' sum per currency at the customer's now (R-2).
 _RESERVED = f"""
     SELECT currency, sum(amount_minor) AS reserved FROM {R.fullname}
-     WHERE customer_id = %(customer_id)s AND end_time IS NULL AND expire_time > %(as_of)s
+     WHERE customer_id = %(customer_id)s AND end_time IS NULL AND expire_time > {_CUSTOMER_NOW}
      GROUP BY currency"""
 
 
@@ -77,7 +84,28 @@ class ReservationRepository(Repository):
         rows = await _fetch(self._db, _END, {"id": reservation_id, "customer_id": customer_id, "now": now})
         return _reservation(rows[0]) if rows else None
 
-    async def reserved(self, customer_id: str, as_of: datetime) -> dict[str, int]:
-        """Currency → the sum of the customer's reservations active at ``as_of`` (R-2)."""
-        rows = await _fetch(self._db, _RESERVED, {"customer_id": customer_id, "as_of": as_of})
-        return {row.currency: int(row.reserved) for row in rows}
+    async def state(
+        self, reservation_id: str, customer_id: str, now: datetime
+    ) -> tuple[Reservation | None, dict[str, int], datetime]:
+        """In one round trip: the reservation if it exists, the active reservations' sum per
+        currency and the customer's now (its test clock's time, else ``now``)."""
+        params = {"id": reservation_id, "customer_id": customer_id, "now": now}
+        found, reserved, [moment] = await _fetch_many(
+            self._db, [(_GET, params), (_RESERVED, params), (_AS_OF, params)]
+        )
+        return (
+            _reservation(found[0]) if found else None,
+            {row.currency: int(row.reserved) for row in reserved},
+            moment.as_of,
+        )
+
+    async def spendable_state(
+        self, customer_id: str, now: datetime
+    ) -> tuple[datetime, list[CurrencyBalance], dict[str, int]]:
+        """In one round trip: the customer's now, its balance summary (C-21) and the active
+        reservations' sum per currency at that moment (R-2)."""
+        params = {"customer_id": customer_id, "now": now, "as_of": None, "grant_id": "", "price_ids": None}
+        [moment], balances, reserved = await _fetch_many(
+            self._db, [(_AS_OF, params), (SUMMARY_OF_ALL, params), (_RESERVED, params)]
+        )
+        return moment.as_of, summary_of(balances), {row.currency: int(row.reserved) for row in reserved}

@@ -71,11 +71,10 @@ class UsageAuthorizations:
         """R-1: rate the estimate on top of the period's usage so far and reserve it if it
         fits the spendable balance (R-2); a retry (same request id) gets the first answer."""
         auth_id = new_authorization_id(ask.customer_id, ask.request_id)
-        if ask.request_id:
-            async with self._billing.database.unit_of_work() as uow:
-                if (earlier := await uow.authorizations.find(auth_id)) is not None:
-                    return _replayed(earlier, ask)
-        now = await self._spending.customer_now(ask.customer_id)
+        async with self._billing.database.unit_of_work() as uow:
+            if ask.request_id and (earlier := await uow.authorizations.find(auth_id)) is not None:
+                return _replayed(earlier, ask)
+            now = await self._spending.read_customer_now(uow, ask.customer_id)
         item = _item_for(now, ask)
         unbilled = await self._spending.unbilled(now, deadline)
         if ask.amount is not None:

@@ -25,6 +25,7 @@ from invoicing_service.service.billing import Billing
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.rating import LinesToRate
 from invoicing_service.store.records import CustomerRecord, SubscriptionRecord
+from invoicing_service.store.unit import InvoicingUnit
 
 # The largest amount google.type.Money carries: int64 units of the major unit.
 _MAX_MONEY_UNITS = 2**63 - 1
@@ -72,9 +73,12 @@ class Spending:
 
     async def customer_now(self, customer_id: str) -> CustomerNow:
         async with self._billing.database.unit_of_work() as uow:
-            customer = await uow.customers.get(customer_id)
-            as_of = await now_for(uow, self._billing.clock, customer.test_clock_id)
-            subscriptions = await uow.subscriptions.active_of_customer(customer_id)
+            return await self.read_customer_now(uow, customer_id)
+
+    async def read_customer_now(self, uow: InvoicingUnit, customer_id: str) -> CustomerNow:
+        customer = await uow.customers.get(customer_id)
+        as_of = await now_for(uow, self._billing.clock, customer.test_clock_id)
+        subscriptions = await uow.subscriptions.active_of_customer(customer_id)
         return CustomerNow(customer, as_of, subscriptions)
 
     async def unbilled(self, now: CustomerNow, deadline: Deadline) -> Unbilled:
