@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -40,6 +41,28 @@ MAX_METADATA_VALUE_LENGTH = 500
 UPDATABLE_FIELDS = frozenset({"expire_time", "metadata"})
 # Errors name the request's proto field paths, so that clients can point at the field.
 GRANT_FIELD = "credit_grant"
+
+
+# R-8: a rolled-over grant expires at most this long after the grant it continues.
+MAX_ROLLOVER_EXPIRY = timedelta(days=3660)
+
+
+@dataclass(frozen=True)
+class Rollover:
+    """R-8: at its expiry, the grant's unused balance, up to ``max_amount`` or
+    ``max_percent`` of its amount, is granted again, expiring ``expire_after`` later."""
+
+    expire_after: timedelta
+    max_amount: Money | None = None
+    max_percent: Decimal | None = None
+
+    def carried(self, amount: Money, unused: Money) -> Money:
+        """What of ``unused`` rolls over: within the cap, rounded down to a minor unit."""
+        if self.max_amount is not None:
+            return min(unused, self.max_amount)
+        assert self.max_percent is not None
+        cap = int((Decimal(amount.minor) * self.max_percent / 100).to_integral_value(rounding=ROUND_DOWN))
+        return Money(unused.currency, min(unused.minor, cap))
 
 
 class GrantCategory(StrEnum):
@@ -100,6 +123,9 @@ class CreditGrant:
     voided_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    rollover: Rollover | None = None
+    # R-8: the grant whose unused balance this one continues.
+    rolled_over_from: str | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy, so that a frozen grant cannot be changed through its metadata.
@@ -121,6 +147,7 @@ def validate_new_grant(
     metadata: Mapping[str, str] | None = None,
     now: datetime,
     customer_now: datetime | None = None,
+    rollover: Rollover | None = None,
 ) -> CreditGrant:
     """C-1: check a grant request and build the grant, created ``now`` and effective at
     ``customer_now`` (the customer's current time: its test clock's, I-18; default
@@ -132,8 +159,10 @@ def validate_new_grant(
     ``MAX_GRANT_AMOUNT_MINOR``, see ``limits``); NAME_TOO_LONG (over 100 characters);
     INVALID_PRIORITY (outside 0-100); INVALID_APPLICABILITY (neither or both of
     all-metered and a price list, more than 20 prices, blank, repeated or over-long ids);
-    INVALID_EXPIRY (expires_at not after effective_at); INVALID_ARGUMENT on metadata
-    beyond its limits.
+    INVALID_EXPIRY (expires_at not after effective_at); INVALID_ROLLOVER (a rollover
+    without an expiry, a cap in another currency or not positive, a percent outside
+    (0, 100] or with more than 2 decimals, an expire_after not positive or over 10
+    years); INVALID_ARGUMENT on metadata beyond its limits.
     """
     check_text(
         customer_id, f"{GRANT_FIELD}.customer_id", required=True, required_reason=reasons.CUSTOMER_ID_REQUIRED
@@ -153,6 +182,8 @@ def validate_new_grant(
     if expires_at is not None:
         expires_at = ensure_utc(expires_at)
         _validate_expiry(expires_at, effective_at)
+    if rollover is not None:
+        _validate_rollover(rollover, currency, expires_at)
     now = ensure_utc(now)
     return CreditGrant(
         id=grant_id,
@@ -167,6 +198,57 @@ def validate_new_grant(
         metadata=metadata or {},
         created_at=now,
         updated_at=now,
+        rollover=rollover,
+    )
+
+
+def _validate_rollover(rollover: Rollover, currency: str, expires_at: datetime | None) -> None:
+    field = f"{GRANT_FIELD}.rollover"
+
+    def refuse(path: str, description: str) -> InvalidArgument:
+        return InvalidArgument.for_field(f"{field}{path}", description, reason=reasons.INVALID_ROLLOVER)
+
+    if expires_at is None:
+        raise refuse("", "needs the grant to expire (expire_time)")
+    if not timedelta(0) < rollover.expire_after <= MAX_ROLLOVER_EXPIRY:
+        raise refuse(".expire_after", "must be positive and at most 3660 days")
+    if rollover.max_amount is not None:
+        if rollover.max_amount.currency != currency:
+            raise refuse(".max_amount.currency_code", f"must be the grant's currency, {currency}")
+        if rollover.max_amount.minor <= 0:
+            raise refuse(".max_amount", "must be positive")
+    elif rollover.max_percent is not None:
+        percent = rollover.max_percent
+        if not (0 < percent <= 100) or percent != percent.quantize(Decimal("0.01")):
+            raise refuse(".max_percent", "must be above 0 and at most 100, with at most 2 decimals")
+    else:
+        raise refuse("", "needs max_amount or max_percent")
+
+
+def rolled_over(grant: CreditGrant, unused: Money, new_id: str, now: datetime) -> CreditGrant | None:
+    """R-8: the grant that continues ``grant`` at its expiry with the part of ``unused``
+    its rollover carries (None: nothing to carry). It starts when ``grant`` expires,
+    expires ``expire_after`` later, keeps the scope, category, priority and name, carries
+    no rollover of its own, and names the grant it continues."""
+    if grant.rollover is None or grant.expires_at is None:
+        return None
+    carried = grant.rollover.carried(grant.amount, unused)
+    if carried.minor <= 0:
+        return None
+    return CreditGrant(
+        id=new_id,
+        customer_id=grant.customer_id,
+        amount=carried,
+        name=grant.name,
+        category=grant.category,
+        priority=grant.priority,
+        applicability=grant.applicability,
+        effective_at=grant.expires_at,
+        expires_at=grant.expires_at + grant.rollover.expire_after,
+        metadata=dict(grant.metadata),
+        created_at=now,
+        updated_at=now,
+        rolled_over_from=grant.id,
     )
 
 

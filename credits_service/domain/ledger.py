@@ -67,6 +67,8 @@ class Posting:
     effective_at: datetime
     invoice_id: str | None = None
     invoice_line_id: str | None = None
+    # a rollover's credits_expired debit and the credits_granted it became name each other.
+    linked_transaction_id: str | None = None
 
     def __post_init__(self) -> None:
         # A zero or negative posting would be a bug upstream, never a customer's mistake.

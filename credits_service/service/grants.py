@@ -24,6 +24,7 @@ from credits_service.domain.grants import (
     CreditGrant,
     GrantCategory,
     GrantState,
+    Rollover,
     ensure_credit_total,
     ensure_grant_limit,
     expire_grant,
@@ -57,6 +58,7 @@ class NewGrant:
     effective_at: datetime | None
     expires_at: datetime | None
     metadata: Mapping[str, str]
+    rollover: Rollover | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +134,7 @@ class GrantUseCases:
             metadata=new.metadata,
             now=now,
             customer_now=as_of,
+            rollover=new.rollover,
         )
         ensure_grant_limit(await uow.grants.count_unused(grant.customer_id, as_of))
         ensure_credit_total(await uow.grants.live_total(grant.customer_id, new.currency), grant.amount)

@@ -16,6 +16,7 @@ wall clock's.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,14 +32,16 @@ from credits_service.domain.drawdown import (
     in_grant_order,
     plan_reinstatement,
 )
-from credits_service.domain.grants import CreditGrant, due_expiry, grant_state
+from credits_service.domain.grants import CreditGrant, due_expiry, grant_state, rolled_over
+from credits_service.domain.ledger import Posting, TransactionKind
 from credits_service.domain.limits import clip
 from credits_service.service.events import Change, record_events, transactions_posted
 from credits_service.service.grants import GrantView, grant_event
 from credits_service.store.draws import BatchDraw
 from credits_service.store.holds import StoredAllocation
-from credits_service.store.ledger import TransactionRecord
+from credits_service.store.ledger import TransactionRecord, new_transaction_id
 from credits_service.store.unit import CreditRepositories, RawReading
+from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
@@ -186,7 +189,9 @@ class InvoiceCreditUseCases:
     ) -> ExpirySweep:
         """C-3, C-20: post the expiry of every grant due at ``as_of`` (a credits_expired
         debit of what is left, dated at its expire_time) and drop holds on them; each
-        grant's expiry is recorded once, as is each debit (E-1). Customers are locked one
+        grant's expiry is recorded once, as is each debit (E-1). A grant with a rollover
+        (R-8) is continued by a new grant of what its debit took, up to the cap, the two
+        ledger entries naming each other. Customers are locked one
         by one in id order, the order every sweep uses."""
         now = self._clock.now()
         expired = transactions = 0
@@ -195,13 +200,21 @@ class InvoiceCreditUseCases:
             await uow.customers.lock(customer_id, now)
             due = await uow.grants.due(customer_id, as_of)
             debits = [debit for g in due if (debit := due_expiry(g.grant, g.ledger, as_of)) is not None]
-            posted = await uow.ledger.post(customer_id, debits, now)
+            rollovers = _rollovers(due, debits, now)
+            for rollover in rollovers:
+                await uow.grants.insert(rollover.grant)
+            postings, transaction_ids = _linked(debits, rollovers)
+            posted = await uow.ledger.post(customer_id, postings, now, transaction_ids)
             for g in due:
                 await uow.grants.save(g.grant, expiry_posted_at=as_of)
             await uow.holds.drop_on([g.grant.id for g in due])
             expired += len(due)
             transactions += len(debits)
             changes += [grant_event(types.CREDIT_GRANT_EXPIRED, GrantView(_expired(g), as_of)) for g in due]
+            changes += [
+                grant_event(types.CREDIT_GRANT_CREATED, GrantView(_granted(r.grant), as_of))
+                for r in rollovers
+            ]
             changes += transactions_posted(posted)
         record_events(uow, changes)
         return ExpirySweep(expired, transactions)
@@ -419,3 +432,51 @@ def _already_applied(invoice_id: str) -> FailedPrecondition:
         reason=reasons.INVOICE_ALREADY_APPLIED,
         metadata={"invoice_id": clip(invoice_id)},
     )
+
+
+@dataclass(frozen=True)
+class _Rollover:
+    """R-8: the grant a due expiry carries on, and its expiry debit's index in the sweep."""
+
+    debit_index: int
+    grant: CreditGrant
+
+
+def _rollovers(due: Sequence[GrantBalances], debits: Sequence[Posting], now: datetime) -> list[_Rollover]:
+    """R-8: for each expiry debit of a grant with a rollover, the grant it becomes (what
+    the debit takes, up to the cap)."""
+    grants = {g.grant.id: g.grant for g in due}
+    found = []
+    for index, debit in enumerate(debits):
+        continued = rolled_over(grants[debit.grant_id], debit.amount, ids.new_id(ids.CREDIT_GRANT), now)
+        if continued is not None:
+            found.append(_Rollover(index, continued))
+    return found
+
+
+def _linked(debits: Sequence[Posting], rollovers: Sequence[_Rollover]) -> tuple[list[Posting], list[str]]:
+    """The sweep's postings and their transaction ids: the expiry debits, then each
+    rollover's credits_granted, a rollover's debit and grant naming each other (R-8)."""
+    debit_ids = [new_transaction_id() for _ in debits]
+    granted_ids = [new_transaction_id() for _ in rollovers]
+    postings = list(debits)
+    granted = []
+    for rollover, granted_id in zip(rollovers, granted_ids, strict=True):
+        postings[rollover.debit_index] = dataclasses.replace(
+            debits[rollover.debit_index], linked_transaction_id=granted_id
+        )
+        granted.append(
+            Posting(
+                grant_id=rollover.grant.id,
+                kind=TransactionKind.CREDITS_GRANTED,
+                amount=rollover.grant.amount,
+                effective_at=rollover.grant.effective_at,
+                linked_transaction_id=debit_ids[rollover.debit_index],
+            )
+        )
+    return [*postings, *granted], [*debit_ids, *granted_ids]
+
+
+def _granted(grant: CreditGrant) -> GrantBalances:
+    """A grant just created, as its events show it: its whole amount on the ledger."""
+    return GrantBalances(grant, grant.amount, Money.zero(grant.amount.currency))

@@ -9,13 +9,14 @@ domain's. A grant's ``balance_minor`` is its cached ledger balance, moved by ``l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from credits_service.domain.balances import GrantBalances
-from credits_service.domain.grants import Applicability, CreditGrant, GrantCategory, GrantState
+from credits_service.domain.grants import Applicability, CreditGrant, GrantCategory, GrantState, Rollover
 from credits_service.store.schema import credit_grants as G
 from credits_service.store.schema import credit_holds as H
 from credits_service.store.schema import credit_test_clock_customers as KC
@@ -68,7 +69,36 @@ def _grant_of(row: Any) -> CreditGrant:
         voided_at=row.voided_at,
         created_at=row.create_time,
         updated_at=row.update_time,
+        rollover=rollover_of(row.rollover),
+        rolled_over_from=row.rolled_over_from,
     )
+
+
+def rollover_of(stored: dict[str, Any] | None) -> Rollover | None:
+    """R-8: the stored policy (``rollover_to_json``'s) as the domain's."""
+    if stored is None:
+        return None
+    return Rollover(
+        expire_after=timedelta(seconds=stored["expire_after_seconds"]),
+        max_amount=Money(stored["currency"], stored["max_amount_minor"])
+        if "max_amount_minor" in stored
+        else None,
+        max_percent=Decimal(stored["max_percent"]) if "max_percent" in stored else None,
+    )
+
+
+def rollover_to_json(rollover: Rollover | None, currency: str) -> dict[str, Any] | None:
+    if rollover is None:
+        return None
+    stored: dict[str, Any] = {
+        "expire_after_seconds": int(rollover.expire_after.total_seconds()),
+        "currency": currency,
+    }
+    if rollover.max_amount is not None:
+        stored["max_amount_minor"] = rollover.max_amount.minor
+    if rollover.max_percent is not None:
+        stored["max_percent"] = str(rollover.max_percent)
+    return stored
 
 
 def grant_balances_of(row: Any) -> GrantBalances:
@@ -135,6 +165,8 @@ class GrantRepository(Repository):
                 balance_minor=0,
                 create_time=grant.created_at,
                 update_time=grant.updated_at,
+                rollover=rollover_to_json(grant.rollover, grant.amount.currency),
+                rolled_over_from=grant.rolled_over_from,
             )
         )
 

@@ -40,16 +40,26 @@ def _transaction_of(row: sa.Row) -> TransactionRecord:
         effective_at=row.effective_at,
         invoice_id=row.invoice_id,
         invoice_line_id=row.invoice_line_id,
+        linked_transaction_id=row.linked_transaction_id,
     )
     return TransactionRecord(row.id, row.customer_id, posting, row.create_time)
 
 
-def new_records(postings: Sequence[tuple[str, Posting]], now: datetime) -> list[TransactionRecord]:
-    """The transactions (new ids) that (customer id, posting) pairs become."""
+def new_records(
+    postings: Sequence[tuple[str, Posting]], now: datetime, transaction_ids: Sequence[str] = ()
+) -> list[TransactionRecord]:
+    """The transactions that (customer id, posting) pairs become: with ``transaction_ids``
+    when given (a rollover's entries name each other, so their ids are chosen first), else
+    new ids."""
+    chosen = iter(transaction_ids)
     return [
-        TransactionRecord(ids.new_id(ids.CREDIT_BALANCE_TRANSACTION), customer_id, posting, now)
+        TransactionRecord(next(chosen, None) or new_transaction_id(), customer_id, posting, now)
         for customer_id, posting in postings
     ]
+
+
+def new_transaction_id() -> str:
+    return ids.new_id(ids.CREDIT_BALANCE_TRANSACTION)
 
 
 def posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
@@ -68,6 +78,7 @@ def posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
         "effective_at": [r.posting.effective_at for r in records],
         "posting_invoice_ids": [r.posting.invoice_id for r in records],
         "line_ids": [r.posting.invoice_line_id for r in records],
+        "linked_ids": [r.posting.linked_transaction_id for r in records],
         "delta_grant_ids": sorted(deltas),
         "deltas": [deltas[grant_id] for grant_id in sorted(deltas)],
     }
@@ -80,14 +91,16 @@ def posting_params(records: Sequence[TransactionRecord]) -> dict[str, object]:
 POSTED = f"""
     posted AS (
         INSERT INTO {T.fullname} (id, customer_id, grant_id, kind, currency, amount_minor,
-                                  effective_at, invoice_id, invoice_line_id, create_time)
+                                  effective_at, invoice_id, invoice_line_id, create_time,
+                                  linked_transaction_id)
         SELECT p.id, p.customer_id, p.grant_id, p.kind, p.currency, p.amount_minor,
-               p.effective_at, p.invoice_id, p.invoice_line_id, %(now)s
+               p.effective_at, p.invoice_id, p.invoice_line_id, %(now)s, p.linked_id
           FROM unnest(%(ids)s::text[], %(posting_customer_ids)s::text[], %(grant_ids)s::text[],
                       %(kinds)s::text[], %(posting_currencies)s::text[], %(amounts)s::bigint[],
-                      %(effective_at)s::timestamptz[], %(posting_invoice_ids)s::text[], %(line_ids)s::text[])
+                      %(effective_at)s::timestamptz[], %(posting_invoice_ids)s::text[], %(line_ids)s::text[],
+                      %(linked_ids)s::text[])
                WITH ORDINALITY AS p(id, customer_id, grant_id, kind, currency, amount_minor, effective_at,
-                                    invoice_id, invoice_line_id, n)
+                                    invoice_id, invoice_line_id, linked_id, n)
          ORDER BY p.n
     )"""
 MOVE_BALANCES = f"""
@@ -103,18 +116,23 @@ class LedgerRepository(Repository):
     __slots__ = ()
 
     async def post(
-        self, customer_id: str, postings: Sequence[Posting], now: datetime
+        self,
+        customer_id: str,
+        postings: Sequence[Posting],
+        now: datetime,
+        transaction_ids: Sequence[str] = (),
     ) -> list[TransactionRecord]:
-        """Append ``postings`` and move each grant's cached balance, in this transaction."""
-        return await self.post_many([(customer_id, posting) for posting in postings], now)
+        """Append ``postings`` (with ``transaction_ids`` when chosen beforehand, see
+        ``new_records``) and move each grant's cached balance, in this transaction."""
+        return await self.post_many([(customer_id, posting) for posting in postings], now, transaction_ids)
 
     async def post_many(
-        self, postings: Sequence[tuple[str, Posting]], now: datetime
+        self, postings: Sequence[tuple[str, Posting]], now: datetime, transaction_ids: Sequence[str] = ()
     ) -> list[TransactionRecord]:
         """``post`` for (customer id, posting) pairs of several customers, in one statement."""
         if not postings:
             return []
-        records = new_records(postings, now)
+        records = new_records(postings, now, transaction_ids)
         await _send(self._db, _POST, {"now": now, **posting_params(records)})
         return records
 

@@ -54,6 +54,10 @@ credit_grants = sa.Table(
     sa.Column("balance_minor", sa.BigInteger, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
     sa.Column("update_time", _TS, nullable=False),
+    # {"expire_after_seconds": n, "max_amount_minor": m | "max_percent": "p"}; NULL: none.
+    sa.Column("rollover", JSONB, nullable=True),
+    # the grant whose unused balance this one continues.
+    sa.Column("rolled_over_from", sa.Text, nullable=True),
     sa.CheckConstraint("amount_minor > 0", name="credit_grants_amount_positive"),
     sa.CheckConstraint("balance_minor >= 0", name="credit_grants_balance_not_negative"),
     sa.CheckConstraint("balance_minor <= amount_minor", name="credit_grants_balance_within_amount"),
@@ -94,6 +98,8 @@ credit_transactions = sa.Table(
     sa.Column("invoice_id", sa.Text, nullable=True),
     sa.Column("invoice_line_id", sa.Text, nullable=True),
     sa.Column("create_time", _TS, nullable=False),
+    # a rollover's credits_expired debit and the credits_granted it became, each naming the other.
+    sa.Column("linked_transaction_id", sa.Text, nullable=True),
     sa.CheckConstraint("amount_minor > 0", name="credit_transactions_amount_positive"),
     sa.CheckConstraint(
         "kind IN ('credits_granted', 'credits_application_invoice_voided', 'credits_applied', "

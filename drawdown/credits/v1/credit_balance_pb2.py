@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(drawdown/credits/v1/credit_balance.proto\x12\x13\x64rawdown.credits.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"a\n\x14\x43reditBalanceSummary\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x34\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\".drawdown.credits.v1.CreditBalance\"j\n\rCreditBalance\x12-\n\x11\x61vailable_balance\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eledger_balance\x18\x02 \x01(\x0b\x32\x12.google.type.Money\"\x90\x03\n\x18\x43reditBalanceTransaction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63redit_grant_id\x18\x03 \x01(\t\x12?\n\x04type\x18\x04 \x01(\x0e\x32\x31.drawdown.credits.v1.CreditBalanceTransactionType\x12\x45\n\x06\x63redit\x18\x05 \x01(\x0b\x32\x33.drawdown.credits.v1.CreditBalanceTransactionCreditH\x00\x12\x43\n\x05\x64\x65\x62it\x18\x06 \x01(\x0b\x32\x32.drawdown.credits.v1.CreditBalanceTransactionDebitH\x00\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x64\x65tail\"\x9f\x01\n\x1e\x43reditBalanceTransactionCredit\x12\"\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12\x45\n\x04type\x18\x02 \x01(\x0e\x32\x37.drawdown.credits.v1.CreditBalanceTransactionCreditType\x12\x12\n\ninvoice_id\x18\x03 \x01(\t\"\xb6\x01\n\x1d\x43reditBalanceTransactionDebit\x12\"\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12\x44\n\x04type\x18\x02 \x01(\x0e\x32\x36.drawdown.credits.v1.CreditBalanceTransactionDebitType\x12\x12\n\ninvoice_id\x18\x03 \x01(\t\x12\x17\n\x0finvoice_line_id\x18\x04 \x01(\t*\xa6\x01\n\x1c\x43reditBalanceTransactionType\x12/\n+CREDIT_BALANCE_TRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12*\n&CREDIT_BALANCE_TRANSACTION_TYPE_CREDIT\x10\x01\x12)\n%CREDIT_BALANCE_TRANSACTION_TYPE_DEBIT\x10\x02*\xe7\x01\n\"CreditBalanceTransactionCreditType\x12\x36\n2CREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_UNSPECIFIED\x10\x00\x12:\n6CREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_CREDITS_GRANTED\x10\x01\x12M\nICREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_CREDITS_APPLICATION_INVOICE_VOIDED\x10\x02*\x8a\x02\n!CreditBalanceTransactionDebitType\x12\x35\n1CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_UNSPECIFIED\x10\x00\x12\x39\n5CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_APPLIED\x10\x01\x12\x39\n5CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_EXPIRED\x10\x02\x12\x38\n4CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_VOIDED\x10\x03\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(drawdown/credits/v1/credit_balance.proto\x12\x13\x64rawdown.credits.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"a\n\x14\x43reditBalanceSummary\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x34\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\".drawdown.credits.v1.CreditBalance\"j\n\rCreditBalance\x12-\n\x11\x61vailable_balance\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eledger_balance\x18\x02 \x01(\x0b\x32\x12.google.type.Money\"\xaf\x03\n\x18\x43reditBalanceTransaction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63redit_grant_id\x18\x03 \x01(\t\x12?\n\x04type\x18\x04 \x01(\x0e\x32\x31.drawdown.credits.v1.CreditBalanceTransactionType\x12\x45\n\x06\x63redit\x18\x05 \x01(\x0b\x32\x33.drawdown.credits.v1.CreditBalanceTransactionCreditH\x00\x12\x43\n\x05\x64\x65\x62it\x18\x06 \x01(\x0b\x32\x32.drawdown.credits.v1.CreditBalanceTransactionDebitH\x00\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15linked_transaction_id\x18\t \x01(\tB\x08\n\x06\x64\x65tail\"\x9f\x01\n\x1e\x43reditBalanceTransactionCredit\x12\"\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12\x45\n\x04type\x18\x02 \x01(\x0e\x32\x37.drawdown.credits.v1.CreditBalanceTransactionCreditType\x12\x12\n\ninvoice_id\x18\x03 \x01(\t\"\xb6\x01\n\x1d\x43reditBalanceTransactionDebit\x12\"\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12\x44\n\x04type\x18\x02 \x01(\x0e\x32\x36.drawdown.credits.v1.CreditBalanceTransactionDebitType\x12\x12\n\ninvoice_id\x18\x03 \x01(\t\x12\x17\n\x0finvoice_line_id\x18\x04 \x01(\t*\xa6\x01\n\x1c\x43reditBalanceTransactionType\x12/\n+CREDIT_BALANCE_TRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12*\n&CREDIT_BALANCE_TRANSACTION_TYPE_CREDIT\x10\x01\x12)\n%CREDIT_BALANCE_TRANSACTION_TYPE_DEBIT\x10\x02*\xe7\x01\n\"CreditBalanceTransactionCreditType\x12\x36\n2CREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_UNSPECIFIED\x10\x00\x12:\n6CREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_CREDITS_GRANTED\x10\x01\x12M\nICREDIT_BALANCE_TRANSACTION_CREDIT_TYPE_CREDITS_APPLICATION_INVOICE_VOIDED\x10\x02*\x8a\x02\n!CreditBalanceTransactionDebitType\x12\x35\n1CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_UNSPECIFIED\x10\x00\x12\x39\n5CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_APPLIED\x10\x01\x12\x39\n5CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_EXPIRED\x10\x02\x12\x38\n4CREDIT_BALANCE_TRANSACTION_DEBIT_TYPE_CREDITS_VOIDED\x10\x03\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,20 +34,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.credits.v1.credit_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027dev.drawdown.credits.v1P\001'
-  _globals['_CREDITBALANCETRANSACTIONTYPE']._serialized_start=1081
-  _globals['_CREDITBALANCETRANSACTIONTYPE']._serialized_end=1247
-  _globals['_CREDITBALANCETRANSACTIONCREDITTYPE']._serialized_start=1250
-  _globals['_CREDITBALANCETRANSACTIONCREDITTYPE']._serialized_end=1481
-  _globals['_CREDITBALANCETRANSACTIONDEBITTYPE']._serialized_start=1484
-  _globals['_CREDITBALANCETRANSACTIONDEBITTYPE']._serialized_end=1750
+  _globals['_CREDITBALANCETRANSACTIONTYPE']._serialized_start=1112
+  _globals['_CREDITBALANCETRANSACTIONTYPE']._serialized_end=1278
+  _globals['_CREDITBALANCETRANSACTIONCREDITTYPE']._serialized_start=1281
+  _globals['_CREDITBALANCETRANSACTIONCREDITTYPE']._serialized_end=1512
+  _globals['_CREDITBALANCETRANSACTIONDEBITTYPE']._serialized_start=1515
+  _globals['_CREDITBALANCETRANSACTIONDEBITTYPE']._serialized_end=1781
   _globals['_CREDITBALANCESUMMARY']._serialized_start=123
   _globals['_CREDITBALANCESUMMARY']._serialized_end=220
   _globals['_CREDITBALANCE']._serialized_start=222
   _globals['_CREDITBALANCE']._serialized_end=328
   _globals['_CREDITBALANCETRANSACTION']._serialized_start=331
-  _globals['_CREDITBALANCETRANSACTION']._serialized_end=731
-  _globals['_CREDITBALANCETRANSACTIONCREDIT']._serialized_start=734
-  _globals['_CREDITBALANCETRANSACTIONCREDIT']._serialized_end=893
-  _globals['_CREDITBALANCETRANSACTIONDEBIT']._serialized_start=896
-  _globals['_CREDITBALANCETRANSACTIONDEBIT']._serialized_end=1078
+  _globals['_CREDITBALANCETRANSACTION']._serialized_end=762
+  _globals['_CREDITBALANCETRANSACTIONCREDIT']._serialized_start=765
+  _globals['_CREDITBALANCETRANSACTIONCREDIT']._serialized_end=924
+  _globals['_CREDITBALANCETRANSACTIONDEBIT']._serialized_start=927
+  _globals['_CREDITBALANCETRANSACTIONDEBIT']._serialized_end=1109
 # @@protoc_insertion_point(module_scope)

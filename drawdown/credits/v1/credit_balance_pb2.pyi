@@ -57,7 +57,7 @@ class CreditBalance(_message.Message):
     def __init__(self, available_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., ledger_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class CreditBalanceTransaction(_message.Message):
-    __slots__ = ("id", "customer_id", "credit_grant_id", "type", "credit", "debit", "effective_time", "create_time")
+    __slots__ = ("id", "customer_id", "credit_grant_id", "type", "credit", "debit", "effective_time", "create_time", "linked_transaction_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CREDIT_GRANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class CreditBalanceTransaction(_message.Message):
     DEBIT_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LINKED_TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer_id: str
     credit_grant_id: str
@@ -74,7 +75,8 @@ class CreditBalanceTransaction(_message.Message):
     debit: CreditBalanceTransactionDebit
     effective_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., credit_grant_id: _Optional[str] = ..., type: _Optional[_Union[CreditBalanceTransactionType, str]] = ..., credit: _Optional[_Union[CreditBalanceTransactionCredit, _Mapping]] = ..., debit: _Optional[_Union[CreditBalanceTransactionDebit, _Mapping]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    linked_transaction_id: str
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., credit_grant_id: _Optional[str] = ..., type: _Optional[_Union[CreditBalanceTransactionType, str]] = ..., credit: _Optional[_Union[CreditBalanceTransactionCredit, _Mapping]] = ..., debit: _Optional[_Union[CreditBalanceTransactionDebit, _Mapping]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_transaction_id: _Optional[str] = ...) -> None: ...
 
 class CreditBalanceTransactionCredit(_message.Message):
     __slots__ = ("amount", "type", "invoice_id")

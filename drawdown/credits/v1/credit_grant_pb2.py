@@ -23,11 +23,13 @@ _sym_db = _symbol_database.Default()
 
 
 from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import decimal_pb2 as google_dot_type_dot_decimal__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&drawdown/credits/v1/credit_grant.proto\x12\x13\x64rawdown.credits.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\xb8\x06\n\x0b\x43reditGrant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\"\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12#\n\x04name\x18\x04 \x01(\tB\x15\xd2\xf3\x18\x11\x08\x64\x1a\rNAME_TOO_LONG\x12:\n\x08\x63\x61tegory\x18\x05 \x01(\x0e\x32(.drawdown.credits.v1.CreditGrantCategory\x12\x15\n\x08priority\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12\x46\n\x14\x61pplicability_config\x18\x07 \x01(\x0b\x32(.drawdown.credits.v1.ApplicabilityConfig\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12]\n\x08metadata\x18\n \x03(\x0b\x32..drawdown.credits.v1.CreditGrant.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12-\n\tvoid_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x06status\x18\x0c \x01(\x0e\x32&.drawdown.credits.v1.CreditGrantStatus\x12-\n\x11\x61vailable_balance\x18\r \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eledger_balance\x18\x0e \x01(\x0b\x32\x12.google.type.Money\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_priority\"\x90\x01\n\x13\x41pplicabilityConfig\x12\x34\n\nprice_type\x18\x01 \x01(\x0e\x32\x1e.drawdown.credits.v1.PriceTypeH\x00\x12:\n\x06prices\x18\x02 \x01(\x0b\x32(.drawdown.credits.v1.ApplicabilityPricesH\x00\x42\x07\n\x05scope\"(\n\x13\x41pplicabilityPrices\x12\x11\n\tprice_ids\x18\x01 \x03(\t*\x83\x01\n\x13\x43reditGrantCategory\x12%\n!CREDIT_GRANT_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43REDIT_GRANT_CATEGORY_PAID\x10\x01\x12%\n!CREDIT_GRANT_CATEGORY_PROMOTIONAL\x10\x02*\xdf\x01\n\x11\x43reditGrantStatus\x12#\n\x1f\x43REDIT_GRANT_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43REDIT_GRANT_STATUS_PENDING\x10\x01\x12!\n\x1d\x43REDIT_GRANT_STATUS_AVAILABLE\x10\x02\x12 \n\x1c\x43REDIT_GRANT_STATUS_DEPLETED\x10\x03\x12\x1f\n\x1b\x43REDIT_GRANT_STATUS_EXPIRED\x10\x04\x12\x1e\n\x1a\x43REDIT_GRANT_STATUS_VOIDED\x10\x05*?\n\tPriceType\x12\x1a\n\x16PRICE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12PRICE_TYPE_METERED\x10\x01\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&drawdown/credits/v1/credit_grant.proto\x12\x13\x64rawdown.credits.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\x1a\x17google/type/money.proto\"\x92\x07\n\x0b\x43reditGrant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\"\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12#\n\x04name\x18\x04 \x01(\tB\x15\xd2\xf3\x18\x11\x08\x64\x1a\rNAME_TOO_LONG\x12:\n\x08\x63\x61tegory\x18\x05 \x01(\x0e\x32(.drawdown.credits.v1.CreditGrantCategory\x12\x15\n\x08priority\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12\x46\n\x14\x61pplicability_config\x18\x07 \x01(\x0b\x32(.drawdown.credits.v1.ApplicabilityConfig\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12]\n\x08metadata\x18\n \x03(\x0b\x32..drawdown.credits.v1.CreditGrant.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12-\n\tvoid_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x06status\x18\x0c \x01(\x0e\x32&.drawdown.credits.v1.CreditGrantStatus\x12-\n\x11\x61vailable_balance\x18\r \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eledger_balance\x18\x0e \x01(\x0b\x32\x12.google.type.Money\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x08rollover\x18\x11 \x01(\x0b\x32#.drawdown.credits.v1.RolloverPolicy\x12!\n\x19rolled_over_from_grant_id\x18\x12 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_priority\"\x9f\x01\n\x0eRolloverPolicy\x12(\n\nmax_amount\x18\x01 \x01(\x0b\x32\x12.google.type.MoneyH\x00\x12+\n\x0bmax_percent\x18\x02 \x01(\x0b\x32\x14.google.type.DecimalH\x00\x12/\n\x0c\x65xpire_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x05\n\x03\x63\x61p\"\x90\x01\n\x13\x41pplicabilityConfig\x12\x34\n\nprice_type\x18\x01 \x01(\x0e\x32\x1e.drawdown.credits.v1.PriceTypeH\x00\x12:\n\x06prices\x18\x02 \x01(\x0b\x32(.drawdown.credits.v1.ApplicabilityPricesH\x00\x42\x07\n\x05scope\"(\n\x13\x41pplicabilityPrices\x12\x11\n\tprice_ids\x18\x01 \x03(\t*\x83\x01\n\x13\x43reditGrantCategory\x12%\n!CREDIT_GRANT_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43REDIT_GRANT_CATEGORY_PAID\x10\x01\x12%\n!CREDIT_GRANT_CATEGORY_PROMOTIONAL\x10\x02*\xdf\x01\n\x11\x43reditGrantStatus\x12#\n\x1f\x43REDIT_GRANT_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43REDIT_GRANT_STATUS_PENDING\x10\x01\x12!\n\x1d\x43REDIT_GRANT_STATUS_AVAILABLE\x10\x02\x12 \n\x1c\x43REDIT_GRANT_STATUS_DEPLETED\x10\x03\x12\x1f\n\x1b\x43REDIT_GRANT_STATUS_EXPIRED\x10\x04\x12\x1e\n\x1a\x43REDIT_GRANT_STATUS_VOIDED\x10\x05*?\n\tPriceType\x12\x1a\n\x16PRICE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12PRICE_TYPE_METERED\x10\x01\x42\x1b\n\x17\x64\x65v.drawdown.credits.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,18 +43,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDITGRANT'].fields_by_name['name']._serialized_options = b'\322\363\030\021\010d\032\rNAME_TOO_LONG'
   _globals['_CREDITGRANT'].fields_by_name['metadata']._loaded_options = None
   _globals['_CREDITGRANT'].fields_by_name['metadata']._serialized_options = b'\322\363\030\027\010\364\003\020(\032\020INVALID_ARGUMENT'
-  _globals['_CREDITGRANTCATEGORY']._serialized_start=1169
-  _globals['_CREDITGRANTCATEGORY']._serialized_end=1300
-  _globals['_CREDITGRANTSTATUS']._serialized_start=1303
-  _globals['_CREDITGRANTSTATUS']._serialized_end=1526
-  _globals['_PRICETYPE']._serialized_start=1528
-  _globals['_PRICETYPE']._serialized_end=1591
-  _globals['_CREDITGRANT']._serialized_start=153
-  _globals['_CREDITGRANT']._serialized_end=977
-  _globals['_CREDITGRANT_METADATAENTRY']._serialized_start=917
-  _globals['_CREDITGRANT_METADATAENTRY']._serialized_end=964
-  _globals['_APPLICABILITYCONFIG']._serialized_start=980
-  _globals['_APPLICABILITYCONFIG']._serialized_end=1124
-  _globals['_APPLICABILITYPRICES']._serialized_start=1126
-  _globals['_APPLICABILITYPRICES']._serialized_end=1166
+  _globals['_CREDITGRANTCATEGORY']._serialized_start=1480
+  _globals['_CREDITGRANTCATEGORY']._serialized_end=1611
+  _globals['_CREDITGRANTSTATUS']._serialized_start=1614
+  _globals['_CREDITGRANTSTATUS']._serialized_end=1837
+  _globals['_PRICETYPE']._serialized_start=1839
+  _globals['_PRICETYPE']._serialized_end=1902
+  _globals['_CREDITGRANT']._serialized_start=212
+  _globals['_CREDITGRANT']._serialized_end=1126
+  _globals['_CREDITGRANT_METADATAENTRY']._serialized_start=1066
+  _globals['_CREDITGRANT_METADATAENTRY']._serialized_end=1113
+  _globals['_ROLLOVERPOLICY']._serialized_start=1129
+  _globals['_ROLLOVERPOLICY']._serialized_end=1288
+  _globals['_APPLICABILITYCONFIG']._serialized_start=1291
+  _globals['_APPLICABILITYCONFIG']._serialized_end=1435
+  _globals['_APPLICABILITYPRICES']._serialized_start=1437
+  _globals['_APPLICABILITYPRICES']._serialized_end=1477
 # @@protoc_insertion_point(module_scope)

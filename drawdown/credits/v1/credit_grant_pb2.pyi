@@ -1,7 +1,9 @@
 import datetime
 
 from drawdown.type.v1 import limits_pb2 as _limits_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import decimal_pb2 as _decimal_pb2
 from google.type import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -44,7 +46,7 @@ PRICE_TYPE_UNSPECIFIED: PriceType
 PRICE_TYPE_METERED: PriceType
 
 class CreditGrant(_message.Message):
-    __slots__ = ("id", "customer_id", "amount", "name", "category", "priority", "applicability_config", "effective_time", "expire_time", "metadata", "void_time", "status", "available_balance", "ledger_balance", "create_time", "update_time")
+    __slots__ = ("id", "customer_id", "amount", "name", "category", "priority", "applicability_config", "effective_time", "expire_time", "metadata", "void_time", "status", "available_balance", "ledger_balance", "create_time", "update_time", "rollover", "rolled_over_from_grant_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +70,8 @@ class CreditGrant(_message.Message):
     LEDGER_BALANCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROLLOVER_FIELD_NUMBER: _ClassVar[int]
+    ROLLED_OVER_FROM_GRANT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer_id: str
     amount: _money_pb2.Money
@@ -84,7 +88,19 @@ class CreditGrant(_message.Message):
     ledger_balance: _money_pb2.Money
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., name: _Optional[str] = ..., category: _Optional[_Union[CreditGrantCategory, str]] = ..., priority: _Optional[int] = ..., applicability_config: _Optional[_Union[ApplicabilityConfig, _Mapping]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[CreditGrantStatus, str]] = ..., available_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., ledger_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    rollover: RolloverPolicy
+    rolled_over_from_grant_id: str
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., name: _Optional[str] = ..., category: _Optional[_Union[CreditGrantCategory, str]] = ..., priority: _Optional[int] = ..., applicability_config: _Optional[_Union[ApplicabilityConfig, _Mapping]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[CreditGrantStatus, str]] = ..., available_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., ledger_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rollover: _Optional[_Union[RolloverPolicy, _Mapping]] = ..., rolled_over_from_grant_id: _Optional[str] = ...) -> None: ...
+
+class RolloverPolicy(_message.Message):
+    __slots__ = ("max_amount", "max_percent", "expire_after")
+    MAX_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    max_amount: _money_pb2.Money
+    max_percent: _decimal_pb2.Decimal
+    expire_after: _duration_pb2.Duration
+    def __init__(self, max_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., max_percent: _Optional[_Union[_decimal_pb2.Decimal, _Mapping]] = ..., expire_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ApplicabilityConfig(_message.Message):
     __slots__ = ("price_type", "prices")
