@@ -2,7 +2,8 @@
 
 ``start_server`` checks that its port is free (O-1), applies migrations, opens the
 database, registers the service's servicers and the ApiKeyService (O-3) behind the
-interceptor, adds grpc.health.v1 (following the database, O-2) and server reflection,
+interceptor, adds grpc.health.v1 (following the database, O-2) and server reflection (v1
+and v1alpha),
 binds (TLS/mTLS when configured) and starts. ``RunningServer.stop`` is the graceful shutdown:
 health turns NOT_SERVING, the server stops taking new calls and gives in-flight ones the
 grace period to finish, then background tasks end and the pool closes. ``run`` does all
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from drawdown import pagination
 from drawdown.auth import store as auth_store
@@ -36,6 +36,7 @@ from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
 from drawdown.rpc.ports import why_not_free
+from drawdown.rpc.reflection import enable_reflection
 
 log = structlog.get_logger("drawdown.server")
 
@@ -189,10 +190,7 @@ async def start_server(
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
-    )
+    enable_reflection(server, [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
 
     await server.start()
     health_names = ("", *service_names)
