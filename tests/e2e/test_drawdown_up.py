@@ -48,6 +48,7 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
     ports = {service: free_port() for service in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update({f"DRAWDOWN_{s.upper()}_PORT": str(p) for s, p in ports.items()})
+    env.update({f"DRAWDOWN_{s.upper()}_HTTP_PORT": str(free_port()) for s in ports})
     env["DRAWDOWN_HOME"] = str(tmp_path / "home")
     metrics_port = free_ports_from(len(SERVICES))
     env["DRAWDOWN_METRICS_PORT"] = str(metrics_port)

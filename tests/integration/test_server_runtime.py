@@ -188,7 +188,7 @@ def test_sigterm_drains_an_in_flight_call(database_url: str) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        address = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        address = process.stdout.readline().split()[3]  # "probe listening on <address> ..."
         with grpc.insecure_channel(address) as channel:
             in_flight = channel.unary_unary(f"/{probe_service.SERVICE}/Wait").future(
                 b"", metadata=bearer(key), timeout=30
