@@ -4,6 +4,8 @@
 //
 //   npm ci
 //   (cd ../.. && PATH="$PWD/examples/typescript/node_modules/.bin:$PATH" buf generate -o examples/typescript)
+//     (buf.gen.yaml's Go plugins run on buf.build; for TypeScript alone, give --template a
+//     copy that keeps only its protoc-gen-es entry, as tests/e2e/test_typescript_client.py does)
 //   npx tsc -p . && DRAWDOWN_METERING_HTTP=http://127.0.0.1:50061 \
 //     DRAWDOWN_API_KEY="$(cat ../../.drawdown/dev-api-key)" node dist/client.js
 //

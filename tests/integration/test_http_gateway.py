@@ -347,3 +347,32 @@ async def test_http_is_not_served_when_disabled(database_url: str) -> None:
         assert running.http_address is None
         with grpc.insecure_channel(running.address) as channel:
             assert channel is not None
+
+
+async def test_with_tls_the_http_port_serves_https_and_mtls_requires_a_client_certificate(
+    database_url: str, tmp_path
+) -> None:
+    import ssl
+
+    from tests.support import probe_service
+    from tests.support.certificates import certificate
+    from tests.support.harness import start_one
+
+    ca = certificate(tmp_path, "ca")
+    key, cert = certificate(tmp_path, "server", ca=ca)
+    client_key, client_cert = certificate(tmp_path, "client", ca=ca)
+    settings = {"tls_cert_file": cert, "tls_key_file": key, "tls_client_ca_file": ca[1]}
+    async with start_one(probe_service.DEFINITION, database_url, **settings) as server:
+        target = f"https://localhost:{server.http.port}/grpc.health.v1.Health/Check"
+        trusted = ssl.create_default_context(cafile=str(ca[1]))
+        with_certificate = ssl.create_default_context(cafile=str(ca[1]))
+        with_certificate.load_cert_chain(client_cert, client_key)
+        async with httpx.AsyncClient(verify=with_certificate, timeout=10) as client:
+            reply = await client.post(target, json={})
+        assert (reply.status_code, reply.json()) == (200, {"status": "SERVING"})
+        async with httpx.AsyncClient(verify=trusted, timeout=10) as client:
+            with pytest.raises(httpx.HTTPError):
+                await client.post(target, json={})
+        async with httpx.AsyncClient(timeout=10) as client:
+            with pytest.raises(httpx.HTTPError):
+                await client.post(f"http://localhost:{server.http.port}/grpc.health.v1.Health/Check", json={})
