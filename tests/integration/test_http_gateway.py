@@ -324,11 +324,38 @@ async def test_the_openapi_document_lists_every_rpc_with_its_messages(
             operation = document["paths"][path]["post"]
             if rpc.descriptor.client_streaming:
                 continue
-            content = next(iter(operation["requestBody"]["content"].values()))
-            request = pool.FindMessageTypeByName(rpc.descriptor.input_type.full_name)
-            ref = content["schema"]["$ref"].rsplit("/", 1)[1]
-            assert ref == request.full_name
-            assert set(schemas[ref]["properties"]) == {f.json_name for f in request.fields}
+            request_content = next(iter(operation["requestBody"]["content"].values()))
+            response_content = next(iter(operation["responses"]["200"]["content"].values()))
+            for content, message in (
+                (request_content, rpc.descriptor.input_type),
+                (response_content, rpc.descriptor.output_type),
+            ):
+                _assert_schema_is_the_message(
+                    schemas, content["schema"], pool.FindMessageTypeByName(message.full_name)
+                )
+
+
+def _assert_schema_is_the_message(schemas: dict, schema: dict, message, seen: set | None = None) -> None:
+    """The schema names every field of ``message`` by its JSON name, and so down its message fields."""
+    seen = set() if seen is None else seen
+    if message.full_name in seen or message.full_name.startswith("google.protobuf."):
+        return
+    seen.add(message.full_name)
+    ref = schema["$ref"].rsplit("/", 1)[1]
+    assert ref == message.full_name
+    properties = schemas[ref]["properties"]
+    assert set(properties) == {field.json_name for field in message.fields}
+    for field in message.fields:
+        prop = properties[field.json_name]
+        if field.is_repeated and not (field.message_type and field.message_type.GetOptions().map_entry):
+            prop = prop["items"]
+        if field.enum_type is not None:
+            enum = schemas[prop["$ref"].rsplit("/", 1)[1]]
+            assert enum["enum"] == [value.name for value in field.enum_type.values]
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            _assert_schema_is_the_message(schemas, prop, field.message_type, seen)
+        elif field.type == field.TYPE_STRING:
+            assert prop["type"] == "string" and prop["maxLength"] > 0
 
 
 async def _reflected_services(suite: Suite, service: str):
