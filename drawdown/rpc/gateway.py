@@ -27,6 +27,7 @@ both ways and are served over gRPC only: over HTTP they answer ``unimplemented``
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -224,8 +225,11 @@ class ConnectGateway:
                 call.cancel()
         except _Refused as refused:
             end = {"error": _connect_error(refused.status)}
-        await response.write(_envelope(_END_STREAM, json.dumps(end).encode()))
-        await response.write_eof()
+        except ConnectionResetError:  # the client went away: nobody is left to tell
+            return response
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(_envelope(_END_STREAM, json.dumps(end).encode()))
+            await response.write_eof()
         return response
 
     async def _admitted(

@@ -403,3 +403,18 @@ async def test_with_tls_the_http_port_serves_https_and_mtls_requires_a_client_ce
         async with httpx.AsyncClient(timeout=10) as client:
             with pytest.raises(httpx.HTTPError):
                 await client.post(f"http://localhost:{server.http.port}/grpc.health.v1.Health/Check", json={})
+
+
+async def test_a_retry_with_the_same_request_id_returns_the_first_result(
+    running_suite: Suite, http: httpx.AsyncClient
+) -> None:
+    body = {**METER, "requestId": "req-http-1"}
+    rpc = "drawdown.metering.v1.MeterService/CreateMeter"
+    first = await call(http, running_suite, "metering", rpc, body, running_suite.admin_key)
+    again = await call(http, running_suite, "metering", rpc, body, running_suite.admin_key)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["meter"]["id"] == first.json()["meter"]["id"]
+    other = {**METER, "requestId": "req-http-1", "meter": {**METER["meter"], "eventName": "other"}}
+    reused = await call(http, running_suite, "metering", rpc, other, running_suite.admin_key)
+    assert (reused.status_code, reused.json()["code"]) == (409, "already_exists")
+    assert error_info(reused).reason == "REQUEST_ID_REUSED"
