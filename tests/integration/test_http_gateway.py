@@ -13,6 +13,7 @@ import httpx
 import pytest
 from google.protobuf import descriptor_pool
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from drawdown.auth.roles import Role
 from drawdown.metering.v1 import meter_service_pb2, meter_service_pb2_grpc
@@ -217,9 +218,9 @@ async def test_a_large_body_without_a_key_is_refused_before_it_is_read(
     running_suite: Suite, http: httpx.AsyncClient
 ) -> None:
     target = url(running_suite, "metering", "/drawdown.metering.v1.MeterService/ListMeters")
-    reply = await http.post(
-        target, content=b" " * (8 * 1024 * 1024), headers={"Content-Type": "application/json"}
-    )
+    # Over the limit: were it read first, it would be REQUEST_TOO_LARGE; the key is checked first.
+    oversized = b" " * (DEFAULT_MAX_REQUEST_BYTES * JSON_EXPANSION + 1)
+    reply = await http.post(target, content=oversized, headers={"Content-Type": "application/json"})
     assert reply.status_code == 401
     assert error_info(reply).reason == "API_KEY_MISSING"
 
@@ -372,8 +373,11 @@ async def test_http_is_not_served_when_disabled(database_url: str) -> None:
 
     async with start_one(drawdown_suite.definition("metering"), database_url, http_enabled=False) as running:
         assert running.http_address is None
-        with grpc.insecure_channel(running.address) as channel:
-            assert channel is not None
+        async with grpc.aio.insecure_channel(running.address) as channel:  # gRPC alone
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=10
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_with_tls_the_http_port_serves_https_and_mtls_requires_a_client_certificate(
