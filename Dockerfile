@@ -26,7 +26,7 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 # there takes this directory's owner, so the non-root services can write and read it.
 USER drawdown
 # gRPC of metering, credits and invoicing; Prometheus /metrics (DRAWDOWN_METRICS_PORT).
-EXPOSE 50051 50052 50053 9090
+EXPOSE 50051 50052 50053 50061 50062 50063 9090
 # Healthy when the service this container runs reports SERVING (over TLS once
 # DRAWDOWN_TLS_CERT_FILE is set).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["drawdown", "health"]

@@ -57,6 +57,8 @@ ADMIN_KEY_FILE = "admin-api-key"
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None:
         settings = settings.model_copy(update={f"{args.service}_port": args.port})
+    if args.http_port is not None:
+        settings = settings.model_copy(update={f"{args.service}_http_port": args.http_port})
     url = suite.database_url(settings)
     if settings.processes > 1:
         return _serve_processes(args.service, settings, url)
@@ -70,10 +72,12 @@ def _serve_processes(service: ServiceName, settings: Settings, url: str) -> int:
     """Run ``settings.processes`` processes of one service on one port (SO_REUSEPORT: the
     kernel spreads connections over them), with their metrics merged on one /metrics
     port; stop them all on a signal, or when one exits."""
-    port = settings.port_of(service)
-    if port == 0:
-        raise SystemExit("drawdown: DRAWDOWN_PROCESSES > 1 needs a fixed port, which the processes share")
+    port, http_port = settings.port_of(service), settings.http_port_of(service)
+    if port == 0 or (settings.http_enabled and http_port == 0):
+        raise SystemExit("drawdown: DRAWDOWN_PROCESSES > 1 needs fixed ports, which the processes share")
     refuse_served_port(service, settings.host, port)
+    if settings.http_enabled:
+        refuse_served_port(service, settings.host, http_port, http=True)
     if settings.migrate_on_start:
         migrate(url, suite.definition(service))
     stop = _StopSignal()
@@ -83,6 +87,7 @@ def _serve_processes(service: ServiceName, settings: Settings, url: str) -> int:
             **os.environ,
             "DRAWDOWN_DATABASE_URL": url,
             f"DRAWDOWN_{service.upper()}_PORT": str(port),
+            f"DRAWDOWN_{service.upper()}_HTTP_PORT": str(http_port),
             "DRAWDOWN_PROCESSES": "1",
             "DRAWDOWN_MIGRATE_ON_START": "false",
             "DRAWDOWN_METRICS_PORT": "0",
@@ -295,6 +300,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     with suite.holding_home(settings.home):
         for service in SERVICES:
             refuse_served_port(service, settings.host, settings.port_of(service))
+            if settings.http_enabled:
+                refuse_served_port(service, settings.host, settings.http_port_of(service), http=True)
         return _run_suite(settings)
 
 
@@ -395,11 +402,18 @@ def _print_banner(settings: Settings, dev_key: str, url: str) -> None:
     )
     print("Drawdown is up.")
     for service in SERVICES:
-        print(f"  {service:<10} {settings.host}:{settings.port_of(service)}")
+        http = (
+            f"   HTTP/JSON http://{settings.host}:{settings.http_port_of(service)}"
+            if settings.http_enabled
+            else ""
+        )
+        print(f"  {service:<10} {settings.host}:{settings.port_of(service)}{http}")
     print(f"  database   {database}")
     print(f"\nDevelopment API key (admin): {dev_key}")
     print(f"  kept in {settings.home / 'dev-api-key'}; send it as 'authorization: Bearer <key>'")
     print(f"\nTry: grpcurl -plaintext {settings.host}:{settings.metering_port} list")
+    if settings.http_enabled:
+        print(f"  or: curl http://{settings.host}:{settings.metering_http_port}/openapi.json")
     print("Stop with Ctrl-C.", flush=True)
 
 
@@ -518,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES, help="the service to run")
     serve.add_argument("--port", type=int, help="override the service's configured port (0: any free port)")
+    serve.add_argument(
+        "--http-port", type=int, help="override the service's HTTP/JSON port (0: any free port)"
+    )
     # Given by `drawdown serve` with DRAWDOWN_PROCESSES to its own processes only (O-1).
     serve.add_argument("--share-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     metering_port: int = Field(default=50051, description="gRPC port of the metering service.")
     credits_port: int = Field(default=50052, description="gRPC port of the credits service.")
     invoicing_port: int = Field(default=50053, description="gRPC port of the invoicing service.")
+    http_enabled: bool = Field(
+        default=True,
+        description="Serve every RPC as HTTP/1.1 + JSON too (the Connect protocol), each service on its "
+        "HTTP port, with its OpenAPI document at /openapi.json (O-5).",
+    )
+    metering_http_port: int = Field(default=50061, description="HTTP/JSON port of the metering service.")
+    credits_http_port: int = Field(default=50062, description="HTTP/JSON port of the credits service.")
+    invoicing_http_port: int = Field(default=50063, description="HTTP/JSON port of the invoicing service.")
     metering_address: str = Field(default="127.0.0.1:50051", description="Where invoicing reaches metering.")
     credits_address: str = Field(default="127.0.0.1:50052", description="Where invoicing reaches credits.")
     invoicing_address: str = Field(default="127.0.0.1:50053", description="Where the CLI reaches invoicing.")
@@ -123,6 +131,13 @@ class Settings(BaseSettings):
             "metering": self.metering_port,
             "credits": self.credits_port,
             "invoicing": self.invoicing_port,
+        }[service]
+
+    def http_port_of(self, service: ServiceName) -> int:
+        return {
+            "metering": self.metering_http_port,
+            "credits": self.credits_http_port,
+            "invoicing": self.invoicing_http_port,
         }[service]
 
     @property

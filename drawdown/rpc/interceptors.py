@@ -117,6 +117,19 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         # A method's handler never changes once the server runs, and its guard keeps no
         # state between calls: each method is wrapped once, on its first call.
         self._guarded: dict[str, tuple[_GuardedCall, grpc.RpcMethodHandler]] = {}
+        self._admissions: dict[str, _GuardedCall] = {}
+
+    async def refusal(self, method: str, metadata: tuple[tuple[str, str], ...]) -> grpc.Status | None:
+        """The status a call of ``method`` with ``metadata`` is refused with, before its request
+        is read, or None when its key may call it. The HTTP gateway asks before it reads a
+        body (X-7); the call it then forwards is checked here again, as every call is."""
+        if method.startswith(PUBLIC_SERVICES):
+            return None
+        call = self._admissions.get(method)
+        if call is None:
+            call = _GuardedCall(self._service, method, accepted_permissions(method), self._authenticator)
+            self._admissions[method] = call
+        return await call.authorize(metadata)
 
     async def intercept_service(
         self,

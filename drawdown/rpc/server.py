@@ -2,7 +2,8 @@
 
 ``start_server`` checks that its port is free (O-1), applies migrations, opens the
 database, registers the service's servicers and the ApiKeyService (O-3) behind the
-interceptor, adds grpc.health.v1 (following the database, O-2) and server reflection,
+interceptor, adds grpc.health.v1 (following the database, O-2) and server reflection (v1
+and v1alpha),
 binds (TLS/mTLS when configured) and starts. ``RunningServer.stop`` is the graceful shutdown:
 health turns NOT_SERVING, the server stops taking new calls and gives in-flight ones the
 grace period to finish, then background tasks end and the pool closes. ``run`` does all
@@ -18,24 +19,33 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from drawdown import pagination
 from drawdown.auth import store as auth_store
 from drawdown.auth.servicer import add_api_key_service
 from drawdown.clock import Clock, SystemClock
-from drawdown.config import Settings
+from drawdown.config import SERVICES, Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
 from drawdown.db.urls import libpq_url
 from drawdown.rpc.database_health import DatabaseProbe, follow_database
+from drawdown.rpc.gateway import (
+    ConnectGateway,
+    HttpServer,
+    http_ssl_context,
+    listening_socket,
+    loopback_address,
+    start_http,
+)
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
 from drawdown.rpc.ports import why_not_free
+from drawdown.rpc.reflection import enable_reflection
 
 log = structlog.get_logger("drawdown.server")
 
@@ -63,13 +73,17 @@ class CannotListen(Exception):
     """A server's port is served by another process, or its address is not this machine's (O-1)."""
 
 
-def refuse_served_port(service: str, host: str, port: int) -> None:
+def refuse_served_port(service: str, host: str, port: int, *, http: bool = False) -> None:
     """Raise CannotListen when ``host:port`` (not 0) cannot be listened on unshared (O-1)."""
     if port and (reason := why_not_free(host, port)):
-        raise CannotListen(f"{service} cannot listen on {host}:{port}: {reason}; {_another_port(service)}")
+        raise CannotListen(
+            f"{service} cannot listen on {host}:{port}: {reason}; {_another_port(service, http=http)}"
+        )
 
 
-def _another_port(service: str) -> str:
+def _another_port(service: str, *, http: bool = False) -> str:
+    if http:
+        return f"choose another with DRAWDOWN_{service.upper()}_HTTP_PORT or --http-port"
     return f"choose another with DRAWDOWN_{service.upper()}_PORT or --port"
 
 
@@ -107,11 +121,17 @@ class RunningServer:
     port: int
     context: ServiceContext
     health: health.aio.HealthServicer
+    http: HttpServer | None = None
     _stopped: bool = False
 
     @property
     def address(self) -> str:
         return f"{self.context.settings.host}:{self.port}"
+
+    @property
+    def http_address(self) -> str | None:
+        """``host:port`` of the HTTP/JSON port (O-5), None when HTTP is not served."""
+        return None if self.http is None else f"{self.context.settings.host}:{self.http.port}"
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful shutdown: NOT_SERVING, drain in-flight calls, stop background work."""
@@ -122,7 +142,8 @@ class RunningServer:
         log.info("server.stopping", service=self.definition.name, grace_seconds=grace)
         self.context.shutting_down.set()
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        # Both ports stop taking calls at once; each gives its in-flight ones the grace period.
+        await asyncio.gather(self.server.stop(grace), *([self.http.stop()] if self.http else []))
         for task in self.context.background:
             task.cancel()
         await asyncio.gather(*self.context.background, return_exceptions=True)
@@ -150,8 +171,10 @@ async def start_server(
     clock: Clock | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     share_port: bool = False,
+    http_port: int | None = None,
 ) -> RunningServer:
-    """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port).
+    """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port), and its
+    HTTP/JSON gateway on ``http_port`` (default: the settings'; none when HTTP is disabled).
 
     The port must be free unless ``share_port``: only the processes of one ``drawdown
     serve`` with DRAWDOWN_PROCESSES share theirs (SO_REUSEPORT), once their parent has
@@ -160,16 +183,22 @@ async def start_server(
     """
     bind_port = settings.port_of(definition.name) if port is None else port  # type: ignore[arg-type]
     address = f"{settings.host}:{bind_port}"
+    serve_http = settings.http_enabled
+    if http_port is None:  # a service of the suite has its setting; any other a free port
+        http_port = settings.http_port_of(definition.name) if definition.name in SERVICES else 0  # type: ignore[arg-type]
     if not share_port:
         refuse_served_port(definition.name, settings.host, bind_port)
+        if serve_http:
+            refuse_served_port(definition.name, settings.host, http_port, http=True)
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
     database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
     pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds, context.clock)
+    interceptor = ServerInterceptor(definition.name, authenticator)
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, ServerInterceptor(definition.name, authenticator)],
+        interceptors=[*extra_interceptors, interceptor],
         options=[*SERVER_OPTIONS, ("grpc.so_reuseport", int(share_port))],
     )
     try:
@@ -183,18 +212,34 @@ async def start_server(
         raise CannotListen(
             f"{definition.name} cannot listen on {address}; {_another_port(definition.name)}"
         ) from None
+    loopback = loopback_address() if serve_http else None
+    if loopback is not None:
+        server.add_insecure_port(loopback[1])  # a folder only this user may enter
     service_names = list(definition.register(server, context))
     # Every service manages the keys of all: they share the auth schema (O-3).
     service_names.append(add_api_key_service(server, database, context.clock))
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
-    )
+    enable_reflection(server, [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
 
     await server.start()
+    http = None
+    if loopback is not None:
+        try:
+            http = await _start_gateway(
+                definition.name,
+                settings,
+                [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
+                interceptor,
+                loopback,
+                http_port,
+                share_port=share_port,
+            )
+        except BaseException:
+            await server.stop(0)
+            await database.dispose()
+            raise
     health_names = ("", *service_names)
     for name in health_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -206,9 +251,45 @@ async def start_server(
         "server.started",
         service=definition.name,
         address=f"{settings.host}:{bound}",
+        http_address=f"{settings.host}:{http.port}" if http else None,
         tls=credentials is not None,
     )
-    return RunningServer(definition, server, bound, context, health_servicer)
+    return RunningServer(definition, server, bound, context, health_servicer, http)
+
+
+async def _start_gateway(
+    service: str,
+    settings: Settings,
+    service_names: Sequence[str],
+    interceptor: ServerInterceptor,
+    loopback: tuple[Path, str],
+    port: int,
+    *,
+    share_port: bool,
+) -> HttpServer:
+    folder, address = loopback
+    try:
+        sock = listening_socket(settings.host, port, share_port=share_port)
+    except OSError:  # taken since the check, by a process that started at the same time
+        raise CannotListen(
+            f"{service} cannot listen on {settings.host}:{port}; {_another_port(service, http=True)}"
+        ) from None
+    channel = grpc.aio.insecure_channel(
+        address,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    gateway = ConnectGateway(service, service_names, channel, interceptor.refusal)
+    ssl_context = (
+        http_ssl_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None
+        else None
+    )
+    return await start_http(
+        gateway, channel, folder, sock, ssl_context=ssl_context, grace=settings.shutdown_grace_seconds
+    )
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -275,7 +356,8 @@ async def serve_until_signalled(
         loop.add_signal_handler(signum, stop_requested.set)
     # One write of the whole line: processes sharing a port share stdout, and with
     # unbuffered output print() writes the text and its newline apart, which interleave.
-    sys.stdout.write(f"{definition.name} listening on {running.address}\n")
+    http = f" (gRPC) and {running.http_address} (HTTP/JSON)" if running.http_address else ""
+    sys.stdout.write(f"{definition.name} listening on {running.address}{http}\n")
     sys.stdout.flush()
     await stop_requested.wait()
     await running.stop()

@@ -27,6 +27,7 @@ def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """The environment without the caller's DRAWDOWN_* variables, on free ports, with ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update({f"DRAWDOWN_{service.upper()}_PORT": str(free_port()) for service in SERVICES})
+    env.update({f"DRAWDOWN_{service.upper()}_HTTP_PORT": str(free_port()) for service in SERVICES})
     env["DRAWDOWN_HOME"] = str(tmp_path / "home")
     env.update({f"DRAWDOWN_{name.upper()}": value for name, value in settings.items()})
     return env

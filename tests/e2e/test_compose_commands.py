@@ -36,6 +36,7 @@ class ComposeOnThisMachine:
             "DRAWDOWN_DATABASE_URL": database_url,
             "DRAWDOWN_HOST": "127.0.0.1",
             **{f"DRAWDOWN_{service.upper()}_PORT": port for service, port in ports.items()},
+            **{f"DRAWDOWN_{service.upper()}_HTTP_PORT": str(free_port()) for service in SERVICES},
             **{f"DRAWDOWN_{service.upper()}_ADDRESS": f"127.0.0.1:{ports[service]}" for service in SERVICES},
         }
         self.ports = {service: int(port) for service, port in ports.items()}

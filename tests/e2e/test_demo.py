@@ -22,6 +22,9 @@ def test_demo_shows_the_hypernian_outcome_with_exact_figures(database_url: str, 
         DRAWDOWN_METERING_PORT=str(free_port()),
         DRAWDOWN_CREDITS_PORT=str(free_port()),
         DRAWDOWN_INVOICING_PORT=str(free_port()),
+        DRAWDOWN_METERING_HTTP_PORT=str(free_port()),
+        DRAWDOWN_CREDITS_HTTP_PORT=str(free_port()),
+        DRAWDOWN_INVOICING_HTTP_PORT=str(free_port()),
     )
     result = subprocess.run(
         [sys.executable, "-m", "drawdown.cli", "demo", "--start", "--json"],

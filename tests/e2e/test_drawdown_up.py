@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -48,6 +49,8 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
     ports = {service: free_port() for service in SERVICES}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update({f"DRAWDOWN_{s.upper()}_PORT": str(p) for s, p in ports.items()})
+    http_ports = {service: free_port() for service in SERVICES}
+    env.update({f"DRAWDOWN_{s.upper()}_HTTP_PORT": str(p) for s, p in http_ports.items()})
     env["DRAWDOWN_HOME"] = str(tmp_path / "home")
     metrics_port = free_ports_from(len(SERVICES))
     env["DRAWDOWN_METRICS_PORT"] = str(metrics_port)
@@ -65,6 +68,14 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
         assert banner and banner[0].strip() == "Drawdown is up.", "".join(banner)
         dev_key = (tmp_path / "home" / "dev-api-key").read_text().strip()
         assert dev_key in "".join(banner)
+        for service in SERVICES:  # each service's two addresses
+            line = f"  {service:<10} 127.0.0.1:{ports[service]}   HTTP/JSON http://127.0.0.1:{http_ports[service]}\n"
+            assert line in banner, "".join(banner)
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{http_ports[service]}/openapi.json", timeout=10
+            ) as reply:
+                paths = json.load(reply)["paths"]
+            assert any(path.startswith(f"/drawdown.{service}.v1.") for path in paths), paths
 
         for service, port in ports.items():
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -95,7 +106,7 @@ def test_up_serves_three_services_and_stops_cleanly_on_sigterm(
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-        for port in ports.values():
+        for port in [*ports.values(), *http_ports.values()]:
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", port)) != 0, (
                     "a service is still listening after shutdown"

@@ -62,6 +62,7 @@ class Processes:
             DRAWDOWN_WEBHOOK_LEASE_SECONDS=str(LEASE_SECONDS),
             DRAWDOWN_LOG_FORMAT="json",
             **{f"DRAWDOWN_{s.upper()}_PORT": str(port) for s, port in self.ports.items()},
+            **{f"DRAWDOWN_{s.upper()}_HTTP_PORT": str(free_port()) for s in self.ports},
         )
         self.running: dict[str, subprocess.Popen[str]] = {}
         self.logs: dict[str, list[str]] = {}

@@ -35,6 +35,7 @@ def test_node_client_records_usage_reads_the_balance_and_previews_the_invoice(
     monkeypatch.setenv("DRAWDOWN_DATABASE_URL", database_url)
     for service in ("METERING", "CREDITS", "INVOICING"):
         monkeypatch.setenv(f"DRAWDOWN_{service}_PORT", str(free_port()))
+        monkeypatch.setenv(f"DRAWDOWN_{service}_HTTP_PORT", str(free_port()))
 
     with suite_in_background(Settings()) as settings:
         demo = Demo(settings, Console(quiet=True))

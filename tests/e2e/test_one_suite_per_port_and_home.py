@@ -31,6 +31,7 @@ ANOTHER = "choose another with DRAWDOWN_CREDITS_PORT or --port"
 def drawdown_env(database_url: str, home: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update(DRAWDOWN_DATABASE_URL=database_url, DRAWDOWN_HOME=str(home))
+    env.update({f"DRAWDOWN_{service.upper()}_HTTP_PORT": str(free_port()) for service in SERVICES})
     env.update({f"DRAWDOWN_{name.upper()}": value for name, value in settings.items()})
     return env
 
@@ -103,6 +104,23 @@ def test_up_does_not_start_when_a_port_of_the_suite_is_served(database_url: str,
         == f"drawdown: credits cannot listen on 127.0.0.1:{ports['credits_port']}: {SERVED}; {ANOTHER}\n"
     )
     assert listening_sockets(int(ports["metering_port"])) == 0
+
+
+@pytest.mark.parametrize("command", [("serve", "credits"), ("up",)])
+def test_a_served_http_port_is_refused_in_one_line(
+    database_url: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    ports = suite_ports()
+    http_port = free_port()
+    env = drawdown_env(database_url, tmp_path / "home", **ports, credits_http_port=str(http_port))
+    with socket.create_server(("127.0.0.1", http_port)):
+        refused = drawdown(*command, env=env)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"drawdown: credits cannot listen on 127.0.0.1:{http_port}: {SERVED};"
+        " choose another with DRAWDOWN_CREDITS_HTTP_PORT or --http-port\n"
+    )
+    assert listening_sockets(int(ports["credits_port"])) == 0
 
 
 def test_up_does_not_start_in_a_home_another_running_suite_holds(database_url: str, tmp_path: Path) -> None:

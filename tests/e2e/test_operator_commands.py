@@ -27,6 +27,7 @@ def test_read_commands_show_the_demo_outcome(
     monkeypatch.setenv("DRAWDOWN_DATABASE_URL", database_url)
     for service in ("METERING", "CREDITS", "INVOICING"):
         monkeypatch.setenv(f"DRAWDOWN_{service}_PORT", str(free_port()))
+        monkeypatch.setenv(f"DRAWDOWN_{service}_HTTP_PORT", str(free_port()))
 
     with suite_in_background(Settings()) as settings:
         outcome = run_demo(settings, as_json=True)

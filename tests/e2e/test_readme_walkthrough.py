@@ -41,6 +41,7 @@ def test_readme_walkthrough_prints_what_the_readme_says_after_the_demo(
     ports = {service: free_port() for service in ("METERING", "CREDITS", "INVOICING")}
     for service, port in ports.items():
         monkeypatch.setenv(f"DRAWDOWN_{service}_PORT", str(port))
+        monkeypatch.setenv(f"DRAWDOWN_{service}_HTTP_PORT", str(free_port()))
 
     with suite_in_background(Settings()):
         env = {
@@ -76,3 +77,29 @@ def test_readme_walkthrough_prints_what_the_readme_says_after_the_demo(
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout == _block("walkthrough-output") + _block("authorize-output") + LLM_GATEWAY_OUTPUT
+
+
+def test_readme_curl_walkthrough_runs_the_scenario_over_http_json(
+    database_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("DRAWDOWN_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("DRAWDOWN_DATABASE_URL", database_url)
+    http_ports = {service: free_port() for service in ("METERING", "CREDITS", "INVOICING")}
+    for service, port in http_ports.items():
+        monkeypatch.setenv(f"DRAWDOWN_{service}_PORT", str(free_port()))
+        monkeypatch.setenv(f"DRAWDOWN_{service}_HTTP_PORT", str(port))
+
+    with suite_in_background(Settings()):
+        env = {**os.environ, **{f"{s}_HTTP": f"http://127.0.0.1:{port}" for s, port in http_ports.items()}}
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", _block("curl-walkthrough")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout == _block("curl-walkthrough-output")

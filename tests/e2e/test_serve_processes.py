@@ -39,11 +39,12 @@ def listening_sockets(port: int) -> int:
 def test_two_processes_share_the_port_and_stop_on_one_signal(
     database_url: str, tmp_path: Path, stop: signal.Signals
 ) -> None:
-    port, metrics_port = free_port(), free_port()
+    port, http_port, metrics_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAWDOWN_")}
     env.update(
         DRAWDOWN_DATABASE_URL=database_url,
         DRAWDOWN_CREDITS_PORT=str(port),
+        DRAWDOWN_CREDITS_HTTP_PORT=str(http_port),
         DRAWDOWN_METRICS_PORT=str(metrics_port),
         DRAWDOWN_PROCESSES="2",
         DRAWDOWN_HOME=str(tmp_path),
@@ -58,8 +59,12 @@ def test_two_processes_share_the_port_and_stop_on_one_signal(
     try:
         assert process.stdout is not None
         started = [next(process.stdout) for _ in range(2)]
-        assert started == [f"credits listening on 127.0.0.1:{port}\n"] * 2
+        assert (
+            started
+            == [f"credits listening on 127.0.0.1:{port} (gRPC) and 127.0.0.1:{http_port} (HTTP/JSON)\n"] * 2
+        )
         assert listening_sockets(port) == 2
+        assert listening_sockets(http_port) == 2
 
         key = auth_store.create_key(database_url, Role.READ, label="processes").token
         for _ in range(CALLS):  # a new connection each time: the kernel picks the process

@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from drawdown.credits.v1 import credit_grant_pb2, credit_grant_service_pb2, credit_grant_service_pb2_grpc
 from drawdown.invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
 from drawdown.metering.v1 import meter_pb2, meter_service_pb2, meter_service_pb2_grpc
+from drawdown.rpc.reflection import V1_SERVICE_NAME
 from tests.support.harness import Suite, bearer
 from tests.support.postgres import EmbeddedTestServer, needs_restartable_postgres
 
@@ -31,7 +32,7 @@ async def health_names(channel: grpc.aio.Channel) -> list[str]:
         iter([reflection_pb2.ServerReflectionRequest(list_services="")])
     ):
         listed |= {service.name for service in reply.list_services_response.service}
-    return ["", *sorted(listed - {HEALTH_SERVICE, reflection.SERVICE_NAME})]
+    return ["", *sorted(listed - {HEALTH_SERVICE, reflection.SERVICE_NAME, V1_SERVICE_NAME})]
 
 
 async def next_status(watch: grpc.aio.UnaryStreamCall) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -60,7 +61,40 @@ async def test_reflection_lists_the_service_health_and_reflection(running_suite:
     async for response in responses:
         listed = {s.name for s in response.list_services_response.service}
     assert EXPECTED_SERVICES[service] <= listed
-    assert {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= listed
+    assert {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    } <= listed
+
+
+@pytest.mark.parametrize("service", sorted(EXPECTED_SERVICES))
+async def test_reflection_v1_lists_the_services_and_describes_them(
+    running_suite: Suite, service: str
+) -> None:
+    # v1's messages are v1alpha's under another package: the same classes encode a v1 call.
+    info = running_suite.channel(service).stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    wanted = sorted(EXPECTED_SERVICES[service])[0]
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol=wanted),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+    ]
+    replies = [reply async for reply in info(iter(requests))]
+    assert EXPECTED_SERVICES[service] <= {s.name for s in replies[0].list_services_response.service}
+    described = [
+        descriptor_pb2.FileDescriptorProto.FromString(f)
+        for f in replies[1].file_descriptor_response.file_descriptor_proto
+    ]
+    assert wanted.rsplit(".", 1)[1] in {s.name for f in described for s in f.service}
+    itself = descriptor_pb2.FileDescriptorProto.FromString(
+        replies[2].file_descriptor_response.file_descriptor_proto[0]
+    )
+    assert (itself.package, itself.service[0].name) == ("grpc.reflection.v1", "ServerReflection")
 
 
 async def test_call_without_key_is_unauthenticated(running_suite: Suite) -> None:
@@ -154,7 +188,7 @@ def test_sigterm_drains_an_in_flight_call(database_url: str) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        address = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        address = process.stdout.readline().split()[3]  # "probe listening on <address> ..."
         with grpc.insecure_channel(address) as channel:
             in_flight = channel.unary_unary(f"/{probe_service.SERVICE}/Wait").future(
                 b"", metadata=bearer(key), timeout=30

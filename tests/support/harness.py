@@ -22,6 +22,10 @@ def test_settings(**overrides: object) -> Settings:
         "host": "127.0.0.1",
         "migrate_on_start": False,
         "shutdown_grace_seconds": 2.0,
+        # Each server's HTTP/JSON gateway on a free port too (O-5).
+        "metering_http_port": 0,
+        "credits_http_port": 0,
+        "invoicing_http_port": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64rawdown/auth/v1/api_key.proto\x12\x10\x64rawdown.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.drawdown.auth.v1.ApiKeyRole\x12\r\n\x05label\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8c\x01\n\nApiKeyRole\x12\x1c\n\x18\x41PI_KEY_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PI_KEY_ROLE_ADMIN\x10\x01\x12\x17\n\x13\x41PI_KEY_ROLE_INGEST\x10\x02\x12\x15\n\x11\x41PI_KEY_ROLE_READ\x10\x03\x12\x18\n\x14\x41PI_KEY_ROLE_SERVICE\x10\x04\x42\x18\n\x14\x64\x65v.drawdown.auth.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64rawdown/auth/v1/api_key.proto\x12\x10\x64rawdown.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.drawdown.auth.v1.ApiKeyRole\x12\r\n\x05label\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8c\x01\n\nApiKeyRole\x12\x1c\n\x18\x41PI_KEY_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PI_KEY_ROLE_ADMIN\x10\x01\x12\x17\n\x13\x41PI_KEY_ROLE_INGEST\x10\x02\x12\x15\n\x11\x41PI_KEY_ROLE_READ\x10\x03\x12\x18\n\x14\x41PI_KEY_ROLE_SERVICE\x10\x04\x42]\n\x14\x64\x65v.drawdown.auth.v1P\x01ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.auth.v1.api_key_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.auth.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.auth.v1P\001ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/auth/v1;authv1'
   _globals['_APIKEYROLE']._serialized_start=366
   _globals['_APIKEYROLE']._serialized_end=506
   _globals['_APIKEY']._serialized_start=86

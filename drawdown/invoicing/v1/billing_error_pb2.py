@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)drawdown/invoicing/v1/billing_error.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x0c\x42illingError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)drawdown/invoicing/v1/billing_error.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x0c\x42illingError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampBl\n\x19\x64\x65v.drawdown.invoicing.v1P\x01ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.billing_error_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1'
   _globals['_BILLINGERROR']._serialized_start=101
   _globals['_BILLINGERROR']._serialized_end=190
 # @@protoc_insertion_point(module_scope)

@@ -26,14 +26,14 @@ from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#drawdown/invoicing/v1/product.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xfa\x01\x1a\x10INVALID_ARGUMENT\x12.\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xe8\x07\x1a\x10INVALID_ARGUMENT\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x08\x12[\n\x08metadata\x18\x05 \x03(\x0b\x32,.drawdown.invoicing.v1.Product.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#drawdown/invoicing/v1/product.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xfa\x01\x1a\x10INVALID_ARGUMENT\x12.\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xe8\x07\x1a\x10INVALID_ARGUMENT\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x08\x12[\n\x08metadata\x18\x05 \x03(\x0b\x32,.drawdown.invoicing.v1.Product.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42l\n\x19\x64\x65v.drawdown.invoicing.v1P\x01ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.product_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1'
   _globals['_PRODUCT_METADATAENTRY']._loaded_options = None
   _globals['_PRODUCT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_PRODUCT'].fields_by_name['name']._loaded_options = None

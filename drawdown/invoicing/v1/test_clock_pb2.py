@@ -26,14 +26,14 @@ from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&drawdown/invoicing/v1/test_clock.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n\tTestClock\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xac\x02\x1a\x10INVALID_ARGUMENT\x12/\n\x0b\x66rozen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.drawdown.invoicing.v1.TestClockStatus\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x9a\x01\n\x0fTestClockStatus\x12!\n\x1dTEST_CLOCK_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17TEST_CLOCK_STATUS_READY\x10\x01\x12\x1f\n\x1bTEST_CLOCK_STATUS_ADVANCING\x10\x02\x12&\n\"TEST_CLOCK_STATUS_INTERNAL_FAILURE\x10\x03\x42\x1d\n\x19\x64\x65v.drawdown.invoicing.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&drawdown/invoicing/v1/test_clock.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n\tTestClock\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\xac\x02\x1a\x10INVALID_ARGUMENT\x12/\n\x0b\x66rozen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.drawdown.invoicing.v1.TestClockStatus\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x9a\x01\n\x0fTestClockStatus\x12!\n\x1dTEST_CLOCK_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17TEST_CLOCK_STATUS_READY\x10\x01\x12\x1f\n\x1bTEST_CLOCK_STATUS_ADVANCING\x10\x02\x12&\n\"TEST_CLOCK_STATUS_INTERNAL_FAILURE\x10\x03\x42l\n\x19\x64\x65v.drawdown.invoicing.v1P\x01ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.invoicing.v1.test_clock_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\031dev.drawdown.invoicing.v1P\001ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1'
   _globals['_TESTCLOCK'].fields_by_name['name']._loaded_options = None
   _globals['_TESTCLOCK'].fields_by_name['name']._serialized_options = b'\322\363\030\025\010\254\002\032\020INVALID_ARGUMENT'
   _globals['_TESTCLOCKSTATUS']._serialized_start=400

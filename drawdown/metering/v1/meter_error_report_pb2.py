@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from drawdown.type.v1 import interval_pb2 as drawdown_dot_type_dot_v1_dot_interval__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-drawdown/metering/v1/meter_error_report.proto\x12\x14\x64rawdown.metering.v1\x1a\x1f\x64rawdown/type/v1/interval.proto\"\xf4\x01\n\x10MeterErrorReport\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12+\n\x06window\x18\x03 \x01(\x0b\x32\x1b.drawdown.type.v1.TimeRange\x12\x43\n\x07reasons\x18\x04 \x03(\x0b\x32\x32.drawdown.metering.v1.MeterErrorReport.ReasonCount\x1aH\n\x0bReasonCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x1a\n\x12sample_identifiers\x18\x03 \x03(\tB\x1c\n\x18\x64\x65v.drawdown.metering.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-drawdown/metering/v1/meter_error_report.proto\x12\x14\x64rawdown.metering.v1\x1a\x1f\x64rawdown/type/v1/interval.proto\"\xf4\x01\n\x10MeterErrorReport\x12\x10\n\x08meter_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12+\n\x06window\x18\x03 \x01(\x0b\x32\x1b.drawdown.type.v1.TimeRange\x12\x43\n\x07reasons\x18\x04 \x03(\x0b\x32\x32.drawdown.metering.v1.MeterErrorReport.ReasonCount\x1aH\n\x0bReasonCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x1a\n\x12sample_identifiers\x18\x03 \x03(\tBi\n\x18\x64\x65v.drawdown.metering.v1P\x01ZKgithub.com/drawdown-billing/drawdown/gen/go/drawdown/metering/v1;meteringv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.metering.v1.meter_error_report_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.drawdown.metering.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.drawdown.metering.v1P\001ZKgithub.com/drawdown-billing/drawdown/gen/go/drawdown/metering/v1;meteringv1'
   _globals['_METERERRORREPORT']._serialized_start=105
   _globals['_METERERRORREPORT']._serialized_end=349
   _globals['_METERERRORREPORT_REASONCOUNT']._serialized_start=277

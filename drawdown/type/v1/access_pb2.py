@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64rawdown/type/v1/access.proto\x12\x10\x64rawdown.type.v1\x1a google/protobuf/descriptor.proto\"n\n\x06\x41\x63\x63\x65ss\x12\x30\n\npermission\x18\x01 \x01(\x0e\x32\x1c.drawdown.type.v1.Permission\x12\x32\n\x0c\x61lternatives\x18\x02 \x03(\x0e\x32\x1c.drawdown.type.v1.Permission*\x82\x01\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_READ\x10\x01\x12\x15\n\x11PERMISSION_INGEST\x10\x02\x12\x14\n\x10PERMISSION_WRITE\x10\x03\x12\x16\n\x12PERMISSION_SERVICE\x10\x04:J\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x18.drawdown.type.v1.AccessB\x18\n\x14\x64\x65v.drawdown.type.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64rawdown/type/v1/access.proto\x12\x10\x64rawdown.type.v1\x1a google/protobuf/descriptor.proto\"n\n\x06\x41\x63\x63\x65ss\x12\x30\n\npermission\x18\x01 \x01(\x0e\x32\x1c.drawdown.type.v1.Permission\x12\x32\n\x0c\x61lternatives\x18\x02 \x03(\x0e\x32\x1c.drawdown.type.v1.Permission*\x82\x01\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_READ\x10\x01\x12\x15\n\x11PERMISSION_INGEST\x10\x02\x12\x14\n\x10PERMISSION_WRITE\x10\x03\x12\x16\n\x12PERMISSION_SERVICE\x10\x04:J\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x18.drawdown.type.v1.AccessB]\n\x14\x64\x65v.drawdown.type.v1P\x01ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.type.v1.access_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1'
   _globals['_PERMISSION']._serialized_start=198
   _globals['_PERMISSION']._serialized_end=328
   _globals['_ACCESS']._serialized_start=85

@@ -24,12 +24,12 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64rawdown/type/v1/errors.proto\x12\x10\x64rawdown.type.v1B\x18\n\x14\x64\x65v.drawdown.type.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64rawdown/type/v1/errors.proto\x12\x10\x64rawdown.type.v1B]\n\x14\x64\x65v.drawdown.type.v1P\x01ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.type.v1.errors_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1'
 # @@protoc_insertion_point(module_scope)

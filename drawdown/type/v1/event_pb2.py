@@ -26,14 +26,14 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64rawdown/type/v1/event.proto\x12\x10\x64rawdown.type.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\x15\n\rtest_clock_id\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\"\n\x04\x64\x61ta\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0e\n\x06\x63ursor\x18\x08 \x01(\tB\x18\n\x14\x64\x65v.drawdown.type.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64rawdown/type/v1/event.proto\x12\x10\x64rawdown.type.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\x15\n\rtest_clock_id\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\"\n\x04\x64\x61ta\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0e\n\x06\x63ursor\x18\x08 \x01(\tB]\n\x14\x64\x65v.drawdown.type.v1P\x01ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.type.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1'
   _globals['_EVENT']._serialized_start=111
   _globals['_EVENT']._serialized_end=309
 # @@protoc_insertion_point(module_scope)

@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x64rawdown/type/v1/interval.proto\x12\x10\x64rawdown.type.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x18\n\x14\x64\x65v.drawdown.type.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x64rawdown/type/v1/interval.proto\x12\x10\x64rawdown.type.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB]\n\x14\x64\x65v.drawdown.type.v1P\x01ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.type.v1.interval_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1'
   _globals['_TIMERANGE']._serialized_start=86
   _globals['_TIMERANGE']._serialized_end=191
 # @@protoc_insertion_point(module_scope)

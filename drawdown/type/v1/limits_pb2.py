@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64rawdown/type/v1/limits.proto\x12\x10\x64rawdown.type.v1\x1a google/protobuf/descriptor.proto\"I\n\x0bStringLimit\x12\x12\n\nmax_length\x18\x01 \x01(\r\x12\x16\n\x0emax_key_length\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t:T\n\x0cstring_limit\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x1d.drawdown.type.v1.StringLimit:D\n\x19strings_checked_per_entry\x12\x1f.google.protobuf.MessageOptions\x18\xbb\x8e\x03 \x01(\x08:;\n\x11max_request_bytes\x12\x1e.google.protobuf.MethodOptions\x18\xbc\x8e\x03 \x01(\rB\x18\n\x14\x64\x65v.drawdown.type.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64rawdown/type/v1/limits.proto\x12\x10\x64rawdown.type.v1\x1a google/protobuf/descriptor.proto\"I\n\x0bStringLimit\x12\x12\n\nmax_length\x18\x01 \x01(\r\x12\x16\n\x0emax_key_length\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t:T\n\x0cstring_limit\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x1d.drawdown.type.v1.StringLimit:D\n\x19strings_checked_per_entry\x12\x1f.google.protobuf.MessageOptions\x18\xbb\x8e\x03 \x01(\x08:;\n\x11max_request_bytes\x12\x1e.google.protobuf.MethodOptions\x18\xbc\x8e\x03 \x01(\rB]\n\x14\x64\x65v.drawdown.type.v1P\x01ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'drawdown.type.v1.limits_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\024dev.drawdown.type.v1P\001ZCgithub.com/drawdown-billing/drawdown/gen/go/drawdown/type/v1;typev1'
   _globals['_STRINGLIMIT']._serialized_start=85
   _globals['_STRINGLIMIT']._serialized_end=158
 # @@protoc_insertion_point(module_scope)

@@ -92,8 +92,9 @@ def test_compose_service_command_ports_and_health_check_agree_with_the_cli(name:
     settings = settings_from(service["environment"])
     assert settings.host == "0.0.0.0" and not settings.migrate_on_start
     ports = container_ports(service)
-    assert set(ports) == {settings.port_of(name), settings.metrics_port}
+    assert set(ports) == {settings.port_of(name), settings.http_port_of(name), settings.metrics_port}
     assert ports[settings.port_of(name)] == settings.port_of(name)  # the README's addresses
+    assert ports[settings.http_port_of(name)] == settings.http_port_of(name)
     test = service["healthcheck"]["test"]
     assert test[:2] == ["CMD", "drawdown"]
     health = parse(test[2:])
@@ -168,7 +169,11 @@ def test_dockerfile_runtime_runs_as_a_user_with_a_health_check_and_its_ports_exp
     defaults = Settings()
     compose_metrics = settings_from(COMPOSE_SERVICES["metering"]["environment"]).metrics_port
     exposed = {int(port) for port in arguments["EXPOSE"].split()}
-    assert exposed == {*(defaults.port_of(name) for name in SERVICES), compose_metrics}
+    assert exposed == {
+        *(defaults.port_of(name) for name in SERVICES),
+        *(defaults.http_port_of(name) for name in SERVICES),
+        compose_metrics,
+    }
 
 
 # deploy/kubernetes
@@ -205,12 +210,17 @@ def test_kubernetes_deployment_and_service_agree_with_compose_and_the_settings(n
     assert {key: environment[key] for key in shared} == {key: compose_environment[key] for key in shared}
     assert settings.database_url is not None and settings.database_url.startswith("postgresql://")
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"grpc": settings.port_of(name), "metrics": settings.metrics_port}
+    assert ports == {
+        "grpc": settings.port_of(name),
+        "http": settings.http_port_of(name),
+        "metrics": settings.metrics_port,
+    }
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": settings.port_of(name)}
     service = kubernetes("Service", name)
     assert {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]} == {
         "grpc": (settings.port_of(name), "grpc"),
+        "http": (settings.http_port_of(name), "http"),
         "metrics": (settings.metrics_port, "metrics"),
     }
     labels = kubernetes("Deployment", name)["spec"]["template"]["metadata"]["labels"]
