@@ -3,7 +3,8 @@
 Every outbound call carries the service API key, a deadline of
 ``min(caller's time remaining, cap)`` (an absent caller deadline reads as ~9e18 s and must
 not be passed on), and is retried on UNAVAILABLE only; every cross-service RPC we make
-is idempotent or carries a request id, so a retry never does the work twice.
+is idempotent or carries a request id, so a retry never does the work twice. A channel
+given a tracer provider sends the current trace context with each call (O-4).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+from opentelemetry import trace
+
+from drawdown import tracing
 
 _RETRY_POLICY = {
     "methodConfig": [
@@ -50,9 +54,15 @@ class ServiceChannel:
     this channel's callables hand each call to the next connection.
     """
 
-    def __init__(self, address: str, connections: int = 1) -> None:
+    def __init__(
+        self, address: str, connections: int = 1, *, tracer_provider: trace.TracerProvider | None = None
+    ) -> None:
         options = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
-        self._channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
+        interceptors = tracing.client_interceptors(tracer_provider) if tracer_provider is not None else None
+        self._channels = [
+            grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+            for _ in range(connections)
+        ]
         self._turns = itertools.cycle(range(connections))
 
     def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
