@@ -33,6 +33,7 @@ from drawdown.config import Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
 from drawdown.db.urls import libpq_url
+from drawdown.logs import listening_line
 from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
@@ -294,7 +295,7 @@ async def serve_until_signalled(
         loop.add_signal_handler(signum, stop_requested.set)
     # One write of the whole line: processes sharing a port share stdout, and with
     # unbuffered output print() writes the text and its newline apart, which interleave.
-    sys.stdout.write(f"{definition.name} listening on {running.address}\n")
+    sys.stdout.write(listening_line(definition.name, running.address, settings.log_format))
     sys.stdout.flush()
     await stop_requested.wait()
     await running.stop()
