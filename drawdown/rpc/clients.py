@@ -64,18 +64,23 @@ class ServiceChannel:
             for _ in range(connections)
         ]
         self._turns = itertools.cycle(range(connections))
+        # Untraced, the calls still carry the caller's trace context, without interceptors.
+        self._pass_context = tracer_provider is not None and interceptors is None
 
     def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
-        return _InTurn([c.unary_unary(method, *args, **kwargs) for c in self._channels], self._turns)
+        return self._in_turn([c.unary_unary(method, *args, **kwargs) for c in self._channels])
 
     def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
-        return _InTurn([c.unary_stream(method, *args, **kwargs) for c in self._channels], self._turns)
+        return self._in_turn([c.unary_stream(method, *args, **kwargs) for c in self._channels])
 
     def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
-        return _InTurn([c.stream_unary(method, *args, **kwargs) for c in self._channels], self._turns)
+        return self._in_turn([c.stream_unary(method, *args, **kwargs) for c in self._channels])
 
     def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> _InTurn:
-        return _InTurn([c.stream_stream(method, *args, **kwargs) for c in self._channels], self._turns)
+        return self._in_turn([c.stream_stream(method, *args, **kwargs) for c in self._channels])
+
+    def _in_turn(self, callables: list[Any]) -> _InTurn:
+        return (_InTurnPassingContext if self._pass_context else _InTurn)(callables, self._turns)
 
     async def close(self) -> None:
         for channel in self._channels:
@@ -90,6 +95,16 @@ class _InTurn:
         self._turns = turns
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._callables[next(self._turns)](*args, **kwargs)
+
+
+class _InTurnPassingContext(_InTurn):
+    """``_InTurn`` whose calls carry the current trace context in their metadata (O-4)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        carried = tracing.trace_metadata()
+        if carried:
+            kwargs["metadata"] = (*(kwargs.get("metadata") or ()), *carried)
         return self._callables[next(self._turns)](*args, **kwargs)
 
 
