@@ -19,9 +19,6 @@ class Scrape:
         """The sample ``name`` with exactly ``labels``; 0 when not exposed yet."""
         return self.samples.get((name, frozenset(labels.items())), 0.0)
 
-    def names(self) -> set[str]:
-        return {name for name, _ in self.samples}
-
 
 def scrape() -> Scrape:
     text = generate_latest(REGISTRY).decode()
