@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from drawdown.logs import listening_address
+
 OWN_CONNECTION = ("grpc.use_local_subchannel_pool", 1)
 """Channel option: this channel opens a TCP connection of its own. Without it, gRPC shares
 one connection among every channel to the same address with the same options, so that N
@@ -73,7 +75,7 @@ async def serve(
         line = await process.stdout.readline()
         if not line:
             raise RuntimeError(f"the {service} server did not start (exit code {await process.wait()})")
-        listening += b"listening" in line
+        listening += listening_address(line) is not None
     return ServiceProcess(process, f"127.0.0.1:{port}")
 
 

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["console", "json"] = Field(default="console", description="console or json.")
     db_pool_size: int = Field(default=10, description="Connections per service process.")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/gRPC endpoint spans are exported to (http://collector:4317); unset: no "
+        "spans are recorded, unless OTEL_EXPORTER_OTLP_ENDPOINT is set (O-4).",
+    )
     processes: int = Field(
         default=1,
         ge=1,

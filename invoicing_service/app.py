@@ -76,7 +76,7 @@ MONEY_MOVEMENTS = frozenset(
 
 def build_billing(context: ServiceContext) -> Billing:
     """The billing core on this process's database, clock and outbound channels."""
-    downstream = Downstream(context.settings)
+    downstream = Downstream(context.settings, context.tracer_provider)
     context.on_stop.append(downstream.close)
     return Billing(context.database, downstream, context.clock)
 

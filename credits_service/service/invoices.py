@@ -46,6 +46,7 @@ from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, for_batch_entry
 from drawdown.events import types
+from drawdown.metrics import CREDITS_APPLIED
 from drawdown.money import Money
 
 # A period close or finalization run sends its invoices in batches of at most this many.
@@ -120,6 +121,7 @@ class InvoiceCreditUseCases:
             [(invoice.customer_id, allocation, invoice.as_of)], now
         )
         record_events(uow, _application_events(invoice, draw.grants, allocation, posted))
+        count_applied(uow, posted)
         return recorded_now
 
     async def applied_despite_reuse(self, invoice_id: str, reused: AlreadyExists) -> StoredAllocation:
@@ -269,6 +271,7 @@ class InvoiceCreditUseCases:
             [(d.invoice.customer_id, d.allocation, d.invoice.as_of) for d in drawn], now
         )
         record_events(uow, _batch_application_events(drawn, posted))
+        count_applied(uow, posted)
         results = {allocation.invoice_id: allocation for allocation in applied}
         results.update((invoice_id, record.allocation) for invoice_id, record in recorded.items())
         return [results[final.id] for final in finals]
@@ -371,6 +374,22 @@ def _allocation(invoice: Invoice, grants: Sequence[GrantBalances]) -> Allocation
     net of other invoices' holds, listed in grant order (C-11, C-12)."""
     balances = [GrantBalance(g.grant, g.available(invoice.as_of)) for g in grants]
     return in_grant_order(allocate_credits(invoice, balances), [g.grant for g in grants], invoice)
+
+
+def count_applied(uow: CreditRepositories, posted: Sequence[TransactionRecord]) -> None:
+    """O-4: once the change commits, the credits its applications drew, by currency."""
+    if not posted:
+        return
+    drawn: dict[str, int] = {}
+    for transaction in posted:
+        amount = transaction.posting.amount
+        drawn[amount.currency] = drawn.get(amount.currency, 0) + amount.minor
+
+    def count() -> None:
+        for currency, minor in drawn.items():
+            CREDITS_APPLIED.labels(currency).inc(minor)
+
+    uow.after_commit(count)
 
 
 def _application_events(

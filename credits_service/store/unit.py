@@ -14,7 +14,7 @@ hot paths: ``CreditRepositories.recording``), or those of a read outside a unit 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 
@@ -26,7 +26,7 @@ from credits_service.store.holds import HoldRepository
 from credits_service.store.ledger import LedgerRepository
 from credits_service.store.reservations import ReservationRepository
 from credits_service.store.sql import Db
-from drawdown.db.engine import Database, Transaction, UnitOfWork
+from drawdown.db.engine import Committed, Database, Transaction, UnitOfWork
 from drawdown.events.outbox import Outbox
 
 
@@ -34,9 +34,21 @@ class CreditRepositories:
     """The credits repositories, all on the one handle ``db`` (so in one transaction), and,
     for a change, the ``outbox`` its events are recorded in (E-1)."""
 
-    __slots__ = ("balances", "customers", "draws", "grants", "holds", "ledger", "outbox", "reservations")
+    __slots__ = (
+        "after_commit",
+        "balances",
+        "customers",
+        "draws",
+        "grants",
+        "holds",
+        "ledger",
+        "outbox",
+        "reservations",
+    )
 
     outbox: Outbox
+    # Calls a function once the change has committed (``UnitOfWork.after_commit``).
+    after_commit: Callable[[Committed], None]
 
     def __init__(self, db: Db) -> None:
         self.customers = CustomerRepository(db)
@@ -54,6 +66,7 @@ class CreditRepositories:
         repositories = cls(tx)
         repositories.outbox = database.outboxes()
         tx.before_commit(repositories.outbox.statements)
+        repositories.after_commit = tx.after_commit
         return repositories
 
 

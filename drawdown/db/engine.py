@@ -14,6 +14,7 @@ paths SQLAlchemy's checkout and execution machinery cost more CPU than the state
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -30,8 +31,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from drawdown.db.urls import libpq_url, sqlalchemy_url
+from drawdown.metrics import DB_POOL_IN_USE, DB_POOL_WAIT
 
 # How long a call waits for a free pooled connection before DATABASE_BUSY (UNAVAILABLE),
 # as SQLAlchemy's pool does.
@@ -42,6 +45,38 @@ Statement = tuple[str, Mapping[str, object] | None]
 RowsCheck = Callable[[list[Any]], None]
 # Statements made at commit time, to run last in the transaction.
 LastStatements = Callable[[], Sequence[Statement]]
+# What runs once a transaction has committed (metrics of what it did: O-4).
+Committed = Callable[[], None]
+
+_ENGINE_IN_USE = DB_POOL_IN_USE.labels("engine")
+_ENGINE_WAIT = DB_POOL_WAIT.labels("engine")
+_RAW_IN_USE = DB_POOL_IN_USE.labels("raw")
+_RAW_WAIT = DB_POOL_WAIT.labels("raw")
+
+
+class MeasuredQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's pool for asyncio, timing how long each checkout takes (waiting for a
+    free connection, opening or pinging one) and counting those checked out (O-4)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "_dispatch" not in kwargs:  # a pool recreated (dispose) has its predecessor's listeners
+            sa.event.listen(self, "checkout", _checked_out)
+            sa.event.listen(self, "checkin", _checked_in)
+
+    def connect(self) -> Any:
+        started = time.perf_counter()
+        connection = super().connect()
+        _ENGINE_WAIT.observe(time.perf_counter() - started)
+        return connection
+
+
+def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    _ENGINE_IN_USE.inc()
+
+
+def _checked_in(dbapi_connection: Any, record: Any) -> None:
+    _ENGINE_IN_USE.dec()
 
 
 UnitOfWorkT = TypeVar("UnitOfWorkT", bound="UnitOfWork")
@@ -71,6 +106,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            poolclass=MeasuredQueuePool,
             connect_args={"options": SESSION_OPTIONS},
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
@@ -122,6 +158,7 @@ class UnitOfWork:
         self.session = session
         self.committed = False
         self._before_commit: list[LastStatements] = []
+        self._after_commit: list[Committed] = []
 
     async def __aenter__(self) -> Self:
         await self.session.begin()
@@ -135,6 +172,10 @@ class UnitOfWork:
         """Run what ``statements()`` returns as the transaction's last statements (the
         outbox's events, written under a lock held until COMMIT)."""
         self._before_commit.append(statements)
+
+    def after_commit(self, committed: Committed) -> None:
+        """Call ``committed()`` once the transaction has committed (never if it rolls back)."""
+        self._after_commit.append(committed)
 
     def record_events(self, recorder: EventRecorder) -> None:
         """Record this unit's events with ``recorder`` (``uow.outbox``), written at commit."""
@@ -150,6 +191,8 @@ class UnitOfWork:
                 await _fetch_on_engine(connection, statement, params)
         await self.session.commit()
         self.committed = True
+        for committed in self._after_commit:
+            committed()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -195,18 +238,25 @@ class ConnectionPool:
         self._closed = False
 
     async def acquire(self) -> PooledConnection:
+        """A connection, once a slot is free (DATABASE_BUSY after POOL_TIMEOUT_SECONDS);
+        the wait and the slots in use are measured (O-4)."""
+        started = time.perf_counter()
         if self._slots.locked():
             try:
                 await asyncio.wait_for(self._slots.acquire(), POOL_TIMEOUT_SECONDS)
             except TimeoutError:
+                _RAW_WAIT.observe(time.perf_counter() - started)
                 raise sa.exc.TimeoutError("no database connection free in time") from None
         else:
             await self._slots.acquire()
+        _RAW_IN_USE.inc()
         try:
-            return self._idle.pop() if self._idle else await self.connect()
+            connection = self._idle.pop() if self._idle else await self.connect()
         except BaseException:
-            self._slots.release()
+            self._free_slot()
             raise
+        _RAW_WAIT.observe(time.perf_counter() - started)
+        return connection
 
     async def connect(self) -> PooledConnection:
         try:
@@ -230,10 +280,14 @@ class ConnectionPool:
             else:
                 await driver.close()
         finally:
-            self._slots.release()
+            self._free_slot()
 
     def forfeit(self) -> None:
         """Give back the slot of a connection that was lost (closed, not released)."""
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        _RAW_IN_USE.dec()
         self._slots.release()
 
     async def close(self) -> None:
@@ -254,6 +308,7 @@ class Transaction:
     """
 
     __slots__ = (
+        "_after_commit",
         "_before_commit",
         "_begin_pending",
         "_committed",
@@ -273,6 +328,7 @@ class Transaction:
         self._committed = False
         self._queued: list[tuple[Statement, RowsCheck | None]] = []
         self._before_commit: list[LastStatements] = []
+        self._after_commit: list[Committed] = []
 
     async def __aenter__(self) -> Self:
         self._connection = await self._pool.acquire()
@@ -331,6 +387,10 @@ class Transaction:
         statements (the outbox's events, written under a lock held until COMMIT)."""
         self._before_commit.append(statements)
 
+    def after_commit(self, committed: Committed) -> None:
+        """Call ``committed()`` once the transaction has committed (never if it rolls back)."""
+        self._after_commit.append(committed)
+
     async def commit(self) -> None:
         last = [statement for make in self._before_commit for statement in make()]
         if self._begin_pending and not self._queued and not last:
@@ -340,6 +400,8 @@ class Transaction:
             await self.fetch_many([])  # a check may refuse what COMMIT would make final
         await self.fetch_many([*last, ("COMMIT", None)])
         self._committed = True
+        for committed in self._after_commit:
+            committed()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -24,8 +24,9 @@ from pathlib import Path
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from opentelemetry import trace
 
-from drawdown import pagination
+from drawdown import pagination, tracing
 from drawdown.auth import store as auth_store
 from drawdown.auth.servicer import add_api_key_service
 from drawdown.clock import Clock, SystemClock
@@ -33,6 +34,7 @@ from drawdown.config import SERVICES, Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
 from drawdown.db.urls import libpq_url
+from drawdown.logs import listening_line
 from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.gateway import (
     ConnectGateway,
@@ -94,6 +96,8 @@ class ServiceContext:
     settings: Settings
     database: Database
     clock: Clock
+    # Spans of the server's calls and of the calls they make (O-4): no-op unless configured.
+    tracer_provider: trace.TracerProvider = field(default_factory=trace.NoOpTracerProvider)
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -172,6 +176,7 @@ async def start_server(
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     share_port: bool = False,
     http_port: int | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> RunningServer:
     """Start ``definition`` on ``settings.host``:``port`` (0 picks a free port), and its
     HTTP/JSON gateway on ``http_port`` (default: the settings'; none when HTTP is disabled).
@@ -179,7 +184,8 @@ async def start_server(
     The port must be free unless ``share_port``: only the processes of one ``drawdown
     serve`` with DRAWDOWN_PROCESSES share theirs (SO_REUSEPORT), once their parent has
     checked it is free. ``extra_interceptors`` run before the standard one (tests use it
-    to inject faults).
+    to inject faults). Spans go to ``tracer_provider`` when given (it stays the caller's
+    to shut down), else to the one the settings configure (O-4), shut down with the server.
     """
     bind_port = settings.port_of(definition.name) if port is None else port  # type: ignore[arg-type]
     address = f"{settings.host}:{bind_port}"
@@ -194,11 +200,17 @@ async def start_server(
         await asyncio.to_thread(migrate, database_url, definition)
     database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
     pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
-    context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
+    owns_provider = tracer_provider is None
+    if tracer_provider is None:
+        tracer_provider = tracing.tracer_provider_for(definition.name, settings)
+    context = ServiceContext(
+        settings=settings, database=database, clock=clock or SystemClock(), tracer_provider=tracer_provider
+    )
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds, context.clock)
     interceptor = ServerInterceptor(definition.name, authenticator)
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, interceptor],
+        # The span first: it covers the whole call, refusals and injected faults included.
+        interceptors=[tracing.server_interceptor(tracer_provider), *extra_interceptors, interceptor],
         options=[*SERVER_OPTIONS, ("grpc.so_reuseport", int(share_port))],
     )
     try:
@@ -209,6 +221,8 @@ async def start_server(
         )
     except RuntimeError:  # taken since the check, by a process that started at the same time
         await database.dispose()
+        if owns_provider:
+            await tracing.shut_down(tracer_provider)
         raise CannotListen(
             f"{definition.name} cannot listen on {address}; {_another_port(definition.name)}"
         ) from None
@@ -216,6 +230,8 @@ async def start_server(
     if loopback is not None:
         server.add_insecure_port(loopback[1])  # a folder only this user may enter
     service_names = list(definition.register(server, context))
+    if owns_provider:  # last of the hooks: the spans of everything before it are exported
+        context.on_stop.append(lambda: tracing.shut_down(tracer_provider))
     # Every service manages the keys of all: they share the auth schema (O-3).
     service_names.append(add_api_key_service(server, database, context.clock))
 
@@ -356,8 +372,11 @@ async def serve_until_signalled(
         loop.add_signal_handler(signum, stop_requested.set)
     # One write of the whole line: processes sharing a port share stdout, and with
     # unbuffered output print() writes the text and its newline apart, which interleave.
-    http = f" (gRPC) and {running.http_address} (HTTP/JSON)" if running.http_address else ""
-    sys.stdout.write(f"{definition.name} listening on {running.address}{http}\n")
+    sys.stdout.write(
+        listening_line(
+            definition.name, running.address, settings.log_format, http_address=running.http_address
+        )
+    )
     sys.stdout.flush()
     await stop_requested.wait()
     await running.stop()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from opentelemetry import trace
+
 from drawdown.config import Settings
 from drawdown.credits.v1 import event_service_pb2 as credits_events_pb2
 from drawdown.credits.v1 import event_service_pb2_grpc as credits_events_grpc
@@ -22,15 +24,21 @@ from invoicing_service.adapters.peers import all_of
 class Downstream:
     """Metering and credits, on channels that live as long as the process."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._metering_channel = ServiceChannel(settings.metering_address, settings.peer_connections)
-        self._credits_channel = ServiceChannel(settings.credits_address, settings.peer_connections)
+    def __init__(self, settings: Settings, tracer_provider: trace.TracerProvider | None = None) -> None:
+        # The calls carry the trace context of the request that makes them (O-4).
+        self._metering_channel = ServiceChannel(
+            settings.metering_address, settings.peer_connections, tracer_provider=tracer_provider
+        )
+        self._credits_channel = ServiceChannel(
+            settings.credits_address, settings.peer_connections, tracer_provider=tracer_provider
+        )
         metadata = auth_metadata(settings.service_api_key)
         self.metering = Metering(self._metering_channel, metadata)
         self.credits = Credits(self._credits_channel, metadata)
         # The event streams have connections of their own: a stream opened while a peer
         # is still starting leaves its connection waiting to reconnect, which the calls
-        # of the RPCs must not inherit.
+        # of the RPCs must not inherit. They are not traced: each lasts as long as the
+        # process, no request's part.
         metering_events, credits_events = (
             ServiceChannel(settings.metering_address),
             ServiceChannel(settings.credits_address),

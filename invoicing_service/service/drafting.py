@@ -14,6 +14,7 @@ from drawdown import ids
 from drawdown.clock import Clock
 from drawdown.errors import DomainError, Unavailable
 from drawdown.events import types
+from drawdown.metrics import SCHEDULER_LAG
 from invoicing_service.adapters.credits import Credits
 from invoicing_service.adapters.peers import PeerFailure
 from invoicing_service.domain.invoices import BillingReason, InvoiceState, auto_finalize_at, invoice_totals
@@ -29,6 +30,8 @@ from invoicing_service.store.records import BillingErrorRecord, InvoiceRecord, S
 from invoicing_service.store.unit import InvoicingUnit
 
 log = structlog.get_logger("drawdown.invoicing.billing")
+
+_CLOSE_LAG = SCHEDULER_LAG.labels("close_period")
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,11 @@ class Drafting:
                 )
                 if not subscriptions:
                     return closed
+                lags = [(now - s.current_period.end).total_seconds() for s in subscriptions]
                 drafts, _ = await self.close_locked(uow, subscriptions, now)
                 await uow.commit()
+            for lag in lags:  # O-4: how late each period was closed
+                _CLOSE_LAG.observe(lag)
             await self.hold_for_drafts(drafts)
             closed += len(drafts)
 

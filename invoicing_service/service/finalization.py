@@ -16,6 +16,7 @@ import structlog
 from drawdown.clock import Clock
 from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import DomainError, Unavailable
+from drawdown.metrics import INVOICES_FINALIZED, SCHEDULER_LAG
 from drawdown.money import Money
 from invoicing_service.adapters.credits import CreditForLine, Credits, InvoiceForCredits
 from invoicing_service.adapters.peers import PeerFailure
@@ -96,6 +97,9 @@ class Finalization:
                 prepared, set_aside = await self._prepare_locked(uow, drafts, now, NO_DEADLINE)
                 await set_aside_invoices_in(uow, set_aside, self._clock.now())
                 await uow.commit()
+            for draft in drafts:  # O-4: how late each draft's finalization began
+                assert draft.auto_finalize_time is not None
+                _FINALIZE_LAG.observe((now - draft.auto_finalize_time).total_seconds())
             finalized += await self._apply_and_complete_many(prepared)
 
     async def set_aside_invoices(self, errors: Mapping[str, DomainError | PeerFailure]) -> None:
@@ -279,7 +283,18 @@ class Finalization:
                 status=finalized.status.value,
                 amount_due=finalized.amount_due,
             )
+        if completed:
+            uow.after_commit(lambda: _count_finalized(completed))
         return invoices
+
+
+_FINALIZE_LAG = SCHEDULER_LAG.labels("finalize")
+
+
+def _count_finalized(invoices: Sequence[InvoiceRecord]) -> None:
+    """O-4: invoices finalized, by the status they reached (open or paid)."""
+    for invoice in invoices:
+        INVOICES_FINALIZED.labels(invoice.status.value).inc()
 
 
 def _application(invoice: InvoiceRecord) -> tuple[InvoiceForCredits, str]:

@@ -12,6 +12,7 @@ its refused events are counted for the error reports (E-6, ``service.error_repor
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import operator
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -23,6 +24,7 @@ from typing import NamedTuple
 from drawdown.clock import Clock
 from drawdown.db.engine import Database
 from drawdown.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
+from drawdown.metrics import METER_EVENT_BATCH_SIZE, METER_EVENTS
 from metering_service.domain import reasons
 from metering_service.domain.error_reports import Refusal
 from metering_service.domain.events import (
@@ -113,26 +115,31 @@ class Ingestion:
     async def ingest_batch(self, inputs: Sequence[EventInput]) -> IngestedBatch:
         """A client's batch (M-15): at most 10,000 events, else BATCH_TOO_LARGE and nothing stored."""
         check_batch_size(inputs)
-        return await self.ingest_bulk(inputs)
+        return await self.ingest_bulk(inputs, path="batch")
 
     async def ingest(self, inputs: Sequence[EventInput]) -> list[EventOutcome]:
-        """:meth:`ingest_bulk`, one outcome per event, in order."""
-        batch = await self.ingest_bulk(inputs)
+        """:meth:`ingest_bulk` of single events committed together, one outcome per event, in order."""
+        batch = await self.ingest_bulk(inputs, path="single")
         return [batch.outcome(index) for index in range(len(inputs))]
 
-    async def ingest_bulk(self, inputs: Sequence[EventInput], *, turn: Turn | None = None) -> IngestedBatch:
+    async def ingest_bulk(
+        self, inputs: Sequence[EventInput], *, turn: Turn | None = None, path: str = "stream"
+    ) -> IngestedBatch:
         """Validate and store a batch (M-13, M-15).
 
         Valid events are stored even when others are refused. Within the batch the first
         occurrence of an identifier is the one stored; later ones, like replays of stored
         events, are duplicates or EVENT_IDENTIFIER_CONFLICT. ``turn`` orders the batch's
-        receipt after the previous batch of its stream (:class:`StreamIngestion`).
+        receipt after the previous batch of its stream (:class:`StreamIngestion`). Once
+        stored, the batch's size and its events' outcomes are counted by ``path`` (O-4).
         """
         received_at = self._clock.now()
         try:
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 try:
-                    return await self._ingest_once(inputs, received_at, turn)
+                    batch = await self._ingest_once(inputs, received_at, turn)
+                    _count(path, len(inputs), batch.exceptions)
+                    return batch
                 except Exception as error:
                     if attempt == MAX_ATTEMPTS or _sqlstate(error) not in _RETRIED_SQLSTATES:
                         raise
@@ -200,6 +207,28 @@ class Ingestion:
         if exceptions:
             self._error_reports.count(_refusals(inputs, meters, exceptions))
         return IngestedBatch(received_at, events, exceptions)
+
+
+_ACCEPTED = METER_EVENTS.labels(EventStatus.ACCEPTED.value, "")
+_DUPLICATE = METER_EVENTS.labels(EventStatus.DUPLICATE.value, "")
+
+
+def _count(path: str, size: int, exceptions: dict[int, EventOutcome]) -> None:
+    """O-4: a stored batch's size, and its events accepted, duplicate and rejected (by reason)."""
+    METER_EVENT_BATCH_SIZE.labels(path).observe(size)
+    duplicates = 0
+    rejected: collections.Counter[str] = collections.Counter()
+    for outcome in exceptions.values():
+        if outcome.status is EventStatus.DUPLICATE or outcome.error is None:
+            duplicates += 1
+        else:
+            rejected[outcome.error.reason] += 1
+    if size > len(exceptions):
+        _ACCEPTED.inc(size - len(exceptions))
+    if duplicates:
+        _DUPLICATE.inc(duplicates)
+    for reason, count in rejected.items():
+        METER_EVENTS.labels(EventStatus.REJECTED.value, reason).inc(count)
 
 
 def _refusals(

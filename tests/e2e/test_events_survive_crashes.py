@@ -35,6 +35,7 @@ from drawdown.invoicing.v1 import event_service_pb2 as invoicing_events
 from drawdown.invoicing.v1 import event_service_pb2_grpc as invoicing_events_grpc
 from drawdown.invoicing.v1 import webhook_endpoint_service_pb2 as webhooks_pb
 from drawdown.invoicing.v1 import webhook_endpoint_service_pb2_grpc as webhooks_grpc
+from drawdown.logs import listening_address
 from drawdown.metering.v1 import event_service_pb2 as metering_events
 from drawdown.metering.v1 import event_service_pb2_grpc as metering_events_grpc
 from drawdown.metering.v1 import meter_pb2, meter_service_pb2, meter_service_pb2_grpc
@@ -82,7 +83,7 @@ class Processes:
             assert process.stdout is not None
             for line in process.stdout:
                 self.logs.setdefault(service, []).append(line)
-                if "listening on" in line:
+                if listening_address(line) is not None:
                     listening.set()
             listening.set()
 

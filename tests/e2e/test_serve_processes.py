@@ -87,6 +87,14 @@ def test_two_processes_share_the_port_and_stop_on_one_signal(
             if line.startswith("drawdown_rpc_requests_total{") and "GetCreditBalanceSummary" in line
         ]
         assert served and served[0].endswith(f" {float(CALLS)}")
+        # O-4: the processes' pool metrics add up too; a gauge as the sum of the live ones.
+        assert 'drawdown_db_pool_connections_in_use{pool="raw"} 0.0' in metrics.splitlines()
+        (waits,) = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith('drawdown_db_pool_wait_seconds_count{pool="raw"}')
+        ]
+        assert float(waits.rsplit(" ", 1)[1]) >= CALLS
     finally:
         process.send_signal(stop)
         assert process.wait(30) == 0

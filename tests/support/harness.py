@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import grpc
+from opentelemetry import trace
 
 from drawdown import suite
 from drawdown.auth import store as auth_store
@@ -39,6 +40,7 @@ class Suite:
     clock: Clock | None = None
     faults: dict[str, grpc.aio.ServerInterceptor] = field(default_factory=dict)
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+    tracer_providers: dict[str, trace.TracerProvider] = field(default_factory=dict)
 
     async def stop(self, service: str) -> None:
         """Stop one service (its port stays known, so ``restart`` brings it back there)."""
@@ -55,6 +57,7 @@ class Suite:
             port=old.port,
             clock=self.clock,
             extra_interceptors=extra,
+            tracer_provider=self.tracer_providers.get(service),
         )
 
     def address(self, service: str) -> str:
@@ -81,11 +84,13 @@ async def start_suite(
     database_url: str,
     clock: Clock | None = None,
     faults: dict[str, grpc.aio.ServerInterceptor] | None = None,
+    tracer_providers: dict[str, trace.TracerProvider] | None = None,
 ) -> AsyncIterator[Suite]:
     """Metering and credits first, then invoicing pointed at them; stopped in reverse.
 
     ``faults`` maps a service name to an interceptor placed in front of it (see
-    ``tests.support.faults``).
+    ``tests.support.faults``); ``tracer_providers`` a service name to the provider its
+    spans go to.
     """
     service_key = auth_store.create_key(database_url, Role.SERVICE, label="test service").token
     servers: dict[str, RunningServer] = {}
@@ -105,9 +110,17 @@ async def start_suite(
                 port=0,
                 clock=clock,
                 extra_interceptors=extra,
+                tracer_provider=(tracer_providers or {}).get(service),
             )
         admin_key = auth_store.create_key(database_url, Role.ADMIN, label="test admin").token
-        started = Suite(database_url, servers, admin_key, clock=clock, faults=faults or {})
+        started = Suite(
+            database_url,
+            servers,
+            admin_key,
+            clock=clock,
+            faults=faults or {},
+            tracer_providers=tracer_providers or {},
+        )
         yield started
     finally:
         if started is not None:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import grpc
 from google.type import money_pb2
+from opentelemetry import trace
 
 from drawdown import suite as suite_definitions
 from drawdown.clock import FrozenClock
@@ -406,15 +407,22 @@ class Invoicing:
 
 @asynccontextmanager
 async def invoicing_on_real_peers(
-    database_url: str, *, clock: FrozenClock | None = None, replicas: int = 1
+    database_url: str,
+    *,
+    clock: FrozenClock | None = None,
+    replicas: int = 1,
+    tracer_providers: dict[str, trace.TracerProvider] | None = None,
 ) -> AsyncIterator[Invoicing]:
     """The three real services on 127.0.0.1 port 0 (plus ``replicas - 1`` more invoicing
     servers), metering and credits behind fault interceptors, on a frozen clock (T0 unless
-    given)."""
+    given), their spans to ``tracer_providers`` (by service) where given."""
     clock = clock or FrozenClock(T0)
     metering_faults, credits_faults = PeerFaults("metering"), PeerFaults("credits")
     async with start_suite(
-        database_url, clock=clock, faults={"metering": metering_faults, "credits": credits_faults}
+        database_url,
+        clock=clock,
+        faults={"metering": metering_faults, "credits": credits_faults},
+        tracer_providers=tracer_providers,
     ) as suite:
         invoicing = Invoicing(suite, clock, metering_faults, credits_faults)
         try:
