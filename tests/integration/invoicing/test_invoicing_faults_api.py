@@ -221,4 +221,13 @@ async def test_a_clock_is_advanced_by_one_caller_at_a_time_i16(invoicing: Invoic
         await db.execute(lease, [f"drawdown.test_clock:{clock_id}"])
         code, reason, _ = await failure(advance(invoicing, clock_id, FEB_1))
         assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TEST_CLOCK_ADVANCING")
-    await advance(invoicing, clock_id, FEB_1)  # the lease died with its connection
+    # The lease dies with its connection: once PostgreSQL has ended that session (taking
+    # the lease here waits for it), the clock advances.
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(invoicing.database_url), autocommit=True
+    ) as db:
+        await db.execute(lease, [f"drawdown.test_clock:{clock_id}"])
+        await db.execute(
+            "SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [f"drawdown.test_clock:{clock_id}"]
+        )
+    await advance(invoicing, clock_id, FEB_1)
