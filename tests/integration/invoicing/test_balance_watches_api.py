@@ -19,7 +19,10 @@ from google.protobuf import duration_pb2
 from google.type import decimal_pb2
 
 from drawdown.invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
+from drawdown.invoicing.v1 import event_service_pb2 as events_pb
+from drawdown.invoicing.v1 import event_service_pb2_grpc as events_grpc
 from drawdown.invoicing.v1 import usage_authorization_service_pb2_grpc as authorization_grpc
+from invoicing_service.service.scheduler import WATCH_SWEEP_EVERY
 from tests.integration.credits.credit_api_builders import minor, reason, violated_fields
 from tests.integration.invoicing.invoicing_builders import (
     T0,
@@ -244,6 +247,32 @@ async def test_r7_usage_sent_straight_to_metering_crosses_at_the_next_evaluation
     assert minor(fired.spendable_balance) == 700
     assert [minor(i.total) for i in await purchases(seller)] == [500]
     assert await seller.spendable() == 1200
+
+
+async def test_r7_on_the_wall_clock_the_scheduler_finds_usage_sent_straight_to_metering(
+    invoicing: Invoicing,
+) -> None:
+    catalog = await hypernian_catalog(invoicing, await invoicing.meter(), await invoicing.meter())
+    customer_id = await customer(invoicing)
+    await subscribe(invoicing, customer_id, catalog.input_price, catalog.output_price)
+    await invoicing.grant(customer_id, 1000)
+    seller = Seller(invoicing, catalog, customer_id, "", "")
+    await watch(seller, alerts=[alert(amount=800)])
+    stream = events_grpc.EventServiceStub(invoicing.suite.channel("invoicing")).StreamEvents(
+        events_pb.StreamEventsRequest(
+            after_cursor="0", types=["credit_balance.threshold_crossed"], customer_id=customer_id
+        ),
+        metadata=invoicing.metadata,
+    )
+    try:
+        await invoicing.record(catalog.output_meter, customer_id, T0, 60)  # 3.00
+        invoicing.clock.advance(WATCH_SWEEP_EVERY)  # the scheduler's next tick judges every watch
+
+        received = await asyncio.wait_for(stream.read(), 30)
+    finally:
+        stream.cancel()
+    crossed = unpacked(received.event, customer_pb2.CreditBalanceThresholdCrossed)
+    assert (minor(crossed.threshold), minor(crossed.spendable_balance)) == (800, 700)
 
 
 async def test_r6_r7_settings_are_kept_and_each_list_replaced_by_its_path(seller: Seller) -> None:
