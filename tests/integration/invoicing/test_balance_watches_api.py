@@ -34,6 +34,8 @@ from tests.integration.invoicing.invoicing_builders import (
     subscribe,
 )
 from tests.integration.invoicing.test_invoicing_events_api import events_of, unpacked
+from tests.integration.invoicing.test_invoicing_faults_api import DOWN, recovery_billing
+from tests.integration.invoicing.test_invoicing_purchases_api import CREATE_GRANT
 from tests.integration.invoicing.test_usage_authorizations_api import Seller, usd
 
 PAID = customer_pb2.AUTO_TOP_UP_COLLECTION_PAID
@@ -167,6 +169,26 @@ async def test_r6_paid_collection_creates_the_grant_at_once_and_the_top_up_arms_
     await seller.authorize(amount=1000)  # 4.00 again: a second crossing
     assert [minor(i.total) for i in await purchases(seller)] == [1000, 1000]
     assert await seller.spendable() == 1400
+
+
+async def test_r6_a_paid_top_up_whose_grant_answer_was_lost_is_completed_once_by_recovery(
+    seller: Seller,
+) -> None:
+    await watch(seller, top_ups=[top_up(500, amount=1000)])
+    seller.invoicing.credits_faults.fail(CREATE_GRANT, when="after", times=DOWN)
+
+    await seller.authorize(amount=600)  # authorized all the same; the purchase is paying
+
+    seller.invoicing.credits_faults.clear()
+    async with recovery_billing(seller.invoicing) as recovery:
+        assert await recovery.recover_in_flight(timedelta(0)) == 1
+    [bought] = await purchases(seller)
+    assert bought.status == invoice_pb2.INVOICE_STATUS_PAID
+    granted = [g.id for g in await seller.invoicing.grants_of(seller.customer_id) if g.id != seller.grant_id]
+    assert granted == [bought.credit_purchase.credit_grant_id]
+    await seller.authorize(amount=100)  # 13.00: seen above, armed again
+    await seller.authorize(amount=1000)  # 3.00: a second crossing
+    assert [minor(i.total) for i in await purchases(seller)] == [1000, 1000]
 
 
 async def test_r6_open_collection_waits_for_pay_invoice_and_buys_once_meanwhile(seller: Seller) -> None:
