@@ -134,10 +134,13 @@ def reservation_to_proto(reservation: Reservation) -> pb.CreditReservation:
 
 
 def spendable_to_proto(spendable: Spendable) -> pb.SpendableBalance:
-    return pb.SpendableBalance(
+    message = pb.SpendableBalance(
         spendable_balance=convert.wire_money(spendable.balance),
         available_credits=convert.wire_money(spendable.available_credits),
         reserved=convert.wire_money(spendable.reserved),
         unbilled_usage=convert.wire_money(spendable.unbilled_usage),
         overdraft_allowance=convert.wire_money(spendable.overdraft_allowance),
     )
+    if spendable.granted is not None:
+        message.granted.CopyFrom(convert.wire_money(spendable.granted))
+    return message

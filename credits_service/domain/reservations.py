@@ -30,6 +30,9 @@ class Spendable:
     reserved: Money
     unbilled_usage: Money
     overdraft_allowance: Money
+    # The amounts of the grants effective and not voided, what R-7's percentages are of;
+    # None where it is not read (a reservation's check).
+    granted: Money | None = None
 
     @property
     def balance(self) -> Money:

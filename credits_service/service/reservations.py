@@ -87,7 +87,9 @@ class ReservationUseCases:
     ) -> tuple[datetime, list[Spendable]]:
         """R-2 per currency at the customer's now, by currency code."""
         async with RawReading(self._database) as uow:
-            as_of, balances, reserved = await uow.reservations.spendable_state(customer_id, self._clock.now())
+            as_of, balances, reserved, granted = await uow.reservations.spendable_state(
+                customer_id, self._clock.now()
+            )
         available = {b.available.currency: b.available for b in balances}
         currencies = sorted(set(available) | set(reserved) | set(unbilled) | set(overdraft))
         return as_of, [
@@ -96,6 +98,7 @@ class ReservationUseCases:
                 reserved=Money(c, reserved.get(c, 0)),
                 unbilled_usage=unbilled.get(c, Money.zero(c)),
                 overdraft_allowance=overdraft.get(c, Money.zero(c)),
+                granted=Money(c, granted.get(c, 0)),
             )
             for c in currencies
         ]

@@ -23,7 +23,8 @@ from drawdown.money import Money
 # The moment is the request's ``as_of``, else the customer's test clock time, else now
 # (I-18), computed once (MATERIALIZED: not inlined into each use); COALESCE stops at the
 # first that is set, so with an ``as_of`` the clock is not looked up. Sums of BIGINT are
-# NUMERIC in PostgreSQL: they cannot overflow.
+# NUMERIC in PostgreSQL: they cannot overflow. ``granted`` (the amounts of the grants
+# effective and not voided, R-7's percent of granted) rides along for the spendable balance.
 _SUMMARY = f"""
     WITH t AS MATERIALIZED (
         SELECT coalesce(%(as_of)s::timestamptz, {test_clocks.clock_time_sql("%(customer_id)s")},
@@ -32,7 +33,9 @@ _SUMMARY = f"""
     SELECT g.currency,
            sum(CASE WHEN g.effective_at <= t.as_of AND (g.expires_at IS NULL OR g.expires_at > t.as_of)
                     THEN greatest(g.balance_minor - coalesce(h.held, 0), 0) ELSE 0 END) AS available,
-           sum(g.balance_minor) AS ledger
+           sum(g.balance_minor) AS ledger,
+           sum(CASE WHEN g.voided_at IS NULL AND g.effective_at <= t.as_of
+                    THEN g.amount_minor ELSE 0 END) AS granted
       FROM t CROSS JOIN {G.fullname} AS g
       LEFT JOIN LATERAL (SELECT sum(amount_minor) AS held FROM {H.fullname}
                           WHERE grant_id = g.id AND customer_id = g.customer_id) AS h ON true

@@ -101,11 +101,17 @@ class ReservationRepository(Repository):
 
     async def spendable_state(
         self, customer_id: str, now: datetime
-    ) -> tuple[datetime, list[CurrencyBalance], dict[str, int]]:
-        """In one round trip: the customer's now, its balance summary (C-21) and the active
-        reservations' sum per currency at that moment (R-2)."""
+    ) -> tuple[datetime, list[CurrencyBalance], dict[str, int], dict[str, int]]:
+        """In one round trip: the customer's now, its balance summary (C-21), the active
+        reservations' sum per currency at that moment (R-2) and what was granted per
+        currency (the amounts of grants effective and not voided, R-7)."""
         params = {"customer_id": customer_id, "now": now, "as_of": None, "grant_id": "", "price_ids": None}
         [moment], balances, reserved = await _fetch_many(
             self._db, [(_AS_OF, params), (SUMMARY_OF_ALL, params), (_RESERVED, params)]
         )
-        return moment.as_of, summary_of(balances), {row.currency: int(row.reserved) for row in reserved}
+        return (
+            moment.as_of,
+            summary_of(balances),
+            {row.currency: int(row.reserved) for row in reserved},
+            {row.currency: int(row.granted) for row in balances},
+        )

@@ -15,6 +15,8 @@ CREDIT_GRANT_EXPIRED = "credit_grant.expired"
 CREDIT_GRANT_VOIDED = "credit_grant.voided"
 CREDIT_GRANT_DEPLETED = "credit_grant.depleted"
 CREDIT_BALANCE_TRANSACTION_CREATED = "credit_balance_transaction.created"
+CREDIT_BALANCE_THRESHOLD_CROSSED = "credit_balance.threshold_crossed"
+CREDIT_BALANCE_AUTO_TOP_UP = "credit_balance.auto_top_up"
 
 CUSTOMER_CREATED = "customer.created"
 CUSTOMER_UPDATED = "customer.updated"

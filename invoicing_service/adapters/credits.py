@@ -273,6 +273,7 @@ class Credits:
                 unbilled_usage=money_from_proto(b.unbilled_usage, "unbilled_usage"),
                 overdraft_allowance=money_from_proto(b.overdraft_allowance, "overdraft_allowance"),
                 spendable_balance=money_from_proto(b.spendable_balance, "spendable_balance"),
+                granted=money_from_proto(b.granted, "granted"),
             )
             for b in reply.balances
         ]
@@ -308,6 +309,8 @@ class SpendableBalance:
     unbilled_usage: Money
     overdraft_allowance: Money
     spendable_balance: Money
+    # The amounts of the grants effective and not voided (R-7's percent of granted).
+    granted: Money
 
 
 def _paid_grant(grant: CreditGrantRequest) -> grant_pb.CreditGrant:

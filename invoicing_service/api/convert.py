@@ -18,7 +18,7 @@ from drawdown.invoicing.v1 import (
     subscription_pb2,
     test_clock_pb2,
 )
-from drawdown.money import Money
+from drawdown.money import Money, validate_currency
 from drawdown.rpc.convert import (
     decimal_from_proto,
     decimal_to_proto,
@@ -33,6 +33,7 @@ from invoicing_service.api.authorizations import authorization_to_proto
 from invoicing_service.api.webhooks import endpoint_to_proto
 from invoicing_service.domain import reasons
 from invoicing_service.domain.authorizations import UsageAuthorization
+from invoicing_service.domain.balance_watches import AutoTopUp, BalanceAlert, Collection, ThresholdCrossed
 from invoicing_service.domain.invoices import (
     BillingReason,
     InvoiceState,
@@ -114,6 +115,88 @@ def new_customer_from_proto(customer: customer_pb2.Customer) -> NewCustomer:
         overdraft_allowances=overdraft_allowances_from_proto(
             customer.credit_settings.overdraft_allowances, "customer.credit_settings.overdraft_allowances"
         ),
+        auto_top_ups=[
+            auto_top_up_from_proto(message, f"customer.credit_settings.auto_top_ups[{position}]")
+            for position, message in enumerate(customer.credit_settings.auto_top_ups)
+        ],
+        balance_alerts=[
+            balance_alert_from_proto(message, f"customer.credit_settings.balance_alerts[{position}]")
+            for position, message in enumerate(customer.credit_settings.balance_alerts)
+        ],
+    )
+
+
+_COLLECTIONS = EnumMap(customer_pb2.AutoTopUpCollection, Collection)
+
+
+def _required_money(message, name: str, field: str) -> Money:
+    if not message.HasField(name):
+        raise InvalidArgument.for_field(f"{field}.{name}", "is required")
+    return money_from_proto(getattr(message, name), f"{field}.{name}")
+
+
+def auto_top_up_from_proto(message: customer_pb2.AutoTopUp, field: str) -> AutoTopUp:
+    """The fields R-6 requires; the rules between them are ``validate_auto_top_ups``'."""
+    size = message.WhichOneof("size")
+    if size is None:
+        raise InvalidArgument.for_field(f"{field}.amount", "an amount or a recharge_to is required")
+    collection = _COLLECTIONS.parse(message.collection, f"{field}.collection")
+    if collection is None:
+        raise InvalidArgument.for_field(f"{field}.collection", "is required")
+    sized = _required_money(message, size, field)
+    return AutoTopUp(
+        threshold=_required_money(message, "threshold", field),
+        amount=sized if size == "amount" else None,
+        recharge_to=sized if size == "recharge_to" else None,
+        monthly_cap=_required_money(message, "monthly_cap", field),
+        collection=collection,
+    )
+
+
+def auto_top_up_to_proto(top_up: AutoTopUp) -> customer_pb2.AutoTopUp:
+    message = customer_pb2.AutoTopUp(
+        threshold=money_to_proto(top_up.threshold),
+        monthly_cap=money_to_proto(top_up.monthly_cap),
+        collection=_COLLECTIONS.to_proto(top_up.collection),  # type: ignore[arg-type]
+    )
+    if top_up.amount is not None:
+        message.amount.CopyFrom(money_to_proto(top_up.amount))
+    if top_up.recharge_to is not None:
+        message.recharge_to.CopyFrom(money_to_proto(top_up.recharge_to))
+    return message
+
+
+def balance_alert_from_proto(message: customer_pb2.BalanceAlert, field: str) -> BalanceAlert:
+    """The fields R-7 requires; the rules between them are ``validate_balance_alerts``'."""
+    validate_currency(message.currency, f"{field}.currency")
+    threshold = message.WhichOneof("threshold")
+    if threshold is None:
+        raise InvalidArgument.for_field(f"{field}.amount", "an amount or a percent_of_granted is required")
+    if threshold == "amount":
+        return BalanceAlert(message.currency, money_from_proto(message.amount, f"{field}.amount"), None)
+    percent = decimal_from_proto(
+        message.percent_of_granted, f"{field}.percent_of_granted", reason=reasons.INVALID_ARGUMENT
+    )
+    return BalanceAlert(message.currency, None, percent)
+
+
+def balance_alert_to_proto(alert: BalanceAlert) -> customer_pb2.BalanceAlert:
+    message = customer_pb2.BalanceAlert(currency=alert.currency)
+    if alert.amount is not None:
+        message.amount.CopyFrom(money_to_proto(alert.amount))
+    if alert.percent_of_granted is not None:
+        message.percent_of_granted.CopyFrom(decimal_to_proto(alert.percent_of_granted))
+    return message
+
+
+def threshold_crossed_to_proto(crossed: ThresholdCrossed) -> customer_pb2.CreditBalanceThresholdCrossed:
+    return customer_pb2.CreditBalanceThresholdCrossed(
+        customer_id=crossed.customer_id,
+        balance_alert=balance_alert_to_proto(crossed.alert),
+        threshold=money_to_proto(crossed.threshold),
+        spendable_balance=money_to_proto(crossed.spendable_balance),
+        granted=money_to_proto(crossed.granted),
+        as_of_time=timestamp_to_proto(crossed.as_of),
     )
 
 
@@ -152,7 +235,9 @@ def customer_to_proto(customer: CustomerRecord) -> customer_pb2.Customer:
             overdraft_allowances=[
                 money_to_proto(Money(currency, minor))
                 for currency, minor in sorted(customer.overdraft_allowances.items())
-            ]
+            ],
+            auto_top_ups=[auto_top_up_to_proto(t) for t in customer.auto_top_ups],
+            balance_alerts=[balance_alert_to_proto(a) for a in customer.balance_alerts],
         ),
     )
 
@@ -494,5 +579,6 @@ EVENT_DATA = encoder(
         TestClockRecord: test_clock_to_proto,
         WebhookEndpoint: endpoint_to_proto,
         UsageAuthorization: authorization_to_proto,
+        ThresholdCrossed: threshold_crossed_to_proto,
     }
 )

@@ -12,6 +12,7 @@ from invoicing_service.api.pages import page
 from invoicing_service.api.sagas import Sagas
 from invoicing_service.domain.credit_purchases import DEFAULT_PRIORITY
 from invoicing_service.domain.invoices import states_shown_as
+from invoicing_service.service.balance_watches import BalanceWatches
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.purchases import NewCreditPurchase, PurchaseUseCases
 from invoicing_service.service.subscriptions import SubscriptionUseCases
@@ -31,6 +32,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         self._purchases = purchases
         self._mutations = mutations
         self._sagas = sagas
+        self._watches = BalanceWatches(billing)
 
     async def CreateInvoicePreview(self, request, context):
         as_of = optional_timestamp(request, "as_of_time")
@@ -78,7 +80,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
 
     async def VoidInvoice(self, request, context):
         async with self._sagas.call() as call:
-            return await call.run(
+            reply = await call.run(
                 "VoidInvoice",
                 request,
                 pb.VoidInvoiceResponse,
@@ -87,10 +89,13 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 ),
                 lambda invoice: pb.VoidInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
+        # A voided invoice gave its credits back: the balance rose.
+        await self._watches.after_change(reply.invoice.customer_id, Deadline.of(context))
+        return reply
 
     async def PayInvoice(self, request, context):
         async with self._sagas.call() as call:
-            return await call.run(
+            reply = await call.run(
                 "PayInvoice",
                 request,
                 pb.PayInvoiceResponse,
@@ -99,6 +104,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 ),
                 lambda invoice: pb.PayInvoiceResponse(invoice=convert.invoice_to_proto(invoice)),
             )
+        # A paid credit purchase granted its credits: the balance rose.
+        await self._watches.after_change(reply.invoice.customer_id, Deadline.of(context))
+        return reply
 
     async def MarkInvoiceUncollectible(self, request, context):
         async def work(uow):

@@ -39,6 +39,7 @@ from invoicing_service.domain.authorizations import (
 )
 from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import SubscriptionItem
+from invoicing_service.service.balance_watches import BalanceWatches
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.spending import CustomerNow, Spending
 from invoicing_service.store.unit import InvoicingUnit
@@ -66,6 +67,7 @@ class UsageAuthorizations:
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
         self._spending = Spending(billing)
+        self._watches = BalanceWatches(billing)
 
     async def authorize(self, ask: UsageAsk, deadline: Deadline) -> UsageAuthorization:
         """R-1: rate the estimate on top of the period's usage so far and reserve it if it
@@ -134,6 +136,7 @@ class UsageAuthorizations:
             else:  # a concurrent retry stored it first
                 authorization = _replayed(await uow.authorizations.get(auth_id), ask)
             await uow.commit()
+        await self._watches.after_change(ask.customer_id, deadline, customer=now.customer)
         return authorization
 
     async def capture(
@@ -158,7 +161,9 @@ class UsageAuthorizations:
                 started = dataclasses.replace(started, end_time=moment)
                 await uow.authorizations.save(started, self._billing.clock.now())
                 await uow.commit()
-        return await self._complete_capture(started, deadline)
+        captured = await self._complete_capture(started, deadline)
+        await self._watches.after_change(captured.customer_id, deadline)
+        return captured
 
     async def release(self, authorization_id: str, deadline: Deadline) -> UsageAuthorization:
         """R-4: end it without usage; releasing again (or an expired one) changes nothing,
@@ -174,6 +179,7 @@ class UsageAuthorizations:
             await self._billing.downstream.credits.end_reservation(
                 released.id, released.customer_id, deadline
             )
+            await self._watches.after_change(released.customer_id, deadline)
         return released
 
     async def get(self, authorization_id: str) -> UsageAuthorization:

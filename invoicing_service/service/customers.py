@@ -19,6 +19,12 @@ from drawdown.deadlines import NO_DEADLINE, Deadline
 from drawdown.errors import FailedPrecondition, InvalidArgument
 from drawdown.events import types
 from invoicing_service.domain import reasons
+from invoicing_service.domain.balance_watches import (
+    AutoTopUp,
+    BalanceAlert,
+    validate_auto_top_ups,
+    validate_balance_alerts,
+)
 from invoicing_service.domain.customers import validate_customer, validate_metadata, validate_text
 from invoicing_service.domain.subscriptions import validate_grace_period
 from invoicing_service.domain.test_clocks import TestClockStatus, validate_frozen_time
@@ -36,8 +42,12 @@ UPDATABLE_CUSTOMER_PATHS = (
     "invoice_settings.grace_period",
     "invoice_settings",
     "credit_settings.overdraft_allowances",
+    "credit_settings.auto_top_ups",
+    "credit_settings.balance_alerts",
     "credit_settings",
 )
+_TOP_UPS_FIELD = "customer.credit_settings.auto_top_ups"
+_ALERTS_FIELD = "customer.credit_settings.balance_alerts"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class NewCustomer:
     test_clock_id: str | None
     grace_period: timedelta | None
     overdraft_allowances: Mapping[str, int] = field(default_factory=dict)
+    auto_top_ups: Sequence[AutoTopUp] = ()
+    balance_alerts: Sequence[BalanceAlert] = ()
 
 
 def check_clock_at_rest(clock: TestClockRecord) -> None:
@@ -76,6 +88,8 @@ class CustomerUseCases:
         validate_customer(new.name, new.email)
         metadata = validate_metadata(new.metadata, "customer.metadata")
         grace = grace_period_setting(new.grace_period, "customer.invoice_settings.grace_period")
+        top_ups = validate_auto_top_ups(list(new.auto_top_ups), _TOP_UPS_FIELD)
+        alerts = validate_balance_alerts(list(new.balance_alerts), _ALERTS_FIELD)
         now = self._billing.clock.now()
         customer_id = ids.new_id(ids.CUSTOMER)
         if new.test_clock_id:
@@ -95,6 +109,8 @@ class CustomerUseCases:
             create_time=now,
             update_time=now,
             overdraft_allowances=new.overdraft_allowances,
+            auto_top_ups=top_ups,
+            balance_alerts=alerts,
         )
         await uow.customers.insert(record)
         customer_changed(uow, types.CUSTOMER_CREATED, record)
@@ -128,8 +144,8 @@ class CustomerUseCases:
                 values["grace_period"] = grace_period_setting(
                     changes.grace_period, "customer.invoice_settings.grace_period"
                 )
-            elif path in ("credit_settings", "credit_settings.overdraft_allowances"):
-                values["overdraft_allowances"] = changes.overdraft_allowances
+            elif path.startswith("credit_settings") and path in UPDATABLE_CUSTOMER_PATHS:
+                values.update(_credit_settings(path, changes))
             elif path in ("id", "test_clock_id", "create_time", "update_time"):
                 raise InvalidArgument.for_field(
                     f"customer.{path}", "cannot be changed", reason=reasons.IMMUTABLE_FIELD
@@ -178,6 +194,18 @@ class TestClockUseCases:
         await self._billing.downstream.delete_test_clock_time(clock_id, f"forget:{clock_id}", deadline)
         await uow.test_clocks.delete(clock_id, self._billing.clock.now())
         return clock
+
+
+def _credit_settings(path: str, changes: NewCustomer) -> dict[str, Any]:
+    """The columns a ``credit_settings`` path sets: one list, or all three (R-2, R-6, R-7)."""
+    values: dict[str, Any] = {}
+    if path in ("credit_settings", "credit_settings.overdraft_allowances"):
+        values["overdraft_allowances"] = changes.overdraft_allowances
+    if path in ("credit_settings", "credit_settings.auto_top_ups"):
+        values["auto_top_ups"] = validate_auto_top_ups(list(changes.auto_top_ups), _TOP_UPS_FIELD)
+    if path in ("credit_settings", "credit_settings.balance_alerts"):
+        values["balance_alerts"] = validate_balance_alerts(list(changes.balance_alerts), _ALERTS_FIELD)
+    return values
 
 
 def grace_period_setting(grace_period: timedelta | None, field: str) -> timedelta:

@@ -10,7 +10,9 @@ from drawdown import ids
 from drawdown.errors import InvalidArgument
 from drawdown.money import Money
 from invoicing_service.domain import reasons
+from invoicing_service.domain.balance_watches import Collection
 from invoicing_service.domain.credit_purchases import (
+    DEFAULT_PRIORITY,
     CreditPurchase,
     check_expiry,
     purchase_line,
@@ -24,8 +26,13 @@ from invoicing_service.service.billing import Billing
 from invoicing_service.service.clocks import now_for
 from invoicing_service.service.customers import check_clock_at_rest
 from invoicing_service.service.drafting import build_invoice
-from invoicing_service.store.records import InvoiceRecord, StoredLine
+from invoicing_service.service.settlement import paying
+from invoicing_service.store.records import CustomerRecord, InvoiceRecord, StoredLine
 from invoicing_service.store.unit import InvoicingUnit
+
+# What an auto top-up's purchase is called, and the metadata key that marks it (R-6).
+AUTO_TOP_UP_NAME = "Auto top-up"
+AUTO_TOP_UP_METADATA_KEY = "auto_top_up"
 
 
 @dataclass(frozen=True)
@@ -64,26 +71,58 @@ class PurchaseUseCases:
                 )
         now = await now_for(uow, self._billing.clock, customer.test_clock_id)
         check_expiry(new.expire_time, now)
-        line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
-        invoice = build_invoice(
-            customer_id=customer.id,
-            subscription_id=None,
-            currency=new.amount.currency,
-            test_clock_id=customer.test_clock_id,
-            billing_reason=BillingReason.CREDIT_PURCHASE,
-            period=Period(now, now),
-            lines=(StoredLine(line, f"Credits: {purchase.name}", None),),
-            status=InvoiceState.OPEN,
-            now=now,
-            finalize_time=now,
-            credit_purchase={
-                "name": purchase.name,
-                "priority": purchase.priority,
-                "price_ids": list(purchase.applicable_price_ids),
-                "expire_time": None if new.expire_time is None else new.expire_time.isoformat(),
-                "metadata": metadata,
-                "credit_grant_id": "",
-            },
-        )
+        invoice = _purchase_invoice(customer, purchase, new.expire_time, metadata, now)
         await uow.invoices.insert(invoice)
         return invoice
+
+    async def create_auto_top_up(
+        self,
+        uow: InvoicingUnit,
+        customer: CustomerRecord,
+        amount: Money,
+        collection: Collection,
+        now: datetime,
+    ) -> InvoiceRecord:
+        """R-6: the purchase an auto top-up makes, of credits for every metered price, in
+        the unit of work that disarms the top-up. Made as the balance is evaluated, also
+        while the customer's clock advances (the advance evaluates it), so the clock is
+        not checked for rest. Collected ``paid``, it is stored already paying: its grant
+        is created by ``Settlement.grant_and_complete`` after the commit, or by the
+        recovery sweep if that is cut short."""
+        purchase = CreditPurchase(customer.id, amount, AUTO_TOP_UP_NAME, DEFAULT_PRIORITY, ())
+        invoice = _purchase_invoice(customer, purchase, None, {AUTO_TOP_UP_METADATA_KEY: "true"}, now)
+        if collection is Collection.PAID:
+            invoice = paying(invoice, now)
+        await uow.invoices.insert(invoice)
+        return invoice
+
+
+def _purchase_invoice(
+    customer: CustomerRecord,
+    purchase: CreditPurchase,
+    expire_time: datetime | None,
+    metadata: Mapping[str, str],
+    now: datetime,
+) -> InvoiceRecord:
+    """The OPEN one-off invoice of a purchase (I-15)."""
+    line = purchase_line(purchase, line_id=ids.new_id(ids.INVOICE_LINE), at=now)
+    return build_invoice(
+        customer_id=customer.id,
+        subscription_id=None,
+        currency=purchase.amount.currency,
+        test_clock_id=customer.test_clock_id,
+        billing_reason=BillingReason.CREDIT_PURCHASE,
+        period=Period(now, now),
+        lines=(StoredLine(line, f"Credits: {purchase.name}", None),),
+        status=InvoiceState.OPEN,
+        now=now,
+        finalize_time=now,
+        credit_purchase={
+            "name": purchase.name,
+            "priority": purchase.priority,
+            "price_ids": list(purchase.applicable_price_ids),
+            "expire_time": None if expire_time is None else expire_time.isoformat(),
+            "metadata": dict(metadata),
+            "credit_grant_id": "",
+        },
+    )

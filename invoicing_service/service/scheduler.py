@@ -1,6 +1,7 @@
-"""The billing scheduler: period closes, auto-finalizations, recovery, grant expiries and
-usage authorizations' expiries (and captures cut short) on the wall clock, and the same actions at simulated times when a test clock advances
-(I-10, I-11, I-16).
+"""The billing scheduler: period closes, auto-finalizations, recovery, grant expiries,
+usage authorizations' expiries (and captures cut short) and the evaluation of balance
+watches on the wall clock, and the same actions at simulated times when a test clock
+advances (I-10, I-11, I-16, R-6, R-7).
 
 Every replica runs the wall-clock loop; rows are claimed with FOR UPDATE SKIP LOCKED and
 a subscription period has one draft (a unique index), so each invoice is drafted and
@@ -34,6 +35,7 @@ from invoicing_service.domain.test_clocks import (
     validate_advance,
 )
 from invoicing_service.service.authorizations import UsageAuthorizations
+from invoicing_service.service.balance_watches import BalanceWatches
 from invoicing_service.service.batches import set_aside_worthy
 from invoicing_service.service.billing import Billing
 from invoicing_service.service.changes import test_clock_ready
@@ -48,6 +50,9 @@ TICK_SECONDS = 1.0
 # its peer was down) and is completed by the recovery sweep.
 RECOVERY_AGE = timedelta(seconds=30)
 EXPIRY_SWEEP_EVERY = timedelta(seconds=60)
+# How often the balance watches of every customer are evaluated (R-6, R-7): usage sent to
+# metering directly changes a balance without invoicing taking part.
+WATCH_SWEEP_EVERY = timedelta(seconds=10)
 # Concurrent claimers per replica: each works on one row at a time.
 WORKERS = 4
 
@@ -59,6 +64,8 @@ class Scheduler:
         # without it (C-20), and a fresh replica need not post expiries at once.
         self._last_expiry_sweep = billing.clock.now()
         self._authorizations = UsageAuthorizations(billing)
+        self._watches = BalanceWatches(billing)
+        self._last_watch_sweep = billing.clock.now()
 
     async def run(self, shutting_down: asyncio.Event) -> None:
         """Tick until shutdown; a failing tick is logged and retried on the next."""
@@ -89,6 +96,9 @@ class Scheduler:
                 now, customer_ids=(), exclude_customer_ids=on_clocks, request_id=f"expire:{now.isoformat()}"
             )
             self._last_expiry_sweep = now
+        if now - self._last_watch_sweep >= WATCH_SWEEP_EVERY:
+            await self._watches.evaluate_all()
+            self._last_watch_sweep = now
 
 
 def _digest(values: Iterable[str]) -> str:
@@ -135,7 +145,8 @@ class TestClockAdvance:
         ADVANCING (committed at once, so other writers see it), tells metering and credits
         the new time (I-18), then runs every due action up to ``new_time``, each as of its
         own due time; a subscription or draft that cannot be billed is set aside with its
-        reason and the others run (X-6). Last, ``finish`` sets the clock READY at
+        reason and the others run (X-6). Then the clock's customers' balance watches are
+        evaluated at ``new_time`` (R-6, R-7). Last, ``finish`` sets the clock READY at
         ``new_time``. The clock's frozen_time follows the last completed action; a failure
         leaves INTERNAL_FAILURE and a later advance resumes from there, telling the peers
         again, as it does after a process died mid-advance (the lease is free then)."""
@@ -171,6 +182,10 @@ class TestClockAdvance:
                     reached = max(reached, action.at)
                     await self._set(billing, clock_id, frozen_time=reached)
                 await self._expire_due(billing, clock_id, new_time)
+                # The balance watches judge the balance at the new time, which credits and
+                # metering already hold: the clock reaches it before they are evaluated.
+                await self._set(billing, clock_id, frozen_time=new_time)
+                await BalanceWatches(billing).evaluate_all(test_clock_id=clock_id)
 
                 async def ready(uow: InvoicingUnit) -> TestClockRecord:
                     clock = await uow.test_clocks.update(

@@ -98,7 +98,7 @@ class Settlement:
                         f"credit purchase {invoice_id} expired at {purchase['expire_time']}; void it instead",
                         reason=reasons.CREDIT_PURCHASE_EXPIRED,
                     )
-                invoice = replace(invoice, status=step, paid_time=now, update_time=now)
+                invoice = paying(invoice, now)
                 await uow.invoices.save(invoice)
             await uow.commit()
         try:
@@ -151,6 +151,13 @@ class Settlement:
         marked = replace(invoice, status=state, uncollectible_time=now, update_time=now)
         await uow.invoices.save(marked)
         return marked
+
+
+def paying(invoice: InvoiceRecord, now: datetime) -> InvoiceRecord:
+    """The first step of paying an open invoice, paid at ``now`` (I-12)."""
+    return replace(
+        invoice, status=started_state(invoice.status, InvoiceAction.PAY), paid_time=now, update_time=now
+    )
 
 
 def _at(text: Any) -> datetime:

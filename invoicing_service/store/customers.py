@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drawdown.errors import NotFound
+from drawdown.money import Money
 from invoicing_service.domain import reasons
+from invoicing_service.domain.balance_watches import AutoTopUp, BalanceAlert, Collection
 from invoicing_service.domain.test_clocks import TestClockStatus
 from invoicing_service.store.records import CustomerRecord, TestClockRecord
 from invoicing_service.store.schema import customers, invoices, subscriptions, test_clocks
@@ -33,7 +36,48 @@ def _customer(row: Any) -> CustomerRecord:
         create_time=row.create_time,
         update_time=row.update_time,
         overdraft_allowances=dict(row.overdraft_allowances),
+        auto_top_ups=tuple(_top_up(value) for value in row.auto_top_ups),
+        balance_alerts=tuple(_alert(value) for value in row.balance_alerts),
     )
+
+
+def _top_up(value: Mapping[str, Any]) -> AutoTopUp:
+    currency = value["currency"]
+
+    def money(key: str) -> Money | None:
+        return None if value[key] is None else Money(currency, int(value[key]))
+
+    threshold, cap = money("threshold"), money("monthly_cap")
+    assert threshold is not None and cap is not None
+    return AutoTopUp(threshold, money("amount"), money("recharge_to"), cap, Collection(value["collection"]))
+
+
+def _top_up_json(top_up: AutoTopUp) -> dict[str, Any]:
+    return {
+        "currency": top_up.currency,
+        "threshold": top_up.threshold.minor,
+        "amount": None if top_up.amount is None else top_up.amount.minor,
+        "recharge_to": None if top_up.recharge_to is None else top_up.recharge_to.minor,
+        "monthly_cap": top_up.monthly_cap.minor,
+        "collection": top_up.collection.value,
+    }
+
+
+def _alert(value: Mapping[str, Any]) -> BalanceAlert:
+    currency = value["currency"]
+    return BalanceAlert(
+        currency,
+        None if value["amount"] is None else Money(currency, int(value["amount"])),
+        None if value["percent_of_granted"] is None else Decimal(value["percent_of_granted"]),
+    )
+
+
+def _alert_json(alert: BalanceAlert) -> dict[str, Any]:
+    return {
+        "currency": alert.currency,
+        "amount": None if alert.amount is None else alert.amount.minor,
+        "percent_of_granted": None if alert.percent_of_granted is None else str(alert.percent_of_granted),
+    }
 
 
 class TestClockStore:
@@ -127,6 +171,8 @@ class CustomerStore:
                 test_clock_id=customer.test_clock_id,
                 grace_period_seconds=int(customer.grace_period.total_seconds()),
                 overdraft_allowances=dict(customer.overdraft_allowances),
+                auto_top_ups=[_top_up_json(t) for t in customer.auto_top_ups],
+                balance_alerts=[_alert_json(a) for a in customer.balance_alerts],
                 deleted=False,
                 create_time=customer.create_time,
                 update_time=customer.update_time,
@@ -145,6 +191,23 @@ class CustomerStore:
                 metadata={"id": customer_id},
             )
         return _customer(row)
+
+    async def watched(self, test_clock_id: str | None) -> list[str]:
+        """The customers with a balance watch (R-6, R-7): those on the wall clock or on
+        test clocks not being advanced (None), or those on one test clock."""
+        query = sa.select(customers.c.id).where(
+            ~customers.c.deleted,
+            (customers.c.auto_top_ups != sa.text("'[]'::jsonb"))
+            | (customers.c.balance_alerts != sa.text("'[]'::jsonb")),
+        )
+        if test_clock_id is not None:
+            query = query.where(customers.c.test_clock_id == test_clock_id)
+        else:
+            advancing = sa.select(test_clocks.c.id).where(test_clocks.c.status == TestClockStatus.ADVANCING)
+            query = query.where(
+                customers.c.test_clock_id.is_(None) | customers.c.test_clock_id.not_in(advancing)
+            )
+        return list((await self._session.execute(query.order_by(customers.c.id))).scalars())
 
     async def grace_periods(self, customer_ids: Iterable[str]) -> dict[str, timedelta]:
         """Each customer's grace period before its drafts finalize (I-11)."""
@@ -174,6 +237,10 @@ class CustomerStore:
             columns["grace_period_seconds"] = int(columns.pop("grace_period").total_seconds())
         if "overdraft_allowances" in columns:
             columns["overdraft_allowances"] = dict(columns["overdraft_allowances"])
+        if "auto_top_ups" in columns:
+            columns["auto_top_ups"] = [_top_up_json(t) for t in columns["auto_top_ups"]]
+        if "balance_alerts" in columns:
+            columns["balance_alerts"] = [_alert_json(a) for a in columns["balance_alerts"]]
         row = (
             await self._session.execute(
                 sa.update(customers)

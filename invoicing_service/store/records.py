@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from invoicing_service.domain.balance_watches import AutoTopUp, BalanceAlert
 from invoicing_service.domain.invoices import BillingReason, InvoiceLine, InvoiceState
 from invoicing_service.domain.periods import Period
 from invoicing_service.domain.prices import Price
@@ -45,6 +46,13 @@ class CustomerRecord:
     update_time: datetime
     # currency → overdraft allowance in minor units.
     overdraft_allowances: Mapping[str, int] = field(default_factory=dict)
+    # the watches on its spendable balance.
+    auto_top_ups: tuple[AutoTopUp, ...] = ()
+    balance_alerts: tuple[BalanceAlert, ...] = ()
+
+    @property
+    def watches_balance(self) -> bool:
+        return bool(self.auto_top_ups or self.balance_alerts)
 
 
 @dataclass(frozen=True)

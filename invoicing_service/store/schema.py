@@ -58,6 +58,9 @@ customers = sa.Table(
     sa.Column("grace_period_seconds", sa.BigInteger, nullable=False),
     # R-2: currency → the overdraft allowance in minor units (none: no allowance).
     sa.Column("overdraft_allowances", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    # R-6, R-7: the balance watches' settings, as lists (store.customers converts them).
+    sa.Column("auto_top_ups", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("balance_alerts", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
     sa.Column("update_time", _TS, nullable=False),
@@ -291,6 +294,19 @@ sa.Index(
 )
 
 # Events (E-1..E-3): the outbox of invoicing's changes.
+# R-6, R-7: per customer and watch (``domain.balance_watches`` keys), whether it is armed
+# and what a top-up bought in ``month``. Read and written under the customer's row lock.
+balance_watch_states = sa.Table(
+    "balance_watch_states",
+    metadata,
+    sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("watch", sa.Text, primary_key=True),
+    sa.Column("armed", sa.Boolean, nullable=False),
+    sa.Column("month", sa.Text, nullable=False),
+    sa.Column("topped_up_minor", sa.BigInteger, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
+)
+
 EVENT_TABLES = EventTables(metadata)
 
 # Webhooks (E-4, E-5): endpoints, one delivery per endpoint and event with its attempts,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from drawdown.db.engine import Database, UnitOfWork
 from invoicing_service.store.authorizations import AuthorizationStore
+from invoicing_service.store.balance_watches import BalanceWatchStore
 from invoicing_service.store.billing import InvoiceStore, SubscriptionStore
 from invoicing_service.store.catalog import CatalogStore
 from invoicing_service.store.customers import CustomerStore, TestClockStore
@@ -22,8 +23,8 @@ from invoicing_service.store.webhooks import WebhookStore
 class InvoicingUnit(UnitOfWork):
     """One transaction of the invoicing schema and its repositories: ``invoices``,
     ``subscriptions``, ``catalog`` (products and prices), ``customers``, ``test_clocks``,
-    ``webhooks`` (endpoints and deliveries), ``authorizations`` (usage authorizations) and
-    ``requests`` (the responses stored under
+    ``webhooks`` (endpoints and deliveries), ``authorizations`` (usage authorizations),
+    ``balance_watches`` (the states of auto top-ups and balance alerts) and ``requests`` (the responses stored under
     request ids). ``invoices`` records the events of its status changes in ``outbox``."""
 
     invoices: InvoiceStore
@@ -34,6 +35,7 @@ class InvoicingUnit(UnitOfWork):
     requests: RequestStore
     webhooks: WebhookStore
     authorizations: AuthorizationStore
+    balance_watches: BalanceWatchStore
 
     async def bind(self) -> None:
         self.invoices = InvoiceStore(self.session, self.outbox)
@@ -44,6 +46,7 @@ class InvoicingUnit(UnitOfWork):
         self.requests = RequestStore(self.session)
         self.webhooks = WebhookStore(self.session)
         self.authorizations = AuthorizationStore(self.session)
+        self.balance_watches = BalanceWatchStore(self.session)
 
 
 class OnConnection:

@@ -45,18 +45,20 @@ class ReservationSource(_message.Message):
     def __init__(self, credit_grant_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class SpendableBalance(_message.Message):
-    __slots__ = ("spendable_balance", "available_credits", "reserved", "unbilled_usage", "overdraft_allowance")
+    __slots__ = ("spendable_balance", "available_credits", "reserved", "unbilled_usage", "overdraft_allowance", "granted")
     SPENDABLE_BALANCE_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_CREDITS_FIELD_NUMBER: _ClassVar[int]
     RESERVED_FIELD_NUMBER: _ClassVar[int]
     UNBILLED_USAGE_FIELD_NUMBER: _ClassVar[int]
     OVERDRAFT_ALLOWANCE_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
     spendable_balance: _money_pb2.Money
     available_credits: _money_pb2.Money
     reserved: _money_pb2.Money
     unbilled_usage: _money_pb2.Money
     overdraft_allowance: _money_pb2.Money
-    def __init__(self, spendable_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., available_credits: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., unbilled_usage: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., overdraft_allowance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    granted: _money_pb2.Money
+    def __init__(self, spendable_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., available_credits: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., unbilled_usage: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., overdraft_allowance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., granted: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class ReserveCreditsRequest(_message.Message):
     __slots__ = ("reservation_id", "customer_id", "price_id", "amount", "ttl", "unbilled_usage", "overdraft_allowance")

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from drawdown.type.v1 import limits_pb2 as drawdown_dot_type_dot_v1_dot_limits__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import decimal_pb2 as google_dot_type_dot_decimal__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$drawdown/invoicing/v1/customer.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\x83\x04\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x02\x1a\x10INVALID_ARGUMENT\x12(\n\x05\x65mail\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x04\x1a\x10INVALID_ARGUMENT\x12\\\n\x08metadata\x18\x04 \x03(\x0b\x32-.drawdown.invoicing.v1.Customer.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12\x15\n\rtest_clock_id\x18\x05 \x01(\t\x12H\n\x10invoice_settings\x18\x06 \x01(\x0b\x32..drawdown.invoicing.v1.CustomerInvoiceSettings\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x46\n\x0f\x63redit_settings\x18\t \x01(\x0b\x32-.drawdown.invoicing.v1.CustomerCreditSettings\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x16\x43ustomerCreditSettings\x12\x30\n\x14overdraft_allowances\x18\x01 \x03(\x0b\x32\x12.google.type.Money\"J\n\x17\x43ustomerInvoiceSettings\x12/\n\x0cgrace_period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x90\x01\n\x13\x43ustomerLiveBalance\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32\".drawdown.invoicing.v1.LiveBalance\"\x98\x02\n\x0bLiveBalance\x12-\n\x11\x61vailable_credits\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eunbilled_usage\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12(\n\x0clive_balance\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12$\n\x08reserved\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12/\n\x13overdraft_allowance\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12-\n\x11spendable_balance\x18\x06 \x01(\x0b\x32\x12.google.type.MoneyBl\n\x19\x64\x65v.drawdown.invoicing.v1P\x01ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$drawdown/invoicing/v1/customer.proto\x12\x15\x64rawdown.invoicing.v1\x1a\x1d\x64rawdown/type/v1/limits.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\x1a\x17google/type/money.proto\"\x83\x04\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04name\x18\x02 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x02\x1a\x10INVALID_ARGUMENT\x12(\n\x05\x65mail\x18\x03 \x01(\tB\x19\xd2\xf3\x18\x15\x08\x80\x04\x1a\x10INVALID_ARGUMENT\x12\\\n\x08metadata\x18\x04 \x03(\x0b\x32-.drawdown.invoicing.v1.Customer.MetadataEntryB\x1b\xd2\xf3\x18\x17\x08\xf4\x03\x10(\x1a\x10INVALID_ARGUMENT\x12\x15\n\rtest_clock_id\x18\x05 \x01(\t\x12H\n\x10invoice_settings\x18\x06 \x01(\x0b\x32..drawdown.invoicing.v1.CustomerInvoiceSettings\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x46\n\x0f\x63redit_settings\x18\t \x01(\x0b\x32-.drawdown.invoicing.v1.CustomerCreditSettings\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbf\x01\n\x16\x43ustomerCreditSettings\x12\x30\n\x14overdraft_allowances\x18\x01 \x03(\x0b\x32\x12.google.type.Money\x12\x36\n\x0c\x61uto_top_ups\x18\x02 \x03(\x0b\x32 .drawdown.invoicing.v1.AutoTopUp\x12;\n\x0e\x62\x61lance_alerts\x18\x03 \x03(\x0b\x32#.drawdown.invoicing.v1.BalanceAlert\"\xf4\x01\n\tAutoTopUp\x12%\n\tthreshold\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12$\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.MoneyH\x00\x12)\n\x0brecharge_to\x18\x03 \x01(\x0b\x32\x12.google.type.MoneyH\x00\x12\'\n\x0bmonthly_cap\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12>\n\ncollection\x18\x05 \x01(\x0e\x32*.drawdown.invoicing.v1.AutoTopUpCollectionB\x06\n\x04size\"\x87\x01\n\x0c\x42\x61lanceAlert\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12$\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.MoneyH\x00\x12\x32\n\x12percent_of_granted\x18\x03 \x01(\x0b\x32\x14.google.type.DecimalH\x00\x42\x0b\n\tthreshold\"\x9b\x02\n\x1d\x43reditBalanceThresholdCrossed\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12:\n\rbalance_alert\x18\x02 \x01(\x0b\x32#.drawdown.invoicing.v1.BalanceAlert\x12%\n\tthreshold\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12-\n\x11spendable_balance\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12#\n\x07granted\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12.\n\nas_of_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x17\x43ustomerInvoiceSettings\x12/\n\x0cgrace_period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x90\x01\n\x13\x43ustomerLiveBalance\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32\".drawdown.invoicing.v1.LiveBalance\"\x98\x02\n\x0bLiveBalance\x12-\n\x11\x61vailable_credits\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x0eunbilled_usage\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12(\n\x0clive_balance\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12$\n\x08reserved\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12/\n\x13overdraft_allowance\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12-\n\x11spendable_balance\x18\x06 \x01(\x0b\x32\x12.google.type.Money*\x7f\n\x13\x41utoTopUpCollection\x12&\n\"AUTO_TOP_UP_COLLECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41UTO_TOP_UP_COLLECTION_PAID\x10\x01\x12\x1f\n\x1b\x41UTO_TOP_UP_COLLECTION_OPEN\x10\x02\x42l\n\x19\x64\x65v.drawdown.invoicing.v1P\x01ZMgithub.com/drawdown-billing/drawdown/gen/go/drawdown/invoicing/v1;invoicingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,16 +45,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMER'].fields_by_name['email']._serialized_options = b'\322\363\030\025\010\200\004\032\020INVALID_ARGUMENT'
   _globals['_CUSTOMER'].fields_by_name['metadata']._loaded_options = None
   _globals['_CUSTOMER'].fields_by_name['metadata']._serialized_options = b'\322\363\030\027\010\364\003\020(\032\020INVALID_ARGUMENT'
-  _globals['_CUSTOMER']._serialized_start=185
-  _globals['_CUSTOMER']._serialized_end=700
-  _globals['_CUSTOMER_METADATAENTRY']._serialized_start=653
-  _globals['_CUSTOMER_METADATAENTRY']._serialized_end=700
-  _globals['_CUSTOMERCREDITSETTINGS']._serialized_start=702
-  _globals['_CUSTOMERCREDITSETTINGS']._serialized_end=776
-  _globals['_CUSTOMERINVOICESETTINGS']._serialized_start=778
-  _globals['_CUSTOMERINVOICESETTINGS']._serialized_end=852
-  _globals['_CUSTOMERLIVEBALANCE']._serialized_start=855
-  _globals['_CUSTOMERLIVEBALANCE']._serialized_end=999
-  _globals['_LIVEBALANCE']._serialized_start=1002
-  _globals['_LIVEBALANCE']._serialized_end=1282
+  _globals['_AUTOTOPUPCOLLECTION']._serialized_start=2100
+  _globals['_AUTOTOPUPCOLLECTION']._serialized_end=2227
+  _globals['_CUSTOMER']._serialized_start=212
+  _globals['_CUSTOMER']._serialized_end=727
+  _globals['_CUSTOMER_METADATAENTRY']._serialized_start=680
+  _globals['_CUSTOMER_METADATAENTRY']._serialized_end=727
+  _globals['_CUSTOMERCREDITSETTINGS']._serialized_start=730
+  _globals['_CUSTOMERCREDITSETTINGS']._serialized_end=921
+  _globals['_AUTOTOPUP']._serialized_start=924
+  _globals['_AUTOTOPUP']._serialized_end=1168
+  _globals['_BALANCEALERT']._serialized_start=1171
+  _globals['_BALANCEALERT']._serialized_end=1306
+  _globals['_CREDITBALANCETHRESHOLDCROSSED']._serialized_start=1309
+  _globals['_CREDITBALANCETHRESHOLDCROSSED']._serialized_end=1592
+  _globals['_CUSTOMERINVOICESETTINGS']._serialized_start=1594
+  _globals['_CUSTOMERINVOICESETTINGS']._serialized_end=1668
+  _globals['_CUSTOMERLIVEBALANCE']._serialized_start=1671
+  _globals['_CUSTOMERLIVEBALANCE']._serialized_end=1815
+  _globals['_LIVEBALANCE']._serialized_start=1818
+  _globals['_LIVEBALANCE']._serialized_end=2098
 # @@protoc_insertion_point(module_scope)

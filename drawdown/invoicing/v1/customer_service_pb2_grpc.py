@@ -96,9 +96,11 @@ class CustomerServiceServicer:
         (I-18), so its first events and grants are judged by its clock.
         Errors: NOT_FOUND TEST_CLOCK_NOT_FOUND; INVALID_ARGUMENT GRACE_PERIOD_TOO_LONG,
         INVALID_ARGUMENT (malformed email, negative grace period, a grace_period that is not
-        a valid Duration), INVALID_AMOUNT (a negative overdraft allowance or a fraction of a
-        minor unit), INVALID_CURRENCY, CURRENCY_MISMATCH (two overdraft allowances in one
-        currency); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (the clock is being
+        a valid Duration; a top-up or alert without a required field, a bad percentage, two
+        alerts alike or more than 10), INVALID_AMOUNT (a negative overdraft allowance, a
+        fraction of a minor unit, a top-up amount or cap not positive, a recharge target not
+        above its threshold), INVALID_CURRENCY, CURRENCY_MISMATCH (two overdraft allowances
+        or top-ups in one currency, a top-up's or alert's amounts in two currencies); FAILED_PRECONDITION TEST_CLOCK_ADVANCING (the clock is being
         advanced); ALREADY_EXISTS REQUEST_ID_REUSED; UNAVAILABLE
         METERING_SERVICE_UNAVAILABLE, CREDITS_SERVICE_UNAVAILABLE (a customer on a test clock
         whose peers could not be told: nothing is created; retry with the same request_id).
@@ -125,9 +127,11 @@ class CustomerServiceServicer:
 
     def UpdateCustomer(self, request, context):
         """Changes a customer's name, email, metadata, invoice_settings.grace_period or
-        credit_settings.overdraft_allowances (all of them: the list replaces the previous
-        one). A new grace period applies to drafts created afterwards, not to existing
-        drafts; a new overdraft allowance to authorizations made afterwards.
+        credit_settings.overdraft_allowances, credit_settings.auto_top_ups or
+        credit_settings.balance_alerts (each list replaces the previous one; credit_settings
+        replaces all three). A new grace period applies to drafts created afterwards, not to
+        existing drafts; a new overdraft allowance to authorizations made afterwards; new
+        top-ups and alerts from the next evaluation of the balance (R-6, R-7).
         Errors: NOT_FOUND CUSTOMER_NOT_FOUND; INVALID_ARGUMENT IMMUTABLE_FIELD (a path other
         than those allowed, e.g. test_clock_id; the violation names it),
         GRACE_PERIOD_TOO_LONG, INVALID_ARGUMENT (empty mask, unknown path, malformed email,

@@ -16,6 +16,7 @@ from google.protobuf import duration_pb2
 from google.type import money_pb2
 
 from drawdown.credits.v1 import credit_grant_pb2 as grant_pb
+from drawdown.credits.v1 import credit_grant_service_pb2 as grant_service_pb
 from drawdown.credits.v1 import credit_reservation_service_pb2 as pb
 from drawdown.credits.v1 import credit_reservation_service_pb2_grpc as reservation_grpc
 from drawdown.credits.v1 import test_clock_time_service_pb2 as clock_pb
@@ -259,3 +260,22 @@ async def test_r1_bad_reservations_name_their_field(
 
 def _only(price_id: str) -> grant_pb.ApplicabilityConfig:
     return grant_pb.ApplicabilityConfig(prices=grant_pb.ApplicabilityPrices(price_ids=[price_id]))
+
+
+async def test_r7_the_spendable_balance_says_what_was_granted_by_grants_effective_and_not_voided(
+    suite: Suite, credits: CreditsClient
+) -> None:
+    await credits.create(new_grant(amount=1000))
+    await reservations(suite).ReserveCredits(reserve_request("uza_granted", 400), metadata=credits.service)
+    voided = await credits.create(new_grant(amount=700))
+    await credits.grants.VoidCreditGrant(
+        grant_service_pb.VoidCreditGrantRequest(id=voided.id), metadata=credits.admin
+    )
+    await credits.create(new_grant(amount=300, effective_time=timestamp_to_proto(T0 + timedelta(days=1))))
+
+    reply = await reservations(suite).GetSpendableBalance(
+        pb.GetSpendableBalanceRequest(customer_id=JENNY), metadata=credits.service
+    )
+
+    [balance] = reply.balances
+    assert (minor(balance.granted), minor(balance.spendable_balance)) == (1000, 600)

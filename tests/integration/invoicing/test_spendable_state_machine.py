@@ -2,7 +2,9 @@
 direct usage / overdraft / period close and finalization sequences through the real suite:
 after every step the spendable balance (R-2) equals a naive recomputation from what the
 test did, authorizations never take it below minus the overdraft allowance (R-3), and no
-grant's balance is negative (C-23).
+grant's balance is negative (C-23). The customer has an auto top-up collected ``open``
+(its purchases leave the balance as it is): it never buys more than once per run of steps
+that end below its threshold, nor beyond its monthly cap (R-6).
 
 One customer per example, on a test clock of its own; one suite for the whole test.
 Prices are per unit (3 ¢ an input token, 5 ¢ an output token), so the model rates by
@@ -28,12 +30,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from drawdown.invoicing.v1 import (
     customer_pb2,
     customer_service_pb2,
+    invoice_pb2,
+    invoice_service_pb2,
     subscription_service_pb2,
     test_clock_service_pb2,
 )
 from drawdown.invoicing.v1 import usage_authorization_service_pb2 as pb
 from drawdown.invoicing.v1 import usage_authorization_service_pb2_grpc as authorization_grpc
-from drawdown.rpc.convert import timestamp_to_proto
+from drawdown.money import Money
+from drawdown.rpc.convert import money_to_proto, timestamp_to_proto
 from tests.integration.credits.credit_api_builders import error_metadata, minor, reason
 from tests.integration.invoicing.invoicing_builders import (
     T0,
@@ -75,8 +80,13 @@ class SpendableMachine(RuleBasedStateMachine):
     def stub(self) -> authorization_grpc.UsageAuthorizationServiceStub:
         return authorization_grpc.UsageAuthorizationServiceStub(self.invoicing.suite.channel("invoicing"))
 
-    @initialize(granted=st.integers(min_value=0, max_value=3000))
-    def a_customer_with_credits(self, granted: int) -> None:
+    @initialize(
+        granted=st.integers(min_value=0, max_value=3000),
+        threshold=st.integers(min_value=-500, max_value=2000),
+        amount=st.integers(min_value=1, max_value=1000),
+        cap=st.integers(min_value=1, max_value=2000),
+    )
+    def a_customer_with_credits(self, granted: int, threshold: int, amount: int, cap: int) -> None:
         self.now = T0
         self.clock_id = self.run(clock_at(self.invoicing, T0))
         self.customer_id = self.run(customer(self.invoicing, self.clock_id))
@@ -90,6 +100,29 @@ class SpendableMachine(RuleBasedStateMachine):
         self.unbilled = 0  # rated usage of the open period
         self.overdraft = 0
         self.authorizations: list[Authorization] = []
+        self.top_up = (threshold, amount, cap)
+        self.spendable_after_steps: list[int] = []
+        self.run(self.set_credit_settings("auto_top_ups", auto_top_ups=[self.auto_top_up()]))
+
+    def auto_top_up(self) -> customer_pb2.AutoTopUp:
+        threshold, amount, cap = self.top_up
+        return customer_pb2.AutoTopUp(
+            threshold=money_to_proto(Money("USD", threshold)),  # may be negative
+            amount=usd(amount),
+            monthly_cap=usd(cap),
+            collection=customer_pb2.AUTO_TOP_UP_COLLECTION_OPEN,
+        )
+
+    async def set_credit_settings(self, path: str, **settings) -> None:
+        await self.invoicing.customers.UpdateCustomer(
+            customer_service_pb2.UpdateCustomerRequest(
+                customer=customer_pb2.Customer(
+                    id=self.customer_id, credit_settings=customer_pb2.CustomerCreditSettings(**settings)
+                ),
+                update_mask={"paths": [f"credit_settings.{path}"]},
+            ),
+            metadata=self.invoicing.metadata,
+        )
 
     # -- the model --------------------------------------------------------------------
 
@@ -191,20 +224,7 @@ class SpendableMachine(RuleBasedStateMachine):
 
     @rule(allowance=st.integers(min_value=0, max_value=1000))
     def set_overdraft(self, allowance: int) -> None:
-        self.run(
-            self.invoicing.customers.UpdateCustomer(
-                customer_service_pb2.UpdateCustomerRequest(
-                    customer=customer_pb2.Customer(
-                        id=self.customer_id,
-                        credit_settings=customer_pb2.CustomerCreditSettings(
-                            overdraft_allowances=[usd(allowance)]
-                        ),
-                    ),
-                    update_mask={"paths": ["credit_settings"]},
-                ),
-                metadata=self.invoicing.metadata,
-            )
-        )
+        self.run(self.set_credit_settings("overdraft_allowances", overdraft_allowances=[usd(allowance)]))
         self.overdraft = allowance
 
     @rule(minutes=st.integers(min_value=1, max_value=20))
@@ -262,6 +282,37 @@ class SpendableMachine(RuleBasedStateMachine):
         assert minor(balance.available_credits) == self.available >= 0
         assert minor(balance.unbilled_usage) == self.unbilled
         assert minor(balance.spendable_balance) == self.spendable()
+
+    @invariant()
+    def top_ups_buy_once_per_crossing_within_the_cap(self) -> None:
+        """The balance is judged at the end of a step (after an authorization, capture,
+        release or advance), so the top-up buys at most once per run of steps that end
+        below its threshold: judging at fewer step ends cannot make more runs."""
+        if not hasattr(self, "customer_id"):
+            return
+        threshold, amount, cap = self.top_up
+        self.spendable_after_steps.append(self.spendable())
+        after = self.spendable_after_steps
+        crossings = sum(
+            1 for i, s in enumerate(after) if s < threshold and (i == 0 or after[i - 1] >= threshold)
+        )
+        reply = self.run(
+            self.invoicing.invoices.ListInvoices(
+                invoice_service_pb2.ListInvoicesRequest(customer_id=self.customer_id, page_size=100),
+                metadata=self.invoicing.metadata,
+            )
+        )
+        bought = [i for i in reply.invoices if i.billing_reason == invoice_pb2.BILLING_REASON_CREDIT_PURCHASE]
+        assert len(bought) <= crossings, (len(bought), after)
+        per_month: dict[tuple[int, int], int] = {}
+        for invoice in bought:
+            assert invoice.status == invoice_pb2.INVOICE_STATUS_OPEN
+            assert 0 < minor(invoice.total) <= amount
+            created = invoice.create_time.ToDatetime(tzinfo=UTC)
+            per_month[(created.year, created.month)] = per_month.get(
+                (created.year, created.month), 0
+            ) + minor(invoice.total)
+        assert all(total <= cap for total in per_month.values()), per_month
 
 
 def test_r2_spendable_is_exact_over_random_sequences(database_url: str) -> None:
