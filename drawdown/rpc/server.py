@@ -31,7 +31,6 @@ from drawdown.clock import Clock, SystemClock
 from drawdown.config import Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
-from drawdown.db.urls import libpq_url
 from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.interceptors import Authenticator, ServerInterceptor
 from drawdown.rpc.limits import MAX_MESSAGE_BYTES
@@ -46,6 +45,9 @@ log = structlog.get_logger("drawdown.server")
 # REFUSED_STREAM), so the limit sits well above a busy client's burst (the tests send 300
 # concurrent single events on one connection).
 MAX_STREAMS_PER_CONNECTION = 1000
+# Of a process's DRAWDOWN_DB_POOL_SIZE connections, those outside the pools: the health
+# probe's (O-2) and the events' LISTEN (E-3); the pools share the rest.
+OWN_CONNECTIONS = 2
 
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -164,7 +166,12 @@ async def start_server(
         refuse_served_port(definition.name, settings.host, bind_port)
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
-    database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
+    database = Database(
+        database_url,
+        pool_size=settings.db_pool_size - OWN_CONNECTIONS,
+        unit_of_work=definition.unit_of_work,
+        application_name=f"drawdown {definition.name}",
+    )
     pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
     context = ServiceContext(settings=settings, database=database, clock=clock or SystemClock())
     authenticator = Authenticator(database.engine, settings.auth_cache_seconds, context.clock)
@@ -198,7 +205,7 @@ async def start_server(
     health_names = ("", *service_names)
     for name in health_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    probe = DatabaseProbe(libpq_url(database_url))
+    probe = DatabaseProbe(database.conninfo)
     context.background.append(
         asyncio.create_task(follow_database(health_servicer, definition.name, health_names, probe))
     )
