@@ -80,7 +80,11 @@ _COPY = (
 )
 
 # Rows in (meter_id, identifier) order: every batch locks the keys it inserts in one order.
-# Into the open partition, and only identifiers no partition holds (store.partitions).
+# Into the open partition, and only identifiers no older partition holds (store.partitions);
+# the open one's primary key is the arbiter of ON CONFLICT, which probes it anyway.
+# OFFSET 0 keeps the lookup a probe of each partition's primary key per staged event: as
+# a join, the planner may hash the whole table (a scan of every partition per batch)
+# while the staging table's size is unknown to it.
 _INSERT = f"""
 INSERT INTO metering.meter_events
     (meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
@@ -90,7 +94,9 @@ SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "tim
        preaggregation_window, {OPEN_WEEK}
 FROM staged_meter_events_v3 s
 WHERE NOT EXISTS (
-    SELECT 1 FROM metering.meter_events e WHERE e.meter_id = s.meter_id AND e.identifier = s.identifier)
+    SELECT 1 FROM metering.meter_events e
+    WHERE e.meter_id = s.meter_id AND e.identifier = s.identifier AND e.week < {OPEN_WEEK}
+    OFFSET 0)
 ORDER BY meter_id COLLATE "C", identifier COLLATE "C"
 ON CONFLICT (meter_id, identifier, week) DO NOTHING
 """
