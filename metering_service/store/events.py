@@ -140,7 +140,7 @@ SELECT pg_advisory_xact_lock(key) FROM (
 
 # The partial state of one bucket (domain.aggregation.RollupState) from rows ``e`` of events
 # with their formula ``agg``; only the columns the formula reads are filled.
-BUCKET_STATE = """
+_BUCKET_STATE = """
     count(*), sum(e.value),
     max(e.value) FILTER (WHERE agg IN ('max', 'min')),
     min(e.value) FILTER (WHERE agg IN ('max', 'min')),
@@ -150,13 +150,13 @@ BUCKET_STATE = """
     array_agg(DISTINCT e.value) FILTER (WHERE agg = 'unique_count')
 """
 
-ROLLUP_COLUMNS = """
+_ROLLUP_COLUMNS = """
     (meter_id, customer_id, hour, dimension_values, event_count, total, maximum, minimum,
      last_timestamp, last_seq, last_value, distinct_values)
 """
 
 # A bucket's partial state merged with ``excluded``'s (the states of more events).
-MERGE_STATES = """
+_MERGE_STATES = """
     event_count = meter_rollups.event_count + excluded.event_count,
     total = meter_rollups.total + excluded.total,
     maximum = GREATEST(meter_rollups.maximum, excluded.maximum),
@@ -174,9 +174,9 @@ MERGE_STATES = """
 )
 
 _MERGE_NEW_EVENTS = f"""
-INSERT INTO metering.meter_rollups {ROLLUP_COLUMNS}
+INSERT INTO metering.meter_rollups {_ROLLUP_COLUMNS}
 SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS hour, e.dimension_values,
-       {BUCKET_STATE}
+       {_BUCKET_STATE}
 FROM (
     SELECT s.*, m.aggregation AS agg
     FROM staged_meter_events_v3 s
@@ -185,7 +185,7 @@ FROM (
 ) e
 GROUP BY e.meter_id, e.customer_id, hour, e.dimension_values
 ORDER BY e.meter_id COLLATE "C", e.customer_id COLLATE "C", hour, e.dimension_values COLLATE "C"
-ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET {MERGE_STATES}
+ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET {_MERGE_STATES}
 """
 
 # An event counts (M-16, M-17) unless cancelled or superseded in its pre-aggregation window
@@ -210,9 +210,9 @@ WHERE r.meter_id = t.meter_id AND r.customer_id = t.customer_id
 """
 
 _RECOMPUTE_BUCKETS = f"""
-INSERT INTO metering.meter_rollups {ROLLUP_COLUMNS}
+INSERT INTO metering.meter_rollups {_ROLLUP_COLUMNS}
 SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS hour, e.dimension_values,
-       {BUCKET_STATE}
+       {_BUCKET_STATE}
 FROM (SELECT DISTINCT * FROM {_RANGES}) t
 JOIN metering.meter_events e
   ON e.meter_id = t.meter_id AND e.customer_id = t.customer_id

@@ -107,26 +107,6 @@ meter_rollups = sa.Table(
     sa.Column("distinct_values", ARRAY(sa.Numeric)),
 )
 
-# The counted events of dropped partitions of ``meter_events``, by minute, in the partial
-# state of ``meter_rollups``: what summaries of a partial hour read once the raw events
-# are gone (``store/partitions.py``).
-meter_minute_rollups = sa.Table(
-    "meter_minute_rollups",
-    metadata,
-    sa.Column("meter_id", sa.Text, sa.ForeignKey("meters.id"), primary_key=True),
-    sa.Column("customer_id", sa.Text, primary_key=True),
-    sa.Column("minute", _TS, primary_key=True),
-    sa.Column("dimension_values", ARRAY(sa.Text), primary_key=True),
-    sa.Column("event_count", sa.BigInteger, nullable=False),
-    sa.Column("total", sa.Numeric, nullable=False),
-    sa.Column("maximum", sa.Numeric),
-    sa.Column("minimum", sa.Numeric),
-    sa.Column("last_timestamp", _TS),
-    sa.Column("last_seq", sa.BigInteger),
-    sa.Column("last_value", sa.Numeric),
-    sa.Column("distinct_values", ARRAY(sa.Numeric)),
-)
-
 # Test clocks (I-18), as invoicing tells them: each clock's time and the customers on it.
 test_clocks = TestClockTables(metadata)
 

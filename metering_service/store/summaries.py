@@ -65,13 +65,6 @@ def _rollup_aggregates(formula: Aggregation) -> tuple[str, str, str]:
     return "metering.meter_rollups r", "sum(r.event_count)", state
 
 
-def _minute_aggregates(formula: Aggregation) -> tuple[str, str, str]:
-    """``_rollup_aggregates`` over ``metering.meter_minute_rollups r`` (the events of dropped
-    partitions, O-6)."""
-    source, count, state = _rollup_aggregates(formula)
-    return source.replace("metering.meter_rollups", "metering.meter_minute_rollups"), count, state
-
-
 def _rollup_state(columns: Sequence[Any]) -> RollupState | None:
     """A merged state from the aggregates of ``_rollup_aggregates``; None without events."""
     event_count, total, maximum, minimum, last_ts, last_seq, last_value, distinct = columns
@@ -216,19 +209,6 @@ class SummaryRepository:
             index = row[0]
             event = rollup_of_event(RecordedEvent(ranges[index][0], row[1], row[2], row[3], {}))
             states[index] = _merge(states[index], event)
-        # After the raw events, as in ``_from_events``.
-        minute_source, minute_count, minute_state = _minute_aggregates(meter.aggregation)
-        for row in await self._over_ranges(
-            meter,
-            f"""SELECT q.idx, {minute_count}, sum(r.total), {minute_state}
-                FROM {_RANGES} JOIN {minute_source}
-                  ON r.meter_id = :meter_id AND r.customer_id = q.customer_id
-                 AND r.minute >= q.range_start AND r.minute < q.range_end
-                GROUP BY q.idx""",
-            [r for r in partial if r[2] < r[3]],
-        ):
-            if (merged := _rollup_state(row[1:])) is not None:
-                states[row[0]] = _merge(states[row[0]], merged)
         return states
 
     async def _over_ranges(
@@ -275,26 +255,4 @@ class SummaryRepository:
             state = rollup_of_event(RecordedEvent(customer_id, row[0], row[1], row[2], {}))
             key = tuple(row[3:])
             states[key] = _merge(states.get(key), state)
-        # After the raw events: that statement locked every partition until the transaction
-        # ends, so none is moved into the minute rollups between the two (none counts twice).
-        source, count, state_columns = _minute_aggregates(meter.aggregation)
-        minute_dims = _dimension_columns(meter, group_by, "r")
-        keys = ", ".join(minute_dims) or "NULL::text"
-        rows = await self._session.execute(
-            sa.text(
-                f"""
-                SELECT {keys}, {count}, sum(r.total), {state_columns}
-                FROM {source}
-                WHERE r.meter_id = :meter_id AND r.customer_id = :customer_id
-                  AND r.minute >= :start AND r.minute < :end
-                GROUP BY {keys}
-                """
-            ),
-            {"meter_id": meter.id, "customer_id": customer_id, "start": start, "end": end},
-        )
-        width = max(len(minute_dims), 1)
-        for row in rows:
-            if (merged := _rollup_state(row[width:])) is not None:
-                key = tuple(row[: len(minute_dims)])
-                states[key] = _merge(states.get(key), merged)
         return states

@@ -72,24 +72,6 @@ def upgrade() -> None:
             opened_at timestamptz
         );
 
-        -- The counted events of dropped partitions, by minute (the same partial states as
-        -- meter_rollups'), for summaries of partial hours once the raw events are gone.
-        CREATE TABLE metering.meter_minute_rollups (
-            meter_id text NOT NULL REFERENCES metering.meters (id),
-            customer_id text NOT NULL,
-            minute timestamptz NOT NULL,
-            dimension_values text[] NOT NULL,
-            event_count bigint NOT NULL,
-            total numeric NOT NULL,
-            maximum numeric,
-            minimum numeric,
-            last_timestamp timestamptz,
-            last_seq bigint,
-            last_value numeric,
-            distinct_values numeric[],
-            PRIMARY KEY (meter_id, customer_id, minute, dimension_values)
-        );
-
         DO $$
         DECLARE
             this_week date := date_trunc('week', now() AT TIME ZONE 'UTC')::date;
@@ -129,6 +111,5 @@ def downgrade() -> None:
         FROM metering.meter_events_partitioned;
         DROP TABLE metering.meter_events_partitioned;
         DROP TABLE metering.meter_event_weeks;
-        DROP TABLE metering.meter_minute_rollups;
         """
     )
