@@ -62,8 +62,10 @@ CUSTOMERS = 1_000
 MODELS = ("small", "large", "xl")
 _COPY_ROWS = (
     "COPY metering.meter_events (meter_id, identifier, customer_id, value, dimension_values, payload,"
-    ' "timestamp", timestamp_sent, received_at, fingerprint) FROM STDIN'
+    ' "timestamp", timestamp_sent, received_at, fingerprint, week) FROM STDIN'
 )
+# The weekly partition ingest writes into (metering_service.store.partitions).
+_OPEN_WEEK = "SELECT max(week) FROM metering.meter_event_weeks WHERE opened_at IS NOT NULL"
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", 32 * 1024 * 1024)]
 _SERVICE = "drawdown.metering.v1.MeterEventService"
 
@@ -223,6 +225,7 @@ async def copy_ceiling(url: str, meter_id: str, events: int) -> tuple[float, flo
 
     async def copy(prefix: str, start: int, count: int) -> None:
         async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
+            ((week,),) = await (await conn.execute(_OPEN_WEEK)).fetchall()
             async with conn.cursor() as cursor, cursor.copy(_COPY_ROWS) as copy_in:
                 for chunk in range(start, start + count, 10_000):
                     lines = []
@@ -231,7 +234,7 @@ async def copy_ceiling(url: str, meter_id: str, events: int) -> tuple[float, flo
                         moment = (now - timedelta(seconds=number % 3600)).isoformat()
                         lines.append(
                             f"{meter_id}\t{prefix}-{number}\t{payload['customer_id']}\t{payload['value']}\t"
-                            f"{{{payload['model']}}}\t{json.dumps(payload)}\t{moment}\tt\t{received}\t{fingerprint}\n"
+                            f"{{{payload['model']}}}\t{json.dumps(payload)}\t{moment}\tt\t{received}\t{fingerprint}\t{week}\n"
                         )
                     await copy_in.write("".join(lines))
             await conn.commit()

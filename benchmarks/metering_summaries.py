@@ -62,9 +62,13 @@ def load_events(url: str, meter_id: str, events: int, customers: int, now: datet
     span = DAYS * 86_400
     fingerprint = "\\\\x" + "00" * 16
     with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
+        # Into the weekly partition ingest writes into (metering_service.store.partitions).
+        ((week,),) = cursor.execute(
+            "SELECT max(week) FROM metering.meter_event_weeks WHERE opened_at IS NOT NULL"
+        ).fetchall()
         with cursor.copy(
             "COPY metering.meter_events (meter_id, identifier, customer_id, value, dimension_values, payload,"
-            ' "timestamp", timestamp_sent, received_at, fingerprint) FROM STDIN'
+            ' "timestamp", timestamp_sent, received_at, fingerprint, week) FROM STDIN'
         ) as copy:
             buffer = io.StringIO()
             for number in range(events):
@@ -75,7 +79,7 @@ def load_events(url: str, meter_id: str, events: int, customers: int, now: datet
                 buffer.write(
                     f"{meter_id}\tev-{number}\t{customer}\t{value}\t{{{model}}}\t"
                     f'{{"customer_id": "{customer}", "value": "{value}", "model": "{model}"}}\t'
-                    f"{moment}\tt\t{now.isoformat()}\t{fingerprint}\n"
+                    f"{moment}\tt\t{now.isoformat()}\t{fingerprint}\t{week}\n"
                 )
                 if number % CHUNK_ROWS == CHUNK_ROWS - 1:
                     copy.write(buffer.getvalue())

@@ -216,7 +216,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     suite.migrate_all(url)
 
     async def run() -> None:
-        database = Database(url, pool_size=1)
+        database = Database(url, pool_size=2)
         try:
             async with database.unit_of_work() as uow:
                 # One moment for the whole command: a key made to expire in 15m does so

@@ -61,7 +61,15 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["console", "json"] = Field(default="console", description="console or json.")
-    db_pool_size: int = Field(default=10, description="Connections per service process.")
+    db_pool_size: int = Field(
+        default=10,
+        ge=4,
+        description=(
+            "Database connections per service process, all told: the health probe's and the"
+            " events' LISTEN, then half of the rest (rounded up) for the hot paths' raw pool"
+            " and the others for the units of work."
+        ),
+    )
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/gRPC endpoint spans are exported to (http://collector:4317); unset: no "

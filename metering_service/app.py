@@ -9,7 +9,7 @@ from functools import partial
 import grpc
 
 from drawdown.db.idempotency import IdempotencyStore
-from drawdown.db.retention import REQUEST_ID_RETENTION, prune_in_background
+from drawdown.db.retention import REQUEST_ID_RETENTION, maintain_in_background, prune_in_background
 from drawdown.events.serving import serve_events
 from drawdown.metering.v1 import (
     event_service_pb2,
@@ -33,6 +33,7 @@ from metering_service.service.events import Cancellation, GroupCommit, Ingestion
 from metering_service.service.meters import MeterUseCases
 from metering_service.service.summaries import Summaries
 from metering_service.service.test_clocks import TestClockUseCases
+from metering_service.store.partitions import EventPartitions
 from metering_service.store.schema import EVENT_TABLES, MIGRATIONS, idempotency_keys
 from metering_service.store.unit import MeteringUnit
 
@@ -47,6 +48,8 @@ def register(server: grpc.aio.Server, context: ServiceContext) -> Sequence[str]:
     prune_in_background(
         context, "metering request ids", partial(idempotency.prune, database), REQUEST_ID_RETENTION
     )
+    # Weekly partitions of meter events: created ahead, opened, dropped after retention (O-6).
+    maintain_in_background(context, "meter event partitions", EventPartitions(database).maintain)
     error_reports = ErrorReports(database, clock)
     context.background.append(
         asyncio.create_task(error_reports.run(context.shutting_down), name="metering.error_reports")

@@ -9,6 +9,11 @@ instead: a psycopg connection taken from ``ConnectionPool`` once per call, with 
 pre-ping, no session, no statement compilation and no greenlet hop, because on those
 paths SQLAlchemy's checkout and execution machinery cost more CPU than the statements.
 ``fetch`` runs constant SQL on either kind of connection.
+
+The two pools share one budget, ``pool_size``: the raw pool gets a fixed share of it
+(``hot_path_connections``, half, rounded up) and the engine the rest, with no overflow,
+so a ``Database`` never holds more than ``pool_size`` connections. A call holds at most
+one connection of each kind at a time, so each pool needs one connection at least.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, Protocol, Self, TypeVar
 import psycopg
 import sqlalchemy as sa
 from psycopg import pq
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -88,29 +94,50 @@ UnitOfWorkT = TypeVar("UnitOfWorkT", bound="UnitOfWork")
 SESSION_OPTIONS = "-c TimeZone=UTC"
 
 
+def hot_path_connections(pool_size: int) -> int:
+    """The raw pool's share of a budget of ``pool_size`` connections: half, rounded up
+    (the hot paths are the calls that come by the thousand); the engine gets the rest."""
+    if pool_size < 2:
+        raise ValueError(f"a database needs 2 connections at least (one per pool), got {pool_size}")
+    return (pool_size + 1) // 2
+
+
 class Database:
     """One per service process: the engine (its pool for units of work) and the raw
-    ``ConnectionPool`` of the hot paths (up to ``pool_size`` more connections, opened
-    only when a hot path first needs one, so services without hot paths open none)."""
+    ``ConnectionPool`` of the hot paths, together at most ``pool_size`` connections
+    (``hot_path_connections`` of them raw). Connections are opened when first needed, so
+    a service without hot paths opens no raw one. ``application_name`` names every
+    connection in ``pg_stat_activity``."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, unit_of_work: type[UnitOfWork] | None = None
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        unit_of_work: type[UnitOfWork] | None = None,
+        application_name: str = "drawdown",
     ) -> None:
         self.url = url
+        # libpq's form of ``url``, naming the connection: what a service's own
+        # connections outside the pools (the health probe, LISTEN) connect with.
+        self.conninfo = make_conninfo(libpq_url(url), application_name=application_name)
+        raw_size = hot_path_connections(pool_size)
+        self.pool_sizes = (pool_size - raw_size, raw_size)  # (engine, raw)
         self._unit_of_work = unit_of_work or UnitOfWork
         # Makes the outbox of each unit of work, once the service has said how (its
         # events' table, encoder and clock): ``drawdown.events.outbox.Outbox``.
         self.outboxes: Callable[[], EventRecorder] | None = None
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url),
-            pool_size=pool_size,
-            max_overflow=pool_size,
+            pool_size=pool_size - raw_size,
+            max_overflow=0,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
             pool_pre_ping=True,
             poolclass=MeasuredQueuePool,
-            connect_args={"options": SESSION_OPTIONS},
+            connect_args={"options": SESSION_OPTIONS, "application_name": application_name},
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self.connections = ConnectionPool(libpq_url(url), size=pool_size)
+        self.connections = ConnectionPool(self.conninfo, size=raw_size)
 
     def unit_of_work(self) -> UnitOfWork:
         """A transaction that rolls back unless ``commit()`` is called (Cosmic Python's UoW),

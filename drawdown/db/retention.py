@@ -1,5 +1,6 @@
 """What a service prunes as it runs (O-6, E-3): a background task per kind of record, each
-deleting in small batches what is older than it is kept for, once an hour."""
+deleting in small batches what is older than it is kept for (or, for meter events,
+dropping whole partitions), once an hour."""
 
 from __future__ import annotations
 
@@ -23,15 +24,23 @@ def prune_in_background(
     context: ServiceContext, what: str, prune: Callable[[datetime], Awaitable[int]], keep_for: timedelta
 ) -> None:
     """Run ``prune(older_than)`` hourly until the service stops (``what`` names it in logs)."""
-    context.background.append(asyncio.create_task(_prune_forever(context, what, prune, keep_for)))
+    maintain_in_background(context, what, lambda now: prune(now - keep_for))
 
 
-async def _prune_forever(
-    context: ServiceContext, what: str, prune: Callable[[datetime], Awaitable[int]], keep_for: timedelta
+def maintain_in_background(
+    context: ServiceContext, what: str, maintain: Callable[[datetime], Awaitable[int]]
+) -> None:
+    """Run ``maintain(now)`` (the service clock's now) at start, then hourly until the
+    service stops; it returns how many records it pruned."""
+    context.background.append(asyncio.create_task(_maintain_forever(context, what, maintain)))
+
+
+async def _maintain_forever(
+    context: ServiceContext, what: str, maintain: Callable[[datetime], Awaitable[int]]
 ) -> None:
     while not context.shutting_down.is_set():
         try:
-            deleted = await prune(context.clock.now() - keep_for)
+            deleted = await maintain(context.clock.now())
             if deleted:
                 log.info("retention.pruned", what=what, deleted=deleted)
         except Exception as error:  # noqa: BLE001 - the database is away: next time

@@ -17,7 +17,6 @@ import psycopg
 import structlog
 
 from drawdown.db.engine import SESSION_OPTIONS, Database
-from drawdown.db.urls import libpq_url
 from drawdown.events.outbox import EventTables
 
 log = structlog.get_logger("drawdown.events")
@@ -152,7 +151,7 @@ class EventFeed:
     LISTEN connection, opened on first need, reopened when it is lost."""
 
     def __init__(self, database: Database, tables: EventTables) -> None:
-        self._conninfo = libpq_url(database.url)
+        self._conninfo = database.conninfo
         self._channel = tables.channel
         self._changed = asyncio.Condition()
         self._generation = 0

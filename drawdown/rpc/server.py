@@ -33,7 +33,6 @@ from drawdown.clock import Clock, SystemClock
 from drawdown.config import SERVICES, Settings
 from drawdown.db.engine import Database, UnitOfWork
 from drawdown.db.migrations import MigrationSet, upgrade
-from drawdown.db.urls import libpq_url
 from drawdown.logs import listening_line
 from drawdown.rpc.database_health import DatabaseProbe, follow_database
 from drawdown.rpc.gateway import (
@@ -58,6 +57,9 @@ log = structlog.get_logger("drawdown.server")
 # REFUSED_STREAM), so the limit sits well above a busy client's burst (the tests send 300
 # concurrent single events on one connection).
 MAX_STREAMS_PER_CONNECTION = 1000
+# Of a process's DRAWDOWN_DB_POOL_SIZE connections, those outside the pools: the health
+# probe's (O-2) and the events' LISTEN (E-3); the pools share the rest.
+OWN_CONNECTIONS = 2
 
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -198,7 +200,12 @@ async def start_server(
             refuse_served_port(definition.name, settings.host, http_port, http=True)
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, database_url, definition)
-    database = Database(database_url, pool_size=settings.db_pool_size, unit_of_work=definition.unit_of_work)
+    database = Database(
+        database_url,
+        pool_size=settings.db_pool_size - OWN_CONNECTIONS,
+        unit_of_work=definition.unit_of_work,
+        application_name=f"drawdown {definition.name}",
+    )
     pagination.use_signing_key(await auth_store.signing_key(database.engine, auth_store.PAGE_TOKENS))
     owns_provider = tracer_provider is None
     if tracer_provider is None:
@@ -259,7 +266,7 @@ async def start_server(
     health_names = ("", *service_names)
     for name in health_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    probe = DatabaseProbe(libpq_url(database_url))
+    probe = DatabaseProbe(database.conninfo)
     context.background.append(
         asyncio.create_task(follow_database(health_servicer, definition.name, health_names, probe))
     )

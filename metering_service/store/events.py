@@ -7,9 +7,11 @@ the transaction of the unit of work:
    ties) as the rows arrive. The caller can make the COPY and the INSERT of step 2 wait
    for those of the previous batch of a stream (``in_turn``), so that batches of a stream
    in the database at the same time are received, and claim identifiers, in sending order.
-2. ``INSERT … SELECT … ON CONFLICT (meter_id, identifier) DO NOTHING``, in (meter_id,
-   identifier) order: the primary key decides which events are new, also against
-   concurrent batches (a conflicting insert waits for the other transaction and then sees
+2. ``INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT (meter_id, identifier, week) DO
+   NOTHING``, in (meter_id, identifier) order, into the open weekly partition
+   (``store.partitions``, which explains how identifiers stay unique across partitions):
+   the lookup and the primary key decide which events are new, also against concurrent
+   batches (a conflicting insert waits for the other transaction and then sees
    its row), and every batch takes its row locks in the same order, so batches sharing
    identifiers wait for each other but never deadlock.
 3. Only if fewer events were inserted than staged, the stored events holding the other
@@ -46,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from metering_service.domain.events import MeterEvent
 from metering_service.domain.meters import Aggregation, Meter, TimeWindow
 from metering_service.domain.windows import WINDOW_LENGTHS, window_start
+from metering_service.store.partitions import OPEN_WEEK, TAKE_INGEST_LOCK
 
 # Events formatted between two returns to the event loop (see service.events.CHUNK).
 _CHUNK = 500
@@ -68,21 +71,34 @@ CREATE TEMP TABLE IF NOT EXISTS staged_meter_events_v3 (
 ) ON COMMIT DELETE ROWS
 """
 
+# One round trip: the staging table, and the ingest lock (store.partitions) taken before the INSERT.
+_BEGIN_BATCH = f"{_STAGING_DDL};\n{TAKE_INGEST_LOCK}"
+
 _COPY = (
     "COPY staged_meter_events_v3 (ord, meter_id, identifier, customer_id, value, dimension_values, payload,"
     ' "timestamp", timestamp_sent, fingerprint, preaggregation_window, clock_received_at) FROM STDIN'
 )
 
 # Rows in (meter_id, identifier) order: every batch locks the keys it inserts in one order.
-_INSERT = """
+# Into the open partition, and only identifiers no older partition holds (store.partitions);
+# the open one's primary key is the arbiter of ON CONFLICT, which probes it anyway.
+# OFFSET 0 keeps the lookup a probe of each partition's primary key per staged event: as
+# a join, the planner may hash the whole table (a scan of every partition per batch)
+# while the staging table's size is unknown to it.
+_INSERT = f"""
 INSERT INTO metering.meter_events
     (meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
-     received_at, received_seq, fingerprint, preaggregation_window)
+     received_at, received_seq, fingerprint, preaggregation_window, week)
 SELECT meter_id, identifier, customer_id, value, dimension_values, payload, "timestamp", timestamp_sent,
        coalesce(clock_received_at, CAST(%(received_at)s AS timestamptz)), received_seq, fingerprint,
-       preaggregation_window
-FROM staged_meter_events_v3 ORDER BY meter_id COLLATE "C", identifier COLLATE "C"
-ON CONFLICT (meter_id, identifier) DO NOTHING
+       preaggregation_window, {OPEN_WEEK}
+FROM staged_meter_events_v3 s
+WHERE NOT EXISTS (
+    SELECT 1 FROM metering.meter_events e
+    WHERE e.meter_id = s.meter_id AND e.identifier = s.identifier AND e.week < {OPEN_WEEK}
+    OFFSET 0)
+ORDER BY meter_id COLLATE "C", identifier COLLATE "C"
+ON CONFLICT (meter_id, identifier, week) DO NOTHING
 """
 
 # Meters that only add (sum, count, no pre-aggregation): events and rollups in one statement.
@@ -139,6 +155,24 @@ _ROLLUP_COLUMNS = """
      last_timestamp, last_seq, last_value, distinct_values)
 """
 
+# A bucket's partial state merged with ``excluded``'s (the states of more events).
+_MERGE_STATES = """
+    event_count = meter_rollups.event_count + excluded.event_count,
+    total = meter_rollups.total + excluded.total,
+    maximum = GREATEST(meter_rollups.maximum, excluded.maximum),
+    minimum = LEAST(meter_rollups.minimum, excluded.minimum),
+    last_timestamp = CASE WHEN {newer} THEN excluded.last_timestamp ELSE meter_rollups.last_timestamp END,
+    last_seq = CASE WHEN {newer} THEN excluded.last_seq ELSE meter_rollups.last_seq END,
+    last_value = CASE WHEN {newer} THEN excluded.last_value ELSE meter_rollups.last_value END,
+    distinct_values = CASE WHEN excluded.distinct_values IS NULL THEN meter_rollups.distinct_values
+        ELSE ARRAY(SELECT DISTINCT v FROM unnest(meter_rollups.distinct_values || excluded.distinct_values) v ORDER BY v)
+    END
+""".replace(
+    "{newer}",
+    "(meter_rollups.last_timestamp IS NULL OR (excluded.last_timestamp, excluded.last_seq)"
+    " > (meter_rollups.last_timestamp, meter_rollups.last_seq))",
+)
+
 _MERGE_NEW_EVENTS = f"""
 INSERT INTO metering.meter_rollups {_ROLLUP_COLUMNS}
 SELECT e.meter_id, e.customer_id, date_trunc('hour', e."timestamp", 'UTC') AS hour, e.dimension_values,
@@ -151,22 +185,8 @@ FROM (
 ) e
 GROUP BY e.meter_id, e.customer_id, hour, e.dimension_values
 ORDER BY e.meter_id COLLATE "C", e.customer_id COLLATE "C", hour, e.dimension_values COLLATE "C"
-ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET
-    event_count = meter_rollups.event_count + excluded.event_count,
-    total = meter_rollups.total + excluded.total,
-    maximum = GREATEST(meter_rollups.maximum, excluded.maximum),
-    minimum = LEAST(meter_rollups.minimum, excluded.minimum),
-    last_timestamp = CASE WHEN {{newer}} THEN excluded.last_timestamp ELSE meter_rollups.last_timestamp END,
-    last_seq = CASE WHEN {{newer}} THEN excluded.last_seq ELSE meter_rollups.last_seq END,
-    last_value = CASE WHEN {{newer}} THEN excluded.last_value ELSE meter_rollups.last_value END,
-    distinct_values = CASE WHEN excluded.distinct_values IS NULL THEN meter_rollups.distinct_values
-        ELSE ARRAY(SELECT DISTINCT v FROM unnest(meter_rollups.distinct_values || excluded.distinct_values) v ORDER BY v)
-    END
-""".replace(
-    "{newer}",
-    "(meter_rollups.last_timestamp IS NULL OR (excluded.last_timestamp, excluded.last_seq)"
-    " > (meter_rollups.last_timestamp, meter_rollups.last_seq))",
-)
+ON CONFLICT (meter_id, customer_id, hour, dimension_values) DO UPDATE SET {_MERGE_STATES}
+"""
 
 # An event counts (M-16, M-17) unless cancelled or superseded in its pre-aggregation window
 # by a later received, not cancelled event of the same customer.
@@ -368,7 +388,7 @@ class EventRepository:
         text = "".join(parts)
         only_adds = not any(recomputes(facts[3]) for facts in per_meter.values())
         async with raw.cursor() as cursor:
-            await cursor.execute(_STAGING_DDL)
+            await cursor.execute(_BEGIN_BATCH)
             async with in_turn or nullcontext():
                 async with cursor.copy(_COPY) as copy:
                     await copy.write(text)

@@ -1,8 +1,9 @@
 """The metering schema's tables (SQLAlchemy Core) and its migration history.
 
 Kept in step with ``migrations/versions``. What the database can guarantee it does:
-event names unique among meters (M-1), identifiers unique per meter (M-13, the primary
-key of ``meter_events``), values in ``NUMERIC(30, 15)`` (M-12). ``meter_rollups`` holds one
+event names unique among meters (M-1), identifiers unique per meter (M-13: the primary
+key of each weekly partition of ``meter_events``, with a look into the older ones at
+ingest, ``store/partitions.py``), values in ``NUMERIC(30, 15)`` (M-12). ``meter_rollups`` holds one
 row per meter x customer x UTC hour x dimension values over the counted events, with the
 partial state of ``domain.aggregation.RollupState`` (only the columns the meter's formula
 reads are meaningful); summaries read it instead of raw events (M-20, M-21).
@@ -60,6 +61,18 @@ meter_events = sa.Table(
     sa.Column("fingerprint", BYTEA, nullable=False),
     sa.Column("preaggregation_window", _TS),
     sa.Column("cancelled_at", _TS),
+    # The partition (a week of receipts) the event lives in: see ``store/partitions.py``.
+    sa.Column("week", sa.Date, primary_key=True),
+    postgresql_partition_by="RANGE (week)",
+)
+
+# The partitions of ``meter_events``, one row each (O-6).
+meter_event_weeks = sa.Table(
+    "meter_event_weeks",
+    metadata,
+    sa.Column("week", sa.Date, primary_key=True),
+    sa.Column("partition", sa.Text, nullable=False, unique=True),
+    sa.Column("opened_at", _TS),
 )
 
 sa.Index(

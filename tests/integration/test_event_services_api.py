@@ -153,7 +153,7 @@ async def test_bad_and_expired_cursors_are_refused(running_suite: Suite) -> None
 
     for n in range(3):
         await create_meter(running_suite, f"old_{n}")
-    database = Database(running_suite.database_url, pool_size=1)
+    database = Database(running_suite.database_url, pool_size=2)
     try:
         assert await EventLog(database, EVENT_TABLES).prune(EVERYTHING_BEFORE) == 3
     finally:

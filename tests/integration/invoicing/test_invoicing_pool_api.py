@@ -1,5 +1,6 @@
-"""64 concurrent FinalizeInvoice calls on an invoicing server with a pool of 2 (+2
-overflow) connections, through the real servers (X-7): a call never waits for a second
+"""64 concurrent FinalizeInvoice calls on an invoicing server with the smallest budget of
+connections (4: the health probe's, LISTEN's, one raw and one for units of work), through
+the real servers (X-7): a call never waits for a second
 pooled connection while it holds one, so every call completes, promptly, with the right
 result, whether the calls finalize distinct invoices or race for the same one."""
 
@@ -28,7 +29,7 @@ from tests.integration.invoicing.invoicing_builders import (
 from tests.integration.invoicing.test_invoicing_catalog_api import error_of
 
 CALLS = 64
-POOL = 2  # per kind of connection; SQLAlchemy allows as many again in overflow
+POOL = 4  # DRAWDOWN_DB_POOL_SIZE: one connection per pool
 # Well under the pool timeout (30 s): a call stuck waiting for a second connection while
 # holding one shows as this timing out, or as DATABASE_BUSY.
 PROMPTLY = 20

@@ -213,7 +213,7 @@ async def test_e6_a_stopping_server_writes_the_report_of_the_window_it_is_in(dat
         metering = Metering(suite, bearer(suite.admin_key))
         meter = await metering.create_meter()
         await metering.batch([event("late", None, event_name=meter.event_name)])
-    database = Database(database_url, pool_size=1)
+    database = Database(database_url, pool_size=2)
     try:
         page, _ = await EventLog(database, EVENT_TABLES).page(0, EventFilter(types=[ERROR_REPORT]), 10)
     finally:
