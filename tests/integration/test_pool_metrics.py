@@ -30,7 +30,7 @@ HELD_SECONDS = 0.05
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
     """A service process's database with one connection per pool."""
-    db = Database(database_url, pool_size=1)
+    db = Database(database_url, pool_size=2)  # one connection per pool
     try:
         yield db
     finally:
