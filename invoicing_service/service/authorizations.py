@@ -41,6 +41,7 @@ from invoicing_service.domain.prices import UsageType
 from invoicing_service.domain.subscriptions import SubscriptionItem
 from invoicing_service.service.balance_watches import BalanceWatches
 from invoicing_service.service.billing import Billing
+from invoicing_service.service.clocks import now_for
 from invoicing_service.service.spending import CustomerNow, Spending
 from invoicing_service.store.unit import InvoicingUnit
 
@@ -157,7 +158,7 @@ class UsageAuthorizations:
             if started.status is AuthorizationStatus.CAPTURED:
                 return started
             if started is not current:
-                moment = await _customer_now(uow, self._billing, current)
+                moment = await now_for(uow, self._billing.clock, current.test_clock_id)
                 started = dataclasses.replace(started, end_time=moment)
                 await uow.authorizations.save(started, self._billing.clock.now())
                 await uow.commit()
@@ -170,7 +171,7 @@ class UsageAuthorizations:
         but the reservation's end is asked for again, so a release cut short completes."""
         async with self._billing.database.unit_of_work() as uow:
             current = await uow.authorizations.get(authorization_id, for_update=True)
-            released = release(current, await _customer_now(uow, self._billing, current))
+            released = release(current, await now_for(uow, self._billing.clock, current.test_clock_id))
             if released is not current:
                 await uow.authorizations.save(released, self._billing.clock.now())
                 _record(uow, types.USAGE_AUTHORIZATION_RELEASED, released)
@@ -291,12 +292,6 @@ def _replayed(earlier: UsageAuthorization, ask: UsageAsk) -> UsageAuthorization:
             reason=reasons.REQUEST_ID_REUSED,
         )
     return earlier
-
-
-async def _customer_now(uow: InvoicingUnit, billing: Billing, authorization: UsageAuthorization) -> datetime:
-    if authorization.test_clock_id is None:
-        return billing.clock.now()
-    return (await uow.test_clocks.get(authorization.test_clock_id)).frozen_time
 
 
 def _record(uow: InvoicingUnit, event_type: str, authorization: UsageAuthorization) -> None:
